@@ -1,0 +1,192 @@
+"""The envelope every kopsync event travels in (BRIEF §3).
+
+An envelope is verifiable anywhere: ``sig`` is the device's Ed25519 signature
+over the canonical encoding of every other field, and ``prev_hash`` is the
+SHA-256 of the device's previous envelope (all of it, signature included), so
+a device's events form a hash chain from seq 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sync_core import codec
+from sync_core.errors import ChainBroken, DecodeError, InvalidId
+from sync_core.hlc import Hlc
+from sync_core.ids import check_coop_id, check_device_id, check_id
+from sync_core.signing import GENESIS_HASH, HASH_LEN, DeviceKey, digest, verify
+
+OrderKey = tuple[int, int, str, int]
+
+_FIELDS = (
+    "event_id",
+    "coop_id",
+    "device_id",
+    "seq",
+    "hlc",
+    "type",
+    "version",
+    "aggregate_id",
+    "payload",
+    "prev_hash",
+    "sig",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One signed, chained event of one device."""
+
+    event_id: str
+    coop_id: str
+    device_id: str
+    seq: int
+    hlc: Hlc
+    type: str
+    version: int
+    aggregate_id: str
+    payload: dict[str, Any]
+    prev_hash: bytes
+    sig: bytes = b""
+    _encoded: bytes = field(default=b"", compare=False, repr=False)
+
+    @property
+    def order_key(self) -> OrderKey:
+        """The total order every projection uses: (hlc.wall, hlc.counter, device_id, seq)."""
+        return (self.hlc.wall, self.hlc.counter, self.device_id, self.seq)
+
+    def to_wire(self, *, with_sig: bool = True) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "event_id": self.event_id,
+            "coop_id": self.coop_id,
+            "device_id": self.device_id,
+            "seq": self.seq,
+            "hlc": self.hlc.to_wire(),
+            "type": self.type,
+            "version": self.version,
+            "aggregate_id": self.aggregate_id,
+            "payload": self.payload,
+            "prev_hash": self.prev_hash,
+        }
+        if with_sig:
+            wire["sig"] = self.sig
+        return wire
+
+    def signing_bytes(self) -> bytes:
+        return codec.encode(self.to_wire(with_sig=False))
+
+    def encode(self) -> bytes:
+        """The canonical bytes of the whole envelope (what is stored and hashed)."""
+        return self._encoded or codec.encode(self.to_wire())
+
+    @property
+    def hash(self) -> bytes:
+        return digest(self.encode())
+
+    def verify_signature(self, public_key: bytes) -> None:
+        verify(public_key, self.signing_bytes(), self.sig)
+
+    @classmethod
+    def from_wire(cls, wire: object) -> Envelope:
+        """Build an envelope from a decoded map, checking its shape (not its signature)."""
+        if not isinstance(wire, dict):
+            raise DecodeError("an envelope must be a map")
+        missing = [f for f in _FIELDS if f not in wire]
+        if missing:
+            raise DecodeError(f"envelope lacks field(s): {', '.join(missing)}")
+        extra = sorted(set(wire) - set(_FIELDS))
+        if extra:
+            raise DecodeError(f"envelope has unknown field(s): {', '.join(extra)}")
+        try:
+            env = cls(
+                event_id=_str(wire, "event_id"),
+                coop_id=check_coop_id(wire["coop_id"]),
+                device_id=check_device_id(wire["device_id"]),
+                seq=_int(wire, "seq", minimum=1),
+                hlc=Hlc.from_wire(wire["hlc"]),
+                type=check_id(wire["type"], "type"),
+                version=_int(wire, "version", minimum=1),
+                aggregate_id=check_id(wire["aggregate_id"], "aggregate id"),
+                payload=_map(wire, "payload"),
+                prev_hash=_bytes(wire, "prev_hash", HASH_LEN),
+                sig=_bytes(wire, "sig", 64),
+            )
+        except (InvalidId, ValueError) as exc:
+            raise DecodeError(f"malformed envelope: {exc}") from exc
+        return env
+
+    @classmethod
+    def decode(cls, data: bytes) -> Envelope:
+        env = cls.from_wire(codec.decode(data))
+        return replace(env, _encoded=bytes(data)) if env.encode() == data else env
+
+
+def seal(
+    key: DeviceKey,
+    *,
+    event_id: str,
+    coop_id: str,
+    device_id: str,
+    seq: int,
+    hlc: Hlc,
+    type: str,
+    version: int,
+    aggregate_id: str,
+    payload: dict[str, Any],
+    prev_hash: bytes,
+) -> Envelope:
+    """Build, sign and canonically encode a new envelope."""
+    unsigned = Envelope(
+        event_id=event_id,
+        coop_id=coop_id,
+        device_id=device_id,
+        seq=seq,
+        hlc=hlc,
+        type=type,
+        version=version,
+        aggregate_id=aggregate_id,
+        payload=codec.canonical(payload),
+        prev_hash=prev_hash,
+    )
+    signed = replace(unsigned, sig=key.sign(unsigned.signing_bytes()))
+    return replace(signed, _encoded=codec.encode(signed.to_wire()))
+
+
+def check_link(prev_seq: int, prev_hash: bytes, env: Envelope) -> None:
+    """Raise :class:`ChainBroken` unless ``env`` directly follows (prev_seq, prev_hash)."""
+    if env.seq != prev_seq + 1:
+        raise ChainBroken(env.seq, f"seq {env.seq} does not follow seq {prev_seq}")
+    if env.prev_hash != prev_hash:
+        raise ChainBroken(env.seq, f"seq {env.seq} does not link to the hash of seq {prev_seq}")
+
+
+GENESIS = (0, GENESIS_HASH)
+
+
+def _str(wire: dict[str, Any], name: str) -> str:
+    value = wire[name]
+    if not isinstance(value, str) or not value or len(value) > 64:
+        raise DecodeError(f"envelope field {name} must be a non-empty string")
+    return value
+
+
+def _int(wire: dict[str, Any], name: str, *, minimum: int) -> int:
+    value = wire[name]
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise DecodeError(f"envelope field {name} must be an integer ≥ {minimum}")
+    return value
+
+
+def _bytes(wire: dict[str, Any], name: str, length: int) -> bytes:
+    value = wire[name]
+    if not isinstance(value, bytes) or len(value) != length:
+        raise DecodeError(f"envelope field {name} must be {length} bytes")
+    return value
+
+
+def _map(wire: dict[str, Any], name: str) -> dict[str, Any]:
+    value = wire[name]
+    if not isinstance(value, dict):
+        raise DecodeError(f"envelope field {name} must be a map")
+    return value
