@@ -16,6 +16,7 @@ import msgpack
 from sync_core.errors import DecodeError, UsageError
 
 MAX_MESSAGE_BYTES = 1024 * 1024
+MAX_DEPTH = 64
 
 
 def canonical(value: Any) -> Any:
@@ -60,7 +61,7 @@ def decode(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Any:
         raise
     except Exception as exc:  # msgpack raises several unrelated types for bad input
         raise DecodeError(f"not valid msgpack: {exc}") from exc
-    _refuse_floats(value)
+    _check_decoded(value)
     return value
 
 
@@ -68,12 +69,21 @@ def _refuse_ext(code: int, data: bytes) -> Any:
     raise DecodeError(f"msgpack extension type {code} is not allowed")
 
 
-def _refuse_floats(value: Any) -> None:
-    if isinstance(value, float):
-        raise DecodeError("floats are not allowed in kopsync messages")
-    if isinstance(value, dict):
-        for v in value.values():
-            _refuse_floats(v)
-    elif isinstance(value, list):
-        for v in value:
-            _refuse_floats(v)
+def _check_decoded(value: Any) -> None:
+    # Iterative on purpose: a peer controls the nesting depth, and msgpack accepts
+    # deeper nesting than Python's recursion limit (and than canonical() can re-encode).
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, float):
+            raise DecodeError("floats are not allowed in kopsync messages")
+        if isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                raise DecodeError(f"message nests deeper than {MAX_DEPTH} levels")
+            if isinstance(item, dict):
+                for key in item:
+                    if not isinstance(key, str):
+                        raise DecodeError("map keys must be strings")
+                stack.extend((v, depth + 1) for v in item.values())
+            else:
+                stack.extend((v, depth + 1) for v in item)

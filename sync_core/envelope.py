@@ -95,7 +95,7 @@ class Envelope:
         missing = [f for f in _FIELDS if f not in wire]
         if missing:
             raise DecodeError(f"envelope lacks field(s): {', '.join(missing)}")
-        extra = sorted(set(wire) - set(_FIELDS))
+        extra = sorted(str(k) for k in set(wire) - set(_FIELDS))
         if extra:
             raise DecodeError(f"envelope has unknown field(s): {', '.join(extra)}")
         try:

@@ -7,10 +7,10 @@ import uuid
 
 from sync_core.errors import InvalidId
 
-_TOKEN = re.compile(r"^[A-Za-z0-9_\-]+$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_\-]+\Z")
 MAX_ID_LEN = 64
 MAX_DEVICE_ID_LEN = 32
-_COOP = re.compile(r"^(\d{4,10})(?:-[A-Za-z0-9_]+)*$")
+_COOP = re.compile(r"^([0-9]{4,10})(?:-[A-Za-z0-9_]+)*\Z")
 
 
 def check_id(value: object, what: str = "id", *, max_len: int = MAX_ID_LEN) -> str:

@@ -1,0 +1,58 @@
+"""The shape of the edge's local rules: pure functions over small per-entity views.
+
+The edge is the only writer of its own aggregates, so it can enforce local
+rules before it records (BRIEF §4). Each event type has a :class:`Rule`:
+
+- ``keys(ev)``: the view keys it reads and writes (e.g. ``"savings:ACC1"``);
+- ``check(views, ev)``: raise :class:`RuleViolation` if the event must not be recorded;
+- ``apply(views, ev)``: fold the event into the views (mutating the given dict).
+
+A view is a small msgpack-able map (or ``None`` when absent). Views are saved
+with every append, in the same transaction, so deciding never replays history
+and append cost does not grow with the log. Everything here is pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+View = dict[str, Any]
+Views = dict[str, View | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Proposed:
+    """An event about to be recorded (or received from the central), before or after sealing."""
+
+    type: str
+    aggregate_id: str
+    payload: dict[str, Any]
+    event_id: str
+    device_id: str
+    coop_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """The local rule of one event type."""
+
+    keys: Callable[[Proposed], list[str]]
+    check: Callable[[Views, Proposed], None]
+    apply: Callable[[Views, Proposed], None]
+
+
+def no_keys(ev: Proposed) -> list[str]:
+    return []
+
+
+def no_check(views: Views, ev: Proposed) -> None:
+    return None
+
+
+def no_apply(views: Views, ev: Proposed) -> None:
+    return None
+
+
+FREE = Rule(no_keys, no_check, no_apply)
