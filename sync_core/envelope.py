@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import msgpack
+
 from sync_core import codec
 from sync_core.errors import ChainBroken, DecodeError, InvalidId
 from sync_core.hlc import Hlc
@@ -57,28 +59,29 @@ class Envelope:
         return (self.hlc.wall, self.hlc.counter, self.device_id, self.seq)
 
     def to_wire(self, *, with_sig: bool = True) -> dict[str, Any]:
+        # Keys in canonical (UTF-8 byte) order, so the map packs canonically as it is.
         wire: dict[str, Any] = {
-            "event_id": self.event_id,
+            "aggregate_id": self.aggregate_id,
             "coop_id": self.coop_id,
             "device_id": self.device_id,
-            "seq": self.seq,
+            "event_id": self.event_id,
             "hlc": self.hlc.to_wire(),
-            "type": self.type,
-            "version": self.version,
-            "aggregate_id": self.aggregate_id,
             "payload": self.payload,
             "prev_hash": self.prev_hash,
+            "seq": self.seq,
         }
         if with_sig:
             wire["sig"] = self.sig
+        wire["type"] = self.type
+        wire["version"] = self.version
         return wire
 
     def signing_bytes(self) -> bytes:
-        return codec.encode(self.to_wire(with_sig=False))
+        return _pack(self.to_wire(with_sig=False))
 
     def encode(self) -> bytes:
         """The canonical bytes of the whole envelope (what is stored and hashed)."""
-        return self._encoded or codec.encode(self.to_wire())
+        return self._encoded or _pack(self.to_wire())
 
     @property
     def hash(self) -> bytes:
@@ -118,7 +121,9 @@ class Envelope:
 
     @classmethod
     def decode(cls, data: bytes) -> Envelope:
+        """Decode wire bytes; the payload is put in canonical order for verification."""
         env = cls.from_wire(codec.decode(data))
+        env = replace(env, payload=codec.canonical(env.payload))
         return replace(env, _encoded=bytes(data)) if env.encode() == data else env
 
 
@@ -150,7 +155,13 @@ def seal(
         prev_hash=prev_hash,
     )
     signed = replace(unsigned, sig=key.sign(unsigned.signing_bytes()))
-    return replace(signed, _encoded=codec.encode(signed.to_wire()))
+    return replace(signed, _encoded=_pack(signed.to_wire()))
+
+
+def _pack(wire: dict[str, Any]) -> bytes:
+    # The payload is canonical already (seal and decode make it so); the envelope's own
+    # keys are written in canonical order by to_wire.
+    return msgpack.packb(wire, use_bin_type=True)  # type: ignore[no-any-return]
 
 
 def check_link(prev_seq: int, prev_hash: bytes, env: Envelope) -> None:

@@ -1,0 +1,3 @@
+from kopsync.cli import main
+
+main()

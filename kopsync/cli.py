@@ -1,0 +1,23 @@
+"""The one command-line tool, ``kopsync``, with a group per kind of user."""
+
+from __future__ import annotations
+
+import click
+
+from edge_agent.cli import edge
+from kopsync import __version__
+from schemas.cli import schemas
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kopsync")
+def cli() -> None:
+    """kopsync: offline-first, event-sourced sync for village cooperatives."""
+
+
+cli.add_command(edge)
+cli.add_command(schemas)
+
+
+def main() -> None:
+    cli(prog_name="kopsync")

@@ -1,0 +1,86 @@
+"""Shared command-line plumbing: one-line errors, JSON output, data directories."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sync_core.errors import KopsyncError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_DATA = "kopsync-data"
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one line to stderr and exit non-zero."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def friendly(func: F) -> F:
+    """Turn kopsync errors (user mistakes, refused rules, bad stores) into one-line errors."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except KopsyncError as exc:
+            fail(str(exc))
+        except json.JSONDecodeError as exc:
+            fail(f"--json is not valid JSON ({exc.msg} at position {exc.pos})")
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def data_option(func: F) -> F:
+    return click.option(
+        "--data",
+        "data_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=lambda: os.environ.get("KOPSYNC_DATA", DEFAULT_DATA),
+        show_default=f"$KOPSYNC_DATA or ./{DEFAULT_DATA}",
+        help="The device's data directory.",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, sort_keys=True))
+
+
+def parse_json_object(text: str, what: str = "--json") -> dict[str, Any]:
+    from sync_core.errors import UsageError
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{what} is not valid JSON ({exc.msg} at position {exc.pos})") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{what} must be a JSON object, e.g. '{{\"amount\": 50000}}'")
+    if _has_float(value):
+        raise UsageError(f"{what} contains a fractional number; money is integer rupiah")
+    return value
+
+
+def _has_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_float(v) for v in value)
+    return False

@@ -1,0 +1,57 @@
+"""``kopsync schemas``: list, show and export the event catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kopsync.clikit import emit_json, friendly, json_option
+from schemas.jsonschema import event_schema, export
+from schemas.registry import REGISTRY
+
+
+@click.group()
+def schemas() -> None:
+    """The versioned event catalog (BRIEF §4)."""
+
+
+@schemas.command("list")
+@json_option
+@friendly
+def list_(as_json: bool) -> None:
+    """List every event type with its area, origin and latest version."""
+    rows = [
+        {
+            "type": t,
+            "area": REGISTRY.get(t).area,
+            "aggregate": REGISTRY.get(t).aggregate,
+            "origin": sorted(REGISTRY.get(t).origin),
+            "latest_version": REGISTRY.latest_version(t),
+        }
+        for t in REGISTRY.types
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in sorted(rows, key=lambda r: (r["area"], r["type"])):
+        origin = "/".join(r["origin"])
+        click.echo(f"{r['area']:<10} {r['type']:<32} v{r['latest_version']}  {origin}")
+
+
+@schemas.command()
+@click.argument("event_type")
+@click.option("--version", type=int, default=None, help="Schema version (default: latest).")
+@friendly
+def show(event_type: str, version: int | None) -> None:
+    """Print the JSON Schema of one event type."""
+    emit_json(event_schema(REGISTRY.get(event_type, version)))
+
+
+@schemas.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@friendly
+def export_(directory: Path) -> None:
+    """Write one JSON Schema file per event type and version into DIRECTORY."""
+    paths = export(directory)
+    click.echo(f"wrote {len(paths)} JSON Schema files to {directory}")
