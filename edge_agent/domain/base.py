@@ -4,6 +4,9 @@ The edge is the only writer of its own aggregates, so it can enforce local
 rules before it records (BRIEF §4). Each event type has a :class:`Rule`:
 
 - ``keys(ev)``: the view keys it reads and writes (e.g. ``"savings:ACC1"``);
+- ``more_keys(views, ev)``: keys that can only be known from the views loaded for
+  ``keys`` (voiding a sale returns stock at the locations its view remembers);
+  loaded second, before ``check`` (:func:`load_for` does both steps); most rules have none;
 - ``check(views, ev)``: raise :class:`RuleViolation` if the event must not be recorded;
 - ``apply(views, ev)``: fold the event into the views (mutating the given dict).
 
@@ -34,6 +37,10 @@ class Proposed:
     coop_id: str
 
 
+def no_more_keys(views: Views, ev: Proposed) -> list[str]:
+    return []
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """The local rule of one event type."""
@@ -41,6 +48,17 @@ class Rule:
     keys: Callable[[Proposed], list[str]]
     check: Callable[[Views, Proposed], None]
     apply: Callable[[Views, Proposed], None]
+    more_keys: Callable[[Views, Proposed], list[str]] = no_more_keys
+
+
+def load_for(rule: Rule, ev: Proposed, views: Views, load: Callable[[list[str]], None]) -> None:
+    """Load into ``views`` what ``rule`` reads: ``keys`` first, then ``more_keys``.
+
+    ``load(keys)`` must put every key it is given into ``views`` (``None`` when absent);
+    keys already in ``views`` (from an earlier event of the same transaction) are skipped.
+    """
+    load([k for k in rule.keys(ev) if k not in views])
+    load([k for k in rule.more_keys(views, ev) if k not in views])
 
 
 def no_keys(ev: Proposed) -> list[str]:

@@ -1,0 +1,204 @@
+"""Shop and stock: prices, sales at the counter, goods in and out, quotas.
+
+Rules (BRIEF §4):
+- A sale id is recorded once (``duplicate_sale``); its payments add up to Σ qty × unit
+  price of its lines (``payment_mismatch``).
+- No negative stock unless the operator overrides with a reason: each sku sold must be on
+  hand at the sale's location (``main`` when none is given), else ``negative_stock``,
+  unless the sale carries ``stock_override_reason`` (``--override-stock REASON``).
+- A KHBS card payment with a card the central has blocked is refused (``card_blocked``).
+- A void needs a recorded sale (``unknown_sale``) not voided before (``already_voided``);
+  it puts the sold goods back where they were taken from.
+- Stock received adds; an adjustment adds its signed delta and is never refused (it
+  always carries a reason, which stands as the operator's override); a count sets the
+  on-hand to what was counted.
+- ``PriceSet`` records the current price of a sku. ``QuotaAllocated`` (central) adds to
+  the quota of (program, sku, period); stock moves only when the goods are received.
+
+Stock views are keyed on the payload's sku and location, never on ``aggregate_id``: the
+caller chooses the aggregate id of StockItem events.
+
+Views:
+- ``price:{sku}`` = ``{unit_price, effective_from}``;
+- ``sale:{sale_id}`` = ``{location, lines: [{sku, qty}], total, voided_by}`` (the line
+  list is bounded by the schema);
+- ``stock:{location}:{sku}`` = ``{on_hand}`` (see :mod:`edge_agent.domain.common`);
+- ``quota:{program}:{sku}:{period}`` = ``{qty}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edge_agent.domain.base import Proposed, Rule, Views, no_check
+from edge_agent.domain.common import (
+    MAIN_LOCATION,
+    card_key,
+    get_or_add,
+    loaded,
+    move_stock,
+    refuse_blocked_card,
+    refuse_negative_stock,
+    return_stock,
+    rupiah,
+    set_stock,
+    stock_key,
+    stock_keys,
+    take_stock,
+)
+from sync_core.errors import RuleViolation
+
+
+def sale_key(sale_id: str) -> str:
+    return f"sale:{sale_id}"
+
+
+def price_key(sku: str) -> str:
+    return f"price:{sku}"
+
+
+def quota_key(program: str, sku: str, period: str) -> str:
+    return f"quota:{program}:{sku}:{period}"
+
+
+def _item_keys(ev: Proposed) -> list[str]:
+    return [stock_key(ev.payload["sku"], ev.payload["location"])]
+
+
+# --- PriceSet ------------------------------------------------------------------------
+
+
+def _price_keys(ev: Proposed) -> list[str]:
+    return [price_key(ev.payload["sku"])]
+
+
+def _apply_price(views: Views, ev: Proposed) -> None:
+    views[price_key(ev.payload["sku"])] = {
+        "unit_price": ev.payload["unit_price"],
+        "effective_from": ev.payload.get("effective_from"),
+    }
+
+
+# --- SaleRecorded --------------------------------------------------------------------
+
+
+def _sale_keys(ev: Proposed) -> list[str]:
+    keys = [sale_key(ev.aggregate_id), *stock_keys(ev.payload["lines"], _location(ev))]
+    if "card_uid" in ev.payload:
+        keys.append(card_key(ev.payload["card_uid"]))
+    return keys
+
+
+def _location(ev: Proposed) -> str:
+    location: str = ev.payload.get("location") or MAIN_LOCATION
+    return location
+
+
+def _total(lines: list[dict[str, Any]]) -> int:
+    return sum(int(line["qty"]) * int(line["unit_price"]) for line in lines)
+
+
+def _check_sale(views: Views, ev: Proposed) -> None:
+    if loaded(views, sale_key(ev.aggregate_id)) is not None:
+        raise RuleViolation(
+            "duplicate_sale",
+            f"sale {ev.aggregate_id} is already recorded on this device; use a new sale number",
+        )
+    total = _total(ev.payload["lines"])
+    paid = sum(int(p["amount"]) for p in ev.payload["payments"])
+    if paid != total:
+        raise RuleViolation(
+            "payment_mismatch",
+            f"the lines total {rupiah(total)} but the payments total {rupiah(paid)}; "
+            "make the payments add up to the lines",
+        )
+    if "card_uid" in ev.payload and any(p["method"] == "khbs" for p in ev.payload["payments"]):
+        refuse_blocked_card(views, ev.payload["card_uid"])
+    refuse_negative_stock(
+        views, ev.payload["lines"], _location(ev), ev.payload.get("stock_override_reason")
+    )
+
+
+def _apply_sale(views: Views, ev: Proposed) -> None:
+    location = _location(ev)
+    lines = [{"sku": line["sku"], "qty": line["qty"]} for line in ev.payload["lines"]]
+    views[sale_key(ev.aggregate_id)] = {
+        "location": location,
+        "lines": lines,
+        "total": _total(ev.payload["lines"]),
+        "voided_by": None,
+    }
+    take_stock(views, lines, location)
+
+
+# --- SaleVoided ----------------------------------------------------------------------
+
+
+def _void_keys(ev: Proposed) -> list[str]:
+    return [sale_key(ev.aggregate_id)]
+
+
+def _void_more_keys(views: Views, ev: Proposed) -> list[str]:
+    sale = views.get(sale_key(ev.aggregate_id))
+    return [] if sale is None else stock_keys(sale["lines"], sale["location"])
+
+
+def _check_void(views: Views, ev: Proposed) -> None:
+    sale = loaded(views, sale_key(ev.aggregate_id))
+    if sale is None:
+        raise RuleViolation(
+            "unknown_sale",
+            f"sale {ev.aggregate_id} is not recorded on this device; check the sale number",
+        )
+    if sale["voided_by"] is not None:
+        raise RuleViolation(
+            "already_voided",
+            f"sale {ev.aggregate_id} was already voided by event {sale['voided_by']}",
+        )
+
+
+def _apply_void(views: Views, ev: Proposed) -> None:
+    sale = loaded(views, sale_key(ev.aggregate_id))
+    if sale is None or sale["voided_by"] is not None:
+        return  # nothing was taken, or it was already given back
+    sale["voided_by"] = ev.event_id
+    return_stock(views, sale["lines"], sale["location"])
+
+
+# --- StockReceived, StockAdjusted, StockCounted --------------------------------------
+
+
+def _apply_received(views: Views, ev: Proposed) -> None:
+    move_stock(views, ev.payload["sku"], ev.payload["location"], ev.payload["qty"])
+
+
+def _apply_adjusted(views: Views, ev: Proposed) -> None:
+    move_stock(views, ev.payload["sku"], ev.payload["location"], ev.payload["delta"])
+
+
+def _apply_counted(views: Views, ev: Proposed) -> None:
+    set_stock(views, ev.payload["sku"], ev.payload["location"], ev.payload["counted_qty"])
+
+
+# --- QuotaAllocated (central) --------------------------------------------------------
+
+
+def _quota_keys(ev: Proposed) -> list[str]:
+    p = ev.payload
+    return [quota_key(p["program"], p["sku"], p["period"])]
+
+
+def _apply_quota(views: Views, ev: Proposed) -> None:
+    quota = get_or_add(views, _quota_keys(ev)[0], {"qty": 0})
+    quota["qty"] += ev.payload["qty"]
+
+
+RULES: dict[str, Rule] = {
+    "PriceSet": Rule(_price_keys, no_check, _apply_price),
+    "SaleRecorded": Rule(_sale_keys, _check_sale, _apply_sale),
+    "SaleVoided": Rule(_void_keys, _check_void, _apply_void, more_keys=_void_more_keys),
+    "StockReceived": Rule(_item_keys, no_check, _apply_received),
+    "StockAdjusted": Rule(_item_keys, no_check, _apply_adjusted),
+    "StockCounted": Rule(_item_keys, no_check, _apply_counted),
+    "QuotaAllocated": Rule(_quota_keys, no_check, _apply_quota),
+}
