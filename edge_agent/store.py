@@ -12,29 +12,39 @@ Layout (one SQLite file, WAL, synchronous=FULL):
 - ``views``: the small per-entity states the local rules read (see
   :mod:`edge_agent.domain.base`), written in the same transaction as the event
   they fold in: deciding never replays history, so append cost stays flat.
-- ``meta``: identity, chain head (seq, hash, HLC) and sync positions.
+  The chain head is the last stored event itself (its seq, its hash, its HLC),
+  so an append writes only the event and the views it changed.
+- ``meta``: identity and sync positions; ``@clock`` (a view) keeps the HLC
+  advanced past clocks seen from the central.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgpack
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
 from edge_agent.domain import rule_for
-from edge_agent.domain.base import Proposed, Views
-from edge_agent.sqlite_durable import open_datastore, read_transaction, write_transaction
+from edge_agent.domain.base import Proposed, Rule, Views, load_for
+from edge_agent.sqlite_durable import (
+    open_datastore,
+    prepare_file,
+    read_transaction,
+    write_transaction,
+)
 from schemas import REGISTRY
 from sync_core import codec, hlc
 from sync_core.envelope import Envelope, seal
 from sync_core.errors import StoreError, StoreExists, StoreNotFound
 from sync_core.hlc import Hlc
 from sync_core.ids import new_event_id
-from sync_core.signing import GENESIS_HASH, DeviceKey
+from sync_core.signing import GENESIS_HASH, DeviceKey, digest
 
 PAGE = 500
 
@@ -58,6 +68,10 @@ class Draft:
     version: int | None = None
 
 
+class ConcurrentAppend(Exception):
+    """Another process appended between our read of the head and our insert."""
+
+
 class EdgeStore:
     """Append-only, signed, chained log of one device, with its rule views."""
 
@@ -69,9 +83,10 @@ class EdgeStore:
         with write_transaction(self._ds) as c:
             self.log._create_table(c)
             self.downlink._create_table(c)
-            c.execute("CREATE TABLE IF NOT EXISTS views (key TEXT PRIMARY KEY, value BLOB)")
-            c.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB)")
+            c.execute(_CREATE_VIEWS)
+            c.execute(_CREATE_META)
         self.coop_id, self.device_id = self._identity()
+        self._head: Head | None = None
 
     # --- lifecycle ------------------------------------------------------------------
     @classmethod
@@ -79,11 +94,13 @@ class EdgeStore:
         if db_path.exists():
             raise StoreExists(f"a store already exists at {db_path}; refusing to overwrite it")
         db_path.parent.mkdir(parents=True, exist_ok=True)
+        prepare_file(db_path)
         ds = open_datastore(str(db_path))
         with write_transaction(ds) as c:
-            c.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB)")
+            c.execute(_CREATE_META)
+            c.execute(_CREATE_VIEWS)
             _put_meta(c, "identity", {"coop_id": coop_id, "device_id": device_id})
-            _put_meta(c, "head", _head_wire(Head(0, GENESIS_HASH, hlc.ZERO)))
+            c.execute(_CREATE_VIEWS)
         ds.close()
         return cls(db_path)
 
@@ -91,7 +108,8 @@ class EdgeStore:
     def open(cls, db_path: Path) -> EdgeStore:
         if not db_path.exists():
             raise StoreNotFound(
-                f"no kopsync store at {db_path}; run `kopsync edge init --coop ID --device ID` first"
+                f"no kopsync store at {db_path}; "
+                "run `kopsync edge init --coop ID --device ID` first"
             )
         return cls(db_path)
 
@@ -114,50 +132,88 @@ class EdgeStore:
         check: bool = True,
     ) -> list[Envelope]:
         """Check, seal and durably record ``drafts`` in one transaction (all or nothing)."""
+        # Decide what can be decided without the store before taking the write lock.
+        prepared = [self._prepare(d) for d in drafts]
+        keys = [k for _, _, p, rule in prepared for k in rule.keys(p)]
+        try:
+            return self._append(key, prepared, keys, now_ms, check)
+        except ConcurrentAppend:
+            self._head = None  # another process appended: reload the head and decide again
+            return self._append(key, prepared, keys, now_ms, check)
+
+    def _append(
+        self,
+        key: DeviceKey,
+        prepared: list[tuple[int, dict[str, Any], Proposed, Rule]],
+        keys: list[str],
+        now_ms: Callable[[], int],
+        check: bool,
+    ) -> list[Envelope]:
         sealed: list[Envelope] = []
         with write_transaction(self._ds) as c:
-            head = _get_head(c)
             views: Views = {}
-            for d in drafts:
-                version = d.version or REGISTRY.latest_version(d.type)
-                payload = REGISTRY.validate(d.type, d.payload, version)
-                _, current = REGISTRY.upcast(d.type, version, payload)
-                event_id = new_event_id()
-                proposed = Proposed(
-                    d.type, d.aggregate_id, current, event_id, self.device_id, self.coop_id
-                )
-                rule = rule_for(d.type)
-                _load_views(c, views, rule.keys(proposed))
+            head = self._current_head(c, views, keys)
+            for version, payload, proposed, rule in prepared:
+                load_for(rule, proposed, views, lambda ks: _load_views(c, views, ks))
                 if check:
                     rule.check(views, proposed)
                 rule.apply(views, proposed)
                 stamp = hlc.send(head.hlc, now_ms())
                 env = seal(
                     key,
-                    event_id=event_id,
+                    event_id=proposed.event_id,
                     coop_id=self.coop_id,
                     device_id=self.device_id,
                     seq=head.seq + 1,
                     hlc=stamp,
-                    type=d.type,
+                    type=proposed.type,
                     version=version,
-                    aggregate_id=d.aggregate_id,
+                    aggregate_id=proposed.aggregate_id,
                     payload=payload,
                     prev_hash=head.hash,
+                    payload_is_canonical=True,
                 )
-                self.log._insert_events(c, [_stored(env, self.device_id, env.seq)])
+                try:
+                    self.log._insert_events(c, [_stored(env, self.device_id, env.seq)])
+                except sqlite3.IntegrityError as exc:
+                    raise ConcurrentAppend from exc
                 head = Head(env.seq, env.hash, stamp)
                 sealed.append(env)
             _save_views(c, views)
-            _put_meta(c, "head", _head_wire(head))
+            self._head = None
+        self._head = head
         return sealed
+
+    def _current_head(self, c: SQLiteCursor, views: Views, keys: list[str]) -> Head:
+        """The chain head, cached between appends of this process.
+
+        A stale cache (another process appended meanwhile) cannot fork the chain: the
+        next seq is then taken, the insert fails on the recorder's primary key, and the
+        append is decided again on the fresh head. The clock view is always re-read.
+        """
+        if self._head is None:
+            return _get_head(c, self.device_id, views, keys)
+        _load_views(c, views, [CLOCK_KEY, *keys])
+        seen = views.pop(CLOCK_KEY)
+        clock = Hlc.from_wire(seen["hlc"]) if seen else hlc.ZERO
+        return Head(self._head.seq, self._head.hash, max(self._head.hlc, clock))
+
+    def _prepare(self, d: Draft) -> tuple[int, dict[str, Any], Proposed, Rule]:
+        version = d.version or REGISTRY.latest_version(d.type)
+        payload = REGISTRY.validate(d.type, d.payload, version)
+        _, current = REGISTRY.upcast(d.type, version, payload)
+        proposed = Proposed(
+            d.type, d.aggregate_id, current, new_event_id(), self.device_id, self.coop_id
+        )
+        return version, payload, proposed, rule_for(d.type)
 
     def receive_central(self, envs: list[Envelope], now_ms: int) -> list[Envelope]:
         """Apply centrally issued events once each; returns those that were new."""
         applied: list[Envelope] = []
         with write_transaction(self._ds) as c:
-            head = _get_head(c)
             views: Views = {}
+            head = _get_head(c, self.device_id, views, [])
+            clock = head.hlc
             for env in envs:
                 c.execute(
                     "SELECT 1 FROM downlink_events WHERE originator_id=? AND originator_version=?",
@@ -170,27 +226,28 @@ class EdgeStore:
                     env.type, env.aggregate_id, payload, env.event_id, env.device_id, env.coop_id
                 )
                 rule = rule_for(env.type)
-                _load_views(c, views, rule.keys(proposed))
+                load_for(rule, proposed, views, lambda ks: _load_views(c, views, ks))
                 rule.apply(views, proposed)
                 self.downlink._insert_events(c, [_stored(env, env.device_id, env.seq)])
-                head = Head(head.seq, head.hash, hlc.receive(head.hlc, env.hlc, now_ms))
+                clock = hlc.receive(clock, env.hlc, now_ms)
                 applied.append(env)
+            if applied:
+                views[CLOCK_KEY] = {"hlc": clock.to_wire()}
             _save_views(c, views)
-            _put_meta(c, "head", _head_wire(head))
         return applied
 
     def observe_clock(self, remote: Hlc, now_ms: int) -> Hlc:
         """Advance the persisted HLC past a clock seen from the central."""
         with write_transaction(self._ds) as c:
-            head = _get_head(c)
+            head = _get_head(c, self.device_id, {}, [])
             new = hlc.receive(head.hlc, remote, now_ms)
-            _put_meta(c, "head", _head_wire(Head(head.seq, head.hash, new)))
+            _save_views(c, {CLOCK_KEY: {"hlc": new.to_wire()}})
         return new
 
     # --- reading --------------------------------------------------------------------
     def head(self) -> Head:
         with read_transaction(self._ds) as c:
-            return _get_head(c)
+            return _get_head(c, self.device_id, {}, [])
 
     def raw_events(self, since: int = 0, until: int | None = None) -> Iterator[tuple[int, bytes]]:
         """(stored seq, stored bytes) of every local event after ``since``, in seq order."""
@@ -221,7 +278,7 @@ class EdgeStore:
         with read_transaction(self._ds) as c:
             c.execute("SELECT value FROM views WHERE key=?", (key,))
             row = c.fetchone()
-        return None if row is None else codec.decode(row[0])  # type: ignore[no-any-return]
+        return None if row is None else _unpack_view(row[0])
 
     def views(self, prefix: str) -> Iterator[tuple[str, dict[str, Any]]]:
         with read_transaction(self._ds) as c:
@@ -231,7 +288,8 @@ class EdgeStore:
             )
             rows = c.fetchall()
         for k, v in rows:
-            yield k, codec.decode(v)
+            if k != CLOCK_KEY:
+                yield k, _unpack_view(v)
 
     def meta(self, name: str) -> Any:
         with read_transaction(self._ds) as c:
@@ -261,32 +319,57 @@ def _put_meta(c: SQLiteCursor | Any, name: str, value: Any) -> None:
     c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (name, codec.encode(value)))
 
 
-def _head_wire(h: Head) -> dict[str, Any]:
-    return {"seq": h.seq, "hash": h.hash, "hlc": h.hlc.to_wire()}
-
-
-def _get_head(c: SQLiteCursor) -> Head:
-    w = _get_meta(c, "head")
-    if w is None:
-        raise StoreError("the store has no chain head; it was not initialised by kopsync")
-    return Head(w["seq"], w["hash"], Hlc.from_wire(w["hlc"]))
+def _get_head(c: SQLiteCursor, device_id: str, views: Views, keys: list[str]) -> Head:
+    """The chain head is the last stored event; the clock may have been advanced past it
+    by the central (view ``@clock``), which is loaded in the same query as ``keys``."""
+    _load_views(c, views, [CLOCK_KEY, *keys])
+    seen = views.pop(CLOCK_KEY)
+    clock = Hlc.from_wire(seen["hlc"]) if seen else hlc.ZERO
+    c.execute(
+        "SELECT originator_version, state FROM device_events WHERE originator_id=? "
+        "ORDER BY originator_version DESC LIMIT 1",
+        (device_id,),
+    )
+    row = c.fetchone()
+    if row is None:
+        return Head(0, GENESIS_HASH, clock)
+    last = Hlc.from_wire(msgpack.unpackb(row[1], raw=False)["hlc"])
+    return Head(row[0], digest(row[1]), max(last, clock))
 
 
 def _load_views(c: SQLiteCursor, views: Views, keys: list[str]) -> None:
-    for k in keys:
-        if k in views:
-            continue
-        c.execute("SELECT value FROM views WHERE key=?", (k,))
-        row = c.fetchone()
-        views[k] = None if row is None else codec.decode(row[0])
+    wanted = [k for k in dict.fromkeys(keys) if k not in views]
+    if not wanted:
+        return
+    c.execute(f"SELECT key, value FROM views WHERE key IN ({','.join('?' * len(wanted))})", wanted)
+    found = {k: _unpack_view(v) for k, v in c.fetchall()}
+    for k in wanted:
+        views[k] = found.get(k)
 
 
 def _save_views(c: SQLiteCursor, views: Views) -> None:
-    for k, v in views.items():
-        if v is None:
-            c.execute("DELETE FROM views WHERE key=?", (k,))
-        else:
-            c.execute("INSERT OR REPLACE INTO views (key, value) VALUES (?, ?)", (k, codec.encode(v)))
+    gone = [k for k, v in views.items() if v is None]
+    kept = [(k, _pack_view(v)) for k, v in views.items() if v is not None]
+    if gone:
+        c.execute(f"DELETE FROM views WHERE key IN ({','.join('?' * len(gone))})", gone)
+    if kept:
+        c.execute(
+            f"INSERT OR REPLACE INTO views (key, value) VALUES {','.join(['(?,?)'] * len(kept))}",
+            [x for pair in kept for x in pair],
+        )
 
 
+# Views are local working state written and read only by this module: plain msgpack,
+# without the canonical ordering and peer-input checks that signed envelopes need.
+def _pack_view(v: dict[str, Any]) -> bytes:
+    return msgpack.packb(v, use_bin_type=True)
+
+
+def _unpack_view(b: bytes) -> dict[str, Any]:
+    return msgpack.unpackb(b, raw=False)  # type: ignore[no-any-return]
+
+
+_CREATE_VIEWS = "CREATE TABLE IF NOT EXISTS views (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID"
+_CREATE_META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB)"
+CLOCK_KEY = "@clock"
 __all__ = ["Draft", "EdgeStore", "Head"]

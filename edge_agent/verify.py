@@ -52,7 +52,10 @@ def verify_chain(
         checked += 1
     if prev_seq != head_seq:
         return VerifyReport(
-            checked, prev_seq, prev_seq + 1, f"log ends at seq {prev_seq} but the head is {head_seq}"
+            checked,
+            prev_seq,
+            prev_seq + 1,
+            f"log ends at seq {prev_seq} but the head is {head_seq}",
         )
     if prev_hash != head_hash:
         return VerifyReport(

@@ -34,8 +34,8 @@ def list_(as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
-    for r in sorted(rows, key=lambda r: (r["area"], r["type"])):
-        origin = "/".join(r["origin"])
+    for r in sorted(rows, key=lambda r: (str(r["area"]), str(r["type"]))):
+        origin = "/".join(REGISTRY.get(str(r["type"])).origin)
         click.echo(f"{r['area']:<10} {r['type']:<32} v{r['latest_version']}  {origin}")
 
 

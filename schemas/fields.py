@@ -17,8 +17,20 @@ from sync_core.errors import InvalidId
 from sync_core.ids import check_coop_id, check_device_id, check_id
 
 Kind = Literal[
-    "str", "id", "coop_id", "device_id", "int", "money", "date", "period",
-    "enum", "bool", "bytes", "digits", "records", "ids",
+    "str",
+    "id",
+    "coop_id",
+    "device_id",
+    "int",
+    "money",
+    "date",
+    "period",
+    "enum",
+    "bool",
+    "bytes",
+    "digits",
+    "records",
+    "ids",
 ]
 Pii = Literal["nik", "kk", "name", "phone", "address", "by_field"]
 
@@ -125,7 +137,8 @@ def check_fields(fields: tuple[Field, ...], payload: Any, path: str = "") -> dic
         if name not in known:
             raise FieldProblem(_join(path, str(name)), "is not a field of this event")
     out: dict[str, Any] = {}
-    for f in fields:
+    # Built in canonical (byte-wise sorted) key order, so the result packs canonically as is.
+    for f in _sorted(fields):
         p = _join(path, f.name)
         if f.name not in payload or payload[f.name] is None:
             if f.required:
@@ -133,6 +146,21 @@ def check_fields(fields: tuple[Field, ...], payload: Any, path: str = "") -> dic
             continue
         out[f.name] = check_value(f, payload[f.name], p)
     return out
+
+
+# Keyed by identity: field tuples live for the process (they are the catalog's), and hashing
+# nested frozen dataclasses on every call would cost more than the sort it saves.
+_SORTED: dict[int, tuple[tuple[Field, ...], tuple[Field, ...]]] = {}
+
+
+def _sorted(fields: tuple[Field, ...]) -> tuple[Field, ...]:
+    cached = _SORTED.get(id(fields))
+    if cached is None or cached[0] is not fields:
+        cached = _SORTED[id(fields)] = (
+            fields,
+            tuple(sorted(fields, key=lambda f: f.name.encode())),
+        )
+    return cached[1]
 
 
 def _check_records(f: Field, value: Any, path: str) -> list[dict[str, Any]]:

@@ -28,14 +28,21 @@ def field_schema(f: Field) -> dict[str, Any]:
     elif f.kind == "bool":
         s = {"type": "boolean"}
     elif f.kind == "bytes":
-        s = {"type": "string", "contentEncoding": "base16", "maxLength": 2 * f.max_len,
-             "description": "bytes (msgpack bin); hex in JSON"}
+        s = {
+            "type": "string",
+            "contentEncoding": "base16",
+            "maxLength": 2 * f.max_len,
+            "description": "bytes (msgpack bin); hex in JSON",
+        }
     elif f.kind == "records":
-        s = {"type": "array", "minItems": 1, "maxItems": MAX_LIST,
-             "items": object_schema(f.items)}
+        s = {"type": "array", "minItems": 1, "maxItems": MAX_LIST, "items": object_schema(f.items)}
     elif f.kind == "ids":
-        s = {"type": "array", "minItems": 1, "maxItems": MAX_LIST,
-             "items": {"type": "string", "pattern": ID_PATTERN, "maxLength": 64}}
+        s = {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_LIST,
+            "items": {"type": "string", "pattern": ID_PATTERN, "maxLength": 64},
+        }
     elif f.kind == "enum":
         s = {"type": "string", "enum": list(f.choices)}
     elif f.kind == "digits":
@@ -45,8 +52,11 @@ def field_schema(f: Field) -> dict[str, Any]:
     elif f.kind == "period":
         s = {"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$"}
     elif f.kind in ("id", "coop_id", "device_id"):
-        s = {"type": "string", "pattern": ID_PATTERN,
-             "maxLength": 32 if f.kind == "device_id" else 64}
+        s = {
+            "type": "string",
+            "pattern": ID_PATTERN,
+            "maxLength": 32 if f.kind == "device_id" else 64,
+        }
         if f.kind == "coop_id":
             s["pattern"] = r"^\d{4,10}(-[A-Za-z0-9_]+)*$"
     else:

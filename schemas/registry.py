@@ -63,9 +63,7 @@ class Registry:
     def types_from(self, origin: Origin) -> list[str]:
         return [t for t in self.types if origin in self.get(t).origin]
 
-    def validate(
-        self, event_type: str, payload: Any, version: int | None = None
-    ) -> dict[str, Any]:
+    def validate(self, event_type: str, payload: Any, version: int | None = None) -> dict[str, Any]:
         """Return the checked payload, or raise :class:`ValidationError` naming the field."""
         schema = self.get(event_type, version)
         try:
@@ -73,7 +71,9 @@ class Registry:
         except FieldProblem as exc:
             raise ValidationError(event_type, exc.path, exc.problem) from None
 
-    def upcast(self, event_type: str, version: int, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def upcast(
+        self, event_type: str, version: int, payload: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
         """Bring a payload of any known version up to the latest version."""
         latest = self.latest_version(event_type)
         self.get(event_type, version)

@@ -26,6 +26,8 @@ def canonical(value: Any) -> Any:
             if not isinstance(key, str):
                 raise UsageError(f"map keys must be strings, got {type(key).__name__}")
         return {k: canonical(value[k]) for k in sorted(value, key=lambda k: k.encode())}
+    if isinstance(value, msgpack.ExtType):  # a namedtuple: the tuple branch would take it
+        raise UsageError(f"msgpack extension type {value.code} is not allowed")
     if isinstance(value, list | tuple):
         return [canonical(v) for v in value]
     if isinstance(value, bool) or value is None or isinstance(value, str | bytes):
@@ -42,7 +44,7 @@ def canonical(value: Any) -> Any:
 
 def encode(value: Any) -> bytes:
     """Encode ``value`` canonically."""
-    return msgpack.packb(canonical(value), use_bin_type=True)  # type: ignore[no-any-return]
+    return msgpack.packb(canonical(value), use_bin_type=True)
 
 
 def decode(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Any:
@@ -77,13 +79,17 @@ def _check_decoded(value: Any) -> None:
         item, depth = stack.pop()
         if isinstance(item, float):
             raise DecodeError("floats are not allowed in kopsync messages")
-        if isinstance(item, dict | list):
-            if depth > MAX_DEPTH:
-                raise DecodeError(f"message nests deeper than {MAX_DEPTH} levels")
-            if isinstance(item, dict):
-                for key in item:
-                    if not isinstance(key, str):
-                        raise DecodeError("map keys must be strings")
-                stack.extend((v, depth + 1) for v in item.values())
-            else:
-                stack.extend((v, depth + 1) for v in item)
+        if item is None or isinstance(item, int | str | bytes):
+            continue
+        # The timestamp extension (-1) is decoded by msgpack itself, without ext_hook.
+        if not isinstance(item, dict | list):
+            raise DecodeError(f"msgpack value of type {type(item).__name__} is not allowed")
+        if depth > MAX_DEPTH:
+            raise DecodeError(f"message nests deeper than {MAX_DEPTH} levels")
+        if isinstance(item, dict):
+            for key in item:
+                if not isinstance(key, str):
+                    raise DecodeError("map keys must be strings")
+            stack.extend((v, depth + 1) for v in item.values())
+        else:
+            stack.extend((v, depth + 1) for v in item)

@@ -140,28 +140,61 @@ def seal(
     aggregate_id: str,
     payload: dict[str, Any],
     prev_hash: bytes,
+    payload_is_canonical: bool = False,
 ) -> Envelope:
-    """Build, sign and canonically encode a new envelope."""
-    unsigned = Envelope(
-        event_id=event_id,
-        coop_id=coop_id,
-        device_id=device_id,
-        seq=seq,
-        hlc=hlc,
-        type=type,
-        version=version,
-        aggregate_id=aggregate_id,
-        payload=codec.canonical(payload),
-        prev_hash=prev_hash,
+    """Build, sign and canonically encode a new envelope.
+
+    ``payload_is_canonical`` skips re-ordering a payload the caller built in canonical
+    order already (a validated payload, see ``schemas.fields.check_fields``).
+    """
+    if not payload_is_canonical:
+        payload = codec.canonical(payload)
+    wire: dict[str, Any] = {
+        "aggregate_id": aggregate_id,
+        "coop_id": coop_id,
+        "device_id": device_id,
+        "event_id": event_id,
+        "hlc": hlc.to_wire(),
+        "payload": payload,
+        "prev_hash": prev_hash,
+        "seq": seq,
+        "type": type,
+        "version": version,
+    }
+    sig = key.sign(_pack(wire))
+    wire = {k: wire[k] for k in _FIELDS_BEFORE_SIG} | {"sig": sig, "type": type, "version": version}
+    return Envelope(
+        event_id,
+        coop_id,
+        device_id,
+        seq,
+        hlc,
+        type,
+        version,
+        aggregate_id,
+        payload,
+        prev_hash,
+        sig,
+        _pack(wire),
     )
-    signed = replace(unsigned, sig=key.sign(unsigned.signing_bytes()))
-    return replace(signed, _encoded=_pack(signed.to_wire()))
+
+
+_FIELDS_BEFORE_SIG = (
+    "aggregate_id",
+    "coop_id",
+    "device_id",
+    "event_id",
+    "hlc",
+    "payload",
+    "prev_hash",
+    "seq",
+)
 
 
 def _pack(wire: dict[str, Any]) -> bytes:
     # The payload is canonical already (seal and decode make it so); the envelope's own
     # keys are written in canonical order by to_wire.
-    return msgpack.packb(wire, use_bin_type=True)  # type: ignore[no-any-return]
+    return msgpack.packb(wire, use_bin_type=True)
 
 
 def check_link(prev_seq: int, prev_hash: bytes, env: Envelope) -> None:

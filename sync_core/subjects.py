@@ -24,7 +24,8 @@ def upload_wildcard() -> str:
 
 def canonical(coop_id: str, area: str, event_type: str) -> str:
     prov, regency = region_of(check_coop_id(coop_id))
-    return f"{PREFIX}.ev.{prov}.{regency}.{coop_id}.{check_id(area, 'area')}.{check_id(event_type, 'type')}"
+    area, event_type = check_id(area, "area"), check_id(event_type, "type")
+    return f"{PREFIX}.ev.{prov}.{regency}.{coop_id}.{area}.{event_type}"
 
 
 def canonical_wildcard() -> str:

@@ -1,0 +1,211 @@
+"""Edge append benchmark: latency at 1k and 100k events of history, events/s, raw baseline.
+
+Each kopsync append is one teller command in its own durable transaction
+(check rules, seal, sign, chain, insert, save views, fsync). The baseline is a
+raw ``sqlite3`` insert of a blob of the same size with the same pragmas (WAL,
+synchronous=FULL), one row per transaction, measured in the same run,
+alternating rounds so both see the same machine load.
+
+    python benchmarks/edge_append.py [--quick] [--out FILE]
+
+Prints one JSON object, then a one-line summary on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from edge_agent.agent import EdgeAgent
+from edge_agent.store import Draft
+
+COOP, DEVICE = "6202071003", "pos-bench"
+
+
+def mix(start: int) -> Iterator[Draft]:
+    """An endless, valid, realistic mix of edge events (shop, savings, members, stock)."""
+    i = start
+    while True:
+        i += 1
+        k = i % 5
+        if k == 0:
+            yield Draft(
+                "StockReceived",
+                f"SKU-{i % 50}",
+                {
+                    "sku": f"SKU-{i % 50}",
+                    "qty": 20,
+                    "location": "toko",
+                    "supplier": "CV Sumber Rejeki Sampit",
+                    "doc_no": f"DO-{i}",
+                },
+            )
+        elif k == 1:
+            yield Draft(
+                "SaleRecorded",
+                f"S-{i}",
+                {
+                    "lines": [
+                        {"sku": f"SKU-{i % 50}", "qty": 2, "unit_price": 16_000},
+                        {"sku": f"SKU-{(i + 7) % 50}", "qty": 1, "unit_price": 72_500},
+                    ],
+                    "payments": [{"method": "cash", "amount": 104_500}],
+                    "location": "toko",
+                    "stock_override_reason": "benchmark",
+                },
+            )
+        elif k == 2:
+            yield Draft(
+                "SavingsDeposited",
+                f"ACC-{i % 200}",
+                {"amount": 50_000, "receipt_no": f"KW-{i}", "period": "2026-11"},
+            )
+        elif k == 3:
+            yield Draft(
+                "MemberRegistered",
+                f"M-{i}",
+                {
+                    "nik": f"{6202000000000000 + i}",
+                    "kk_no": f"{6202010000000000 + i}",
+                    "name": "Siti Rahmawati",
+                    "birth_date": "1988-04-17",
+                    "desa_code": "6202071003",
+                    "phone": "+6281234567890",
+                },
+            )
+        else:
+            yield Draft("PriceSet", f"SKU-{i % 50}", {"sku": f"SKU-{i % 50}", "unit_price": 16_000})
+
+
+def setup(agent: EdgeAgent) -> None:
+    agent.record_many(
+        [
+            Draft(
+                "SavingsAccountOpened",
+                f"ACC-{a}",
+                {"member_id": f"M-{a}", "product": "SUKARELA", "opened_on": "2026-01-05"},
+            )
+            for a in range(200)
+        ]
+    )
+
+
+def grow(agent: EdgeAgent, gen: Iterator[Draft], to_seq: int, batch: int = 500) -> None:
+    """Add history quickly (batched transactions; not what is measured)."""
+    while (n := to_seq - agent.head().seq) > 0:
+        agent.record_many([next(gen) for _ in range(min(batch, n))])
+
+
+def timed_appends(agent: EdgeAgent, gen: Iterator[Draft], n: int) -> list[float]:
+    lat = []
+    for _ in range(n):
+        d = next(gen)
+        t0 = time.perf_counter()
+        agent.record(d.type, d.payload, d.aggregate_id)
+        lat.append(time.perf_counter() - t0)
+    return lat
+
+
+def raw_baseline(path: Path, n: int, size: int) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS ev (originator_id TEXT, originator_version INTEGER, "
+        "topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version))"
+    )
+    start = conn.execute("SELECT COALESCE(MAX(originator_version), 0) FROM ev").fetchone()[0]
+    blob = os.urandom(size)
+    t0 = time.perf_counter()
+    for i in range(start + 1, start + n + 1):
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO ev VALUES (?, ?, ?, ?)", (DEVICE, i, "SaleRecorded:v2", blob))
+        conn.execute("COMMIT")
+    rate = n / (time.perf_counter() - t0)
+    conn.close()
+    return rate
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(len(s) * p))] * 1000
+
+
+def run(quick: bool) -> dict[str, Any]:
+    n = 2_000 if quick else 10_000
+    rounds = 3 if quick else 5
+    big = 100_000
+    with tempfile.TemporaryDirectory(prefix="kopsync-bench-") as tmp:
+        agent = EdgeAgent.init(Path(tmp) / "dev", COOP, DEVICE)
+        setup(agent)
+        gen = mix(0)
+        grow(agent, gen, 1_000)
+        lat_1k = timed_appends(agent, gen, n)
+        sizes = [len(e.encode()) for e in agent.store.events(agent.head().seq - 200)]
+        size = int(statistics.mean(sizes))
+        rates, base_rates = [], []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            timed_appends(agent, gen, n // 2)
+            rates.append((n // 2) / (time.perf_counter() - t0))
+            base_rates.append(raw_baseline(Path(tmp) / "raw.db", n // 2, size))
+        grow(agent, gen, big)
+        lat_100k = timed_appends(agent, gen, n)
+        ok = agent.verify().ok
+        history = agent.head().seq
+        agent.close()
+    res = {
+        "benchmark": "edge_append",
+        "quick": quick,
+        "measured_appends": n,
+        "history_events": history,
+        "event_bytes_mean": size,
+        "p50_ms_1k": round(pct(lat_1k, 0.50), 3),
+        "p99_ms_1k": round(pct(lat_1k, 0.99), 3),
+        "p50_ms_100k": round(pct(lat_100k, 0.50), 3),
+        "p99_ms_100k": round(pct(lat_100k, 0.99), 3),
+        "events_per_s": round(statistics.median(rates)),
+        "baseline_events_per_s": round(statistics.median(base_rates)),
+        "chain_verified": ok,
+    }
+    res["p99_ratio_100k_to_1k"] = round(res["p99_ms_100k"] / res["p99_ms_1k"], 3)
+    res["throughput_ratio_to_baseline"] = round(
+        res["events_per_s"] / res["baseline_events_per_s"], 3
+    )
+    res["targets_met"] = {
+        "p99_le_5ms": res["p99_ms_1k"] <= 5 and res["p99_ms_100k"] <= 5,
+        "p99_100k_le_1_2x_1k": res["p99_ratio_100k_to_1k"] <= 1.2,
+        "throughput_ge_half_baseline": res["throughput_ratio_to_baseline"] >= 0.5,
+    }
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="finish within a minute")
+    ap.add_argument("--out", type=Path, help="also write the JSON here")
+    args = ap.parse_args()
+    res = run(args.quick)
+    text = json.dumps(res, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(
+        f"edge_append: p99 {res['p99_ms_1k']} ms @1k, {res['p99_ms_100k']} ms @100k "
+        f"(x{res['p99_ratio_100k_to_1k']}); {res['events_per_s']} ev/s vs raw sqlite "
+        f"{res['baseline_events_per_s']} ev/s (x{res['throughput_ratio_to_baseline']})",
+        file=sys.stderr,
+    )
+
+
+if __name__ == "__main__":
+    main()
