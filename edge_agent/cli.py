@@ -134,3 +134,9 @@ def status(data_dir: Path, as_json: bool) -> None:
     else:
         for k, v in st.items():
             click.echo(f"{k:<18} {v}")
+
+
+# The teller commands (member, savings, loan, sale, …) and `simulate` live in their own module.
+from edge_agent.teller_cli import register as _register_teller  # noqa: E402
+
+_register_teller(edge)
