@@ -42,3 +42,20 @@ def downlink(coop_id: str) -> str:
 
 def control(coop_id: str, device_id: str) -> str:
     return f"{PREFIX}.ctl.{check_coop_id(coop_id)}.{check_device_id(device_id)}"
+
+
+def hello(coop_id: str, device_id: str) -> str:
+    """Request/reply reconciliation handshake of one device."""
+    return f"{PREFIX}.hello.{check_coop_id(coop_id)}.{check_device_id(device_id)}"
+
+
+def hello_wildcard() -> str:
+    return f"{PREFIX}.hello.*.*"
+
+
+def downlink_wildcard() -> str:
+    return f"{PREFIX}.down.>"
+
+
+def quarantine_wildcard() -> str:
+    return f"{PREFIX}.q.>"
