@@ -1,0 +1,49 @@
+"""SQLAlchemy engines for the central store: SQLite (durable pragmas) or PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from sync_core.errors import StoreError, StoreUnsafe
+
+SYNCHRONOUS_FULL = 2
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine for ``url``; SQLite gets WAL, synchronous=FULL and BEGIN IMMEDIATE."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise StoreError(
+            f"'{url}' is not a database URL (e.g. sqlite:///kopsync-central.db or "
+            "postgresql+psycopg://user@host/db)"
+        ) from exc
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's BEGIN below start transactions, not the driver.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        mode = cur.execute("PRAGMA journal_mode").fetchone()[0]
+        sync = cur.execute("PRAGMA synchronous").fetchone()[0]
+        cur.close()
+        if parsed.database not in (None, "", ":memory:") and (
+            str(mode).lower() != "wal" or sync != SYNCHRONOUS_FULL
+        ):
+            raise StoreUnsafe(f"central SQLite store runs journal_mode={mode}, synchronous={sync}")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        # One writer at a time, decided at BEGIN: no lock upgrades that fail half-way.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

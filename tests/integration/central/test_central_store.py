@@ -1,0 +1,251 @@
+"""Contract tests of the central store's ingest, run on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from central_projector.store import CentralStore
+from edge_agent.agent import EdgeAgent
+from sync_core import subjects
+from sync_core.batch import encode_batch
+from sync_core.envelope import Envelope, seal
+from sync_core.hlc import Hlc
+from sync_core.signing import DeviceKey
+
+COOP, OTHER = "6472021005", "6401050012"
+NOW = 1_790_000_000_000
+
+
+def _agent(tmp: Path, device: str = "pos-1", coop: str = COOP, n: int = 6) -> EdgeAgent:
+    agent = EdgeAgent.init(tmp / device, coop, device)
+    for i in range(n):
+        agent.record(
+            "StockReceived",
+            {
+                "sku": "BRS-5",
+                "qty": 1 + i,
+                "location": "gudang",
+                "supplier": "Bulog",
+                "doc_no": f"DO-{i}",
+            },
+            "BRS-5",
+        )
+    return agent
+
+
+def _raw(agent: EdgeAgent) -> list[bytes]:
+    return [b for _, b in agent.store.raw_events()]
+
+
+def _up(store: CentralStore, agent: EdgeAgent, events: list[bytes], now: int = NOW):
+    subject = subjects.upload(agent.coop_id, agent.device_id)
+    return store.process_upload(subject, encode_batch(agent.coop_id, agent.device_id, events), now)
+
+
+def _forge(agent: EdgeAgent, key: DeviceKey, **changes: object) -> bytes:
+    """An envelope of ``agent`` re-signed by ``key`` after ``changes``."""
+    last = Envelope.decode(_raw(agent)[-1])
+    fields = {
+        "event_id": "11111111-2222-3333-4444-555555555555",
+        "coop_id": last.coop_id,
+        "device_id": last.device_id,
+        "seq": last.seq + 1,
+        "hlc": Hlc(last.hlc.wall + 1, 0),
+        "type": "PriceSet",
+        "version": 1,
+        "aggregate_id": "BRS-5",
+        "payload": {"sku": "BRS-5", "unit_price": 72_000},
+        "prev_hash": last.hash,
+    }
+    fields.update(changes)
+    return seal(key, **fields).encode()  # type: ignore[arg-type]
+
+
+class CentralStoreContract:
+    """Every back-end must pass these."""
+
+    @pytest.fixture
+    def store(self, store_url: str) -> Iterator[CentralStore]:
+        s = CentralStore(store_url)
+        yield s
+        s.close()
+
+    def test_in_order_upload_commits_every_event_byte_equal(self, store, tmp_path):
+        """Events uploaded in order are committed once each, byte-equal to the edge log."""
+        agent = _agent(tmp_path)
+        store.register_device(COOP, "pos-1", agent.public_key)
+        res = _up(store, agent, _raw(agent))
+        assert (res.committed, res.committed_seq, res.quarantined) == (6, 6, [])
+        assert [b for _, b in store.committed("pos-1")] == _raw(agent)
+
+    def test_redelivery_and_overlap_have_no_effect(self, store, tmp_path):
+        """The same batch again, and overlapping batches, count as duplicates and change nothing."""
+        agent = _agent(tmp_path)
+        store.register_device(COOP, "pos-1", agent.public_key)
+        raw = _raw(agent)
+        _up(store, agent, raw[:4])
+        again = _up(store, agent, raw[:4])
+        more = _up(store, agent, raw[2:])
+        assert (again.committed, again.duplicates) == (0, 4)
+        assert (more.committed, more.duplicates) == (2, 2)
+        assert [b for _, b in store.committed("pos-1")] == raw
+
+    def test_gap_holds_successors_until_filled(self, store, tmp_path):
+        """Events after a missing seq are held, reported by hello, and released when it arrives."""
+        agent = _agent(tmp_path)
+        store.register_device(COOP, "pos-1", agent.public_key)
+        raw = _raw(agent)
+        _up(store, agent, raw[:2])
+        held = _up(store, agent, raw[4:])
+        assert (held.held, held.committed_seq) == (2, 2)
+        reply = store.hello(COOP, "pos-1", 6, [NOW, 0], NOW)
+        assert (reply["committed_seq"], reply["held"]) == (2, [[5, 6]])
+        status = {r["device_id"]: r for r in store.device_status()}["pos-1"]
+        assert (status["gaps"], status["held"]) == (1, 2)
+        filled = _up(store, agent, raw[2:4])
+        assert (filled.committed, filled.released, filled.committed_seq) == (4, 2, 6)
+        assert [b for _, b in store.committed("pos-1")] == raw
+        assert {r["device_id"]: r for r in store.device_status()}["pos-1"]["gaps"] == 0
+
+    def test_gap_timeout_applies_held_events_flagged_then_heals(self, store, tmp_path):
+        """After the gap timeout held events are applied flagged GAP; the late ones still commit."""
+        agent = _agent(tmp_path)
+        store.register_device(COOP, "pos-1", agent.public_key)
+        raw = _raw(agent)
+        _up(store, agent, raw[:1])
+        _up(store, agent, raw[3:])
+        assert store.release_expired_gaps(NOW + 10, timeout_ms=60_000) == 0
+        assert store.release_expired_gaps(NOW + 60_000, timeout_ms=60_000) == 3
+        assert [s for s, _ in store.committed("pos-1")] == [1, 4, 5, 6]
+        assert store.hello(COOP, "pos-1", 6, [NOW, 0], NOW)["committed_seq"] == 1
+        late = _up(store, agent, raw[1:3])
+        assert late.committed_seq == 6
+        assert [b for _, b in store.committed("pos-1")] == raw
+
+    def test_unregistered_device_waits_in_quarantine_until_registered(self, store, tmp_path):
+        """Uploads of an unknown device are quarantined and committed once it is registered."""
+        agent = _agent(tmp_path)
+        res = _up(store, agent, _raw(agent))
+        assert [r for r, _ in res.quarantined] == ["unregistered_device"]
+        assert store.register_device(COOP, "pos-1", agent.public_key) == 1
+        assert [b for _, b in store.committed("pos-1")] == _raw(agent)
+        assert store.quarantined("pos-1")[0]["resolved_at"] is not None
+
+    @pytest.mark.parametrize(
+        ("reason", "make"),
+        [
+            ("bad_signature", lambda a: _forge(a, DeviceKey.generate())),
+            ("broken_chain", lambda a: _forge(a, a.key, prev_hash=b"\x07" * 32)),
+            ("unknown_type", lambda a: _forge(a, a.key, type="GoldMined")),
+            ("invalid_payload", lambda a: _forge(a, a.key, payload={"sku": "X", "unit_price": -5})),
+            (
+                "not_edge_event",
+                lambda a: _forge(
+                    a, a.key, type="CardBlocked", aggregate_id="C1", payload={"reason": "lost"}
+                ),
+            ),
+            ("coop_mismatch", lambda a: _forge(a, a.key, coop_id=OTHER)),
+            ("undecodable", lambda a: b"\xc1\x00garbage"),
+        ],
+    )
+    def test_bad_events_are_quarantined_with_their_reason(self, store, tmp_path, reason, make):
+        """Each kind of bad event is quarantined with its reason and later good events still commit."""
+        agent = _agent(tmp_path, n=2)
+        store.register_device(COOP, "pos-1", agent.public_key)
+        _up(store, agent, _raw(agent))
+        bad = make(agent)
+        res = _up(store, agent, [bad])
+        assert [r for r, _ in res.quarantined] == [reason]
+        assert store.quarantined("pos-1")[-1]["reason"] == reason
+        assert any(i.subject == f"kop.q.{reason}" for i in store.outbox())
+        agent.record("PriceSet", {"sku": "BRS-5", "unit_price": 70_000}, "BRS-5")
+        assert _up(store, agent, _raw(agent)[-1:]).committed == 1
+
+    def test_equivocation_is_quarantined(self, store, tmp_path):
+        """A second, different, validly signed event for a committed seq is quarantined."""
+        agent = _agent(tmp_path, n=2)
+        store.register_device(COOP, "pos-1", agent.public_key)
+        _up(store, agent, _raw(agent))
+        first = Envelope.decode(_raw(agent)[0])
+        twin = seal(
+            agent.key,
+            event_id="99999999-2222-3333-4444-555555555555",
+            coop_id=COOP,
+            device_id="pos-1",
+            seq=1,
+            hlc=first.hlc,
+            type="PriceSet",
+            version=1,
+            aggregate_id="X",
+            payload={"sku": "X", "unit_price": 1},
+            prev_hash=first.prev_hash,
+        )
+        assert [r for r, _ in _up(store, agent, [twin.encode()]).quarantined] == ["equivocation"]
+
+    def test_garbage_oversize_and_wrong_subject_messages(self, store, tmp_path):
+        """Whole messages that are garbage, oversize or on a foreign subject are quarantined."""
+        agent = _agent(tmp_path, n=1)
+        store.register_device(COOP, "pos-1", agent.public_key)
+        subject = subjects.upload(COOP, "pos-1")
+        assert (
+            store.process_upload(subject, os.urandom(300), NOW).quarantined[0][0] == "undecodable"
+        )
+        big = encode_batch(COOP, "pos-1", [os.urandom(4096)] * 400)
+        assert store.process_upload(subject, big, NOW).quarantined[0][0] == "oversize"
+        other = subjects.upload(OTHER, "pos-1")
+        res = store.process_upload(other, encode_batch(OTHER, "pos-1", _raw(agent)), NOW)
+        assert res.quarantined[0][0] == "coop_mismatch"
+
+    def test_clock_skew_is_flagged_not_refused(self, store, tmp_path):
+        """An event stamped more than 24 h after its receipt is committed and counted as skew."""
+        agent = _agent(tmp_path, n=1)
+        store.register_device(COOP, "pos-1", agent.public_key)
+        wall = Envelope.decode(_raw(agent)[0]).hlc.wall
+        res = _up(store, agent, _raw(agent), now=wall - 25 * 3600 * 1000)
+        assert res.committed == 1
+        assert store.device_status()[0]["clock_skew"] == 1
+
+    def test_issue_chains_signs_and_queues_for_the_downlink(self, store):
+        """Central-issued events are signed by the central key, chained, and queued per coop."""
+        a = store.issue("CardBlocked", COOP, {"reason": "dilaporkan hilang"}, "KHBS-0001", NOW)
+        b = store.issue("PriceSet", OTHER, {"sku": "LPG-3", "unit_price": 19_000}, "LPG-3", NOW)
+        a.verify_signature(store.central_public_key())
+        assert (a.seq, b.seq, b.prev_hash) == (1, 2, a.hash)
+        subjects_out = [i.subject for i in store.outbox()]
+        assert f"kop.down.{COOP}" in subjects_out and f"kop.down.{OTHER}" in subjects_out
+
+
+class TestSQLite(CentralStoreContract):
+    @pytest.fixture
+    def store_url(self, tmp_path: Path) -> str:
+        return f"sqlite:///{tmp_path / 'central.db'}"
+
+
+@pytest.mark.postgres
+class TestPostgres(CentralStoreContract):
+    @pytest.fixture
+    def store_url(self, postgres_url: str) -> str:
+        return postgres_url
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(order=st.permutations(range(8)), dup=st.lists(st.integers(0, 7), max_size=6))
+def test_any_delivery_order_with_duplicates_commits_the_same_log(tmp_path_factory, order, dup):
+    """Batches delivered in any order, with duplicates, commit exactly the device's log once."""
+    tmp = tmp_path_factory.mktemp("perm")
+    agent = _agent(tmp, n=16)
+    raw = _raw(agent)
+    batches = [raw[i * 2 : i * 2 + 2] for i in range(8)]
+    with CentralStore(f"sqlite:///{tmp / 'c.db'}") as store:
+        store.register_device(COOP, "pos-1", agent.public_key)
+        for i in [*order, *dup]:
+            _up(store, agent, batches[i])
+        assert [b for _, b in store.committed("pos-1")] == raw
+        assert store.device_status()[0]["committed_seq"] == 16
+    agent.close()
