@@ -155,7 +155,7 @@ class CentralStoreContract:
         ],
     )
     def test_bad_events_are_quarantined_with_their_reason(self, store, tmp_path, reason, make):
-        """Each kind of bad event is quarantined with its reason and later good events still commit."""
+        """Each kind of bad event is quarantined with its reason; later good events still commit."""
         agent = _agent(tmp_path, n=2)
         store.register_device(COOP, "pos-1", agent.public_key)
         _up(store, agent, _raw(agent))
