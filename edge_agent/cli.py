@@ -140,3 +140,8 @@ def status(data_dir: Path, as_json: bool) -> None:
 from edge_agent.teller_cli import register as _register_teller  # noqa: E402
 
 _register_teller(edge)
+
+# `sync` and `run` (replication over NATS) live in their own module too.
+from edge_agent.sync_cli import register as _register_sync  # noqa: E402
+
+_register_sync(edge)

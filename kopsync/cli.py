@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from central_projector.cli import central
 from edge_agent.cli import edge
 from kopsync import __version__
 from schemas.cli import schemas
@@ -16,6 +17,7 @@ def cli() -> None:
 
 
 cli.add_command(edge)
+cli.add_command(central)
 cli.add_command(schemas)
 
 

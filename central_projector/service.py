@@ -1,0 +1,450 @@
+"""The central ingest service: JetStream in, the central store as the record, JetStream out.
+
+Four concurrent loops on one NATS connection (reconnecting forever):
+
+- **ingest**: fetch from the durable pull consumer ``ingest``; for each message
+  ``store.process_upload`` (one database transaction) and only *then* ack. A crash between
+  commit and ack redelivers the message, and ``(device_id, seq)`` makes it a duplicate with
+  no effect. A message the store cannot take (database down) is not acked (nak with a delay)
+  and comes back; a poison message is quarantined by the store, so it is acked like any
+  other. The loop is supervised: pull subscriptions can stall after a server restart, so when
+  fetches keep failing, or nothing arrives while the consumer reports pending messages, the
+  subscription (and, if the server lost them, the streams) is made again.
+- **hello**: answer ``kop.hello.*.*`` (queue group ``central``) from the store.
+- **outbox**: publish what the store committed to ``KOP_EVENTS``, ``KOP_DOWN`` and
+  ``KOP_QUARANTINE`` with ``Nats-Msg-Id``, then mark it published. A crash in between
+  re-publishes; JetStream's window and the consumers' ``(device_id, seq)`` absorb it.
+- **gaps**: apply events held behind a gap older than the gap timeout, flagged ``GAP``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import nats.errors
+import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from central_projector.nats_setup import (
+    INGEST,
+    INGEST_CONSUMER,
+    StreamSettings,
+    ensure_streams,
+)
+from central_projector.store import CentralStore, OutboxItem
+from sync_core import codec, subjects
+from sync_core.errors import KopsyncError, LinkDown, SyncError
+from sync_core.hlc import Hlc
+from sync_core.ids import check_coop_id, check_device_id
+
+log = structlog.get_logger("kopsync.central")
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class ServiceStats:
+    """Counters for logs and tests."""
+
+    messages: int = 0
+    committed: int = 0
+    duplicates: int = 0
+    held: int = 0
+    quarantined: int = 0
+    ingest_errors: int = 0
+    acked: int = 0
+    hellos: int = 0
+    published: int = 0
+    resubscribed: int = 0
+    released: int = 0
+
+
+class CentralService:
+    """Runs the four loops until :meth:`stop`."""
+
+    def __init__(
+        self,
+        store: CentralStore,
+        nats_url: str,
+        *,
+        gap_timeout_s: float = 300.0,
+        fetch_batch: int = 64,
+        fetch_timeout_s: float = 2.0,
+        stall_fetches: int = 3,
+        publish_timeout_s: float = 10.0,
+        outbox_batch: int = 500,
+        settings: StreamSettings | None = None,
+        credentials: str | None = None,
+        clock: Callable[[], int] = wall_ms,
+    ) -> None:
+        self.store = store
+        self.nats_url = nats_url
+        self.gap_timeout_s = gap_timeout_s
+        self.fetch_batch = fetch_batch
+        self.fetch_timeout_s = fetch_timeout_s
+        self.stall_fetches = stall_fetches
+        self.publish_timeout_s = publish_timeout_s
+        self.outbox_batch = outbox_batch
+        self.settings = settings or StreamSettings.from_env()
+        self.credentials = credentials
+        self.clock = clock
+        self.stats = ServiceStats()
+        self.ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._outbox_wake = asyncio.Event()
+        self._nc = Client()
+        self._js: JetStreamContext | None = None
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def js(self) -> JetStreamContext:
+        if self._js is None:
+            self._js = self._nc.jetstream()
+        return self._js
+
+    # --- lifecycle ---------------------------------------------------------------------
+    async def run(self) -> None:
+        """Connect (waiting for the server as long as it takes), then serve until stopped."""
+        if not await self._until_stopped(self._connect()):
+            return
+        try:
+            hello_sub = await self._nc.subscribe(
+                subjects.hello_wildcard(), queue="central", cb=self._on_hello
+            )
+            loops = [self._ingest_loop(), self._outbox_loop(), self._gap_loop()]
+            tasks = [asyncio.create_task(coro) for coro in loops]
+            log.info("central_started", nats=self.nats_url, store=_safe_url(self.store.url))
+            try:
+                await self._stop.wait()
+            finally:
+                # The loops look at the stop flag between messages, so none is cut mid-way.
+                done, pending = await asyncio.wait(tasks, timeout=self.fetch_timeout_s + 10)
+                for task in pending:
+                    task.cancel()
+                for task in done:
+                    if not task.cancelled() and task.exception() is not None:
+                        log.error("loop_failed", error=repr(task.exception()))
+                with contextlib.suppress(Exception):
+                    await hello_sub.unsubscribe()
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._nc.close(), 5)
+            log.info("central_stopped", **_stats(self.stats))
+
+    async def _connect(self) -> None:
+        options: dict[str, Any] = {
+            "servers": [self.nats_url],
+            "name": "kopsync-central",
+            "max_reconnect_attempts": -1,  # nats-py's default closes the client after 60
+            "reconnect_time_wait": 0.5,
+            "ping_interval": 10,
+            "max_outstanding_pings": 3,
+            "disconnected_cb": self._on_disconnected,
+            "reconnected_cb": self._on_reconnected,
+            "error_cb": self._on_error,
+            "closed_cb": self._on_closed,
+        }
+        if self.credentials:
+            options["user_credentials"] = self.credentials
+        log.info("connecting", nats=self.nats_url)
+        await self._nc.connect(**options)
+        log.info("connected", nats=self.nats_url, max_payload=self._nc.max_payload)
+
+    async def _until_stopped(self, aw: Awaitable[None]) -> bool:
+        """Await ``aw`` unless :meth:`stop` comes first; ``True`` if it finished."""
+        task = asyncio.ensure_future(aw)
+        stop = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            return False
+        task.result()
+        return True
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+
+    # --- ingest ------------------------------------------------------------------------
+    async def _ingest_loop(self) -> None:
+        sub: JetStreamContext.PullSubscription | None = None
+        failures = idle = 0
+        while not self._stop.is_set():
+            try:
+                if sub is None:
+                    await ensure_streams(self.js, self.settings)
+                    sub = await self.js.pull_subscribe_bind(consumer=INGEST_CONSUMER, stream=INGEST)
+                    self.ready.set()
+                msgs = await sub.fetch(self.fetch_batch, timeout=self.fetch_timeout_s)
+            except nats.errors.TimeoutError:
+                idle += 1
+                if idle >= self.stall_fetches:
+                    idle = 0
+                    if await self._stalled():
+                        sub = await self._resubscribe(sub, "nothing arrives but work is pending")
+                continue
+            except Exception as exc:
+                failures += 1
+                log.warning("ingest_fetch_failed", error=repr(exc), failures=failures)
+                if failures >= 3:
+                    sub = await self._resubscribe(sub, f"{failures} fetches failed")
+                await self._sleep(min(0.25 * 2**failures, 3.0))
+                continue
+            failures = idle = 0
+            for msg in msgs:
+                await self._ingest(msg)
+
+    async def _stalled(self) -> bool:
+        try:
+            info = await self.js.consumer_info(INGEST, INGEST_CONSUMER, timeout=5)
+        except NotFoundError:
+            return True  # the server lost the consumer (wiped store): make it again
+        except Exception as exc:
+            log.debug("consumer_info_failed", error=repr(exc))
+            return False
+        return int(info.num_pending or 0) > 0
+
+    async def _resubscribe(
+        self, sub: JetStreamContext.PullSubscription | None, why: str
+    ) -> JetStreamContext.PullSubscription | None:
+        self.stats.resubscribed += 1
+        log.warning("ingest_resubscribing", reason=why)
+        if sub is not None:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        return None
+
+    async def _ingest(self, msg: Msg) -> None:
+        coop_id, device_id = _subject_ids(msg.subject)
+        self.stats.messages += 1
+        try:
+            result = await asyncio.to_thread(
+                self.store.process_upload, msg.subject, msg.data, self.clock()
+            )
+        except Exception as exc:
+            # Not acked: the message comes back (sooner than ack_wait, thanks to the delay).
+            self.stats.ingest_errors += 1
+            log.error(
+                "ingest_failed",
+                coop_id=coop_id,
+                device_id=device_id,
+                seq=None,
+                subject=msg.subject,
+                error=repr(exc),
+            )
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=2)
+            return
+        st = self.stats
+        st.committed += result.committed
+        st.duplicates += result.duplicates
+        st.held += result.held
+        st.quarantined += len(result.quarantined)
+        log.info(
+            "ingested",
+            coop_id=coop_id,
+            device_id=result.device_id or device_id,
+            seq=result.committed_seq,
+            committed=result.committed,
+            duplicates=result.duplicates,
+            held=result.held,
+            quarantined=len(result.quarantined),
+        )
+        for reason, detail in result.quarantined:
+            log.warning(
+                "quarantined",
+                coop_id=coop_id,
+                device_id=result.device_id or device_id,
+                seq=None,
+                reason=reason,
+                detail=detail,
+                subject=msg.subject,
+            )
+        try:
+            await msg.ack()
+            st.acked += 1
+        except Exception as exc:
+            # Committed already: the redelivery will be a duplicate with no effect.
+            log.warning("ack_failed", coop_id=coop_id, device_id=device_id, error=repr(exc))
+        self._outbox_wake.set()
+
+    # --- hello -------------------------------------------------------------------------
+    async def _on_hello(self, msg: Msg) -> None:
+        self.stats.hellos += 1
+        try:
+            reply = await self._hello_reply(msg)
+        except (KopsyncError, ValueError, IndexError) as exc:
+            reply = {"v": 1, "error": str(exc)}
+        except Exception as exc:
+            log.error("hello_failed", subject=msg.subject, error=repr(exc))
+            reply = {"v": 1, "error": "the central could not answer; try again"}
+        if msg.reply:
+            with contextlib.suppress(Exception):
+                await msg.respond(codec.encode(reply))
+
+    async def _hello_reply(self, msg: Msg) -> dict[str, Any]:
+        parts = msg.subject.split(".")
+        coop_id, device_id = check_coop_id(parts[2]), check_device_id(parts[3])
+        request = codec.decode(msg.data)
+        if not isinstance(request, dict) or request.get("v") != 1:
+            raise ValueError("a hello request is a msgpack map with v=1")
+        if (request.get("coop_id"), request.get("device_id")) != (coop_id, device_id):
+            raise ValueError("the hello names another device than its subject")
+        head = request.get("head_seq")
+        if not isinstance(head, int) or isinstance(head, bool) or head < 0:
+            raise ValueError("head_seq must be a non-negative integer")
+        clock = Hlc.from_wire(request.get("hlc")).to_wire()
+        return await asyncio.to_thread(
+            self.store.hello, coop_id, device_id, head, clock, self.clock()
+        )
+
+    # --- outbox ------------------------------------------------------------------------
+    async def _outbox_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                items = await asyncio.to_thread(self.store.outbox, self.outbox_batch)
+            except Exception as exc:
+                log.error("outbox_read_failed", error=repr(exc))
+                await self._sleep(1.0)
+                continue
+            if not items:
+                self._outbox_wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._outbox_wake.wait(), 0.5)
+                continue
+            done = await self.publish_items(items)
+            if done:
+                try:
+                    await asyncio.to_thread(self.store.mark_published, done)
+                except Exception as exc:
+                    log.error("outbox_mark_failed", error=repr(exc))
+            if len(done) < len(items):
+                await self._sleep(0.5)
+
+    async def publish_items(self, items: list[OutboxItem]) -> list[int]:
+        done = await publish_items(self.js, items, self.publish_timeout_s)
+        self.stats.published += len(done)
+        return done
+
+    # --- gaps --------------------------------------------------------------------------
+    async def _gap_loop(self) -> None:
+        period = max(0.5, min(self.gap_timeout_s / 4, 30.0))
+        while not self._stop.is_set():
+            await self._sleep(period)
+            try:
+                n = await asyncio.to_thread(
+                    self.store.release_expired_gaps, self.clock(), int(self.gap_timeout_s * 1000)
+                )
+            except Exception as exc:
+                log.error("gap_release_failed", error=repr(exc))
+                continue
+            if n:
+                self.stats.released += n
+                log.warning("gap_timed_out", released=n)
+                self._outbox_wake.set()
+
+    # --- connection events -------------------------------------------------------------
+    async def _on_disconnected(self) -> None:
+        if self._stop.is_set():
+            return
+        log.warning("nats_connection_lost", nats=self.nats_url)
+
+    async def _on_reconnected(self) -> None:
+        log.info("nats_connection_restored", nats=self.nats_url)
+
+    async def _on_closed(self) -> None:
+        log.info("nats_connection_closed", nats=self.nats_url)
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.debug("nats_client_error", error=repr(exc))
+
+
+async def publish_items(
+    js: JetStreamContext, items: list[OutboxItem], timeout_s: float, in_flight: int = 64
+) -> list[int]:
+    """Publish outbox items pipelined; return the ids of the acknowledged prefix.
+
+    Only the prefix counts as done, so a failed item is published again together with those
+    after it (de-duplicated by their ``Nats-Msg-Id``) and the stream keeps the outbox order
+    as far as it can. Consumers order by content (BRIEF §3), never by stream position.
+    """
+    slots = asyncio.Semaphore(in_flight)
+
+    async def one(item: OutboxItem) -> None:
+        async with slots:
+            headers = {**item.headers, "Nats-Msg-Id": item.msg_id}
+            await asyncio.wait_for(
+                js.publish(item.subject, item.data, timeout=timeout_s, headers=headers),
+                timeout_s + 1,
+            )
+
+    results = await asyncio.gather(*(one(i) for i in items), return_exceptions=True)
+    done: list[int] = []
+    for item, result in zip(items, results, strict=True):
+        if isinstance(result, BaseException):
+            log.warning("publish_failed", subject=item.subject, error=repr(result))
+            break
+        done.append(item.id)
+    return done
+
+
+async def flush_outbox(
+    store: CentralStore, nats_url: str, *, credentials: str | None = None, timeout_s: float = 10
+) -> int:
+    """Publish everything in the outbox now (``kopsync central issue --nats``); return count."""
+    nc = Client()
+    options: dict[str, Any] = {"servers": [nats_url], "name": "kopsync-central-issue"}
+    if credentials:
+        options["user_credentials"] = credentials
+    try:
+        await asyncio.wait_for(nc.connect(**options, allow_reconnect=False), timeout_s)
+    except (TimeoutError, OSError, nats.errors.Error) as exc:
+        raise LinkDown(
+            f"cannot reach the NATS server at {nats_url} within {timeout_s:g} s"
+        ) from exc
+    total = 0
+    try:
+        js = nc.jetstream()
+        while items := await asyncio.to_thread(store.outbox, 500):
+            done = await publish_items(js, items, timeout_s)
+            await asyncio.to_thread(store.mark_published, done)
+            total += len(done)
+            if len(done) < len(items):
+                raise SyncError(
+                    f"published {total} outbox messages, then JetStream refused one; the running "
+                    "`kopsync central ingest` publishes the rest"
+                )
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(nc.close(), 5)
+    return total
+
+
+def _subject_ids(subject: str) -> tuple[str | None, str | None]:
+    parts = subject.split(".")
+    return (parts[2], parts[3]) if len(parts) == 4 else (None, None)
+
+
+def _stats(stats: ServiceStats) -> dict[str, int]:
+    return {k: getattr(stats, k) for k in stats.__slots__}
+
+
+def _safe_url(url: str) -> str:
+    import sqlalchemy as sa
+
+    return sa.engine.make_url(url).render_as_string(hide_password=True)

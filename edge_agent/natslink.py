@@ -1,0 +1,181 @@
+"""One NATS connection of a device, with the guards a bad link needs.
+
+nats-py reconnects by itself (here forever: ``max_reconnect_attempts=-1``; its default gives up
+after 60 attempts and closes the client), but a request or a JetStream publish that was in
+flight when the link dropped is not failed by the client: it waits for its own timeout. On a
+link that comes back after a second that would stall a sync for the whole timeout. So every
+operation runs through :meth:`Link.guarded`, which fails it at once when the connection drops
+(``LinkDown``) or when its time is up (``SyncTimeout``); the replicator then waits for
+:attr:`Link.up` and carries on from what the central reports.
+
+nats errors are translated here, at the boundary, into :mod:`sync_core.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import nats.errors
+import nats.js.errors
+import structlog
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from sync_core.errors import LinkDown, SyncError, SyncTimeout
+
+T = TypeVar("T")
+
+log = structlog.get_logger("kopsync.edge.link")
+
+
+class NoResponders(SyncError):
+    """Nobody subscribes to the subject of a request (the central service is not running)."""
+
+
+class Link:
+    """A connected client plus ``up``/``down`` events kept by the client's callbacks."""
+
+    def __init__(self, url: str, *, name: str, credentials: str | None = None) -> None:
+        self.url = url
+        self.name = name
+        self.credentials = credentials
+        self.nc = Client()
+        self.up = asyncio.Event()
+        self.down = asyncio.Event()
+        self.closed = False
+        self._js: JetStreamContext | None = None
+
+    @property
+    def js(self) -> JetStreamContext:
+        if self._js is None:
+            raise SyncError("the link is not open")
+        return self._js
+
+    async def open(
+        self, timeout_s: float, *, reconnect_wait_s: float = 0.5, ping_interval_s: int = 10
+    ) -> None:
+        """Connect within ``timeout_s`` or raise :class:`LinkDown`."""
+        options: dict[str, Any] = {
+            "servers": [self.url],
+            "name": self.name,
+            "allow_reconnect": True,
+            "max_reconnect_attempts": -1,
+            "reconnect_time_wait": reconnect_wait_s,
+            "connect_timeout": max(1, min(5, int(timeout_s))),
+            # A black-holed link is noticed after ping_interval * max_outstanding_pings.
+            "ping_interval": ping_interval_s,
+            "max_outstanding_pings": 3,
+            "disconnected_cb": self._on_disconnected,
+            "reconnected_cb": self._on_reconnected,
+            "closed_cb": self._on_closed,
+            "error_cb": self._on_error,
+        }
+        if self.credentials:
+            options["user_credentials"] = self.credentials
+        try:
+            await asyncio.wait_for(self.nc.connect(**options), timeout_s)
+        except (TimeoutError, OSError, nats.errors.Error) as exc:
+            await self.close()
+            raise LinkDown(
+                f"cannot reach the NATS server at {self.url} within {timeout_s:g} s "
+                "(is the link up and the URL right?)"
+            ) from exc
+        self._js = self.nc.jetstream()
+        self.down.clear()
+        self.up.set()
+
+    async def close(self) -> None:
+        self.closed = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.nc.close(), 5)
+        self.up.clear()
+        self.down.set()
+
+    async def guarded(self, aw: Awaitable[T], timeout_s: float, what: str) -> T:
+        """Await ``aw``; fail it at once if the link drops, or after ``timeout_s``."""
+        task = asyncio.ensure_future(aw)
+        if self.down.is_set():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            raise LinkDown(f"link down, {what} not attempted")
+        down = asyncio.ensure_future(self.down.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {task, down}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            down.cancel()
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        if task in done:
+            try:
+                return task.result()
+            except Exception as exc:
+                raise translate(exc, what) from exc
+        if down in done:
+            raise LinkDown(f"link lost during {what}")
+        raise SyncTimeout(f"{what} got no answer within {timeout_s:g} s")
+
+    async def wait_up(self, timeout_s: float) -> bool:
+        """Wait until the client is connected again; ``False`` if it was not in time."""
+        if self.closed:
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.up.wait(), max(timeout_s, 0))
+        return self.up.is_set()
+
+    async def _on_disconnected(self) -> None:
+        if self.up.is_set() and not self.closed:
+            log.warning("link_lost", url=self.url)
+        self.up.clear()
+        self.down.set()
+
+    async def _on_reconnected(self) -> None:
+        log.info("link_restored", url=self.url)
+        self.down.clear()
+        self.up.set()
+
+    async def _on_closed(self) -> None:
+        self.closed = True
+        self.up.clear()
+        self.down.set()
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.debug("nats_client_error", error=repr(exc))
+
+
+def translate(exc: BaseException, what: str) -> Exception:
+    """Our error for a nats (or asyncio) error raised by ``what``."""
+    if isinstance(exc, SyncError):
+        return exc
+    if isinstance(exc, (nats.errors.TimeoutError, TimeoutError)):
+        return SyncTimeout(f"{what} got no answer in time")
+    if isinstance(exc, nats.errors.NoRespondersError):
+        return NoResponders(f"{what}: no service answers (is `kopsync central ingest` running?)")
+    if isinstance(exc, nats.js.errors.NoStreamResponseError):
+        return SyncError(
+            f"{what}: no JetStream stream takes this subject; has the central service "
+            "created its streams (kopsync central ingest)?"
+        )
+    if isinstance(
+        exc,
+        (
+            nats.errors.ConnectionClosedError,
+            nats.errors.ConnectionReconnectingError,
+            nats.errors.StaleConnectionError,
+            nats.errors.ConnectionDrainingError,
+            ConnectionError,
+        ),
+    ):
+        return LinkDown(f"link lost during {what}")
+    if isinstance(exc, nats.errors.Error):
+        return SyncError(f"{what} failed: {exc}")
+    if isinstance(exc, Exception):
+        return exc
+    return SyncError(f"{what} failed: {exc!r}")

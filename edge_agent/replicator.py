@@ -1,0 +1,619 @@
+"""The edge replicator: upload the device's log, confirm it centrally, apply the downlink.
+
+One sync cycle (docs/PROTOCOL.md):
+
+1. **hello** ``kop.hello.{coop}.{device}``: the central answers with the highest contiguous
+   seq it has *committed* (its store, not JetStream, is the record), its clock and its issuer
+   key. The device pins the key on first contact (trust on first use) and refuses another
+   one later; it advances its HLC past the central's clock; it saves ``confirmed_seq``.
+2. **upload** from ``max(committed, acked) + 1`` to the head, where ``acked`` is the highest
+   seq JetStream acknowledged in this process: compressed batches of raw stored envelope
+   bytes (never re-encoded), ``Nats-Msg-Id`` = ``{device}:{first}-{last}``, up to
+   ``max_in_flight`` publishes in flight: over a 600 ms satellite round trip, waiting for
+   each acknowledgement would move one batch per round trip.
+3. **downlink**: an ephemeral pull consumer on ``KOP_DOWN`` filtered on ``kop.down.{coop}``
+   from the saved stream position; each envelope is verified against the pinned key before
+   ``receive_central`` applies it (idempotently); the position is saved after each fetch.
+4. **confirm**: hello again until the central's committed seq reaches what JetStream acked.
+   If it stops advancing short of that for ``stall_s`` (a message lost by JetStream, a purged
+   stream, a gap), the missing ranges are re-sent from ``committed + 1``; the stall time
+   doubles after each re-send so a busy central is not flooded. A re-send that JetStream
+   reports as a duplicate (its de-dup window outlives a purge) is published once more under
+   ``{device}:{first}-{last}:r{n}``: the central de-duplicates by ``(device_id, seq)``.
+
+The edge never forgets an event, so whatever JetStream loses, the next cycle re-sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import structlog
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from edge_agent.agent import EdgeAgent
+from edge_agent.downlink import DOWN_STREAM, Refusal, check_central_envelope
+from edge_agent.natslink import Link, NoResponders
+from sync_core import codec, subjects
+from sync_core.batch import MAX_BATCH_BYTES, batch_msg_id, encode_batch
+from sync_core.envelope import Envelope
+from sync_core.errors import (
+    DecodeError,
+    IntegrityError,
+    KopsyncError,
+    LinkDown,
+    StoreError,
+    SyncError,
+    SyncTimeout,
+)
+from sync_core.hlc import Hlc
+
+log = structlog.get_logger("kopsync.edge.replicator")
+
+SYNC_META = "sync"
+REFUSED_META = "downlink_refused"
+REFUSED_KEEP = 100
+# Raw bytes per batch: half the ingest limit leaves room for the msgpack framing.
+BATCH_BYTES = MAX_BATCH_BYTES // 2
+
+
+class CentralKeyChanged(IntegrityError):
+    """The central presented an issuer key other than the one pinned on first contact."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What a sync did: events published (re-sends included), confirmed and downloaded."""
+
+    uploaded: int
+    batches: int
+    resent: int
+    bytes_sent: int
+    confirmed_seq: int
+    head_seq: int
+    downloaded: int
+    refused: int
+    central_answered: bool
+    registered: bool
+
+    @property
+    def pending(self) -> int:
+        return max(self.head_seq - self.confirmed_seq, 0)
+
+    @property
+    def complete(self) -> bool:
+        return self.registered and self.confirmed_seq >= self.head_seq
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"pending": self.pending, "complete": self.complete}
+
+
+@dataclass(slots=True)
+class _Tally:
+    uploaded: int = 0
+    batches: int = 0
+    resent: int = 0
+    bytes_sent: int = 0
+    downloaded: int = 0
+    refused: int = 0
+    central_answered: bool = False
+    registered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    first: int
+    last: int
+    data: bytes
+
+
+class Replicator:
+    """Replicates one device over NATS: ``sync_once`` for a one-shot, ``run`` for a service."""
+
+    def __init__(
+        self,
+        agent: EdgeAgent,
+        nats_url: str,
+        *,
+        batch_events: int = 500,
+        max_in_flight: int = 8,
+        ack_timeout_s: float = 10.0,
+        hello_timeout_s: float = 5.0,
+        connect_timeout_s: float = 10.0,
+        stall_s: float = 2.0,
+        max_stall_s: float = 60.0,
+        poll_s: float = 0.2,
+        refresh_s: float = 10.0,
+        confirm_wait_s: float = 2.0,
+        backoff_cap_s: float = 3.0,
+        credentials: str | None = None,
+    ) -> None:
+        self.agent = agent
+        self.nats_url = nats_url
+        self.batch_events = batch_events
+        self.max_in_flight = max_in_flight
+        self.ack_timeout_s = ack_timeout_s
+        self.hello_timeout_s = hello_timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self.stall_s = stall_s
+        self.max_stall_s = max_stall_s
+        self.poll_s = poll_s
+        self.refresh_s = refresh_s
+        self.confirm_wait_s = confirm_wait_s
+        self.backoff_cap_s = backoff_cap_s
+        self.credentials = credentials
+        self._acked = 0  # highest seq JetStream acknowledged, contiguously from the start
+        self._progress = (-1, 0.0)  # (central committed seq, when it last advanced)
+        self._stall = stall_s
+        self._log = log.bind(coop_id=agent.coop_id, device_id=agent.device_id)
+
+    # --- entry points ------------------------------------------------------------------
+    async def sync_once(self, timeout_s: float = 30.0) -> SyncReport:
+        """Connect, upload, apply the downlink and wait (within ``timeout_s``) for confirmation.
+
+        Raises :class:`LinkDown` if the server cannot be reached in time, and
+        :class:`SyncTimeout` if the link kept failing until the time ran out. A central that
+        has not committed everything in time is not an error: see ``SyncReport.complete``.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        tally = _Tally()
+        link = self._link()
+        await link.open(min(timeout_s, self.connect_timeout_s))
+        try:
+            while True:
+                try:
+                    await self._cycle(link, tally, confirm_until=deadline)
+                    break
+                except (LinkDown, SyncTimeout) as exc:
+                    left = deadline - loop.time()
+                    self._log.warning("sync_interrupted", error=str(exc), seconds_left=left)
+                    if left <= 0 or not await link.wait_up(left):
+                        raise SyncTimeout(
+                            f"sync did not finish within {timeout_s:g} s ({exc}); "
+                            "nothing is lost, the next sync carries on"
+                        ) from exc
+                    await asyncio.sleep(min(self.poll_s, max(deadline - loop.time(), 0)))
+        finally:
+            await link.close()
+        return self._report(tally)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Replicate until ``stop`` is set: reconnect forever, sync on new events and regularly."""
+        backoff = _Backoff(0.2, self.backoff_cap_s)
+        while not stop.is_set():
+            link = self._link()
+            try:
+                await link.open(self.connect_timeout_s)
+            except LinkDown as exc:
+                self._log.warning("connect_failed", error=str(exc))
+                await _wait_any(stop, None, backoff.next())
+                continue
+            backoff.reset()
+            try:
+                await self._serve(link, stop, backoff)
+            finally:
+                await link.close()
+
+    async def _serve(self, link: Link, stop: asyncio.Event, backoff: _Backoff) -> None:
+        loop = asyncio.get_running_loop()
+        next_due = 0.0
+        poll_gap = self.poll_s
+        while not stop.is_set() and not link.closed:
+            now = loop.time()
+            if self.agent.head().seq > self._acked or now >= next_due:
+                tally = _Tally()
+                try:
+                    await self._cycle(link, tally, confirm_until=now + self.confirm_wait_s)
+                except (LinkDown, SyncTimeout, SyncError) as exc:
+                    if isinstance(exc, IntegrityError):
+                        raise
+                    self._log.warning("sync_failed", error=str(exc))
+                    # Link down: resume the moment the client reconnects. Otherwise back off.
+                    wake = link.up if link.down.is_set() else None
+                    await _wait_any(stop, wake, backoff.next())
+                    continue
+                backoff.reset()
+                report = self._report(tally)
+                if tally.uploaded or tally.downloaded or tally.refused:
+                    self._log.info("synced", **report.to_json())
+                if report.complete or not report.registered:
+                    poll_gap, wait = self.poll_s, self.refresh_s
+                else:  # the central has not committed everything yet: ask again, less often
+                    poll_gap = min(poll_gap * 2, self.refresh_s / 2)
+                    wait = poll_gap
+                next_due = loop.time() + wait
+            await _wait_any(stop, None, self.poll_s)
+
+    # --- one cycle ---------------------------------------------------------------------
+    async def _cycle(self, link: Link, tally: _Tally, *, confirm_until: float) -> None:
+        reply = await self._hello(link, tally)
+        committed = self._committed(reply)
+        head = self.agent.head().seq
+        if head < committed:
+            self._log.error(
+                "central_ahead_of_device",
+                head_seq=head,
+                committed_seq=committed,
+                detail="the device's log is older than what the central committed "
+                "(restored from a backup?)",
+            )
+        # What the central committed needs no upload, whatever this process sent before.
+        self._acked = max(self._acked, committed)
+        if self._acked < head:
+            await self._upload(link, self._acked + 1, head, tally)
+        await self._downlink(link, tally)
+        if reply is not None and reply["registered"]:
+            await self._confirm(link, tally, reply, confirm_until)
+
+    def _committed(self, reply: dict[str, Any] | None) -> int:
+        if reply is not None and reply["registered"]:
+            return int(reply["committed_seq"])
+        return int(self._sync_meta().get("confirmed_seq", 0))
+
+    async def _hello(self, link: Link, tally: _Tally) -> dict[str, Any] | None:
+        head = self.agent.head()
+        request = {
+            "v": 1,
+            "coop_id": self.agent.coop_id,
+            "device_id": self.agent.device_id,
+            "head_seq": head.seq,
+            "hlc": head.hlc.to_wire(),
+        }
+        subject = subjects.hello(self.agent.coop_id, self.agent.device_id)
+        try:
+            msg = await link.guarded(
+                link.nc.request(subject, codec.encode(request), timeout=self.hello_timeout_s),
+                self.hello_timeout_s + 1,
+                "hello",
+            )
+        except NoResponders:
+            self._log.warning("central_not_answering", detail="uploading without a hello")
+            return None
+        reply = _check_reply(msg.data)
+        tally.central_answered = True
+        tally.registered = bool(reply["registered"])
+        self._pin_key(reply["central_key"], reply["issuer"])
+        self.agent.observe_clock(Hlc.from_wire(reply["hlc"]))
+        changes: dict[str, Any] = {"last_contact": _now_ms()}
+        if reply["registered"]:
+            changes["confirmed_seq"] = int(reply["committed_seq"])
+        else:
+            self._log.warning(
+                "device_not_registered",
+                detail="uploads wait in the central's quarantine until "
+                "`kopsync central device add` registers this device",
+            )
+        self._update_sync_meta(changes)
+        return reply
+
+    def _pin_key(self, key: bytes, issuer: str) -> None:
+        sync = self._sync_meta()
+        pinned = sync.get("central_key")
+        if pinned is None:
+            self._log.info("central_key_pinned", issuer=issuer, key=key.hex())
+            self._update_sync_meta({"central_key": key, "issuer": issuer})
+        elif pinned != key or sync.get("issuer", issuer) != issuer:
+            raise CentralKeyChanged(
+                f"the central presents issuer key {key.hex()[:16]}… ({issuer}) but this device "
+                f"pinned {bytes(pinned).hex()[:16]}… ({sync.get('issuer')}) on first contact; "
+                "refusing to sync (wrong server, or a re-keyed central: re-pin deliberately)"
+            )
+
+    # --- upload ------------------------------------------------------------------------
+    def _batches(self, first: int, last: int) -> Iterator[_Batch]:
+        seqs: list[int] = []
+        items: list[bytes] = []
+        size = 0
+        for seq, data in self.agent.store.raw_events(first - 1, last):
+            if items and (len(items) >= self.batch_events or size + len(data) > BATCH_BYTES):
+                yield self._encode(seqs, items)
+                seqs, items, size = [], [], 0
+            seqs.append(seq)
+            items.append(bytes(data))
+            size += len(data)
+        if items:
+            yield self._encode(seqs, items)
+
+    def _encode(self, seqs: list[int], items: list[bytes]) -> _Batch:
+        data = encode_batch(self.agent.coop_id, self.agent.device_id, items)
+        return _Batch(seqs[0], seqs[-1], data)
+
+    async def _upload(self, link: Link, first: int, last: int, tally: _Tally) -> None:
+        """Publish ``first..last`` pipelined; advance ``_acked`` over the acknowledged prefix."""
+        await self._publish_ranges(link, [(first, last)], tally, resend=False)
+
+    async def _publish_ranges(
+        self, link: Link, ranges: list[tuple[int, int]], tally: _Tally, *, resend: bool
+    ) -> None:
+        subject = subjects.upload(self.agent.coop_id, self.agent.device_id)
+        slots = asyncio.Semaphore(self.max_in_flight)
+        failed = asyncio.Event()
+        sent: list[tuple[_Batch, asyncio.Task[None]]] = []
+
+        async def publish(batch: _Batch) -> None:
+            try:
+                await self._publish(link, subject, batch, resend=resend)
+            except BaseException:
+                failed.set()
+                raise
+            finally:
+                slots.release()
+
+        try:
+            for first, last in ranges:
+                for batch in self._batches(first, last):
+                    await slots.acquire()
+                    if failed.is_set():
+                        slots.release()
+                        break
+                    sent.append((batch, asyncio.create_task(publish(batch))))
+                if failed.is_set():
+                    break
+            results = await asyncio.gather(*(t for _, t in sent), return_exceptions=True)
+        finally:
+            for _, task in sent:
+                task.cancel()
+        error: BaseException | None = None
+        for (batch, _), result in zip(sent, results, strict=True):
+            if isinstance(result, BaseException):
+                error = error or result
+                continue
+            tally.batches += 1
+            tally.uploaded += batch.last - batch.first + 1
+            tally.bytes_sent += len(batch.data)
+            if resend:
+                tally.resent += batch.last - batch.first + 1
+            if error is None and batch.first <= self._acked + 1:
+                self._acked = max(self._acked, batch.last)
+        if error is not None:
+            raise error
+
+    async def _publish(self, link: Link, subject: str, batch: _Batch, *, resend: bool) -> None:
+        msg_id = batch_msg_id(self.agent.device_id, batch.first, batch.last)
+        for attempt in range(2):
+            ack = await link.guarded(
+                link.js.publish(
+                    subject,
+                    batch.data,
+                    timeout=self.ack_timeout_s,
+                    headers={"Nats-Msg-Id": msg_id},
+                ),
+                self.ack_timeout_s + 1,
+                f"upload of seq {batch.first}-{batch.last}",
+            )
+            if not (resend and ack.duplicate) or attempt:
+                return
+            # JetStream remembers the id from a message the central never got (its de-dup
+            # window outlives a purge): publish it under a fresh id.
+            msg_id = f"{msg_id}:r{time.time_ns() // 1_000_000}"
+
+    # --- confirmation and re-sending ---------------------------------------------------
+    async def _confirm(
+        self, link: Link, tally: _Tally, reply: dict[str, Any], until: float
+    ) -> None:
+        """Ask until the central committed everything JetStream acked; re-send on a stall."""
+        loop = asyncio.get_running_loop()
+        committed, held = int(reply["committed_seq"]), list(reply["held"])
+        while committed < self._acked:
+            now = loop.time()
+            seen, since = self._progress
+            if committed > seen:
+                self._progress = (committed, now)
+                self._stall = self.stall_s
+            elif now - since >= self._stall:
+                missing = _missing(committed, self._acked, held)
+                self._log.info(
+                    "resending",
+                    committed_seq=committed,
+                    acked_seq=self._acked,
+                    ranges=missing,
+                    stalled_s=round(now - since, 1),
+                )
+                await self._publish_ranges(link, missing, tally, resend=True)
+                self._progress = (committed, loop.time())
+                self._stall = min(self._stall * 2, self.max_stall_s)
+            left = until - loop.time()
+            if left <= 0:
+                return
+            await asyncio.sleep(min(self.poll_s, left))
+            answer = await self._hello(link, tally)
+            if answer is None or not answer["registered"]:
+                return
+            committed, held = int(answer["committed_seq"]), list(answer["held"])
+        self._progress = (committed, loop.time())
+        self._stall = self.stall_s
+
+    # --- downlink ----------------------------------------------------------------------
+    async def _downlink(self, link: Link, tally: _Tally) -> None:
+        sync = self._sync_meta()
+        key, issuer = sync.get("central_key"), sync.get("issuer")
+        if key is None:
+            return  # no verified central yet: nothing could be trusted
+        position = int(sync.get("downlink_position", 0))
+        try:
+            info = await link.guarded(link.js.stream_info(DOWN_STREAM), 10, "downlink info")
+        except NotFoundError:
+            return
+        last = int(info.state.last_seq)
+        if last < position:
+            self._log.warning("downlink_stream_restarted", position=position, last_seq=last)
+            position = 0
+            self._update_sync_meta({"downlink_position": 0})
+        if last <= position:
+            return
+        config = ConsumerConfig(
+            name=f"down-{self.agent.device_id}-{random.getrandbits(48):012x}",
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=position + 1,
+            ack_policy=AckPolicy.NONE,
+            filter_subject=subjects.downlink(self.agent.coop_id),
+            inactive_threshold=60.0,
+            mem_storage=True,
+            num_replicas=1,
+        )
+        created = await link.guarded(
+            link.js.add_consumer(DOWN_STREAM, config), 10, "downlink consumer"
+        )
+        assert config.name is not None
+        try:
+            remaining = int(created.num_pending or 0)
+            if remaining == 0:
+                self._update_sync_meta({"downlink_position": last})
+                return
+            sub = await link.js.pull_subscribe_bind(consumer=config.name, stream=DOWN_STREAM)
+            try:
+                while remaining > 0:
+                    msgs = await link.guarded(
+                        sub.fetch(min(remaining, 256), timeout=10), 12, "downlink fetch"
+                    )
+                    self._apply_downlink(msgs, bytes(key), str(issuer), tally)
+                    remaining = int(msgs[-1].metadata.num_pending)
+            finally:
+                await sub.unsubscribe()
+        finally:
+            # Best effort: the server drops it after inactive_threshold anyway.
+            if link.up.is_set():
+                with contextlib.suppress(KopsyncError, NotFoundError):
+                    await link.guarded(
+                        link.js.delete_consumer(DOWN_STREAM, config.name), 5, "consumer delete"
+                    )
+
+    def _apply_downlink(self, msgs: list[Any], key: bytes, issuer: str, tally: _Tally) -> None:
+        checked: list[tuple[int, Envelope]] = []
+        refused: list[Refusal] = []
+        for msg in msgs:
+            position = int(msg.metadata.sequence.stream)
+            result = check_central_envelope(msg.data, key, issuer, self.agent.coop_id, position)
+            if isinstance(result, Refusal):
+                refused.append(result)
+            else:
+                checked.append((position, result))
+        applied = 0
+        try:
+            applied = len(self.agent.receive_central([env for _, env in checked]))
+        except StoreError:
+            raise
+        except KopsyncError:
+            # One of them breaks a local rule: apply the others one by one, refuse that one.
+            for position, env in checked:
+                try:
+                    applied += len(self.agent.receive_central([env]))
+                except StoreError:
+                    raise
+                except KopsyncError as exc:
+                    refused.append(Refusal(position, "refused_by_rules", str(exc)))
+        for r in refused:
+            self._log.error("downlink_refused", **r.to_json())
+        if refused:
+            kept = list(self.agent.store.meta(REFUSED_META) or [])
+            kept = (kept + [r.to_json() for r in refused])[-REFUSED_KEEP:]
+            self.agent.store.set_meta(REFUSED_META, kept)
+        tally.downloaded += applied
+        tally.refused += len(refused)
+        self._update_sync_meta({"downlink_position": int(msgs[-1].metadata.sequence.stream)})
+
+    # --- helpers -----------------------------------------------------------------------
+    def _link(self) -> Link:
+        return Link(
+            self.nats_url,
+            name=f"kopsync-edge-{self.agent.device_id}",
+            credentials=self.credentials,
+        )
+
+    def _sync_meta(self) -> dict[str, Any]:
+        value = self.agent.store.meta(SYNC_META)
+        return dict(value) if isinstance(value, dict) else {}
+
+    def _update_sync_meta(self, changes: dict[str, Any]) -> None:
+        self.agent.store.set_meta(SYNC_META, self._sync_meta() | changes)
+
+    def _report(self, tally: _Tally) -> SyncReport:
+        return SyncReport(
+            uploaded=tally.uploaded,
+            batches=tally.batches,
+            resent=tally.resent,
+            bytes_sent=tally.bytes_sent,
+            confirmed_seq=int(self._sync_meta().get("confirmed_seq", 0)),
+            head_seq=self.agent.head().seq,
+            downloaded=tally.downloaded,
+            refused=tally.refused,
+            central_answered=tally.central_answered,
+            registered=tally.registered,
+        )
+
+
+def _check_reply(data: bytes) -> dict[str, Any]:
+    try:
+        reply = codec.decode(data)
+    except DecodeError as exc:
+        raise SyncError(f"the central's hello reply is not msgpack: {exc}") from exc
+    if not isinstance(reply, dict):
+        raise SyncError("the central's hello reply is not a map")
+    if "error" in reply:
+        raise SyncError(f"the central refused the hello: {reply['error']}")
+    ok = (
+        isinstance(reply.get("registered"), bool)
+        and isinstance(reply.get("committed_seq"), int)
+        and isinstance(reply.get("held"), list)
+        and isinstance(reply.get("central_key"), bytes)
+        and len(reply["central_key"]) == 32
+        and isinstance(reply.get("issuer"), str)
+    )
+    if not ok:
+        raise SyncError(f"the central's hello reply is malformed: {sorted(reply)}")
+    try:
+        Hlc.from_wire(reply.get("hlc"))
+    except ValueError as exc:
+        raise SyncError(f"the central's hello reply has a bad clock: {exc}") from exc
+    return reply
+
+
+def _missing(committed: int, upto: int, held: list[Any]) -> list[tuple[int, int]]:
+    """The seq ranges in ``committed+1 .. upto`` the central does not hold."""
+    ranges: list[tuple[int, int]] = []
+    nxt = committed + 1
+    for pair in sorted((int(a), int(b)) for a, b in held):
+        if pair[0] > nxt:
+            ranges.append((nxt, min(pair[0] - 1, upto)))
+        nxt = max(nxt, pair[1] + 1)
+    if nxt <= upto:
+        ranges.append((nxt, upto))
+    return [(a, b) for a, b in ranges if a <= b]
+
+
+class _Backoff:
+    """Jittered exponential backoff: ``initial * 2**n`` capped, times a factor in [0.5, 1]."""
+
+    def __init__(self, initial: float, cap: float) -> None:
+        self.initial, self.cap, self.n = initial, cap, 0
+
+    def next(self) -> float:
+        delay = min(self.cap, self.initial * 2.0**self.n)
+        self.n = min(self.n + 1, 16)
+        return delay * random.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        self.n = 0
+
+
+async def _wait_any(stop: asyncio.Event, other: asyncio.Event | None, timeout_s: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if other is not None:
+        waiters.append(asyncio.ensure_future(other.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
