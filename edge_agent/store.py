@@ -33,6 +33,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from edge_agent.domain import rule_for
 from edge_agent.domain.base import Proposed, Rule, Views, load_for
 from edge_agent.sqlite_durable import (
+    Writer,
     open_datastore,
     prepare_file,
     read_transaction,
@@ -78,9 +79,10 @@ class EdgeStore:
     def __init__(self, db_path: Path) -> None:
         self.path = db_path
         self._ds = open_datastore(str(db_path))
+        self._writer = Writer(self._ds)
         self.log = SQLiteApplicationRecorder(self._ds, events_table_name="device_events")
         self.downlink = SQLiteApplicationRecorder(self._ds, events_table_name="downlink_events")
-        with write_transaction(self._ds) as c:
+        with self._writer.transaction() as c:
             self.log._create_table(c)
             self.downlink._create_table(c)
             c.execute(_CREATE_VIEWS)
@@ -114,6 +116,7 @@ class EdgeStore:
         return cls(db_path)
 
     def close(self) -> None:
+        self._writer.close()
         self._ds.close()
 
     def _identity(self) -> tuple[str, str]:
@@ -150,7 +153,7 @@ class EdgeStore:
         check: bool,
     ) -> list[Envelope]:
         sealed: list[Envelope] = []
-        with write_transaction(self._ds) as c:
+        with self._writer.transaction() as c:
             views: Views = {}
             head = self._current_head(c, views, keys)
             for version, payload, proposed, rule in prepared:
@@ -210,7 +213,7 @@ class EdgeStore:
     def receive_central(self, envs: list[Envelope], now_ms: int) -> list[Envelope]:
         """Apply centrally issued events once each; returns those that were new."""
         applied: list[Envelope] = []
-        with write_transaction(self._ds) as c:
+        with self._writer.transaction() as c:
             views: Views = {}
             head = _get_head(c, self.device_id, views, [])
             clock = head.hlc
@@ -238,7 +241,7 @@ class EdgeStore:
 
     def observe_clock(self, remote: Hlc, now_ms: int) -> Hlc:
         """Advance the persisted HLC past a clock seen from the central."""
-        with write_transaction(self._ds) as c:
+        with self._writer.transaction() as c:
             head = _get_head(c, self.device_id, {}, [])
             new = hlc.receive(head.hlc, remote, now_ms)
             _save_views(c, {CLOCK_KEY: {"hlc": new.to_wire()}})
@@ -296,7 +299,7 @@ class EdgeStore:
             return _get_meta(c, name)
 
     def set_meta(self, name: str, value: Any) -> None:
-        with write_transaction(self._ds) as c:
+        with self._writer.transaction() as c:
             _put_meta(c, name, value)
 
 

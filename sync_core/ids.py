@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 
@@ -55,4 +56,4 @@ def region_of(coop_id: str) -> tuple[str, str]:
 
 def new_event_id() -> str:
     """A fresh random event id (UUID4, canonical lower-case text)."""
-    return str(uuid.uuid4())
+    return str(uuid.UUID(bytes=os.urandom(16), version=4))
