@@ -57,7 +57,7 @@ from edge_agent.domain.stimulus import fund_key
 from edge_agent.store import Draft
 from schemas import REGISTRY
 from sync_core.envelope import Envelope, seal
-from sync_core.errors import KopsyncError
+from sync_core.errors import KopsyncError, UsageError
 from sync_core.hlc import Hlc
 from sync_core.ids import region_of
 from sync_core.signing import GENESIS_HASH, DeviceKey
@@ -368,7 +368,17 @@ def install_reference(agent: EdgeAgent, pool: Pool) -> int:
     """Receive the seed's reference events once; returns how many were new."""
     if agent.view(entitlement_key(pool.entitlements[-1].id)) is not None:
         return 0  # an earlier run installed them (receiving is all or nothing)
-    return len(agent.receive_central(reference_events(pool)))
+    envs = reference_events(pool)
+    # The downlink keeps one chain per issuer: another seed's sim-central chain would hide ours.
+    ours = next(e for e in envs if e.device_id == CENTRAL_DEVICE)
+    held = agent.store.downlink.select_events(CENTRAL_DEVICE, limit=1)
+    if held and Envelope.decode(held[0].state).event_id != ours.event_id:
+        raise UsageError(
+            f"this device already holds the simulated reference data of another seed; "
+            f"simulate it with the seed it was simulated with before, or use a fresh device "
+            f"(seed {pool.seed} would need its own {CENTRAL_DEVICE} chain)"
+        )
+    return len(agent.receive_central(envs))
 
 
 # --- recording in batches ----------------------------------------------------------------

@@ -194,3 +194,11 @@ def test_simulate_and_errors_through_a_real_process(tmp_path: Path) -> None:
     assert bad.returncode != 0
     assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: ")
     assert "Traceback" not in bad.stderr
+
+
+def test_the_teller_api_has_a_function_for_every_edge_event_type() -> None:
+    """`edge_agent.teller` names one function per edge event type, and each exists."""
+    from edge_agent import teller
+
+    assert set(teller.COMMANDS) == set(REGISTRY.types_from("edge"))
+    assert all(callable(getattr(teller, name)) for name in teller.COMMANDS.values())

@@ -161,3 +161,18 @@ def test_the_pool_makes_valid_people_for_any_coop_id(coop: str) -> None:
 
 def vars_of(p: Any) -> dict[str, Any]:
     return {k: getattr(p, k) for k in type(p).__slots__}
+
+
+def test_another_seed_on_a_simulated_device_is_refused_plainly(tmp_path: Path) -> None:
+    """A device simulated with one seed refuses another seed in one line, recording nothing."""
+    data = tmp_path / "kasir-1"
+    with EdgeAgent.init(data, COOP, "kasir-1") as agent:
+        simulate(agent, 50, seed=1)
+    result = CliRunner().invoke(
+        cli, ["edge", "simulate", "--events", "50", "--seed", "2", "--data", str(data)]
+    )
+    assert result.exit_code != 0
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "another seed" in result.stderr
+    with EdgeAgent(data) as agent:
+        assert agent.head().seq == 50
