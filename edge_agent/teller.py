@@ -19,6 +19,9 @@ import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
+from schemas import REGISTRY
+from schemas.fields import FieldProblem, check_value
+from sync_core.errors import ValidationError
 from sync_core.ids import check_id
 
 R_co = TypeVar("R_co", covariant=True)
@@ -89,8 +92,24 @@ def approve_member(
 
 
 def change_member_field(recorder: Recorder[R_co], member_id: str, field: str, value: str) -> R_co:
+    """Change one profile field; the value must fit the field as registration defines it.
+
+    The event's ``value`` is free text in the schema, so without this check a NIK of 15
+    digits or a village code ``abc`` would be recorded as a correction.
+    """
+    kind = _REGISTRATION_FIELDS.get(field)
+    if kind is not None:
+        try:
+            check_value(kind, value, "value")
+        except FieldProblem as exc:
+            raise ValidationError(
+                "MemberProfileFieldChanged", f"value ({field})", exc.problem
+            ) from None
     payload = {"field": field, "value": value}
     return recorder.record("MemberProfileFieldChanged", payload, check_id(member_id, "member id"))
+
+
+_REGISTRATION_FIELDS = {f.name: f for f in REGISTRY.get("MemberRegistered").fields}
 
 
 def resign_member(

@@ -136,6 +136,7 @@ def test_every_edge_event_type_is_recorded_through_the_cli(aid_store: Path) -> N
         (("sale", "record", "--line", "GULA-1KG:1:18500", "--pay", "gold:18500"), "--pay"),
         (("loan", "repay", "L-1", "--amount", "-5", "--receipt", "KW-9"), "'amount'"),
         (("member", "approve", "M-1", "--on", "2026-02-30"), "--on"),
+        (("member", "change", "M-1", "--field", "nik", "--value", "64720144039000"), "(nik)"),
     ],
 )  # fmt: skip
 def test_invalid_input_is_refused_in_one_line_naming_the_field(
