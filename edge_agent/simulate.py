@@ -1006,10 +1006,11 @@ class _Device:
         ents, month, i = self.pool.entitlements, self.today[:7], self.s.next_entitlement
         while i < len(ents) and ents[i].cycle <= month:
             e, i = ents[i], i + 1
-            here = self.pool.redeems_at(self.counter, e)
+            if not self.pool.redeems_at(self.counter, e):
+                continue
             v = self.view(entitlement_key(e.id))
             card = self.view(card_key(e.card_uid)) or {}
-            if not here or v is None or v["redeemed_by"] is not None or card.get("blocked"):
+            if v is None or v["redeemed_by"] is not None or card.get("blocked"):
                 continue
             self.s.next_entitlement = i
             self.shadow[entitlement_key(e.id)] = {**v, "redeemed_by": "queued"}
