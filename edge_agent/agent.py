@@ -147,9 +147,13 @@ class EdgeAgent:
             yield LogEntry(env, version, payload)
 
     def verify(self) -> VerifyReport:
-        head = self.store.head()
+        """Check the whole chain against the high-water mark and the central's confirmation."""
+        mark_seq, mark_hash = self.store.high_water()
+        confirmed = int((self.store.meta("sync") or {}).get("confirmed_seq", 0))
+        if confirmed > mark_seq:
+            mark_seq, mark_hash = confirmed, b""
         return verify_chain(
-            self.store.raw_events(), self.public_key, self.device_id, head.seq, head.hash
+            self.store.raw_events(), self.public_key, self.device_id, mark_seq, mark_hash
         )
 
     def view(self, key: str) -> dict[str, Any] | None:

@@ -182,6 +182,9 @@ class EdgeStore:
                     raise ConcurrentAppend from exc
                 head = Head(env.seq, env.hash, stamp)
                 sealed.append(env)
+            # A high-water mark beside the views (same statement, no extra round trip), so
+            # that `verify` also detects a log whose newest events were deleted.
+            views[MARK_KEY] = {"seq": head.seq, "hash": head.hash}
             _save_views(c, views)
             self._head = None
         self._head = head
@@ -277,6 +280,11 @@ class EdgeStore:
                 return
             start = rows[-1].id + 1
 
+    def high_water(self) -> tuple[int, bytes]:
+        """The seq and hash of the newest event ever appended (the ``@mark`` view)."""
+        mark = self.view(MARK_KEY)
+        return (int(mark["seq"]), bytes(mark["hash"])) if mark else (0, GENESIS_HASH)
+
     def view(self, key: str) -> dict[str, Any] | None:
         with read_transaction(self._ds) as c:
             c.execute("SELECT value FROM views WHERE key=?", (key,))
@@ -291,7 +299,7 @@ class EdgeStore:
             )
             rows = c.fetchall()
         for k, v in rows:
-            if k != CLOCK_KEY:
+            if not k.startswith("@"):
                 yield k, _unpack_view(v)
 
     def meta(self, name: str) -> Any:
@@ -375,4 +383,5 @@ def _unpack_view(b: bytes) -> dict[str, Any]:
 _CREATE_VIEWS = "CREATE TABLE IF NOT EXISTS views (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID"
 _CREATE_META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB)"
 CLOCK_KEY = "@clock"
+MARK_KEY = "@mark"
 __all__ = ["Draft", "EdgeStore", "Head"]

@@ -31,7 +31,10 @@ def verify_chain(
     head_seq: int,
     head_hash: bytes,
 ) -> VerifyReport:
-    """Check that ``rows`` (stored seq, bytes) form the signed, gapless chain ending at the head."""
+    """Check that ``rows`` (stored seq, bytes) form the signed, gapless chain ending at the head.
+
+    ``head_hash`` may be empty when only the head's seq is known (from the central).
+    """
     prev_seq, prev_hash, checked = 0, GENESIS_HASH, 0
     for stored_seq, data in rows:
         expected = prev_seq + 1
@@ -57,7 +60,7 @@ def verify_chain(
             prev_seq + 1,
             f"log ends at seq {prev_seq} but the head is {head_seq}",
         )
-    if prev_hash != head_hash:
+    if head_hash and prev_hash != head_hash:
         return VerifyReport(
             checked, prev_seq, prev_seq, f"seq {prev_seq} does not match the recorded chain head"
         )
