@@ -103,12 +103,13 @@ def stream_configs(settings: StreamSettings) -> list[StreamConfig]:
             **extra,
         )
 
+    s2 = StoreCompression.S2
     return [
         # Uploads are zstd already: compressing them again on disk would only cost CPU.
         base(INGEST, subjects.upload_wildcard(), settings.ingest_max_age_s),
-        base(EVENTS, subjects.canonical_wildcard(), 0, compression=StoreCompression.S2),
+        base(EVENTS, subjects.canonical_wildcard(), 0, compression=s2),
         base(QUARANTINE, subjects.quarantine_wildcard(), settings.quarantine_max_age_s),
-        base(DOWN, subjects.downlink_wildcard(), settings.down_max_age_s),
+        base(DOWN, subjects.downlink_wildcard(), settings.down_max_age_s, compression=s2),
     ]
 
 

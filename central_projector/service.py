@@ -10,7 +10,11 @@ Four concurrent loops on one NATS connection (reconnecting forever):
   other. The loop is supervised: pull subscriptions can stall after a server restart, so when
   fetches keep failing, or nothing arrives while the consumer reports pending messages, the
   subscription (and, if the server lost them, the streams) is made again.
-- **hello**: answer ``kop.hello.*.*`` (queue group ``central``) from the store.
+- **hello**: answer ``kop.hello.*.*`` (queue group ``central``) from the store, adding
+  ``ingest_seq``: the KOP_INGEST stream sequence up to which every upload has been processed
+  and acked (the consumer's ack floor, which also jumps over a purge). A device whose batch
+  sits at or below it and is still not committed knows the message is lost and re-sends it
+  at once; above it, the central is only busy and the device waits.
 - **outbox**: publish what the store committed to ``KOP_EVENTS``, ``KOP_DOWN`` and
   ``KOP_QUARANTINE`` with ``Nats-Msg-Id``, then mark it published. A crash in between
   re-publishes; JetStream's window and the consumers' ``(device_id, seq)`` absorb it.
@@ -24,7 +28,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import nats.errors
 import structlog
@@ -44,6 +48,8 @@ from sync_core import codec, subjects
 from sync_core.errors import KopsyncError, LinkDown, SyncError
 from sync_core.hlc import Hlc
 from sync_core.ids import check_coop_id, check_device_id
+
+T = TypeVar("T")
 
 log = structlog.get_logger("kopsync.central")
 
@@ -83,6 +89,7 @@ class CentralService:
         stall_fetches: int = 3,
         publish_timeout_s: float = 10.0,
         outbox_batch: int = 500,
+        hello_concurrency: int = 8,
         settings: StreamSettings | None = None,
         credentials: str | None = None,
         clock: Callable[[], int] = wall_ms,
@@ -104,9 +111,25 @@ class CentralService:
         self._outbox_wake = asyncio.Event()
         self._nc = Client()
         self._js: JetStreamContext | None = None
+        self._ingest_floor: int | None = None
+        self._hello_slots = asyncio.Semaphore(hello_concurrency)
+        # SQLite has one writer and its busy handler is not fair: an ingest thread that begins
+        # its next transaction right after a commit can starve a hello for many seconds. A
+        # FIFO asyncio lock gives them turns. PostgreSQL needs no such thing.
+        self._turn: asyncio.Lock | None = (
+            asyncio.Lock() if store.engine.dialect.name == "sqlite" else None
+        )
+        self._hello_tasks: set[asyncio.Task[None]] = set()
 
     def stop(self) -> None:
         self._stop.set()
+
+    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a store call in a thread (taking turns on SQLite)."""
+        if self._turn is None:
+            return await asyncio.to_thread(fn, *args)
+        async with self._turn:
+            return await asyncio.to_thread(fn, *args)
 
     @property
     def js(self) -> JetStreamContext:
@@ -123,7 +146,12 @@ class CentralService:
             hello_sub = await self._nc.subscribe(
                 subjects.hello_wildcard(), queue="central", cb=self._on_hello
             )
-            loops = [self._ingest_loop(), self._outbox_loop(), self._gap_loop()]
+            loops = [
+                self._ingest_loop(),
+                self._floor_loop(),
+                self._outbox_loop(),
+                self._gap_loop(),
+            ]
             tasks = [asyncio.create_task(coro) for coro in loops]
             log.info("central_started", nats=self.nats_url, store=_safe_url(self.store.url))
             try:
@@ -191,7 +219,7 @@ class CentralService:
                     sub = await self.js.pull_subscribe_bind(consumer=INGEST_CONSUMER, stream=INGEST)
                     self.ready.set()
                 msgs = await sub.fetch(self.fetch_batch, timeout=self.fetch_timeout_s)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):
                 idle += 1
                 if idle >= self.stall_fetches:
                     idle = 0
@@ -206,8 +234,38 @@ class CentralService:
                 await self._sleep(min(0.25 * 2**failures, 3.0))
                 continue
             failures = idle = 0
-            for msg in msgs:
-                await self._ingest(msg)
+            await self._ingest_batch(msgs)
+
+    async def _ingest_batch(self, msgs: list[Msg]) -> None:
+        """Process in order; tell the server the waiting ones are in progress meanwhile.
+
+        A fetched batch can take longer than ``ack_wait`` to get through (a busy database);
+        without the progress signal the server would redeliver its tail while it waits.
+        """
+        waiting = list(msgs)
+
+        async def keep_alive() -> None:
+            period = max(self.settings.ack_wait_s / 3, 0.2)
+            while True:
+                await asyncio.sleep(period)
+                for msg in list(waiting):
+                    with contextlib.suppress(Exception):
+                        await msg.in_progress()
+
+        keeper = asyncio.create_task(keep_alive())
+        try:
+            while waiting:
+                await self._ingest(waiting[0])
+                waiting.pop(0)
+        finally:
+            keeper.cancel()
+
+    async def _floor_loop(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(Exception):
+                info = await self.js.consumer_info(INGEST, INGEST_CONSUMER, timeout=5)
+                self._ingest_floor = int(info.ack_floor.stream_seq) if info.ack_floor else 0
+            await self._sleep(0.5)
 
     async def _stalled(self) -> bool:
         try:
@@ -233,9 +291,7 @@ class CentralService:
         coop_id, device_id = _subject_ids(msg.subject)
         self.stats.messages += 1
         try:
-            result = await asyncio.to_thread(
-                self.store.process_upload, msg.subject, msg.data, self.clock()
-            )
+            result = await self._db(self.store.process_upload, msg.subject, msg.data, self.clock())
         except Exception as exc:
             # Not acked: the message comes back (sooner than ack_wait, thanks to the delay).
             self.stats.ingest_errors += 1
@@ -285,6 +341,18 @@ class CentralService:
 
     # --- hello -------------------------------------------------------------------------
     async def _on_hello(self, msg: Msg) -> None:
+        # nats-py runs a subscription's callbacks one at a time: answer in tasks, so one hello
+        # waiting for the database does not hold up the others (bounded by _hello_slots).
+        await self._hello_slots.acquire()
+        task = asyncio.create_task(self._answer_hello(msg))
+        self._hello_tasks.add(task)
+        task.add_done_callback(self._hello_done)
+
+    def _hello_done(self, task: asyncio.Task[None]) -> None:
+        self._hello_tasks.discard(task)
+        self._hello_slots.release()
+
+    async def _answer_hello(self, msg: Msg) -> None:
         self.stats.hellos += 1
         try:
             reply = await self._hello_reply(msg)
@@ -309,15 +377,19 @@ class CentralService:
         if not isinstance(head, int) or isinstance(head, bool) or head < 0:
             raise ValueError("head_seq must be a non-negative integer")
         clock = Hlc.from_wire(request.get("hlc")).to_wire()
-        return await asyncio.to_thread(
-            self.store.hello, coop_id, device_id, head, clock, self.clock()
-        )
+        # Read before the store: everything up to this floor was committed before the store
+        # answers, never the other way round.
+        floor = self._ingest_floor
+        reply = await self._db(self.store.hello, coop_id, device_id, head, clock, self.clock())
+        if floor is not None:
+            reply["ingest_seq"] = floor
+        return reply
 
     # --- outbox ------------------------------------------------------------------------
     async def _outbox_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                items = await asyncio.to_thread(self.store.outbox, self.outbox_batch)
+                items = await self._db(self.store.outbox, self.outbox_batch)
             except Exception as exc:
                 log.error("outbox_read_failed", error=repr(exc))
                 await self._sleep(1.0)
@@ -330,7 +402,7 @@ class CentralService:
             done = await self.publish_items(items)
             if done:
                 try:
-                    await asyncio.to_thread(self.store.mark_published, done)
+                    await self._db(self.store.mark_published, done)
                 except Exception as exc:
                     log.error("outbox_mark_failed", error=repr(exc))
             if len(done) < len(items):
@@ -347,7 +419,7 @@ class CentralService:
         while not self._stop.is_set():
             await self._sleep(period)
             try:
-                n = await asyncio.to_thread(
+                n = await self._db(
                     self.store.release_expired_gaps, self.clock(), int(self.gap_timeout_s * 1000)
                 )
             except Exception as exc:

@@ -15,11 +15,16 @@ One sync cycle (docs/PROTOCOL.md):
    from the saved stream position; each envelope is verified against the pinned key before
    ``receive_central`` applies it (idempotently); the position is saved after each fetch.
 4. **confirm**: hello again until the central's committed seq reaches what JetStream acked.
-   If it stops advancing short of that for ``stall_s`` (a message lost by JetStream, a purged
-   stream, a gap), the missing ranges are re-sent from ``committed + 1``; the stall time
-   doubles after each re-send so a busy central is not flooded. A re-send that JetStream
-   reports as a duplicate (its de-dup window outlives a purge) is published once more under
-   ``{device}:{first}-{last}:r{n}``: the central de-duplicates by ``(device_id, seq)``.
+   The hello reply's ``ingest_seq`` is the KOP_INGEST stream sequence up to which the
+   central has processed (acked) every upload. When it has passed the stream sequence of the
+   batch holding ``committed + 1`` and that seq is still not committed, the message is gone
+   (lost by JetStream, purged) and the missing ranges are re-sent at once; while it has not, the
+   central is merely busy and the device waits instead of flooding it. As a safety net
+   (a central without ``ingest_seq``, a server that lost data and re-used sequence numbers),
+   a central whose committed seq and ingest position both stand still for ``stall_s`` also
+   gets a re-send, and that time doubles after each one. A re-send that JetStream reports
+   as a duplicate (its de-dup window outlives a purge) is published once more under
+   ``{device}:{first}-{last}:r{ms}``: the central de-duplicates by ``(device_id, seq)``.
 
 The edge never forgets an event, so whatever JetStream loses, the next cycle re-sends.
 """
@@ -114,6 +119,15 @@ class _Batch:
     data: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    """Where JetStream stored a batch: its KOP_INGEST stream sequence."""
+
+    first: int
+    last: int
+    stream_seq: int
+
+
 class Replicator:
     """Replicates one device over NATS: ``sync_once`` for a one-shot, ``run`` for a service."""
 
@@ -125,10 +139,10 @@ class Replicator:
         batch_events: int = 500,
         max_in_flight: int = 8,
         ack_timeout_s: float = 10.0,
-        hello_timeout_s: float = 5.0,
+        hello_timeout_s: float = 10.0,
         connect_timeout_s: float = 10.0,
-        stall_s: float = 2.0,
-        max_stall_s: float = 60.0,
+        stall_s: float = 10.0,
+        max_stall_s: float = 120.0,
         poll_s: float = 0.2,
         refresh_s: float = 10.0,
         confirm_wait_s: float = 2.0,
@@ -150,7 +164,9 @@ class Replicator:
         self.backoff_cap_s = backoff_cap_s
         self.credentials = credentials
         self._acked = 0  # highest seq JetStream acknowledged, contiguously from the start
+        self._placed: list[_Placed] = []  # acked batches the central has not committed yet
         self._progress = (-1, 0.0)  # (central committed seq, when it last advanced)
+        self._floor: tuple[object, float] = (None, 0.0)  # (central ingest_seq, when it moved)
         self._stall = stall_s
         self._log = log.bind(coop_id=agent.coop_id, device_id=agent.device_id)
 
@@ -340,7 +356,8 @@ class Replicator:
 
         async def publish(batch: _Batch) -> None:
             try:
-                await self._publish(link, subject, batch, resend=resend)
+                stream_seq = await self._publish(link, subject, batch, resend=resend)
+                self._placed.append(_Placed(batch.first, batch.last, stream_seq))
             except BaseException:
                 failed.set()
                 raise
@@ -376,9 +393,10 @@ class Replicator:
         if error is not None:
             raise error
 
-    async def _publish(self, link: Link, subject: str, batch: _Batch, *, resend: bool) -> None:
+    async def _publish(self, link: Link, subject: str, batch: _Batch, *, resend: bool) -> int:
+        """Publish one batch; return the stream sequence JetStream stored it at."""
         msg_id = batch_msg_id(self.agent.device_id, batch.first, batch.last)
-        for attempt in range(2):
+        while True:
             ack = await link.guarded(
                 link.js.publish(
                     subject,
@@ -389,8 +407,8 @@ class Replicator:
                 self.ack_timeout_s + 1,
                 f"upload of seq {batch.first}-{batch.last}",
             )
-            if not (resend and ack.duplicate) or attempt:
-                return
+            if not (resend and ack.duplicate) or ":r" in msg_id:
+                return int(ack.seq)
             # JetStream remembers the id from a message the central never got (its de-dup
             # window outlives a purge): publish it under a fresh id.
             msg_id = f"{msg_id}:r{time.time_ns() // 1_000_000}"
@@ -399,27 +417,36 @@ class Replicator:
     async def _confirm(
         self, link: Link, tally: _Tally, reply: dict[str, Any], until: float
     ) -> None:
-        """Ask until the central committed everything JetStream acked; re-send on a stall."""
+        """Ask until the central committed everything JetStream acked; re-send what is lost."""
         loop = asyncio.get_running_loop()
-        committed, held = int(reply["committed_seq"]), list(reply["held"])
-        while committed < self._acked:
+        while True:
+            committed = int(reply["committed_seq"])
+            self._placed = [p for p in self._placed if p.last > committed]
             now = loop.time()
-            seen, since = self._progress
-            if committed > seen:
-                self._progress = (committed, now)
-                self._stall = self.stall_s
-            elif now - since >= self._stall:
-                missing = _missing(committed, self._acked, held)
+            if committed > self._progress[0]:
+                self._progress, self._stall = (committed, now), self.stall_s
+            floor = reply.get("ingest_seq")
+            if floor != self._floor[0]:
+                self._floor = (floor, now)
+            # Idle: neither our commits nor the central's ingest position moved. A central
+            # that keeps processing other devices' uploads is busy, not losing ours.
+            since = max(self._progress[1], self._floor[1])
+            if committed >= self._acked:
+                return
+            lost = self._lost(committed, floor)
+            if lost or now - since >= self._stall:
+                missing = _missing(committed, self._acked, reply["held"])
                 self._log.info(
                     "resending",
                     committed_seq=committed,
                     acked_seq=self._acked,
                     ranges=missing,
-                    stalled_s=round(now - since, 1),
+                    why="lost" if lost else f"no progress for {now - since:.1f} s",
                 )
                 await self._publish_ranges(link, missing, tally, resend=True)
                 self._progress = (committed, loop.time())
-                self._stall = min(self._stall * 2, self.max_stall_s)
+                if not lost:
+                    self._stall = min(self._stall * 2, self.max_stall_s)
             left = until - loop.time()
             if left <= 0:
                 return
@@ -427,9 +454,17 @@ class Replicator:
             answer = await self._hello(link, tally)
             if answer is None or not answer["registered"]:
                 return
-            committed, held = int(answer["committed_seq"]), list(answer["held"])
-        self._progress = (committed, loop.time())
-        self._stall = self.stall_s
+            reply = answer
+
+    def _lost(self, committed: int, ingest_seq: object) -> bool:
+        """Whether the central processed past the message holding ``committed + 1`` without it."""
+        holding = [p for p in self._placed if p.first <= committed + 1 <= p.last]
+        if not holding:
+            return True  # sent before the central forgot it (a restored central database)
+        if not isinstance(ingest_seq, int):
+            return False  # an older central: only the stall timer can tell
+        # The latest placement counts: a re-send may still be queued behind other uploads.
+        return max(p.stream_seq for p in holding) <= ingest_seq
 
     # --- downlink ----------------------------------------------------------------------
     async def _downlink(self, link: Link, tally: _Tally) -> None:
