@@ -71,16 +71,26 @@ def parse_json_object(text: str, what: str = "--json") -> dict[str, Any]:
         raise UsageError(f"{what} is not valid JSON ({exc.msg} at position {exc.pos})") from None
     if not isinstance(value, dict):
         raise UsageError(f"{what} must be a JSON object, e.g. '{{\"amount\": 50000}}'")
-    if _has_float(value):
-        raise UsageError(f"{what} contains a fractional number; money is integer rupiah")
+    where = _float_path(value, "")
+    if where is not None:
+        raise UsageError(
+            f"{what}: field '{where}' is a fractional number; money is integer rupiah "
+            "and quantities are whole numbers"
+        )
     return value
 
 
-def _has_float(value: Any) -> bool:
+def _float_path(value: Any, path: str) -> str | None:
     if isinstance(value, float):
-        return True
+        return path or "(top)"
     if isinstance(value, dict):
-        return any(_has_float(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_float(v) for v in value)
-    return False
+        items = [(f"{path}.{k}" if path else str(k), v) for k, v in value.items()]
+    elif isinstance(value, list):
+        items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    else:
+        return None
+    for p, v in items:
+        found = _float_path(v, p)
+        if found is not None:
+            return found
+    return None

@@ -310,7 +310,10 @@ CATALOG: tuple[EventSchema, ...] = (
         "Stock is corrected (damage, loss, override).",
         ident("sku"),
         ident("location"),
-        Field("delta", "int", doc="signed change, non-zero", minimum=-(10**9), maximum=10**9),
+        Field(
+            "delta", "int", doc="signed change, non-zero", minimum=-(10**9), maximum=10**9,
+            nonzero=True,
+        ),
         text("reason"),
     ),
     ev(

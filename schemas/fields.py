@@ -53,6 +53,7 @@ class Field:
     digits: int | None = None  # exact length for kind "digits"
     minimum: int | None = None
     maximum: int | None = None
+    nonzero: bool = False
     max_len: int = MAX_STR
     items: tuple[Field, ...] = ()  # for kind "records": the fields of each record
     pii: Pii | None = None
@@ -78,6 +79,8 @@ def check_value(f: Field, value: Any, path: str) -> Any:
         hi = f.maximum if f.maximum is not None else (MAX_MONEY if kind == "money" else 2**62)
         if not lo <= value <= hi:
             raise FieldProblem(path, f"must be between {lo} and {hi}, got {value}")
+        if f.nonzero and value == 0:
+            raise FieldProblem(path, "must not be 0")
         return value
     if kind == "bool":
         if not isinstance(value, bool):

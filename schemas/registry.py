@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from schemas.catalog import CATALOG, EventSchema, Origin
-from schemas.fields import FieldProblem, check_fields
+from schemas.fields import Field, FieldProblem, check_fields, check_value
 from schemas.upcasters import UPCASTERS, Upcaster
 from sync_core.errors import UnknownEventType, ValidationError
 
@@ -67,7 +67,11 @@ class Registry:
         """Return the checked payload, or raise :class:`ValidationError` naming the field."""
         schema = self.get(event_type, version)
         try:
-            return check_fields(schema.fields, payload)
+            checked = check_fields(schema.fields, payload)
+            check = CROSS_CHECKS.get(event_type)
+            if check is not None:
+                check(checked)
+            return checked
         except FieldProblem as exc:
             raise ValidationError(event_type, exc.path, exc.problem) from None
 
@@ -82,5 +86,20 @@ class Registry:
             version += 1
         return version, payload
 
+
+def _profile_value(payload: dict[str, Any]) -> None:
+    """A changed profile field must be valid as that field is at registration."""
+    registration = {f.name: f for f in _latest_fields("MemberRegistered")}
+    registration["address"] = Field("address", "str", pii="address")
+    check_value(registration[payload["field"]], payload["value"], "value")
+
+
+def _latest_fields(event_type: str) -> tuple[Field, ...]:
+    return max((s for s in CATALOG if s.type == event_type), key=lambda s: s.version).fields
+
+
+CROSS_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "MemberProfileFieldChanged": _profile_value,
+}
 
 REGISTRY = Registry(CATALOG, UPCASTERS)
