@@ -166,6 +166,8 @@ class CentralService:
                         log.error("loop_failed", error=repr(task.exception()))
                 with contextlib.suppress(Exception):
                     await hello_sub.unsubscribe()
+                for task in list(self._hello_tasks):
+                    task.cancel()
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._nc.close(), 5)

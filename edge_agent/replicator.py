@@ -67,6 +67,8 @@ REFUSED_META = "downlink_refused"
 REFUSED_KEEP = 100
 # Raw bytes per batch: half the ingest limit leaves room for the msgpack framing.
 BATCH_BYTES = MAX_BATCH_BYTES // 2
+# While events wait for the central's commit, hello at most this far apart (a few bytes each).
+MAX_POLL_S = 2.0
 
 
 class CentralKeyChanged(IntegrityError):
@@ -164,6 +166,7 @@ class Replicator:
         self.backoff_cap_s = backoff_cap_s
         self.credentials = credentials
         self._acked = 0  # highest seq JetStream acknowledged, contiguously from the start
+        self._central_seen = True  # to log the central going away once, not every cycle
         self._placed: list[_Placed] = []  # acked batches the central has not committed yet
         self._progress = (-1, 0.0)  # (central committed seq, when it last advanced)
         self._floor: tuple[object, float] = (None, 0.0)  # (central ingest_seq, when it moved)
@@ -240,10 +243,10 @@ class Replicator:
                 report = self._report(tally)
                 if tally.uploaded or tally.downloaded or tally.refused:
                     self._log.info("synced", **report.to_json())
-                if report.complete or not report.registered:
+                if report.complete or (report.central_answered and not report.registered):
                     poll_gap, wait = self.poll_s, self.refresh_s
-                else:  # the central has not committed everything yet: ask again, less often
-                    poll_gap = min(poll_gap * 2, self.refresh_s / 2)
+                else:  # not committed yet, or the central is away: ask again, less often
+                    poll_gap = min(poll_gap * 2, MAX_POLL_S)
                     wait = poll_gap
                 next_due = loop.time() + wait
             await _wait_any(stop, None, self.poll_s)
@@ -291,8 +294,11 @@ class Replicator:
                 "hello",
             )
         except NoResponders:
-            self._log.warning("central_not_answering", detail="uploading without a hello")
+            if self._central_seen:
+                self._log.warning("central_not_answering", detail="uploading without a hello")
+            self._central_seen = False
             return None
+        self._central_seen = True
         reply = _check_reply(msg.data)
         tally.central_answered = True
         tally.registered = bool(reply["registered"])
