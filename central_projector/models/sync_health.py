@@ -1,0 +1,122 @@
+"""Sync health: per device and per cooperative, from every event the central committed.
+
+Conflict rules (BRIEF §5):
+- Device clock wrong: the order stays by HLC; the central store flags an event whose
+  HLC is more than 24 h ahead of its receipt (CLOCK_SKEW). Here: CLOCK_SKEW per device,
+  with the flagged seqs.
+- Gap in a device's seq: events applied after the gap timeout carry the store's GAP flag;
+  GAP per device, with those seqs.
+Both are sets of (device, seq), so the items are independent of arrival order. Receipt
+times (``last_seen``, ``lag_ms``) are the only arrival-dependent figures of the whole
+projection; they are kept apart from the business read models.
+
+Rows:
+- ``device`` (device_id) = ``{coop_id, events, max_seq, last_wall, last_seen, lag_ms,
+  skew_count, skew_seqs, gap_count, gap_seqs, registered, retired}``;
+- ``coop`` (coop_id) = ``{events, as_of}``: ``as_of`` is the latest business date any
+  event of the cooperative carries (the date arrears are computed at).
+"""
+
+from __future__ import annotations
+
+from central_projector.models.base import Event, Row, State
+from central_projector.models.conflicts import found, report
+
+SHOWN_SEQS = 50  # the smallest flagged seqs listed per device; the count is exact
+RECEIPT_FIELDS = ("last_seen", "lag_ms")
+DATE_FIELDS = (
+    "paid_on",
+    "disbursed_on",
+    "written_off_on",
+    "used_on",
+    "received_on",
+    "dispatched_on",
+    "opened_on",
+    "approved_on",
+    "resigned_on",
+)
+
+
+def _device(state: State, device_id: str) -> Row:
+    return state.get("device", (device_id,)) or {
+        "device_id": device_id,
+        "coop_id": None,
+        "events": 0,
+        "max_seq": 0,
+        "last_wall": 0,
+        "last_seen": 0,
+        "lag_ms": 0,
+        "skew_count": 0,
+        "skew_seqs": [],
+        "gap_count": 0,
+        "gap_seqs": [],
+        "registered": False,
+        "retired": False,
+        "conflicts": {},
+    }
+
+
+def observe(state: State, ev: Event) -> None:
+    """Fold one event (of any type) into its device's and cooperative's health."""
+    row = _device(state, ev.device_id)
+    if row["coop_id"] is None or ev.coop_id < row["coop_id"]:
+        row["coop_id"] = ev.coop_id
+    row["events"] += 1
+    row["max_seq"] = max(row["max_seq"], ev.seq)
+    row["last_wall"] = max(row["last_wall"], ev.key[0])
+    if ev.received_at >= row["last_seen"]:
+        row["last_seen"] = ev.received_at
+        row["lag_ms"] = ev.received_at - ev.key[0]
+    if ev.flags:
+        flags = ev.flags.split()
+        if "CLOCK_SKEW" in flags:
+            row["skew_count"] += 1
+            row["skew_seqs"] = sorted([*row["skew_seqs"], ev.seq])[:SHOWN_SEQS]
+        if "GAP" in flags:
+            row["gap_count"] += 1
+            row["gap_seqs"] = sorted([*row["gap_seqs"], ev.seq])[:SHOWN_SEQS]
+    if row["skew_count"] or row["gap_count"]:
+        _report(state, row)
+    state.put("device", (ev.device_id,), row)
+    _coop(state, ev)
+
+
+def _report(state: State, row: Row) -> None:
+    items = []
+    dev, coop = row["device_id"], row["coop_id"]
+    if row["skew_count"]:
+        detail = {"device_id": dev, "events": row["skew_count"], "seqs": row["skew_seqs"]}
+        items.append(("CLOCK_SKEW", f"device:{dev}", coop, detail))
+    if row["gap_count"]:
+        detail = {"device_id": dev, "events": row["gap_count"], "seqs": row["gap_seqs"]}
+        items.append(("GAP", f"device:{dev}", coop, detail))
+    report(state, row, found(*items))
+
+
+def _coop(state: State, ev: Event) -> None:
+    key = (ev.coop_id,)
+    row = state.get("coop", key) or {"coop_id": ev.coop_id, "events": 0, "as_of": None}
+    row["events"] += 1
+    p = ev.payload
+    for field in DATE_FIELDS:
+        day = p.get(field)
+        if isinstance(day, str) and (row["as_of"] is None or day > row["as_of"]):
+            row["as_of"] = day
+    state.put("coop", key, row)
+
+
+def device_registered(state: State, ev: Event) -> None:
+    row = _device(state, ev.aggregate_id)
+    row["registered"] = True
+    if row["coop_id"] is None or ev.payload["coop_id"] < row["coop_id"]:
+        row["coop_id"] = ev.payload["coop_id"]
+    state.put("device", (ev.aggregate_id,), row)
+
+
+def device_retired(state: State, ev: Event) -> None:
+    row = _device(state, ev.aggregate_id)
+    row["retired"] = True
+    state.put("device", (ev.aggregate_id,), row)
+
+
+HANDLERS = {"DeviceRegistered": device_registered, "DeviceRetired": device_retired}

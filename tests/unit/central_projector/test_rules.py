@@ -1,0 +1,188 @@
+"""Each conflict rule of BRIEF §5 on a small, hand-written history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from central_projector.models import Event, MemoryProjector
+from central_projector.models.conflicts import conflict_id, listing
+
+A, B = "6472010001", "6401050012"
+
+
+def ev(wall: int, device: str, seq: int, type_: str, agg: str, coop: str = A, **p: Any) -> Event:
+    return Event((wall, 0, device, seq), f"{device}-{seq}", coop, type_, agg, p)
+
+
+def project(events: list[Event], reverse: bool = False) -> MemoryProjector:
+    pr = MemoryProjector()
+    for e in reversed(events) if reverse else events:
+        pr.apply([e])
+    return pr
+
+
+def items(pr: MemoryProjector) -> dict[str, dict[str, Any]]:
+    rows = listing(pr.state.rows("conflict").values(), pr.state.rows("resolution").values())
+    return {i["kind"]: i for i in rows}
+
+
+def redemption(wall: int, device: str, seq: int, coop: str = A) -> Event:
+    return ev(
+        wall, device, seq, "AidRedeemed", "E1", coop,
+        card_uid="C1", allowance_id="AL", value=100_000, verification="CHIP_PIN",
+    )  # fmt: skip
+
+
+GRANT = ev(
+    1, "central", 1, "EntitlementGranted", "E1",
+    beneficiary_id="B1", card_uid="C1", program="BLT", cycle="2026-01", value=100_000,
+)  # fmt: skip
+
+
+def test_duplicate_redemption_first_by_total_order_wins_and_second_coop_is_disputed() -> None:
+    """The smallest key wins even when it arrives last; the other claim is DISPUTED."""
+    late_winner = redemption(10, "e1", 1, coop=B)
+    pr = project([GRANT, redemption(20, "d1", 1), late_winner], reverse=True)
+    ent = pr.state.rows("entitlement")[("E1",)]
+    assert ent["winner"] == "e1-1"
+    assert ent["value_at_risk"] == 100_000
+    assert ent["worth"] == ent["redeemed_value"] + ent["remaining"] - ent["overspend"]
+    claims = pr.state.rows("claim")
+    assert claims[("e1-1",)]["status"] == "CLAIMED"
+    assert claims[("d1-1",)]["status"] == "DISPUTED"
+    assert items(pr)["DUPLICATE_REDEMPTION"]["id"] == conflict_id(
+        "DUPLICATE_REDEMPTION", "entitlement:E1"
+    )
+
+
+def test_voiding_the_duplicate_clears_the_item() -> None:
+    """A void of one of two redemptions leaves a single, undisputed claim."""
+    void = ev(30, "d1", 2, "AidRedemptionVoided", "E1", redemption_event_id="d1-1", reason="x")
+    pr = project([GRANT, redemption(10, "e1", 1, coop=B), redemption(20, "d1", 1), void])
+    assert "DUPLICATE_REDEMPTION" not in items(pr)
+    assert pr.state.rows("claim")[("d1-1",)]["status"] == "VOIDED"
+
+
+def test_allowance_debit_that_crosses_zero_is_split() -> None:
+    """Debits apply in total order; the crossing one is partly covered; devices are named."""
+    alloc = ev(
+        1, "central", 1, "RedemptionAllowanceAllocated", "AL",
+        scope="COOP", program="BLT", cycle="2026-01", max_count=5, max_value=150_000,
+    )  # fmt: skip
+    pr = project([alloc, redemption(10, "d1", 1), redemption(20, "d2", 1)], reverse=True)
+    al = pr.state.rows("allowance")[("AL",)]
+    assert (al["used_value"], al["over_value"], al["available_value"]) == (150_000, 50_000, 0)
+    assert al["devices_over"] == ["d2"]
+    assert items(pr)["OVERSPEND"]["detail"]["overspend_value"] == 50_000
+
+
+def test_card_wallet_overspend_is_split_in_total_order() -> None:
+    """KHBS payments beyond the granted value are uncovered, whatever the arrival order."""
+    sale = ev(
+        10, "d1", 1, "SaleRecorded", "SL1",
+        lines=[{"sku": "BERAS", "qty": 3, "unit_price": 40_000}],
+        payments=[{"method": "khbs", "amount": 120_000}], card_uid="C1",
+    )  # fmt: skip
+    for reverse in (False, True):
+        card = project([GRANT, sale], reverse=reverse).state.rows("card")[("C1",)]
+        assert (card["credited"], card["spent"], card["overspend"]) == (100_000, 120_000, 20_000)
+
+
+def test_stock_count_arriving_late_is_placed_in_total_order() -> None:
+    """On hand = latest count + movements after it, even when the count arrives last."""
+    moves = [
+        ev(10, "d1", 1, "StockReceived", "S", sku="S", qty=10, location="main", supplier="x",
+           doc_no="1"),
+        ev(30, "d1", 3, "StockAdjusted", "S", sku="S", location="main", delta=-2, reason="r"),
+        ev(20, "d2", 1, "StockCounted", "S", sku="S", location="main", counted_qty=4),
+    ]  # fmt: skip
+    for reverse in (False, True):
+        stock = project(moves, reverse=reverse).state.rows("stock")[(A, "main", "S")]
+        assert stock["on_hand"] == 2
+
+
+def test_negative_stock_is_flagged_never_refused() -> None:
+    """A sale beyond stock is kept, and the negative on-hand raises NEGATIVE_STOCK."""
+    sale = ev(
+        10, "d1", 1, "SaleRecorded", "SL1",
+        lines=[{"sku": "LPG", "qty": 2, "unit_price": 20_000}],
+        payments=[{"method": "cash", "amount": 40_000}],
+    )  # fmt: skip
+    pr = project([sale])
+    assert pr.state.rows("stock")[(A, "main", "LPG")]["on_hand"] == -2
+    assert items(pr)["NEGATIVE_STOCK"]["detail"]["on_hand"] == -2
+
+
+def register(wall: int, device: str, member: str, name: str) -> Event:
+    return ev(
+        wall, device, 1, "MemberRegistered", member, nik="6472014101900001",
+        kk_no="6472010101900099", name=name, birth_date="1990-01-01", desa_code="6472010001",
+    )  # fmt: skip
+
+
+def test_same_nik_first_registration_is_canonical_and_a_different_name_collides() -> None:
+    """The first registration by total order is canonical; a differing name is a collision."""
+    regs = [register(20, "d1", "M-d1", "Siti Aminah"), register(10, "d2", "M-d2", "Sitti Aminah")]
+    pr = project(regs)
+    group = next(iter(pr.state.rows("nik_group").values()))
+    assert (group["canonical"], group["aliases"]) == ("M-d2", ["M-d1"])
+    assert {"DUPLICATE_NIK", "NIK_COLLISION"} <= set(items(pr))
+
+
+def test_profile_edits_merge_per_field_and_identity_edits_conflict() -> None:
+    """Last writer per field by total order; name edits on two devices raise an item."""
+    edits = [
+        register(1, "d1", "M1", "Siti"),
+        ev(30, "d2", 2, "MemberProfileFieldChanged", "M1", field="name", value="Siti A."),
+        ev(20, "d1", 2, "MemberProfileFieldChanged", "M1", field="name", value="Siti Aminah"),
+        ev(25, "d1", 3, "MemberProfileFieldChanged", "M1", field="phone", value="+62811"),
+    ]
+    for reverse in (False, True):
+        pr = project(edits, reverse=reverse)
+        profile = pr.state.rows("member")[(A, "M1")]["profile"]
+        assert (profile["name"][0], profile["phone"][0]) == ("Siti A.", "+62811")
+        assert items(pr)["PROFILE_CONFLICT"]["detail"]["field"] == "name"
+
+
+def test_late_repayment_recomputes_the_write_off_and_later_ones_are_recoveries() -> None:
+    """Replay by business date: an earlier-dated late repayment lowers the write-off."""
+    history = [
+        ev(1, "d1", 1, "LoanDisbursed", "L1", amount=1_000_000, disbursed_on="2026-01-10"),
+        ev(5, "central", 1, "LoanWrittenOff", "L1", amount=1_000_000,
+           written_off_on="2026-03-01"),
+        ev(9, "d1", 2, "LoanRepaymentReceived", "L1", amount=100_000, paid_on="2026-02-10",
+           receipt_no="K1"),
+        ev(9, "d1", 3, "LoanRepaymentReceived", "L1", amount=50_000, paid_on="2026-04-10",
+           receipt_no="K2"),
+    ]  # fmt: skip
+    pr = project(history, reverse=True)
+    loan = pr.state.rows("loan")[(A, "L1")]
+    assert (loan["written_off"], loan["recovered"], loan["status"]) == (900_000, 50_000,
+                                                                         "WRITTEN_OFF")  # fmt: skip
+    found = items(pr)
+    assert found["LATE_REPAYMENT"]["detail"]["written_off_recomputed"] == 900_000
+    assert found["RECOVERY_AFTER_WRITE_OFF"]["detail"]["recovered"] == 50_000
+
+
+def test_flags_from_the_store_become_per_device_items() -> None:
+    """CLOCK_SKEW and GAP flags raise one item per device listing the seqs."""
+    a = Event(
+        (1, 0, "d1", 1), "x1", A, "PriceSet", "S", {"sku": "S", "unit_price": 1}, 0, "CLOCK_SKEW"
+    )
+    b = Event((2, 0, "d1", 5), "x5", A, "PriceSet", "S", {"sku": "S", "unit_price": 2}, 0, "GAP")
+    found = items(project([a, b]))
+    assert found["CLOCK_SKEW"]["detail"]["seqs"] == [1]
+    assert found["GAP"]["detail"]["seqs"] == [5]
+
+
+def test_a_decision_closes_an_item_even_when_it_arrives_first() -> None:
+    """ConflictResolved before the conflicting events still leaves the item RESOLVED."""
+    cid = conflict_id("NEGATIVE_STOCK", f"stock:{A}:main:LPG")
+    decision = ev(99, "central", 2, "ConflictResolved", cid, decision="ADJUST", note="dihitung")
+    sale = ev(
+        10, "d1", 1, "SaleRecorded", "SL1",
+        lines=[{"sku": "LPG", "qty": 2, "unit_price": 20_000}],
+        payments=[{"method": "cash", "amount": 40_000}],
+    )  # fmt: skip
+    found = items(project([decision, sale]))
+    assert found["NEGATIVE_STOCK"]["status"] == "RESOLVED"
