@@ -257,3 +257,8 @@ def status(db_url: str, as_json: bool) -> None:
     click.echo("  ".join(f"{c:<14}" for c in columns))
     for r in rows:
         click.echo("  ".join(f"{r.get(c)!s:<14}" for c in columns))
+
+
+from central_projector.project_cli import register  # noqa: E402  (the read-model commands)
+
+register(central)

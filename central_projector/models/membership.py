@@ -17,7 +17,8 @@ Conflict rules (BRIEF §5):
 Rows:
 - ``member`` (coop, member_id) = ``{registered, approved, resigned, status, reg_okey,
   profile: {field: [value, okey, device]}, edits: {field: [[okey, device, value]…]},
-  merged_into, merged_aliases, group, conflicts}``;
+  merged_into, merged_aliases, placed, conflicts}``; ``placed`` is
+  ``[nik, reg_okey, name, birth_date]`` as last filed in its NIK group;
 - ``nik_group`` (coop, nik) = ``{members: {member_id: [reg_okey, name, birth_date]},
   canonical, aliases, collisions, conflicts}``.
 """
@@ -49,7 +50,7 @@ def _member(state: State, ev: Event, member_id: str | None = None) -> tuple[Row,
             "edits": {},
             "merged_into": None,
             "merged_aliases": [],
-            "group": None,
+            "placed": None,
             "conflicts": {},
         }
     return row, key
@@ -155,12 +156,12 @@ def _regroup(state: State, row: Row) -> None:
     p = row["profile"]
     entry = [row["reg_okey"], _value(p, "name"), _value(p, "birth_date")]
     placed = [nik[0], *entry]
-    if row["group"] == placed:
+    if row["placed"] == placed:
         return
-    if row["group"] is not None and row["group"][0] != nik[0]:
-        _group_update(state, row["coop_id"], row["group"][0], row["member_id"], None)
+    if row["placed"] is not None and row["placed"][0] != nik[0]:
+        _group_update(state, row["coop_id"], row["placed"][0], row["member_id"], None)
     _group_update(state, row["coop_id"], nik[0], row["member_id"], entry)
-    row["group"] = placed
+    row["placed"] = placed
 
 
 def _value(profile: dict[str, Any], field: str) -> Any:

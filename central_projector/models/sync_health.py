@@ -14,16 +14,20 @@ Rows:
 - ``device`` (device_id) = ``{coop_id, events, max_seq, last_wall, last_seen, lag_ms,
   skew_count, skew_seqs, gap_count, gap_seqs, registered, retired}``;
 - ``coop`` (coop_id) = ``{events, as_of}``: ``as_of`` is the latest business date any
-  event of the cooperative carries (the date arrears are computed at).
+  event recorded at the cooperative's counters carries (the date arrears are computed at).
 """
 
 from __future__ import annotations
 
 from central_projector.models.base import Event, Row, State
 from central_projector.models.conflicts import found, report
+from schemas import REGISTRY
 
 SHOWN_SEQS = 50  # the smallest flagged seqs listed per device; the count is exact
 RECEIPT_FIELDS = ("last_seen", "lag_ms")
+# Central events may carry planned dates (a tranche due in July); the business date is
+# what the counters have reached.
+EDGE_TYPES = frozenset(REGISTRY.types_from("edge"))
 DATE_FIELDS = (
     "paid_on",
     "disbursed_on",
@@ -98,6 +102,9 @@ def _coop(state: State, ev: Event) -> None:
     row = state.get("coop", key) or {"coop_id": ev.coop_id, "events": 0, "as_of": None}
     row["events"] += 1
     p = ev.payload
+    if ev.type not in EDGE_TYPES:
+        state.put("coop", key, row)
+        return
     for field in DATE_FIELDS:
         day = p.get(field)
         if isinstance(day, str) and (row["as_of"] is None or day > row["as_of"]):

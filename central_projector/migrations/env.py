@@ -1,0 +1,55 @@
+"""Alembic environment of the read models: SQLite and PostgreSQL, run programmatically.
+
+:func:`central_projector.readmodels.schema.upgrade` passes an open connection in
+``config.attributes["connection"]``; the command line (``alembic -x url=…``) works too.
+The version table is the read models' own, so the central store (or anyone else using
+Alembic in the same database) keeps its own history.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import context
+
+from central_projector.readmodels.tables import metadata
+
+VERSION_TABLE = "rm_alembic_version"
+
+config = context.config
+
+
+def _ours(name: str | None, type_: str, parent_names: object) -> bool:
+    """Autogenerate compares the read models only, never the central store's tables."""
+    return type_ != "table" or bool(name and name.startswith("rm_"))
+
+
+def _run(connection: sa.Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        version_table=VERSION_TABLE,
+        include_name=_ours,
+        # SQLite cannot ALTER most things in place; batch mode copies the table instead.
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
+        "sqlalchemy.url"
+    )
+    engine = sa.create_engine(str(url))
+    with engine.begin() as conn:
+        _run(conn)
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline (SQL script) migrations are not supported; give a database URL")
+run_migrations_online()

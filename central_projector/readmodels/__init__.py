@@ -1,0 +1,1 @@
+"""SQL read models of the central projection (SQLAlchemy Core; SQLite or PostgreSQL)."""

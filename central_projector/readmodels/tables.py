@@ -1,0 +1,216 @@
+"""The read-model tables (SQLAlchemy 2.x Core), one per row kind of the pure folds.
+
+Each table's columns are the keys of the rows its fold writes (see the area modules of
+:mod:`central_projector.models`), so the adapter moves rows in and out without mapping.
+Lists and maps are JSON columns; money and counts are BIGINT; order keys are JSON
+lists. Table names start with ``rm_`` to keep clear of the central store's tables in the
+same database. The schema is created and upgraded by the Alembic migrations under
+``central_projector/migrations`` (:func:`central_projector.readmodels.schema.upgrade`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+S, B, F, J, T = "str", "big", "bool", "json", "text"
+_TYPES: dict[str, Callable[[], Any]] = {
+    S: lambda: sa.String(64),
+    B: lambda: sa.BigInteger(),
+    F: lambda: sa.Boolean(),
+    J: lambda: sa.JSON(),
+    T: lambda: sa.Text(),
+}
+
+# row kind: (primary key columns, other columns as (name, type))
+SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
+    "member": (
+        ("coop_id", "member_id"),
+        (
+            ("registered", F), ("approved", F), ("resigned", F), ("status", S),
+            ("reg_okey", J), ("profile", J), ("edits", J), ("merged_into", J),
+            ("merged_aliases", J), ("placed", J), ("conflicts", J),
+        ),
+    ),
+    "nik_group": (
+        ("coop_id", "nik"),
+        (("members", J), ("canonical", S), ("aliases", J), ("collisions", J), ("conflicts", J)),
+    ),
+    "savings": (
+        ("coop_id", "account_id"),
+        (
+            ("member_id", S), ("product", S), ("opened_on", S), ("open_okey", J),
+            ("deposits", B), ("withdrawals", B), ("reversed_deposits", B),
+            ("reversed_withdrawals", B), ("balance", B), ("movements", B),
+        ),
+    ),
+    "loan": (
+        ("coop_id", "loan_id"),
+        (
+            ("member_id", S), ("requested", B), ("purpose", T), ("applied_okey", J),
+            ("terms", J), ("terms_okey", J), ("log", J), ("status", S), ("principal", B),
+            ("disbursed", B), ("interest", B), ("repaid", B), ("outstanding", B),
+            ("written_off", B), ("written_off_recorded", B), ("written_off_on", S),
+            ("recovered", B), ("installment", B), ("first_due", S), ("tenor_months", B),
+            ("conflicts", J),
+        ),
+    ),
+    "sale": (
+        ("coop_id", "sale_id"),
+        (
+            ("recorded", F), ("sale_okey", J), ("void_okey", J), ("day", S), ("location", S),
+            ("lines", J), ("card_uid", S), ("khbs", B), ("total", B),
+        ),
+    ),
+    "sales_day": (
+        ("coop_id", "day", "sku"),
+        (
+            ("qty", B), ("amount", B), ("lines", B), ("voided_qty", B), ("voided_amount", B),
+            ("voided_lines", B),
+        ),
+    ),
+    "stock": (
+        ("coop_id", "location", "sku"),
+        (
+            ("total", B), ("count_okey", J), ("count_qty", B), ("before", B), ("on_hand", B),
+            ("received", B), ("sold", B), ("returned", B), ("adjusted", B),
+            ("shipped_out", B), ("shipped_in", B), ("counts", B), ("conflicts", J),
+        ),
+    ),
+    "price": (
+        ("coop_id", "sku"),
+        (("unit_price", B), ("effective_from", S), ("okey", J)),
+    ),
+    "quota": (
+        ("coop_id", "program", "sku", "period"),
+        (("qty", B), ("allocations", B)),
+    ),
+    "beneficiary": (
+        ("beneficiary_id",),
+        (("coop_id", S), ("home_coop", S), ("kk_no", S), ("head_name", T), ("okey", J)),
+    ),
+    "card": (
+        ("card_uid",),
+        (
+            ("coop_id", S), ("owner_src", J), ("beneficiary_id", S), ("issue_okey", J),
+            ("blocked", F), ("block_reason", T), ("block_okey", J), ("credits", J),
+            ("debits", J), ("credited", B), ("spent", B), ("overspend", B),
+            ("available", B), ("devices_over", J), ("conflicts", J),
+        ),
+    ),
+    "allowance": (
+        ("allowance_id",),
+        (
+            ("coop_id", S), ("owner_src", J), ("scope", S), ("device_id", S), ("program", S),
+            ("cycle", S), ("max_count", B), ("max_value", B), ("alloc_okey", J),
+            ("debits", J), ("used_count", B), ("used_value", B), ("over_count", B),
+            ("over_value", B), ("available_count", B), ("available_value", B),
+            ("devices_over", J), ("conflicts", J),
+        ),
+    ),
+    "entitlement": (
+        ("entitlement_id",),
+        (
+            ("coop_id", S), ("owner_src", J), ("beneficiary_id", S), ("card_uid", S),
+            ("program", S), ("cycle", S), ("value", B), ("items", J), ("grant_okey", J),
+            ("redemptions", J), ("voided", J), ("winner", S), ("status", S), ("worth", B),
+            ("redeemed_value", B), ("remaining", B), ("overspend", B), ("duplicates", J),
+            ("value_at_risk", B), ("claims", J), ("conflicts", J),
+        ),
+    ),
+    "claim": (
+        ("claim_id",),
+        (
+            ("coop_id", S), ("entitlement_id", S), ("home_coop", S), ("device_id", S),
+            ("value", B), ("status", S), ("okey", J),
+        ),
+    ),
+    "fund": (
+        ("coop_id", "fund_id"),
+        (
+            ("allocated", B), ("disbursed", B), ("utilised", B), ("repaid", B), ("balance", B),
+            ("by_purpose", J), ("tranches", B), ("program_year", B), ("source", T),
+            ("alloc_okey", J),
+        ),
+    ),
+    "shipment": (
+        ("shipment_id",),
+        (
+            ("coop_id", S), ("owner_src", J), ("origin", S), ("destination", S),
+            ("dispatched_on", S), ("dispatch_okey", J), ("dispatched", J), ("received", J),
+            ("received_on", S), ("receipts", B), ("receivers", J), ("discrepancies", J),
+            ("short", J), ("status", S),
+        ),
+    ),
+    "device": (
+        ("device_id",),
+        (
+            ("coop_id", S), ("events", B), ("max_seq", B), ("last_wall", B), ("last_seen", B),
+            ("lag_ms", B), ("skew_count", B), ("skew_seqs", J), ("gap_count", B),
+            ("gap_seqs", J), ("registered", F), ("retired", F), ("conflicts", J),
+        ),
+    ),
+    "coop": (("coop_id",), (("events", B), ("as_of", S))),
+    "conflict": (
+        ("conflict_id",),
+        (("kind", S), ("coop_id", S), ("subject", T), ("active", F), ("detail", J)),
+    ),
+    "resolution": (
+        ("conflict_id",),
+        (
+            ("coop_id", S), ("decision", S), ("note", T), ("resolved_by", T), ("okey", J),
+            ("event_id", S),
+        ),
+    ),
+}  # fmt: skip
+
+# Rows that a cooperative's view filters on ``coop_id`` without it being in the key.
+COOP_INDEXED = ("beneficiary", "card", "allowance", "entitlement", "claim", "shipment",
+                "device", "conflict", "resolution")  # fmt: skip
+
+
+def _table(kind: str) -> sa.Table:
+    pk, cols = SPEC[kind]
+    columns = [sa.Column(name, sa.String(64), primary_key=True) for name in pk]
+    columns += [sa.Column(name, _TYPES[t](), nullable=True) for name, t in cols]
+    extra: list[sa.Index] = []
+    if kind in COOP_INDEXED:
+        extra.append(sa.Index(f"ix_rm_{kind}_coop", "coop_id"))
+    return sa.Table(f"rm_{kind}", metadata, *columns, *extra)
+
+
+TABLES: dict[str, sa.Table] = {kind: _table(kind) for kind in SPEC}
+
+# The stock ledger: every movement, so a count arriving late can be placed (shop_stock).
+stock_moves = sa.Table(
+    "rm_stock_moves",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("coop_id", sa.String(64), nullable=False),
+    sa.Column("location", sa.String(64), nullable=False),
+    sa.Column("sku", sa.String(64), nullable=False),
+    sa.Column("okey", sa.LargeBinary(128), nullable=False),
+    sa.Column("delta", sa.BigInteger, nullable=False),
+    sa.Index("ix_rm_stock_moves_item", "coop_id", "location", "sku", "okey"),
+)
+
+# Where the projector is: committed events with id ≤ position are folded, except the
+# ids in ``rm_projector_held`` (held behind a gap when passed; folded once released).
+projector_position = sa.Table(
+    "rm_projector_position",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("events", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+projector_held = sa.Table(
+    "rm_projector_held",
+    metadata,
+    sa.Column("event_pk", sa.BigInteger, primary_key=True, autoincrement=False),
+)
