@@ -20,7 +20,8 @@ import click
 import structlog
 
 from central_projector.nats_setup import StreamSettings
-from central_projector.service import CentralService, flush_outbox
+from central_projector.outbox import flush_outbox
+from central_projector.service import CentralService
 from central_projector.store import DEFAULT_URL, CentralStore
 from kopsync.clikit import emit_json, friendly, json_option, parse_json_object
 

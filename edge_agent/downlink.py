@@ -1,20 +1,35 @@
-"""Checking a centrally issued envelope before the device applies it (pure, no I/O).
+"""The downlink: centrally issued events, read from KOP_DOWN and checked before they apply.
 
-The device applies nothing from the downlink that the pinned central key did not sign: a
-forged, foreign or unknown event is refused and logged (quarantined locally), and the
-replicator moves past it so one bad message cannot block the ones after it.
+The device reads ``kop.down.{coop}`` with an ephemeral pull consumer (no acks: the position
+it saves is the stream sequence it applied up to) and applies nothing the pinned central key
+did not sign: a forged, foreign or unknown event is refused and logged (quarantined locally,
+the last ones kept in the ``downlink_refused`` meta record), and the position moves past it
+so one bad message cannot block the ones after it. ``receive_central`` is idempotent per
+(issuer, seq), so reading from an older position applies nothing twice.
 """
 
 from __future__ import annotations
 
+import contextlib
+import random
 from dataclasses import dataclass
 from typing import Any
 
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from edge_agent.agent import EdgeAgent
+from edge_agent.natslink import Link
+from edge_agent.syncstate import Tally, read_sync, update_sync
 from schemas import REGISTRY
+from sync_core import subjects
 from sync_core.envelope import Envelope
-from sync_core.errors import KopsyncError
+from sync_core.errors import KopsyncError, StoreError
 
 DOWN_STREAM = "KOP_DOWN"
+REFUSED_META = "downlink_refused"
+REFUSED_KEEP = 100
+FETCH = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +67,94 @@ def check_central_envelope(
     if "central" not in schema.origin:
         return Refusal(position, "not_central_event", f"{env.type} is recorded on devices")
     return env
+
+
+async def pull_downlink(link: Link, agent: EdgeAgent, tally: Tally, log: Any) -> None:
+    """Apply every verified central event for the device's coop after its saved position."""
+    sync = read_sync(agent)
+    key, issuer = sync.get("central_key"), sync.get("issuer")
+    if key is None:
+        return  # no verified central yet: nothing could be trusted
+    position = int(sync.get("downlink_position", 0))
+    try:
+        info = await link.guarded(link.js.stream_info(DOWN_STREAM), 10, "downlink info")
+    except NotFoundError:
+        return
+    last = int(info.state.last_seq)
+    if last < position:
+        log.warning("downlink_stream_restarted", position=position, last_seq=last)
+        position = 0
+        update_sync(agent, {"downlink_position": 0})
+    if last <= position:
+        return
+    config = ConsumerConfig(
+        name=f"down-{agent.device_id}-{random.getrandbits(48):012x}",
+        deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+        opt_start_seq=position + 1,
+        ack_policy=AckPolicy.NONE,
+        filter_subject=subjects.downlink(agent.coop_id),
+        inactive_threshold=60.0,
+        mem_storage=True,
+        num_replicas=1,
+    )
+    created = await link.guarded(link.js.add_consumer(DOWN_STREAM, config), 10, "downlink consumer")
+    assert config.name is not None
+    try:
+        remaining = int(created.num_pending or 0)
+        if remaining == 0:
+            update_sync(agent, {"downlink_position": last})
+            return
+        sub = await link.js.pull_subscribe_bind(consumer=config.name, stream=DOWN_STREAM)
+        try:
+            while remaining > 0:
+                msgs = await link.guarded(
+                    sub.fetch(min(remaining, FETCH), timeout=10), 12, "downlink fetch"
+                )
+                _apply(agent, msgs, bytes(key), str(issuer), tally, log)
+                remaining = int(msgs[-1].metadata.num_pending)
+        finally:
+            await sub.unsubscribe()
+    finally:
+        # Best effort: the server drops it after inactive_threshold anyway.
+        if link.up.is_set():
+            with contextlib.suppress(KopsyncError, NotFoundError):
+                await link.guarded(
+                    link.js.delete_consumer(DOWN_STREAM, config.name), 5, "consumer delete"
+                )
+
+
+def _apply(
+    agent: EdgeAgent, msgs: list[Any], key: bytes, issuer: str, tally: Tally, log: Any
+) -> None:
+    checked: list[tuple[int, Envelope]] = []
+    refused: list[Refusal] = []
+    for msg in msgs:
+        position = int(msg.metadata.sequence.stream)
+        result = check_central_envelope(msg.data, key, issuer, agent.coop_id, position)
+        if isinstance(result, Refusal):
+            refused.append(result)
+        else:
+            checked.append((position, result))
+    applied = 0
+    try:
+        applied = len(agent.receive_central([env for _, env in checked]))
+    except StoreError:
+        raise
+    except KopsyncError:
+        # One of them breaks a local rule: apply the others one by one, refuse that one.
+        for position, env in checked:
+            try:
+                applied += len(agent.receive_central([env]))
+            except StoreError:
+                raise
+            except KopsyncError as exc:
+                refused.append(Refusal(position, "refused_by_rules", str(exc)))
+    for r in refused:
+        log.error("downlink_refused", **r.to_json())
+    if refused:
+        kept = list(agent.store.meta(REFUSED_META) or [])
+        kept = (kept + [r.to_json() for r in refused])[-REFUSED_KEEP:]
+        agent.store.set_meta(REFUSED_META, kept)
+    tally.downloaded += applied
+    tally.refused += len(refused)
+    update_sync(agent, {"downlink_position": int(msgs[-1].metadata.sequence.stream)})

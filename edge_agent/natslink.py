@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -179,3 +180,29 @@ def translate(exc: BaseException, what: str) -> Exception:
     if isinstance(exc, Exception):
         return exc
     return SyncError(f"{what} failed: {exc!r}")
+
+
+class Backoff:
+    """Jittered exponential backoff: ``initial * 2**n`` capped, times a factor in [0.5, 1]."""
+
+    def __init__(self, initial: float, cap: float) -> None:
+        self.initial, self.cap, self.n = initial, cap, 0
+
+    def next(self) -> float:
+        delay = min(self.cap, self.initial * 2.0**self.n)
+        self.n = min(self.n + 1, 16)
+        return delay * random.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        self.n = 0
+
+
+async def wait_any(stop: asyncio.Event, other: asyncio.Event | None, timeout_s: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if other is not None:
+        waiters.append(asyncio.ensure_future(other.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

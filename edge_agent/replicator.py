@@ -32,39 +32,32 @@ The edge never forgets an event, so whatever JetStream loses, the next cycle re-
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import random
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
 
 from edge_agent.agent import EdgeAgent
-from edge_agent.downlink import DOWN_STREAM, Refusal, check_central_envelope
-from edge_agent.natslink import Link, NoResponders
+from edge_agent.downlink import pull_downlink
+from edge_agent.natslink import Backoff, Link, NoResponders, wait_any
+from edge_agent.syncstate import SyncReport, Tally, read_sync, update_sync
 from sync_core import codec, subjects
 from sync_core.batch import MAX_BATCH_BYTES, batch_msg_id, encode_batch
-from sync_core.envelope import Envelope
 from sync_core.errors import (
     DecodeError,
     IntegrityError,
-    KopsyncError,
     LinkDown,
-    StoreError,
     SyncError,
     SyncTimeout,
 )
 from sync_core.hlc import Hlc
 
+__all__ = ["CentralKeyChanged", "Replicator", "SyncReport"]
+
 log = structlog.get_logger("kopsync.edge.replicator")
 
-SYNC_META = "sync"
-REFUSED_META = "downlink_refused"
-REFUSED_KEEP = 100
 # Raw bytes per batch: half the ingest limit leaves room for the msgpack framing.
 BATCH_BYTES = MAX_BATCH_BYTES // 2
 # While events wait for the central's commit, hello at most this far apart (a few bytes each).
@@ -73,45 +66,6 @@ MAX_POLL_S = 2.0
 
 class CentralKeyChanged(IntegrityError):
     """The central presented an issuer key other than the one pinned on first contact."""
-
-
-@dataclass(frozen=True, slots=True)
-class SyncReport:
-    """What a sync did: events published (re-sends included), confirmed and downloaded."""
-
-    uploaded: int
-    batches: int
-    resent: int
-    bytes_sent: int
-    confirmed_seq: int
-    head_seq: int
-    downloaded: int
-    refused: int
-    central_answered: bool
-    registered: bool
-
-    @property
-    def pending(self) -> int:
-        return max(self.head_seq - self.confirmed_seq, 0)
-
-    @property
-    def complete(self) -> bool:
-        return self.registered and self.confirmed_seq >= self.head_seq
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"pending": self.pending, "complete": self.complete}
-
-
-@dataclass(slots=True)
-class _Tally:
-    uploaded: int = 0
-    batches: int = 0
-    resent: int = 0
-    bytes_sent: int = 0
-    downloaded: int = 0
-    refused: int = 0
-    central_answered: bool = False
-    registered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +137,7 @@ class Replicator:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        tally = _Tally()
+        tally = Tally()
         link = self._link()
         await link.open(min(timeout_s, self.connect_timeout_s))
         try:
@@ -206,14 +160,14 @@ class Replicator:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Replicate until ``stop`` is set: reconnect forever, sync on new events and regularly."""
-        backoff = _Backoff(0.2, self.backoff_cap_s)
+        backoff = Backoff(0.2, self.backoff_cap_s)
         while not stop.is_set():
             link = self._link()
             try:
                 await link.open(self.connect_timeout_s)
             except LinkDown as exc:
                 self._log.warning("connect_failed", error=str(exc))
-                await _wait_any(stop, None, backoff.next())
+                await wait_any(stop, None, backoff.next())
                 continue
             backoff.reset()
             try:
@@ -221,14 +175,14 @@ class Replicator:
             finally:
                 await link.close()
 
-    async def _serve(self, link: Link, stop: asyncio.Event, backoff: _Backoff) -> None:
+    async def _serve(self, link: Link, stop: asyncio.Event, backoff: Backoff) -> None:
         loop = asyncio.get_running_loop()
         next_due = 0.0
         poll_gap = self.poll_s
         while not stop.is_set() and not link.closed:
             now = loop.time()
             if self.agent.head().seq > self._acked or now >= next_due:
-                tally = _Tally()
+                tally = Tally()
                 try:
                     await self._cycle(link, tally, confirm_until=now + self.confirm_wait_s)
                 except (LinkDown, SyncTimeout, SyncError) as exc:
@@ -237,7 +191,7 @@ class Replicator:
                     self._log.warning("sync_failed", error=str(exc))
                     # Link down: resume the moment the client reconnects. Otherwise back off.
                     wake = link.up if link.down.is_set() else None
-                    await _wait_any(stop, wake, backoff.next())
+                    await wait_any(stop, wake, backoff.next())
                     continue
                 backoff.reset()
                 report = self._report(tally)
@@ -249,10 +203,10 @@ class Replicator:
                     poll_gap = min(poll_gap * 2, MAX_POLL_S)
                     wait = poll_gap
                 next_due = loop.time() + wait
-            await _wait_any(stop, None, self.poll_s)
+            await wait_any(stop, None, self.poll_s)
 
     # --- one cycle ---------------------------------------------------------------------
-    async def _cycle(self, link: Link, tally: _Tally, *, confirm_until: float) -> None:
+    async def _cycle(self, link: Link, tally: Tally, *, confirm_until: float) -> None:
         reply = await self._hello(link, tally)
         committed = self._committed(reply)
         head = self.agent.head().seq
@@ -277,7 +231,7 @@ class Replicator:
             return int(reply["committed_seq"])
         return int(self._sync_meta().get("confirmed_seq", 0))
 
-    async def _hello(self, link: Link, tally: _Tally) -> dict[str, Any] | None:
+    async def _hello(self, link: Link, tally: Tally) -> dict[str, Any] | None:
         head = self.agent.head()
         request = {
             "v": 1,
@@ -348,12 +302,12 @@ class Replicator:
         data = encode_batch(self.agent.coop_id, self.agent.device_id, items)
         return _Batch(seqs[0], seqs[-1], data)
 
-    async def _upload(self, link: Link, first: int, last: int, tally: _Tally) -> None:
+    async def _upload(self, link: Link, first: int, last: int, tally: Tally) -> None:
         """Publish ``first..last`` pipelined; advance ``_acked`` over the acknowledged prefix."""
         await self._publish_ranges(link, [(first, last)], tally, resend=False)
 
     async def _publish_ranges(
-        self, link: Link, ranges: list[tuple[int, int]], tally: _Tally, *, resend: bool
+        self, link: Link, ranges: list[tuple[int, int]], tally: Tally, *, resend: bool
     ) -> None:
         subject = subjects.upload(self.agent.coop_id, self.agent.device_id)
         slots = asyncio.Semaphore(self.max_in_flight)
@@ -420,9 +374,7 @@ class Replicator:
             msg_id = f"{msg_id}:r{time.time_ns() // 1_000_000}"
 
     # --- confirmation and re-sending ---------------------------------------------------
-    async def _confirm(
-        self, link: Link, tally: _Tally, reply: dict[str, Any], until: float
-    ) -> None:
+    async def _confirm(self, link: Link, tally: Tally, reply: dict[str, Any], until: float) -> None:
         """Ask until the central committed everything JetStream acked; re-send what is lost."""
         loop = asyncio.get_running_loop()
         while True:
@@ -473,93 +425,8 @@ class Replicator:
         return max(p.stream_seq for p in holding) <= ingest_seq
 
     # --- downlink ----------------------------------------------------------------------
-    async def _downlink(self, link: Link, tally: _Tally) -> None:
-        sync = self._sync_meta()
-        key, issuer = sync.get("central_key"), sync.get("issuer")
-        if key is None:
-            return  # no verified central yet: nothing could be trusted
-        position = int(sync.get("downlink_position", 0))
-        try:
-            info = await link.guarded(link.js.stream_info(DOWN_STREAM), 10, "downlink info")
-        except NotFoundError:
-            return
-        last = int(info.state.last_seq)
-        if last < position:
-            self._log.warning("downlink_stream_restarted", position=position, last_seq=last)
-            position = 0
-            self._update_sync_meta({"downlink_position": 0})
-        if last <= position:
-            return
-        config = ConsumerConfig(
-            name=f"down-{self.agent.device_id}-{random.getrandbits(48):012x}",
-            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=position + 1,
-            ack_policy=AckPolicy.NONE,
-            filter_subject=subjects.downlink(self.agent.coop_id),
-            inactive_threshold=60.0,
-            mem_storage=True,
-            num_replicas=1,
-        )
-        created = await link.guarded(
-            link.js.add_consumer(DOWN_STREAM, config), 10, "downlink consumer"
-        )
-        assert config.name is not None
-        try:
-            remaining = int(created.num_pending or 0)
-            if remaining == 0:
-                self._update_sync_meta({"downlink_position": last})
-                return
-            sub = await link.js.pull_subscribe_bind(consumer=config.name, stream=DOWN_STREAM)
-            try:
-                while remaining > 0:
-                    msgs = await link.guarded(
-                        sub.fetch(min(remaining, 256), timeout=10), 12, "downlink fetch"
-                    )
-                    self._apply_downlink(msgs, bytes(key), str(issuer), tally)
-                    remaining = int(msgs[-1].metadata.num_pending)
-            finally:
-                await sub.unsubscribe()
-        finally:
-            # Best effort: the server drops it after inactive_threshold anyway.
-            if link.up.is_set():
-                with contextlib.suppress(KopsyncError, NotFoundError):
-                    await link.guarded(
-                        link.js.delete_consumer(DOWN_STREAM, config.name), 5, "consumer delete"
-                    )
-
-    def _apply_downlink(self, msgs: list[Any], key: bytes, issuer: str, tally: _Tally) -> None:
-        checked: list[tuple[int, Envelope]] = []
-        refused: list[Refusal] = []
-        for msg in msgs:
-            position = int(msg.metadata.sequence.stream)
-            result = check_central_envelope(msg.data, key, issuer, self.agent.coop_id, position)
-            if isinstance(result, Refusal):
-                refused.append(result)
-            else:
-                checked.append((position, result))
-        applied = 0
-        try:
-            applied = len(self.agent.receive_central([env for _, env in checked]))
-        except StoreError:
-            raise
-        except KopsyncError:
-            # One of them breaks a local rule: apply the others one by one, refuse that one.
-            for position, env in checked:
-                try:
-                    applied += len(self.agent.receive_central([env]))
-                except StoreError:
-                    raise
-                except KopsyncError as exc:
-                    refused.append(Refusal(position, "refused_by_rules", str(exc)))
-        for r in refused:
-            self._log.error("downlink_refused", **r.to_json())
-        if refused:
-            kept = list(self.agent.store.meta(REFUSED_META) or [])
-            kept = (kept + [r.to_json() for r in refused])[-REFUSED_KEEP:]
-            self.agent.store.set_meta(REFUSED_META, kept)
-        tally.downloaded += applied
-        tally.refused += len(refused)
-        self._update_sync_meta({"downlink_position": int(msgs[-1].metadata.sequence.stream)})
+    async def _downlink(self, link: Link, tally: Tally) -> None:
+        await pull_downlink(link, self.agent, tally, self._log)
 
     # --- helpers -----------------------------------------------------------------------
     def _link(self) -> Link:
@@ -570,13 +437,12 @@ class Replicator:
         )
 
     def _sync_meta(self) -> dict[str, Any]:
-        value = self.agent.store.meta(SYNC_META)
-        return dict(value) if isinstance(value, dict) else {}
+        return read_sync(self.agent)
 
     def _update_sync_meta(self, changes: dict[str, Any]) -> None:
-        self.agent.store.set_meta(SYNC_META, self._sync_meta() | changes)
+        update_sync(self.agent, changes)
 
-    def _report(self, tally: _Tally) -> SyncReport:
+    def _report(self, tally: Tally) -> SyncReport:
         return SyncReport(
             uploaded=tally.uploaded,
             batches=tally.batches,
@@ -628,32 +494,6 @@ def _missing(committed: int, upto: int, held: list[Any]) -> list[tuple[int, int]
     if nxt <= upto:
         ranges.append((nxt, upto))
     return [(a, b) for a, b in ranges if a <= b]
-
-
-class _Backoff:
-    """Jittered exponential backoff: ``initial * 2**n`` capped, times a factor in [0.5, 1]."""
-
-    def __init__(self, initial: float, cap: float) -> None:
-        self.initial, self.cap, self.n = initial, cap, 0
-
-    def next(self) -> float:
-        delay = min(self.cap, self.initial * 2.0**self.n)
-        self.n = min(self.n + 1, 16)
-        return delay * random.uniform(0.5, 1.0)
-
-    def reset(self) -> None:
-        self.n = 0
-
-
-async def _wait_any(stop: asyncio.Event, other: asyncio.Event | None, timeout_s: float) -> None:
-    waiters = [asyncio.ensure_future(stop.wait())]
-    if other is not None:
-        waiters.append(asyncio.ensure_future(other.wait()))
-    try:
-        await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()
 
 
 def _now_ms() -> int:
