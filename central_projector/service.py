@@ -357,13 +357,17 @@ class CentralService:
 
     async def _answer_hello(self, msg: Msg) -> None:
         self.stats.hellos += 1
-        try:
-            reply = await self._hello_reply(msg)
-        except (KopsyncError, ValueError, IndexError) as exc:
-            reply = {"v": 1, "error": str(exc)}
-        except Exception as exc:
-            log.error("hello_failed", subject=msg.subject, error=repr(exc))
-            reply = {"v": 1, "error": "the central could not answer; try again"}
+        reply: dict[str, Any] = {"v": 1, "error": "the central could not answer; try again"}
+        for attempt in range(3):
+            try:
+                reply = await self._hello_reply(msg)
+                break
+            except (KopsyncError, ValueError, IndexError) as exc:  # the request is wrong
+                reply = {"v": 1, "error": str(exc)}
+                break
+            except Exception as exc:  # the database: a conflict or a blip, worth a retry
+                log.error("hello_failed", subject=msg.subject, error=repr(exc), attempt=attempt)
+                await asyncio.sleep(0.05 * (attempt + 1))
         if msg.reply:
             with contextlib.suppress(Exception):
                 await msg.respond(codec.encode(reply))

@@ -145,7 +145,7 @@ class Replicator:
                 try:
                     await self._cycle(link, tally, confirm_until=deadline)
                     break
-                except (LinkDown, SyncTimeout) as exc:
+                except SyncError as exc:  # transport trouble or a central that said "later"
                     left = deadline - loop.time()
                     self._log.warning("sync_interrupted", error=str(exc), seconds_left=left)
                     if left <= 0 or not await link.wait_up(left):
@@ -153,7 +153,8 @@ class Replicator:
                             f"sync did not finish within {timeout_s:g} s ({exc}); "
                             "nothing is lost, the next sync carries on"
                         ) from exc
-                    await asyncio.sleep(min(self.poll_s, max(deadline - loop.time(), 0)))
+                    pause = self.poll_s if isinstance(exc, LinkDown) else 5 * self.poll_s
+                    await asyncio.sleep(min(pause, max(deadline - loop.time(), 0)))
         finally:
             await link.close()
         return self._report(tally)
