@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from central_projector.cli import central
+from central_projector.partners.cli import partner
 from edge_agent.cli import edge
 from kopsync import __version__
 from schemas.cli import schemas
@@ -19,6 +20,7 @@ def cli() -> None:
 cli.add_command(edge)
 cli.add_command(central)
 cli.add_command(schemas)
+cli.add_command(partner)
 
 
 def main() -> None:

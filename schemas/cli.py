@@ -55,3 +55,18 @@ def export_(directory: Path) -> None:
     """Write one JSON Schema file per event type and version into DIRECTORY."""
     paths = export(directory)
     click.echo(f"wrote {len(paths)} JSON Schema files to {directory}")
+
+
+@schemas.command("asyncapi")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@friendly
+def asyncapi_(file: Path) -> None:
+    """Write the AsyncAPI 3.0 document of every partner topic and payload to FILE."""
+    from kopsync import __version__
+    from schemas.asyncapi import write
+
+    doc = write(file, __version__)
+    click.echo(
+        f"wrote AsyncAPI {doc['asyncapi']} with {len(doc['channels'])} channels and "
+        f"{len(doc['components']['messages'])} messages to {file}"
+    )

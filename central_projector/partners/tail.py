@@ -1,0 +1,250 @@
+"""``kopsync partner tail``: the reference subscriber of partner topics.
+
+An ordered consumer (ephemeral, no acks, the client restarts it on a gap) on each partner
+stream the filter can match, from ``--since`` or from the start of the stream. What a
+partner's own code has to do is the same: subscribe, decode msgpack, de-duplicate by
+``(device_id, seq)``, order by ``(hlc, device_id, seq)`` if order matters.
+
+Parsing and formatting are pure functions; :func:`tail` does the I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from central_projector.partners.routing import PREFIX
+from sync_core import codec
+from sync_core.errors import KopsyncError, LinkDown, UsageError
+
+STREAM_PREFIX = "KOP_PARTNER_"
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\Z")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_TOKEN = re.compile(r"^[A-Za-z0-9_\-]+\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Tailed:
+    """One message of a partner stream."""
+
+    subject: str
+    stream: str
+    stream_seq: int
+    event: dict[str, Any]
+
+
+# --- pure --------------------------------------------------------------------------------
+def parse_since(text: str, now: dt.datetime) -> dt.datetime:
+    """An ISO time (naive means UTC) or a duration back from ``now`` (90s, 15m, 2h, 7d, 1w)."""
+    text = text.strip()
+    m = _DURATION.match(text)
+    if m:
+        return now - dt.timedelta(seconds=float(m.group(1)) * _UNIT_S[m.group(2)])
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"--since must be an ISO time (2026-03-01T08:00:00+07:00, 2026-03-01) or a "
+            f"duration (90s, 15m, 2h, 7d), got {text!r}"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def check_filter(subject: str) -> list[str]:
+    """The tokens of a partner-topic filter, or a UsageError saying what is wrong with it."""
+    tokens = subject.split(".")
+    head = PREFIX.split(".")
+    example = f"{PREFIX}.bank-kalteng.62.>"
+    if tokens[:2] != head or len(tokens) < 3:
+        raise UsageError(f"--filter must be a partner topic, e.g. {example}, got {subject!r}")
+    for i, t in enumerate(tokens[2:], start=2):
+        if t == ">" and i != len(tokens) - 1:
+            raise UsageError(f"--filter {subject!r}: '>' may only be the last token")
+        if t not in ("*", ">") and not _TOKEN.match(t):
+            raise UsageError(f"--filter {subject!r}: token {t!r} is not a subject token")
+    return tokens
+
+
+def partner_of_filter(tokens: list[str]) -> str | None:
+    """The partner a filter names, or ``None`` when it is a wildcard."""
+    return None if tokens[2] in ("*", ">") else tokens[2]
+
+
+def narrow(tokens: list[str], partner_id: str) -> str | None:
+    """The filter restricted to one partner's stream, or ``None`` if it cannot match it."""
+    if tokens[2] == ">":
+        return f"{PREFIX}.{partner_id}.>"
+    if tokens[2] not in ("*", partner_id):
+        return None
+    return ".".join([*tokens[:2], partner_id, *tokens[3:]])
+
+
+def stream_name(partner_id: str) -> str:
+    return f"{STREAM_PREFIX}{partner_id.upper()}"
+
+
+def jsonable(value: Any) -> Any:
+    """Bytes as hex, everything else as msgpack gave it."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def format_json(t: Tailed) -> str:
+    return json.dumps(
+        {"subject": t.subject, "stream": t.stream, "stream_seq": t.stream_seq, **jsonable(t.event)},
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+
+
+def format_line(t: Tailed) -> str:
+    e = t.event
+    hlc = e.get("hlc")
+    when = (
+        dt.datetime.fromtimestamp(hlc[0] / 1000, dt.UTC).isoformat(timespec="milliseconds")
+        if isinstance(hlc, list) and hlc and isinstance(hlc[0], int)
+        else "?"
+    )
+    payload = json.dumps(jsonable(e.get("payload", {})), ensure_ascii=False, sort_keys=True)
+    return (
+        f"{when.replace('+00:00', 'Z')} {e.get('coop_id')} {e.get('type')} v{e.get('version')} "
+        f"{e.get('aggregate_id')} {e.get('device_id')}:{e.get('seq')} {payload}"
+    )
+
+
+# --- I/O ---------------------------------------------------------------------------------
+async def tail(
+    nats_url: str,
+    subject_filter: str,
+    emit: Callable[[Tailed], None],
+    *,
+    since: dt.datetime | None = None,
+    limit: int | None = None,
+    idle_exit_s: float | None = None,
+    stop: asyncio.Event | None = None,
+    credentials: str | None = None,
+    connect_timeout_s: float = 5.0,
+) -> int:
+    """Emit every message matching the filter until ``limit``, ``idle_exit_s`` or ``stop``."""
+    tokens = check_filter(subject_filter)
+    stop = stop or asyncio.Event()
+    nc = Client()
+    options: dict[str, Any] = {
+        "servers": [nats_url],
+        "name": "kopsync-partner-tail",
+        "connect_timeout": connect_timeout_s,
+        "max_reconnect_attempts": -1,  # once connected, ride out server restarts
+        "error_cb": _quiet,
+    }
+    if credentials:
+        options["user_credentials"] = credentials
+    try:
+        # Connecting retries forever with these options: the timeout makes a wrong URL an error.
+        await asyncio.wait_for(nc.connect(**options), connect_timeout_s)
+    except (TimeoutError, OSError, nats.errors.Error) as exc:
+        raise LinkDown(f"cannot reach the NATS server at {nats_url}: {exc!r}") from exc
+    queue: asyncio.Queue[Msg] = asyncio.Queue()
+
+    async def on_msg(msg: Msg) -> None:
+        await queue.put(msg)
+
+    try:
+        js = nc.jetstream()
+        streams = await _streams(js, tokens)
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_TIME if since else DeliverPolicy.ALL,
+            opt_start_time=since,
+        )
+        for partner_id, stream in streams:
+            narrowed = narrow(tokens, partner_id)
+            assert narrowed is not None
+            await js.subscribe(
+                narrowed, stream=stream, cb=on_msg, ordered_consumer=True, config=config
+            )
+        return await _drain(queue, emit, limit, idle_exit_s, stop)
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(nc.close(), 5)
+
+
+async def _quiet(exc: Exception) -> None:
+    """Connection trouble is retried; nats-py would print every attempt."""
+
+
+async def _streams(js: Any, tokens: list[str]) -> list[tuple[str, str]]:
+    """(partner id, stream name) of every partner stream the filter can match."""
+    named = partner_of_filter(tokens)
+    if named is not None:
+        stream = stream_name(named)
+        try:
+            await js.stream_info(stream)
+        except NotFoundError:
+            raise UsageError(
+                f"no partner stream {stream}: is partner '{named}' in the config of a running "
+                "`kopsync partner fanout`?"
+            ) from None
+        return [(named, stream)]
+    found = []
+    for info in await js.streams_info():
+        name = info.config.name
+        if name.startswith(STREAM_PREFIX):
+            partner_id = name[len(STREAM_PREFIX) :].lower()
+            if narrow(tokens, partner_id) is not None:
+                found.append((partner_id, name))
+    if not found:
+        raise UsageError("no partner stream on this server: is `kopsync partner fanout` running?")
+    return sorted(found)
+
+
+async def _drain(
+    queue: asyncio.Queue[Msg],
+    emit: Callable[[Tailed], None],
+    limit: int | None,
+    idle_exit_s: float | None,
+    stop: asyncio.Event,
+) -> int:
+    count = 0
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        while limit is None or count < limit:
+            getting = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait(
+                {getting, stopping}, timeout=idle_exit_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            if getting not in done:
+                getting.cancel()
+                break  # stopped, or idle for idle_exit_s
+            msg = getting.result()
+            emit(_tailed(msg))
+            count += 1
+    finally:
+        stopping.cancel()
+    return count
+
+
+def _tailed(msg: Msg) -> Tailed:
+    meta = msg.metadata
+    try:
+        event = codec.decode(msg.data)
+        if not isinstance(event, dict):
+            raise UsageError("not a map")
+    except KopsyncError as exc:
+        event = {"undecodable": str(exc)}
+    return Tailed(msg.subject, meta.stream, int(meta.sequence.stream), event)
