@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import sys
 from pathlib import Path
 
+import nats
 import pytest
 from click.testing import CliRunner
 from support.nats import NatsServer
 from support.replication import (
     COOP_A,
     COOP_B,
+    TEST_SETTINGS,
     assert_exactly_once,
+    eventually,
+    fully_committed,
     make_device,
     record,
     register,
@@ -21,13 +27,13 @@ from support.replication import (
     stream_messages,
 )
 
-from central_projector.nats_setup import EVENTS
+from central_projector.nats_setup import DOWN, EVENTS, ensure_streams
 from central_projector.store import CentralStore
 from edge_agent.agent import EdgeAgent
 from edge_agent.replicator import CentralKeyChanged
 from kopsync.cli import cli
 from sync_core import subjects
-from sync_core.envelope import seal
+from sync_core.envelope import Envelope, seal
 from sync_core.hlc import Hlc
 from sync_core.ids import new_event_id
 from sync_core.signing import GENESIS_HASH, DeviceKey
@@ -256,3 +262,62 @@ def test_cli_sync_status_and_unreachable_server(nats_server: NatsServer, tmp_pat
     )
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and "cannot reach the NATS server" in result.output
+
+
+async def test_edge_run_replicates_continuously_and_stops_cleanly_on_ctrl_c(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """`kopsync edge run` uploads what the counter records while it runs; SIGINT ends it, exit 0."""
+    agent = make_device(tmp_path, COOP_A, "kasir-1", 40)
+    store = CentralStore(f"sqlite:///{tmp_path / 'central.db'}")
+    register(store, agent)
+    kopsync = Path(sys.executable).with_name("kopsync")
+    try:
+        async with running_central(store, nats_server.url):
+            proc = await asyncio.create_subprocess_exec(
+                str(kopsync), "edge", "run", "--nats", nats_server.url,
+                "--data", str(agent.data_dir), "--log-json",
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            try:
+                await eventually(fully_committed(store, agent), 60, "the first 40 committed")
+                record(agent, 25)  # recorded while `edge run` is running
+                await eventually(fully_committed(store, agent), 60, "the new ones committed")
+            finally:
+                proc.send_signal(signal.SIGINT)
+                _, err = await asyncio.wait_for(proc.communicate(), 30)
+            assert proc.returncode == 0, err.decode()
+            assert err.decode().strip().endswith("stopped")
+        assert_exactly_once(store, agent)
+    finally:
+        store.close()
+        agent.close()
+
+
+async def test_central_issue_with_nats_publishes_at_once(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """`kopsync central issue --nats` publishes the queued downlink itself, signed centrally."""
+    db = f"sqlite:///{tmp_path / 'central.db'}"
+    nc = await nats.connect(nats_server.url)
+    try:
+        await ensure_streams(nc.jetstream(), TEST_SETTINGS)
+    finally:
+        await nc.close()
+    args = ["central", "issue", "CardBlocked", "--coop", COOP_B, "--aggregate", "KHBS-0042",
+            "--json", '{"reason": "dicuri"}', "--db", db, "--nats", nats_server.url]  # fmt: skip
+    result = await asyncio.to_thread(CliRunner().invoke, cli, args)
+    assert result.exit_code == 0, result.output
+    assert "published 2 queued message(s)" in result.output  # kop.down.{coop} and kop.ev...
+    [msg] = await stream_messages(nats_server.url, DOWN, subjects.downlink(COOP_B))
+    [event] = await stream_messages(nats_server.url, EVENTS, subjects.canonical_wildcard())
+    assert event.data == msg.data
+    env = Envelope.decode(msg.data)
+    with CentralStore(db) as store:
+        env.verify_signature(store.central_public_key())
+        assert not store.outbox()
+    assert (env.type, env.aggregate_id, msg.headers["Nats-Msg-Id"]) == (
+        "CardBlocked",
+        "KHBS-0042",
+        "central:1",
+    )

@@ -294,3 +294,31 @@ async def test_purged_ingest_stream_is_restored_from_the_devices(
         store.close()
         for d in devices:
             d.close()
+
+
+async def test_ingest_recreates_a_lost_consumer_and_lost_streams(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """The supervised ingest loop re-creates a deleted consumer, and streams a server lost."""
+    agent = make_device(tmp_path, COOP_A, "kasir-1", 50)
+    store = CentralStore(f"sqlite:///{tmp_path / 'central.db'}")
+    register(store, agent)
+    nc = await nats.connect(nats_server.url)
+    try:
+        js = nc.jetstream()
+        async with running_central(store, nats_server.url, stall_fetches=2) as service:
+            assert (await replicator(agent, nats_server.url).sync_once(60)).complete
+
+            await js.delete_consumer(INGEST, "ingest")
+            record(agent, 50)
+            assert (await replicator(agent, nats_server.url).sync_once(90)).complete
+            assert service.stats.resubscribed >= 1
+
+            await js.delete_stream(INGEST)  # as if the server's store were wiped
+            record(agent, 50)
+            assert (await replicator(agent, nats_server.url).sync_once(90)).complete
+        assert_exactly_once(store, agent)
+    finally:
+        await nc.close()
+        store.close()
+        agent.close()
