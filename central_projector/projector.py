@@ -7,6 +7,10 @@ move the position, all committed together. A crash anywhere leaves either the wh
 step or none of it; a re-run starts from the committed position, so nothing is folded
 twice, and the store's ``UNIQUE (device_id, seq)`` means no fact is there twice.
 
+Rows committed by a step stay cached in the projector for the next one, as long as the
+position it finds is the one it left (any other writer of the read models would have
+moved it); a failed step drops the cache.
+
 Two details keep the cursor honest:
 - an event held behind a seq gap when the cursor passes it is remembered in
   ``rm_projector_held`` and folded once the store releases it (status ``committed``);
@@ -38,21 +42,26 @@ DEFAULT_BATCH = 2000
 NAME = "main"
 
 _COLUMNS = (
-    events.c.id,
-    events.c.device_id,
-    events.c.seq,
-    events.c.event_id,
-    events.c.coop_id,
-    events.c.type,
-    events.c.version,
-    events.c.aggregate_id,
-    events.c.hlc_wall,
-    events.c.hlc_counter,
-    events.c.envelope,
-    events.c.received_at,
-    events.c.status,
-    events.c.flags,
-)
+    "id", "device_id", "seq", "event_id", "coop_id", "type", "version", "aggregate_id",
+    "hlc_wall", "hlc_counter", "envelope", "received_at", "status", "flags",
+)  # fmt: skip
+ID, DEVICE, SEQ, EVENT_ID, COOP, TYPE, VERSION, AGG, WALL, COUNTER, ENVELOPE, RECEIVED = range(12)
+STATUS, FLAGS = 12, 13
+CACHE_ROWS = 300_000  # rows kept between steps (see Projector.step)
+_LATEST = {t: REGISTRY.latest_version(t) for t in REGISTRY.types}
+
+
+def _sql(mark: str) -> tuple[str, str]:
+    cols = ", ".join(f"e.{c}" for c in _COLUMNS)
+    after = (
+        f"SELECT {cols} FROM events e WHERE e.id > {mark} AND e.id <= {mark} "
+        f"ORDER BY e.id LIMIT {mark}"
+    )
+    released = (
+        f"SELECT {cols} FROM events e JOIN rm_projector_held h ON h.event_pk = e.id "
+        "WHERE e.status = 'committed'"
+    )
+    return after, released
 
 
 @dataclass
@@ -83,23 +92,27 @@ class RunResult:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
 
-def to_event(row: Any) -> Event | None:
+def to_event(row: tuple[Any, ...]) -> Event | None:
     """A store row as the folds see it (payload upcast), or None for an unknown type."""
-    payload = msgpack.unpackb(row.envelope, raw=False)["payload"]
-    try:
-        if row.version != REGISTRY.latest_version(row.type):
-            _, payload = REGISTRY.upcast(row.type, row.version, payload)
-    except UnknownEventType:
+    payload = msgpack.unpackb(row[ENVELOPE], raw=False)["payload"]
+    type_, version = row[TYPE], row[VERSION]
+    latest = _LATEST.get(type_)
+    if latest is None:
         return None
+    if version != latest:
+        try:
+            _, payload = REGISTRY.upcast(type_, version, payload)
+        except UnknownEventType:
+            return None
     return Event(
-        (row.hlc_wall, row.hlc_counter, row.device_id, row.seq),
-        row.event_id,
-        row.coop_id,
-        row.type,
-        row.aggregate_id,
+        (row[WALL], row[COUNTER], row[DEVICE], row[SEQ]),
+        row[EVENT_ID],
+        row[COOP],
+        type_,
+        row[AGG],
         payload,
-        row.received_at,
-        row.flags or "",
+        row[RECEIVED],
+        row[FLAGS] or "",
     )
 
 
@@ -113,6 +126,12 @@ class Projector:
         self.engine = engine if engine is not None else make_engine(url)
         self.batch_size = batch_size
         self._barrier_lock = self.engine.dialect.name == "postgresql"
+        # Rows as committed by this projector's last step: valid as long as nobody else
+        # moved the position (every read-model write moves it), so steps skip reloading.
+        self._cache: dict[str, dict[Any, Any]] = {}
+        self._cache_pos = -1
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        self._sql = _sql(mark)
         try:
             events.create(self.engine, checkfirst=True)
             schema.upgrade(self.engine)
@@ -157,20 +176,19 @@ class Projector:
                 )
             ).first()
             pos, total = (int(pos_row[0]), int(pos_row[1])) if pos_row else (0, 0)
-            q = sa.select(*_COLUMNS).where(events.c.id > pos).order_by(events.c.id).limit(limit)
-            if upto is not None:
-                q = q.where(events.c.id <= upto)
-            rows = conn.execute(q).all()
-            released = conn.execute(
-                sa.select(*_COLUMNS)
-                .join(projector_held, projector_held.c.event_pk == events.c.id)
-                .where(events.c.status == "committed")
-            ).all()
+            if pos != self._cache_pos or self._cached_rows() > CACHE_ROWS:
+                self._cache = {}  # another projector moved on, or the cache grew too big
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            after, released_sql = self._sql
+            cursor.execute(after, (pos, upto if upto is not None else 2**62, limit))
+            rows = cursor.fetchall()
+            cursor.execute(released_sql)
+            released = cursor.fetchall()
             batch: list[Event] = []
             held: list[int] = []
             for r in rows:
-                if r.status != "committed":
-                    held.append(r.id)
+                if r[STATUS] != "committed":
+                    held.append(r[ID])
                     continue
                 ev = to_event(r)
                 if ev is None:
@@ -181,22 +199,26 @@ class Projector:
                 ev = to_event(r)
                 if ev is not None:
                     batch.append(ev)
-            state = SqlState(conn)
-            state.prefetch(touches(batch))
-            apply(state, batch)
-            res.rows = state.flush()
+            state = SqlState(conn, self._cache)
+            try:
+                state.prefetch(touches(batch))
+                apply(state, batch)
+                res.rows = state.flush()
+            except BaseException:
+                self._cache = {}  # rows may be half-folded; the transaction rolls back
+                raise
             res.loads = state.loads
             if held:
                 conn.execute(sa.insert(projector_held), [{"event_pk": i} for i in held])
             if released:
-                gone = [{"pk": r.id} for r in released]
+                gone = [{"pk": r[ID]} for r in released]
                 conn.execute(
                     sa.delete(projector_held).where(
                         projector_held.c.event_pk == sa.bindparam("pk")
                     ),
                     gone,
                 )
-            new_pos = rows[-1].id if rows else pos
+            new_pos = rows[-1][ID] if rows else pos
             res.events, res.position, res.read = len(batch), new_pos, len(rows)
             res.held, res.released = len(held), len(released)
             values = {"position": new_pos, "events": total + len(batch), "updated_at": _now()}
@@ -208,7 +230,12 @@ class Projector:
                     .where(projector_position.c.name == NAME)
                     .values(**values)
                 )
+            self._cache_pos = -1  # until the commit below has succeeded
+        self._cache_pos = new_pos
         return res
+
+    def _cached_rows(self) -> int:
+        return sum(len(rows) for rows in self._cache.values())
 
     def run_once(self) -> RunResult:
         """Project everything committed now and not yet projected."""

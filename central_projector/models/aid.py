@@ -16,7 +16,8 @@ Conflict rules (BRIEF §5):
 - A void cancels the redemption it names (before or after it arrives): no claim, no
   debit. A card block is final.
 Each aggregate keeps its own small list of debits/redemptions and re-derives from it,
-so a late arrival with a smaller key re-resolves the winner and the split.
+so a late arrival with a smaller key re-resolves the winner and the split; a debit newer
+than every one applied so far (``walked``, the usual case) is applied on the totals.
 
 Rows: ``entitlement`` (id), ``claim`` (redemption event id), ``allowance`` (id),
 ``card`` (uid), ``beneficiary`` (id). Shared across cooperatives: ``coop_id`` is the
@@ -69,6 +70,7 @@ def _card(state: State, uid: str) -> Row:
         "overspend": 0,
         "available": 0,
         "devices_over": [],
+        "walked": None,
         "conflicts": {},
     }
 
@@ -98,8 +100,15 @@ def card_debit(
     """The KHBS payment of a sale (0 once the sale is voided), at the sale's order key."""
     row = _card(state, uid)
     claim_owner(row, okey, coop, False)
-    row["debits"][f"{coop}/{sale_id}"] = [okey, device, amount, coop]
-    _walk_card(state, row)
+    key = f"{coop}/{sale_id}"
+    appended = key not in row["debits"] and (row["walked"] is None or okey > row["walked"])
+    row["debits"][key] = [okey, device, amount, coop]
+    if appended:  # the usual case: the newest debit of the card, applied on the totals
+        row["walked"] = okey
+        _card_step(row, amount, device)
+        _card_finish(state, row)
+    else:
+        _walk_card(state, row)
 
 
 def card_forget(state: State, uid: str, coop: str, sale_id: str) -> None:
@@ -121,33 +130,40 @@ def _card_credit(state: State, ev: Event, uid: str, entitlement_id: str, value: 
 
 
 def _walk_card(state: State, row: Row) -> None:
+    """Re-derive the wallet from its own entries in total order."""
     entries: list[tuple[Okey, int, str]] = [(c[0], c[1], "") for c in row["credits"].values()]
     entries += [(d[0], -d[2], d[1]) for d in row["debits"].values()]
     entries.sort()
-    available = credited = spent = overspend = 0
-    devices: set[str] = set()
-    for _okey, amount, device in entries:
-        if amount >= 0:
-            available += amount
-            credited += amount
-            continue
-        debit = -amount
-        covered = min(debit, available)
-        available -= covered
-        spent += debit
-        if covered < debit:
-            overspend += debit - covered
-            devices.add(device)
-    row.update(
-        credited=credited,
-        spent=spent,
-        overspend=overspend,
-        available=available,
-        devices_over=sorted(devices),
-    )
+    row.update(available=0, credited=0, spent=0, overspend=0, devices_over=[], walked=None)
+    for okey, amount, device in entries:
+        if amount >= 0 and device == "":
+            row["available"] += amount
+            row["credited"] += amount
+        else:
+            _card_step(row, -amount, device)
+        row["walked"] = okey
+    _card_finish(state, row)
+
+
+def _card_step(row: Row, debit: int, device: str) -> None:
+    """Apply one debit; the part beyond what is available is uncovered."""
+    covered = min(debit, row["available"])
+    row["available"] -= covered
+    row["spent"] += debit
+    if covered < debit:
+        row["overspend"] += debit - covered
+        if device not in row["devices_over"]:
+            row["devices_over"] = sorted([*row["devices_over"], device])
+
+
+def _card_finish(state: State, row: Row) -> None:
     items = []
-    if overspend:
-        detail = {"card_uid": row["card_uid"], "overspend": overspend, "devices": sorted(devices)}
+    if row["overspend"]:
+        detail = {
+            "card_uid": row["card_uid"],
+            "overspend": row["overspend"],
+            "devices": row["devices_over"],
+        }
         items.append(("OVERSPEND", f"card:{row['card_uid']}", row["coop_id"], detail))
     report(state, row, found(*items))
     state.put("card", (row["card_uid"],), row)
@@ -176,6 +192,7 @@ def _allowance(state: State, allowance_id: str) -> Row:
         "available_count": 0,
         "available_value": 0,
         "devices_over": [],
+        "walked": None,
         "conflicts": {},
     }
 
@@ -202,44 +219,61 @@ def _allowance_debit(
     okey, coop, device, value, allowance_id = redemption
     row = _allowance(state, allowance_id)
     claim_owner(row, okey, coop, False)
+    appended = (
+        live
+        and redemption_id not in row["debits"]
+        and (row["walked"] is None or okey > row["walked"])
+    )
     if live:
         row["debits"][redemption_id] = [okey, device, value, entitlement_id]
     else:
         row["debits"].pop(redemption_id, None)
-    _walk_allowance(state, row)
+    if appended:  # the usual case: the newest debit, applied on the totals
+        row["walked"] = okey
+        _allowance_step(row, value, device)
+        _allowance_finish(state, row)
+    else:
+        _walk_allowance(state, row)
 
 
 def _walk_allowance(state: State, row: Row) -> None:
-    count = value = over_count = over_value = 0
-    devices: set[str] = set()
-    for _okey, device, amount, _entitlement in sorted(row["debits"].values()):
-        if count >= row["max_count"]:
-            over_count += 1
-            over_value += amount
-            devices.add(device)
-            continue
-        covered = min(amount, row["max_value"] - value)
-        count += 1
-        value += covered
+    """Re-derive the allowance's use from its own debits in total order."""
+    row.update(used_count=0, used_value=0, over_count=0, over_value=0, devices_over=[])
+    row["walked"] = None
+    for okey, device, amount, _entitlement in sorted(row["debits"].values()):
+        _allowance_step(row, amount, device)
+        row["walked"] = okey
+    _allowance_finish(state, row)
+
+
+def _allowance_step(row: Row, amount: int, device: str) -> None:
+    """Apply one debit against max count and value; the crossing one is split."""
+    over = False
+    if row["used_count"] >= row["max_count"]:
+        row["over_count"] += 1
+        row["over_value"] += amount
+        over = True
+    else:
+        covered = min(amount, row["max_value"] - row["used_value"])
+        row["used_count"] += 1
+        row["used_value"] += covered
         if covered < amount:
-            over_value += amount - covered
-            devices.add(device)
-    row.update(
-        used_count=count,
-        used_value=value,
-        over_count=over_count,
-        over_value=over_value,
-        available_count=row["max_count"] - count,
-        available_value=row["max_value"] - value,
-        devices_over=sorted(devices),
-    )
+            row["over_value"] += amount - covered
+            over = True
+    if over and device not in row["devices_over"]:
+        row["devices_over"] = sorted([*row["devices_over"], device])
+
+
+def _allowance_finish(state: State, row: Row) -> None:
+    row["available_count"] = row["max_count"] - row["used_count"]
+    row["available_value"] = row["max_value"] - row["used_value"]
     items = []
-    if over_count or over_value:
+    if row["over_count"] or row["over_value"]:
         detail = {
             "allowance_id": row["allowance_id"],
-            "overspend_count": over_count,
-            "overspend_value": over_value,
-            "devices": sorted(devices),
+            "overspend_count": row["over_count"],
+            "overspend_value": row["over_value"],
+            "devices": row["devices_over"],
         }
         items.append(("OVERSPEND", f"allowance:{row['allowance_id']}", row["coop_id"], detail))
     report(state, row, found(*items))

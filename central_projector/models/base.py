@@ -23,8 +23,7 @@ they survive a JSON round trip and compare the same way before and after it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 OrderKey = tuple[int, int, str, int]
 Key = tuple[str, ...]
@@ -32,9 +31,12 @@ Row = dict[str, Any]
 Okey = list[Any]  # an order key as stored in a row
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One committed event as the projection sees it: payload upcast to the latest version."""
+class Event(NamedTuple):
+    """One committed event as the projection sees it: payload upcast to the latest version.
+
+    A named tuple rather than a frozen dataclass: immutable all the same, and built
+    several times faster, which counts at tens of thousands of events a second.
+    """
 
     key: OrderKey
     event_id: str

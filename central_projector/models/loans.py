@@ -17,7 +17,8 @@ Conflict rules (BRIEF §5, after Apache Fineract's backdated-transaction replay)
   cooperative's latest business date (:func:`arrears`).
 
 Row ``loan`` (coop, loan_id) = terms, ``log`` (money events ``[date, okey, kind, amount,
-event_id, ref]``, bounded by the tenor) and the derived portfolio fields.
+event_id, ref]``, bounded by the tenor) and the derived portfolio fields; ``plain`` (no
+write-off, no reversal) lets the latest repayment be added without a replay.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def _loan(state: State, ev: Event) -> tuple[Row, tuple[str, str]]:
             "installment": 0,
             "first_due": None,
             "tenor_months": 0,
+            "plain": True,
             "conflicts": {},
         }
     return row, key
@@ -98,8 +100,17 @@ def _money(kind: str, date_field: str | None) -> Handler:
         p = ev.payload
         ref = p.get("reversed_event_id")
         date = p[date_field] if date_field else ""
-        row["log"].append([date, ev.okey, kind, p["amount"], ev.event_id, ref])
-        row["log"].sort()
+        entry = [date, ev.okey, kind, p["amount"], ev.event_id, ref]
+        log = row["log"]
+        if kind == REPAY and row["plain"] and (not log or log[-1][:2] < entry[:2]):
+            # The usual case: the latest repayment of a loan with no write-off and no
+            # reversal; the replay would only add it at the end.
+            log.append(entry)
+            row["repaid"] += entry[3]
+            _finish(state, row, key)
+            return
+        log.append(entry)
+        log.sort()
         _derive(state, row, key)
 
     return handler
@@ -140,6 +151,7 @@ def _derive(state: State, row: Row, key: tuple[str, str]) -> None:
             and okey > write_off[1]
         ]
     interest = _interest(disbursed, rate, tenor)
+    row["plain"] = write_off is None and not reversed_ids
     row["disbursed"] = disbursed
     row["interest"] = interest
     row["repaid"] = repaid
@@ -147,25 +159,11 @@ def _derive(state: State, row: Row, key: tuple[str, str]) -> None:
     row["written_off"] = written_off
     row["written_off_recorded"] = recorded
     row["written_off_on"] = write_off[0] if write_off else None
-    row["outstanding"] = 0 if write_off else max(0, disbursed + interest - repaid)
     if terms:
         row["principal"] = terms["principal"]
         row["tenor_months"] = tenor
         row["first_due"] = terms["first_due"]
         row["installment"] = -(-(disbursed + interest) // tenor)
-    row["status"] = (
-        "WRITTEN_OFF"
-        if write_off
-        else "PAID"
-        if disbursed and row["outstanding"] == 0
-        else "DISBURSED"
-        if disbursed
-        else "APPROVED"
-        if terms
-        else "APPLIED"
-        if row["applied_okey"]
-        else "UNKNOWN"
-    )
     items = []
     subject = f"loan:{row['coop_id']}:{row['loan_id']}"
     if late:
@@ -181,6 +179,26 @@ def _derive(state: State, row: Row, key: tuple[str, str]) -> None:
         detail = {"loan_id": row["loan_id"], "recovered": recovered, "recoveries": recoveries}
         items.append(("RECOVERY_AFTER_WRITE_OFF", subject, row["coop_id"], detail))
     report(state, row, found(*items))
+    _finish(state, row, key)
+
+
+def _finish(state: State, row: Row, key: tuple[str, str]) -> None:
+    written_off = row["written_off_on"] is not None
+    disbursed, interest = row["disbursed"], row["interest"]
+    row["outstanding"] = 0 if written_off else max(0, disbursed + interest - row["repaid"])
+    row["status"] = (
+        "WRITTEN_OFF"
+        if written_off
+        else "PAID"
+        if disbursed and row["outstanding"] == 0
+        else "DISBURSED"
+        if disbursed
+        else "APPROVED"
+        if row["terms"]
+        else "APPLIED"
+        if row["applied_okey"]
+        else "UNKNOWN"
+    )
     state.put("loan", key, row)
 
 

@@ -17,7 +17,7 @@ Rows:
   card_uid, khbs, total}``; sale ids are minted per device, so one id is one sale (were
   one id recorded twice, the first recording by total order stands);
 - ``sales_day`` (coop, day, sku) = ``{qty, amount, lines}`` sold and the same voided;
-- ``stock`` (coop, location, sku) = ``{total, count_okey, count_qty, before, on_hand,
+- ``stock`` (coop, location, sku) = ``{total, count_okey, count_qty, last_move, before, on_hand,
   received, sold, returned, adjusted, shipped_out, shipped_in, counts}``;
 - ``price`` (coop, sku) = ``{unit_price, effective_from, okey}``;
 - ``quota`` (coop, program, sku, period) = ``{qty, allocations}``.
@@ -60,6 +60,7 @@ def _stock(state: State, key: tuple[str, str, str]) -> Row:
         "total": 0,
         "count_okey": None,
         "count_qty": 0,
+        "last_move": None,
         "before": 0,
         "on_hand": 0,
         "received": 0,
@@ -83,6 +84,8 @@ def move(
     row[column] += -delta if column in _OUTFLOWS else delta
     if row["count_okey"] is not None and okey < row["count_okey"]:
         row["before"] += delta
+    if row["last_move"] is None or okey > row["last_move"]:
+        row["last_move"] = okey
     state.add_move(key, okey, delta)
     _finish(state, row, key)
 
@@ -95,7 +98,9 @@ def _finish(state: State, row: Row, key: tuple[str, str, str]) -> None:
     if row["on_hand"] < 0 or row["conflicts"]:
         items = []
         if row["on_hand"] < 0:
-            detail = {"location": key[1], "sku": key[2], "on_hand": row["on_hand"]}
+            # the figure itself is in the stock view; the item changes only as it
+            # goes below zero and back, not with every sale in between
+            detail = {"location": key[1], "sku": key[2]}
             subject = f"stock:{key[0]}:{key[1]}:{key[2]}"
             items.append(("NEGATIVE_STOCK", subject, key[0], detail))
         report(state, row, found(*items))
@@ -113,7 +118,10 @@ def counted(state: State, ev: Event) -> None:
     if row["count_okey"] is None or ev.okey > row["count_okey"]:
         row["count_okey"] = ev.okey
         row["count_qty"] = p["counted_qty"]
-        row["before"] = state.moves_before(key, ev.okey)
+        # Usually the count is later than every movement known: then all of them are
+        # before it and the ledger need not be asked.
+        late = row["last_move"] is not None and row["last_move"] > ev.okey
+        row["before"] = state.moves_before(key, ev.okey) if late else row["total"]
     _finish(state, row, key)
 
 

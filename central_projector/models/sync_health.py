@@ -27,7 +27,6 @@ SHOWN_SEQS = 50  # the smallest flagged seqs listed per device; the count is exa
 RECEIPT_FIELDS = ("last_seen", "lag_ms")
 # Central events may carry planned dates (a tranche due in July); the business date is
 # what the counters have reached.
-EDGE_TYPES = frozenset(REGISTRY.types_from("edge"))
 DATE_FIELDS = (
     "paid_on",
     "disbursed_on",
@@ -39,6 +38,10 @@ DATE_FIELDS = (
     "approved_on",
     "resigned_on",
 )
+EDGE_TYPES = frozenset(REGISTRY.types_from("edge"))
+_DATES_OF = {
+    t: tuple(f.name for f in REGISTRY.get(t).fields if f.name in DATE_FIELDS) for t in EDGE_TYPES
+}
 
 
 def _device(state: State, device_id: str) -> Row:
@@ -102,10 +105,7 @@ def _coop(state: State, ev: Event) -> None:
     row = state.get("coop", key) or {"coop_id": ev.coop_id, "events": 0, "as_of": None}
     row["events"] += 1
     p = ev.payload
-    if ev.type not in EDGE_TYPES:
-        state.put("coop", key, row)
-        return
-    for field in DATE_FIELDS:
+    for field in _DATES_OF.get(ev.type, ()):
         day = p.get(field)
         if isinstance(day, str) and (row["as_of"] is None or day > row["as_of"]):
             row["as_of"] = day

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from central_projector.models import loans as loan_rules
 from central_projector.models.base import masked
 from central_projector.models.conflicts import listing
-from central_projector.readmodels.tables import TABLES
+from central_projector.readmodels.tables import TABLES, decode_row
 from central_projector.tables import gaps
 
 T = TABLES
@@ -25,7 +25,8 @@ T = TABLES
 def _rows(conn: sa.Connection, kind: str, *where: Any) -> list[dict[str, Any]]:
     t = T[kind]
     pk = [t.c[c.name] for c in t.primary_key.columns]
-    return [dict(r) for r in conn.execute(sa.select(t).where(*where).order_by(*pk)).mappings()]
+    rows = conn.execute(sa.select(t).where(*where).order_by(*pk)).mappings()
+    return [decode_row(kind, dict(r)) for r in rows]
 
 
 def conflicts(

@@ -1,24 +1,29 @@
 """The SQL adapter of the read-model port: a per-batch cache over the ``rm_`` tables.
 
-``prefetch`` loads the rows a batch will read with one ``IN`` query per table; the
-pure folds then read and write the cache; ``flush`` writes every changed row with one
-``executemany`` upsert (``INSERT … ON CONFLICT DO UPDATE``, SQLite and PostgreSQL alike)
-and one delete per table, and appends the stock movements, all in the caller's
-transaction. Rows missed by the prefetch are loaded one by one (rare).
+``prefetch`` loads the rows a batch will read with one ``IN`` query per table and chunk;
+the pure folds then read and write the cache; ``flush`` writes every changed row with
+one ``executemany`` upsert (``INSERT … ON CONFLICT DO UPDATE``, the same text on SQLite
+and PostgreSQL) and one delete per table, and appends the stock movements, all in the
+caller's transaction. Rows missed by the prefetch are loaded one by one (rare).
+
+The hot path talks to the DB-API cursor of the SQLAlchemy connection (same transaction):
+SQLAlchemy's per-row parameter processing cost more than the folds themselves. Document
+columns are msgpack (:func:`central_projector.readmodels.tables.pack`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
+import msgpack
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from central_projector.models.base import Key, Okey, Row
-from central_projector.readmodels.tables import SPEC, TABLES, stock_moves
+from central_projector.readmodels.tables import SPEC, stock_moves
 
-CHUNK = 500
+CHUNK = 400
+_pack = msgpack.Packer(use_bin_type=True).pack
+_unpack = msgpack.unpackb
 
 
 def okey_bytes(okey: Okey) -> bytes:
@@ -33,15 +38,87 @@ def okey_bytes(okey: Okey) -> bytes:
     )
 
 
+class _Table:
+    """Prepared SQL text and column codecs of one row kind."""
+
+    def __init__(self, kind: str, mark: str) -> None:
+        pk, cols = SPEC[kind]
+        self.pk = pk
+        self.columns = (*pk, *(c for c, _ in cols))
+        self.docs = tuple(c for c, t in cols if t == "doc")
+        self.flags = tuple(c for c, t in cols if t == "bool")
+        doc_set = set(self.docs)
+        self.is_doc = tuple(c in doc_set for c in self.columns)
+        name = f'"rm_{kind}"'
+        quoted = ", ".join(f'"{c}"' for c in self.columns)
+        marks = ", ".join(mark for _ in self.columns)
+        updates = ", ".join(f'"{c}" = excluded."{c}"' for c, _ in cols)
+        conflict = ", ".join(f'"{c}"' for c in pk)
+        self.upsert = (
+            f"INSERT INTO {name} ({quoted}) VALUES ({marks}) "
+            f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+        )
+        self.delete = f"DELETE FROM {name} WHERE " + " AND ".join(f'"{c}" = {mark}' for c in pk)
+        self.select = f"SELECT {quoted} FROM {name} WHERE "
+        self.mark = mark
+        key_cols = ", ".join(f'"{c}"' for c in pk)
+        self.key_expr = f'"{pk[0]}"' if len(pk) == 1 else f"({key_cols})"
+
+    def where_in(self, n: int) -> str:
+        one = "(" + ", ".join(self.mark for _ in self.pk) + ")"
+        if len(self.pk) == 1:
+            return f"{self.key_expr} IN ({', '.join(self.mark for _ in range(n))})"
+        return f"{self.key_expr} IN (VALUES {', '.join(one for _ in range(n))})"
+
+    def params(self, row: Row) -> list[Any]:
+        return [
+            (None if (v := row[c]) is None else _pack(v)) if doc else row[c]
+            for c, doc in zip(self.columns, self.is_doc, strict=True)
+        ]
+
+    def row(self, values: tuple[Any, ...]) -> Row:
+        out = dict(zip(self.columns, values, strict=True))
+        for c in self.docs:
+            v = out[c]
+            if v is not None:
+                out[c] = _unpack(v)
+        for c in self.flags:
+            if out[c] is not None:
+                out[c] = bool(out[c])
+        return out
+
+
+_PREPARED: dict[str, dict[str, _Table]] = {}
+
+
+def _tables(dialect: str, paramstyle: str) -> dict[str, _Table]:
+    if dialect not in _PREPARED:
+        mark = "?" if paramstyle == "qmark" else "%s"
+        _PREPARED[dialect] = {kind: _Table(kind, mark) for kind in SPEC}
+    return _PREPARED[dialect]
+
+
 class SqlState:
     """Rows of one batch: loaded in bulk, changed in memory, written back in bulk."""
 
-    def __init__(self, conn: sa.Connection) -> None:
+    def __init__(
+        self, conn: sa.Connection, cache: dict[str, dict[Key, Row | None]] | None = None
+    ) -> None:
+        """``cache``: rows known from earlier steps (the caller vouches they are current)."""
         self.conn = conn
-        self.cache: dict[str, dict[Key, Row | None]] = {kind: {} for kind in SPEC}
+        self.cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        self.t = _tables(conn.dialect.name, conn.dialect.paramstyle)
+        self.cache = cache if cache is not None else {}
+        for kind in SPEC:
+            self.cache.setdefault(kind, {})
         self.dirty: dict[str, set[Key]] = {kind: set() for kind in SPEC}
         self.moves: list[tuple[Key, Okey, int]] = []
         self.loads = 0
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        self.moves_insert = (
+            'INSERT INTO "rm_stock_moves" ("coop_id", "location", "sku", "okey", "delta") '
+            f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark})"
+        )
 
     # --- the State port ----------------------------------------------------------------
     def get(self, table: str, key: Key) -> Row | None:
@@ -78,77 +155,43 @@ class SqlState:
     # --- bulk I/O ------------------------------------------------------------------------
     def prefetch(self, wanted: dict[str, set[Key]]) -> None:
         for table, keys in wanted.items():
-            missing = [k for k in keys if k not in self.cache[table]]
+            cache = self.cache[table]
+            missing = [k for k in keys if k not in cache]
             for i in range(0, len(missing), CHUNK):
                 self._load(table, missing[i : i + CHUNK])
 
     def _load(self, table: str, keys: list[Key]) -> None:
-        t = TABLES[table]
-        pk = [t.c[name] for name in SPEC[table][0]]
-        one = len(pk) == 1
-        where = pk[0].in_([k[0] for k in keys]) if one else sa.tuple_(*pk).in_(keys)
+        t = self.t[table]
         cache = self.cache[table]
         for k in keys:
             cache[k] = None
-        for row in self.conn.execute(sa.select(t).where(where)).mappings():
-            cache[tuple(row[c.name] for c in pk)] = dict(row)
+        params = [v for k in keys for v in k]
+        self.cursor.execute(t.select + t.where_in(len(keys)), params)
+        n = len(t.pk)
+        for values in self.cursor.fetchall():
+            cache[tuple(values[:n])] = t.row(values)
 
     def flush(self) -> int:
         """Write every changed row and the new stock movements; returns rows written."""
         written = 0
+        cur = self.cursor
         for table, keys in self.dirty.items():
             if not keys:
                 continue
-            cache = self.cache[table]
-            rows = [cache[k] for k in keys if cache[k] is not None]
-            gone = [k for k in keys if cache[k] is None]
+            t, cache = self.t[table], self.cache[table]
+            rows = [t.params(r) for k in keys if (r := cache[k]) is not None]
+            gone = [list(k) for k in keys if cache[k] is None]
             if rows:
-                self.conn.execute(_upsert(self.conn, table), rows)  # type: ignore[arg-type]
+                cur.executemany(t.upsert, rows)
             if gone:
-                self.conn.execute(_delete(table), [_pk_params(table, k) for k in gone])
+                cur.executemany(t.delete, gone)
             written += len(keys)
             keys.clear()
         if self.moves:
-            self.conn.execute(
-                sa.insert(stock_moves),
-                [
-                    {
-                        "coop_id": k[0],
-                        "location": k[1],
-                        "sku": k[2],
-                        "okey": okey_bytes(o),
-                        "delta": d,
-                    }
-                    for k, o, d in self.moves
-                ],
+            cur.executemany(
+                self.moves_insert,
+                [(k[0], k[1], k[2], okey_bytes(o), d) for k, o, d in self.moves],
             )
             written += len(self.moves)
             self.moves.clear()
         return written
-
-
-_UPSERTS: dict[tuple[str, str], Any] = {}
-
-
-def _upsert(conn: sa.Connection, table: str) -> Any:
-    dialect = conn.dialect.name
-    stmt = _UPSERTS.get((dialect, table))
-    if stmt is None:
-        t = TABLES[table]
-        pk, cols = SPEC[table]
-        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t)
-        stmt = ins.on_conflict_do_update(
-            index_elements=list(pk), set_={name: ins.excluded[name] for name, _ in cols}
-        )
-        _UPSERTS[(dialect, table)] = stmt
-    return stmt
-
-
-def _delete(table: str) -> Any:
-    t = TABLES[table]
-    pk = SPEC[table][0]
-    return sa.delete(t).where(*[t.c[name] == sa.bindparam(f"k_{name}") for name in pk])
-
-
-def _pk_params(table: str, key: Iterable[str]) -> dict[str, str]:
-    return {f"k_{name}": value for name, value in zip(SPEC[table][0], key, strict=True)}

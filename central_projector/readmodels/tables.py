@@ -2,10 +2,13 @@
 
 Each table's columns are the keys of the rows its fold writes (see the area modules of
 :mod:`central_projector.models`), so the adapter moves rows in and out without mapping.
-Lists and maps are JSON columns; money and counts are BIGINT; order keys are JSON
-lists. Table names start with ``rm_`` to keep clear of the central store's tables in the
-same database. The schema is created and upgraded by the Alembic migrations under
-``central_projector/migrations`` (:func:`central_projector.readmodels.schema.upgrade`).
+Money and counts are BIGINT, identifiers and statuses strings; lists and maps (order
+keys, redemption lists, profiles) are *documents*: canonical msgpack in a binary column
+(:func:`pack`/:func:`unpack`), the project's wire format, several times faster to write
+and read than JSON text. Table names start with ``rm_`` to keep clear of the central
+store's tables in the same database. The schema is created and upgraded by the Alembic
+migrations under ``central_projector/migrations``
+(:func:`central_projector.readmodels.schema.upgrade`).
 """
 
 from __future__ import annotations
@@ -13,18 +16,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import msgpack
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
-S, B, F, J, T = "str", "big", "bool", "json", "text"
+S, B, F, J, T = "str", "big", "bool", "doc", "text"  # column kinds of SPEC
 _TYPES: dict[str, Callable[[], Any]] = {
     S: lambda: sa.String(64),
     B: lambda: sa.BigInteger(),
     F: lambda: sa.Boolean(),
-    J: lambda: sa.JSON(),
+    J: lambda: sa.LargeBinary(),
     T: lambda: sa.Text(),
 }
+
+
+def pack(value: Any) -> bytes | None:
+    """A document column's bytes (``None`` stays SQL NULL)."""
+    return None if value is None else msgpack.packb(value, use_bin_type=True)
+
+
+def unpack(data: bytes | None) -> Any:
+    return None if data is None else msgpack.unpackb(data, raw=False)
+
+
+def decode_row(kind: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A row read with SQLAlchemy, its document columns unpacked (for queries)."""
+    for name in DOCS[kind]:
+        row[name] = unpack(row[name])
+    return row
+
 
 # row kind: (primary key columns, other columns as (name, type))
 SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
@@ -56,7 +77,7 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
             ("disbursed", B), ("interest", B), ("repaid", B), ("outstanding", B),
             ("written_off", B), ("written_off_recorded", B), ("written_off_on", S),
             ("recovered", B), ("installment", B), ("first_due", S), ("tenor_months", B),
-            ("conflicts", J),
+            ("plain", F), ("conflicts", J),
         ),
     ),
     "sale": (
@@ -76,7 +97,8 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
     "stock": (
         ("coop_id", "location", "sku"),
         (
-            ("total", B), ("count_okey", J), ("count_qty", B), ("before", B), ("on_hand", B),
+            ("total", B), ("count_okey", J), ("count_qty", B), ("last_move", J), ("before", B),
+            ("on_hand", B),
             ("received", B), ("sold", B), ("returned", B), ("adjusted", B),
             ("shipped_out", B), ("shipped_in", B), ("counts", B), ("conflicts", J),
         ),
@@ -99,7 +121,7 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
             ("coop_id", S), ("owner_src", J), ("beneficiary_id", S), ("issue_okey", J),
             ("blocked", F), ("block_reason", T), ("block_okey", J), ("credits", J),
             ("debits", J), ("credited", B), ("spent", B), ("overspend", B),
-            ("available", B), ("devices_over", J), ("conflicts", J),
+            ("available", B), ("devices_over", J), ("walked", J), ("conflicts", J),
         ),
     ),
     "allowance": (
@@ -109,7 +131,7 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
             ("cycle", S), ("max_count", B), ("max_value", B), ("alloc_okey", J),
             ("debits", J), ("used_count", B), ("used_value", B), ("over_count", B),
             ("over_value", B), ("available_count", B), ("available_value", B),
-            ("devices_over", J), ("conflicts", J),
+            ("devices_over", J), ("walked", J), ("conflicts", J),
         ),
     ),
     "entitlement": (
@@ -167,6 +189,10 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
         ),
     ),
 }  # fmt: skip
+
+DOCS: dict[str, tuple[str, ...]] = {
+    kind: tuple(name for name, t in cols if t == J) for kind, (_, cols) in SPEC.items()
+}
 
 # Rows that a cooperative's view filters on ``coop_id`` without it being in the key.
 COOP_INDEXED = ("beneficiary", "card", "allowance", "entitlement", "claim", "shipment",

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from central_projector.models import Event
 from central_projector.models.sync_health import RECEIPT_FIELDS
-from central_projector.readmodels.tables import TABLES
+from central_projector.readmodels.tables import TABLES, decode_row
 from central_projector.readmodels.tables import metadata as rm_metadata
 from central_projector.tables import events, gaps
 from schemas import REGISTRY
@@ -68,7 +68,9 @@ def sql_snapshot(engine: sa.Engine) -> dict[str, Any]:
             pk = [c.name for c in table.primary_key.columns]
             rows = {
                 tuple(r[c] for c in pk): {k: v for k, v in r.items() if k not in RECEIPT_FIELDS}
-                for r in (dict(m) for m in conn.execute(sa.select(table)).mappings())
+                for r in (
+                    decode_row(kind, dict(m)) for m in conn.execute(sa.select(table)).mappings()
+                )
             }
             if rows:
                 out[kind] = rows

@@ -110,7 +110,7 @@ def test_negative_stock_is_flagged_never_refused() -> None:
     )  # fmt: skip
     pr = project([sale])
     assert pr.state.rows("stock")[(A, "main", "LPG")]["on_hand"] == -2
-    assert items(pr)["NEGATIVE_STOCK"]["detail"]["on_hand"] == -2
+    assert items(pr)["NEGATIVE_STOCK"]["detail"] == {"location": "main", "sku": "LPG"}
 
 
 def register(wall: int, device: str, member: str, name: str) -> Event:
