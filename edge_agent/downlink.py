@@ -39,9 +39,15 @@ class Refusal:
     position: int  # KOP_DOWN stream sequence
     reason: str
     detail: str
+    seq: int | None = None  # the issuer's seq, when the envelope could be read
 
     def to_json(self) -> dict[str, Any]:
-        return {"position": self.position, "reason": self.reason, "detail": self.detail}
+        return {
+            "position": self.position,
+            "seq": self.seq,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
 
 
 def check_central_envelope(
@@ -52,20 +58,22 @@ def check_central_envelope(
         env = Envelope.decode(data)
     except KopsyncError as exc:
         return Refusal(position, "undecodable", str(exc))
+    seq = env.seq
     if env.device_id != issuer:
-        return Refusal(position, "wrong_issuer", f"issued by {env.device_id}, expected {issuer}")
+        detail = f"issued by {env.device_id}, expected {issuer}"
+        return Refusal(position, "wrong_issuer", detail, seq)
     if env.coop_id != coop_id:
-        return Refusal(position, "coop_mismatch", f"for cooperative {env.coop_id}")
+        return Refusal(position, "coop_mismatch", f"for cooperative {env.coop_id}", seq)
     try:
         env.verify_signature(central_key)
     except KopsyncError as exc:
-        return Refusal(position, "bad_signature", str(exc))
+        return Refusal(position, "bad_signature", str(exc), seq)
     try:
         schema = REGISTRY.get(env.type, env.version)
     except KopsyncError as exc:
-        return Refusal(position, "unknown_type", str(exc))
+        return Refusal(position, "unknown_type", str(exc), seq)
     if "central" not in schema.origin:
-        return Refusal(position, "not_central_event", f"{env.type} is recorded on devices")
+        return Refusal(position, "not_central_event", f"{env.type} is recorded on devices", seq)
     return env
 
 
@@ -148,7 +156,7 @@ def _apply(
             except StoreError:
                 raise
             except KopsyncError as exc:
-                refused.append(Refusal(position, "refused_by_rules", str(exc)))
+                refused.append(Refusal(position, "refused_by_rules", str(exc), env.seq))
     for r in refused:
         log.error("downlink_refused", **r.to_json())
     if refused:

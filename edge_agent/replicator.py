@@ -397,6 +397,7 @@ class Replicator:
                 missing = _missing(committed, self._acked, reply["held"])
                 self._log.info(
                     "resending",
+                    seq=committed + 1,
                     committed_seq=committed,
                     acked_seq=self._acked,
                     ranges=missing,
