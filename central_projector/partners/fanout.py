@@ -54,11 +54,14 @@ log = structlog.get_logger("kopsync.partners")
 
 @dataclass(frozen=True, slots=True)
 class FanoutSettings:
+    """Timings of the fan-out. ``ack_wait_s`` bounds how late an event whose ack or nak was lost
+    (a server crash) is delivered again; it must exceed one batch's publish time."""
+
     fetch_batch: int = 128
     fetch_timeout_s: float = 2.0
     stall_fetches: int = 3
     publish_timeout_s: float = 10.0
-    ack_wait_s: float = 60.0
+    ack_wait_s: float = 30.0
     max_ack_pending: int = 1024
     dedup_window_s: float = 120.0
     replicas: int = 1
@@ -237,7 +240,11 @@ class FanoutService:
                 await self._sleep(min(0.25 * 2**failures, 3.0))
                 continue
             failures = idle = 0
-            await self.handle_batch(partner, msgs)
+            if await self.handle_batch(partner, msgs):
+                # The partner stream may be gone (deleted, a wiped server): make it again.
+                await self._resubscribe(partner, sub, "publishes to the partner stream failed")
+                sub = None
+                await self._sleep(0.5)
 
     async def _subscribe(self, partner: Partner) -> JetStreamContext.PullSubscription:
         config = partner_stream_config(partner, self.settings)
@@ -273,8 +280,11 @@ class FanoutService:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
-    async def handle_batch(self, partner: Partner, msgs: Sequence[Msg]) -> None:
-        """Decide for each message, publish the forwards, then ack (or nak what failed)."""
+    async def handle_batch(self, partner: Partner, msgs: Sequence[Msg]) -> int:
+        """Decide for each message, publish the forwards, then ack (or nak what failed).
+
+        Returns how many publishes failed.
+        """
         st = self.stats[partner.id]
         decisions = [route(partner, m.data, m.headers) for m in msgs]
         forwards = [d for d in decisions if isinstance(d, Forward)]
@@ -314,8 +324,9 @@ class FanoutService:
                     error=repr(error),
                 )
                 await _settle(msg.nak(delay=1))
-        if forwards:
-            log.debug("partner_batch", partner=partner.id, forwarded=len(forwards))
+        failed = sum(1 for error in outcome.values() if error is not None)
+        log.debug("partner_batch", partner=partner.id, forwarded=len(forwards), failed=failed)
+        return failed
 
     # --- connection events -------------------------------------------------------------
     async def _on_disconnected(self) -> None:
