@@ -318,7 +318,8 @@ async def test_fanout_recreates_a_lost_partner_stream_and_survives_a_server_rest
 async def test_fanout_command_runs_until_interrupted(
     nats_server: NatsServer, tmp_path: Path
 ) -> None:
-    """`kopsync partner fanout` feeds the partner streams and stops cleanly on SIGINT."""
+    """`kopsync partner fanout` feeds the partner stream, `partner tail` prints it, and both stop
+    cleanly on SIGINT."""
     url = nats_server.url
     config_path = tmp_path / "partners.toml"
     (tmp_path / "bank.key").write_text(BANK_KEY + "\n")
@@ -342,6 +343,7 @@ async def test_fanout_command_runs_until_interrupted(
                 await asyncio.sleep(0.1)
             else:
                 raise AssertionError("the fan-out command did not feed the partner stream")
+        await _tail_until_interrupted(url, lines=30)
         proc.send_signal(signal.SIGINT)
         _, err = await asyncio.to_thread(proc.communicate, timeout=20)
         assert proc.returncode == 0, err.decode()
@@ -352,6 +354,26 @@ async def test_fanout_command_runs_until_interrupted(
             proc.wait()
         store.close()
         agent.close()
+
+
+async def _tail_until_interrupted(url: str, lines: int) -> None:
+    """`kopsync partner tail` (no limit) prints the events, then exits 0 on Ctrl-C (SIGINT)."""
+    cmd = [sys.executable, "-m", "kopsync", "partner", "tail", "--nats", url]
+    tail = subprocess.Popen(
+        [*cmd, "--filter", "kop.partner.bank.>"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert tail.stdout is not None
+        for _ in range(lines):
+            line = await asyncio.wait_for(asyncio.to_thread(tail.stdout.readline), 20)
+            assert line.startswith(b"20") and b" 6401050012 " in line, line
+        tail.send_signal(signal.SIGINT)
+        _, err = await asyncio.to_thread(tail.communicate, timeout=10)
+        assert tail.returncode == 0 and err == b"", err.decode()
+    finally:
+        if tail.poll() is None:
+            tail.kill()
+            tail.wait()
 
 
 def test_partner_cli_errors_are_one_line(tmp_path: Path) -> None:
