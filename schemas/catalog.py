@@ -104,7 +104,7 @@ CATALOG: tuple[EventSchema, ...] = (
         EDGE,
         "The board approves a member.",
         date("approved_on"),
-        text("approved_by", required=False),
+        Field("approved_by", "str", False, "board member who approved", pii="name"),
     ),
     ev(
         "MemberProfileFieldChanged",
@@ -500,6 +500,6 @@ CATALOG: tuple[EventSchema, ...] = (
         "A person decides a conflict item; the decision is a new fact.",
         ident("decision"),
         text("note", max_len=2000),
-        text("resolved_by", required=False),
+        Field("resolved_by", "str", False, "who decided", pii="name"),
     ),
 )
