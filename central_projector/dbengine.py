@@ -43,7 +43,12 @@ def make_engine(url: str) -> sa.Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        # One writer at a time, decided at BEGIN: no lock upgrades that fail half-way.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Transactions take the write lock at BEGIN: one writer at a time, no lock upgrade
+        # failing half-way. Read-only work (engine.execution_options(kopsync_read=True))
+        # begins deferred and reads a WAL snapshot without blocking the writer.
+        if conn.get_execution_options().get("kopsync_read"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

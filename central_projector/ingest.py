@@ -62,6 +62,20 @@ def process_upload(
     conn: sa.Connection, subject: str, data: bytes, now_ms: int, *, lock: bool
 ) -> IngestResult:
     """Verify and record one upload message inside the caller's transaction."""
+    res = _process(conn, subject, data, now_ms, lock=lock)
+    if res.device_id is not None and res.quarantined:
+        # Counted for every refusal, whole-message ones included (no-op for unknown devices).
+        conn.execute(
+            sa.update(devices)
+            .where(devices.c.device_id == res.device_id)
+            .values(quarantined=devices.c.quarantined + len(res.quarantined))
+        )
+    return res
+
+
+def _process(
+    conn: sa.Connection, subject: str, data: bytes, now_ms: int, *, lock: bool
+) -> IngestResult:
     res = IngestResult()
     try:
         coop_id, device_id = parse_upload_subject(subject)
@@ -103,7 +117,6 @@ def process_upload(
             committed_seq=state.committed_seq,
             committed_hash=state.committed_hash,
             last_seen=now_ms,
-            quarantined=devices.c.quarantined + len(res.quarantined),
             duplicates=devices.c.duplicates + res.duplicates,
             clock_skew=devices.c.clock_skew + state.skewed,
         )

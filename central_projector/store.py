@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,9 +52,28 @@ class CentralStore:
     def __init__(self, url: str = DEFAULT_URL) -> None:
         self.url = url
         self.engine = make_engine(url)
+        # Writers take SQLite's write lock at BEGIN (see dbengine); reads opt out of it.
+        self._write = self.engine
+        self._read = self.engine.execution_options(kopsync_read=True)
         self._lock_rows = self.engine.dialect.name != "sqlite"
         metadata.create_all(self.engine)
         self.issuer_id = ISSUER_ID
+        self._ensure_meta("issuer_key", lambda: DeviceKey.generate().seed)
+        self._ensure_meta("hlc", lambda: codec.encode(hlc.ZERO.to_wire()))
+
+    def _ensure_meta(self, key: str, make: Callable[[], bytes]) -> None:
+        """Create a central_meta row once; a concurrent first start may win the race."""
+        with self._read.connect() as conn:
+            found = conn.execute(
+                sa.select(central_meta.c.key).where(central_meta.c.key == key)
+            ).first()
+        if found is not None:
+            return
+        try:
+            with self._write.begin() as conn:
+                conn.execute(sa.insert(central_meta).values(key=key, value=make()))
+        except sa.exc.IntegrityError:
+            pass  # another process created it first: theirs is the one
 
     def close(self) -> None:
         self.engine.dispose()
@@ -74,7 +94,7 @@ class CentralStore:
         if len(public_key) != 32:
             raise UsageError("a device public key is 32 bytes (64 hex characters)")
         now = now_ms if now_ms is not None else _now()
-        with self.engine.begin() as conn:
+        with self._write.begin() as conn:
             row = conn.execute(
                 sa.select(devices.c.coop_id, devices.c.public_key).where(
                     devices.c.device_id == device_id
@@ -111,7 +131,7 @@ class CentralStore:
                 .order_by(quarantine.c.id)
             ).all()
         for qid, subject, data in waiting:
-            with self.engine.begin() as conn:
+            with self._write.begin() as conn:
                 conn.execute(
                     sa.update(quarantine).where(quarantine.c.id == qid).values(resolved_at=now)
                 )
@@ -136,18 +156,18 @@ class CentralStore:
     # --- ingest -----------------------------------------------------------------------
     def process_upload(self, subject: str, data: bytes, now_ms: int) -> IngestResult:
         """Verify and record one upload message in one transaction."""
-        with self.engine.begin() as conn:
+        with self._write.begin() as conn:
             return ingest.process_upload(conn, subject, data, now_ms, lock=self._lock_rows)
 
     def release_expired_gaps(self, now_ms: int, timeout_ms: int) -> int:
-        with self.engine.begin() as conn:
+        with self._write.begin() as conn:
             return ingest.release_expired_gaps(conn, now_ms, timeout_ms)
 
     def hello(
         self, coop_id: str, device_id: str, head_seq: int, hlc_wire: list[int], now_ms: int
     ) -> dict[str, Any]:
         """Answer a device's reconciliation handshake (docs/PROTOCOL.md)."""
-        with self.engine.begin() as conn:
+        with self._write.begin() as conn:
             dev = conn.execute(
                 sa.select(devices.c.coop_id, devices.c.committed_seq).where(
                     devices.c.device_id == device_id
@@ -160,7 +180,11 @@ class CentralStore:
                     r[0]
                     for r in conn.execute(
                         sa.select(events.c.seq)
-                        .where(events.c.device_id == device_id, events.c.seq > committed)
+                        .where(
+                            events.c.device_id == device_id,
+                            events.c.seq > committed,
+                            events.c.status == "held",
+                        )
                         .order_by(events.c.seq)
                     )
                 ]
@@ -186,28 +210,24 @@ class CentralStore:
 
     # --- outbox -----------------------------------------------------------------------
     def outbox(self, limit: int = 500) -> list[OutboxItem]:
-        with self.engine.connect() as conn:
+        with self._read.connect() as conn:
             rows = conn.execute(sa.select(outbox).order_by(outbox.c.id).limit(limit)).all()
         return [OutboxItem(r.id, r.subject, r.data, r.msg_id, json.loads(r.headers)) for r in rows]
 
     def mark_published(self, ids: list[int]) -> None:
         if ids:
-            with self.engine.begin() as conn:
+            with self._write.begin() as conn:
                 conn.execute(sa.delete(outbox).where(outbox.c.id.in_(ids)))
 
     # --- central issuer ---------------------------------------------------------------
     def _issuer_key(self, conn: sa.Connection) -> DeviceKey:
         row = conn.execute(
             sa.select(central_meta.c.value).where(central_meta.c.key == "issuer_key")
-        ).first()
-        if row is not None:
-            return DeviceKey(row[0])
-        key = DeviceKey.generate()
-        conn.execute(sa.insert(central_meta).values(key="issuer_key", value=key.seed))
-        return key
+        ).one()
+        return DeviceKey(row[0])
 
     def central_public_key(self) -> bytes:
-        with self.engine.begin() as conn:
+        with self._write.begin() as conn:
             return self._issuer_key(conn).public_key
 
     def _clock(self, conn: sa.Connection, now_ms: int, seen: Hlc = hlc.ZERO) -> Hlc:
@@ -241,7 +261,7 @@ class CentralStore:
             raise UsageError(f"{event_type} is recorded on devices, not issued centrally")
         checked = REGISTRY.validate(event_type, payload)
         now = now_ms if now_ms is not None else _now()
-        with self.engine.begin() as conn:
+        with self._write.begin() as conn:
             key = self._issuer_key(conn)
             q = (
                 sa.select(events.c.seq, events.c.hash)
@@ -278,7 +298,7 @@ class CentralStore:
 
     # --- reading ----------------------------------------------------------------------
     def committed(self, device_id: str) -> list[tuple[int, bytes]]:
-        with self.engine.connect() as conn:
+        with self._read.connect() as conn:
             return [
                 (int(r[0]), bytes(r[1]))
                 for r in conn.execute(
@@ -301,12 +321,12 @@ class CentralStore:
         ).order_by(quarantine.c.id)
         if device_id is not None:
             q = q.where(quarantine.c.device_id == device_id)
-        with self.engine.connect() as conn:
+        with self._read.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
     def device_status(self) -> list[dict[str, Any]]:
         """One row per device: committed seq, last seen, gaps, held, quarantined, skew."""
-        with self.engine.connect() as conn:
+        with self._read.connect() as conn:
             held: dict[str, int] = {
                 r[0]: int(r[1])
                 for r in conn.execute(
