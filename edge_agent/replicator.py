@@ -46,6 +46,7 @@ from edge_agent.syncstate import SyncReport, Tally, read_sync, update_sync
 from sync_core import codec, subjects
 from sync_core.batch import MAX_BATCH_BYTES, batch_msg_id, encode_batch
 from sync_core.errors import (
+    CentralKeyChanged,
     DecodeError,
     IntegrityError,
     LinkDown,
@@ -62,10 +63,6 @@ log = structlog.get_logger("kopsync.edge.replicator")
 BATCH_BYTES = MAX_BATCH_BYTES // 2
 # While events wait for the central's commit, hello at most this far apart (a few bytes each).
 MAX_POLL_S = 2.0
-
-
-class CentralKeyChanged(IntegrityError):
-    """The central presented an issuer key other than the one pinned on first contact."""
 
 
 @dataclass(frozen=True, slots=True)

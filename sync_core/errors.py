@@ -16,6 +16,7 @@ each carries a message that says what was wrong and what to do. Library errors
     ├── IntegrityError                       a peer or the disk broke the rules
     │   ├── DecodeError                      bytes are not a canonical envelope
     │   ├── SignatureInvalid                 Ed25519 signature does not verify
+    │   ├── CentralKeyChanged                the central's key differs from the pinned one
     │   └── ChainBroken                      prev_hash or seq does not link
     ├── StoreError                           local store cannot be used
     │   ├── StoreExists (FileExistsError)
@@ -74,6 +75,10 @@ class DecodeError(IntegrityError):
 
 class SignatureInvalid(IntegrityError):
     """An Ed25519 signature does not verify for the claimed device key."""
+
+
+class CentralKeyChanged(IntegrityError):
+    """The central presented an issuer key other than the one pinned on first contact."""
 
 
 class ChainBroken(IntegrityError):
