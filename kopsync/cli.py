@@ -6,6 +6,7 @@ import click
 
 from central_projector.cli import central
 from central_projector.partners.cli import partner
+from central_projector.security.cli import admin_group
 from edge_agent.cli import edge
 from kopsync import __version__
 from schemas.cli import schemas
@@ -21,6 +22,7 @@ cli.add_command(edge)
 cli.add_command(central)
 cli.add_command(schemas)
 cli.add_command(partner)
+cli.add_command(admin_group)
 
 
 def main() -> None:
