@@ -322,6 +322,31 @@ async def test_device_cannot_read_another_cooperatives_downlink(
     assert await central.nc.jetstream().delete_consumer(DOWN, downlink_consumer_name("paser-1"))
 
 
+async def test_device_cannot_widen_its_consumer_through_the_request_body(
+    secured: Secured, watch: Any
+) -> None:
+    """On its permitted create subject, a body naming another filter or consumer is refused."""
+    dev = await watch("lempake-1")
+    name = downlink_consumer_name("lempake-1")
+    subject = f"$JS.API.CONSUMER.CREATE.{DOWN}.{name}.{subjects.downlink(LEMPAKE)}"
+    other = subjects.downlink(PASER)
+    bodies = [
+        {"name": name, "filter_subject": other},
+        {"name": name, "filter_subjects": [other]},
+        {"name": name, "filter_subjects": [subjects.downlink(LEMPAKE), other]},
+        {"name": name},  # no filter: the whole stream
+        {"name": downlink_consumer_name("paser-1"), "filter_subject": other},
+    ]
+    for config in bodies:
+        request = {"stream_name": DOWN, "config": {"ack_policy": "none", **config}}
+        reply = await dev.nc.request(subject, json.dumps(request).encode(), timeout=WAIT_S)
+        answer = json.loads(reply.data)
+        assert answer.get("error", {}).get("code") == 400, (config, answer)
+    assert dev.errors == []
+    consumers = await (await watch("central")).nc.jetstream().consumers_info(DOWN)
+    assert [c.name for c in consumers if c.name.startswith("down-")] == []
+
+
 async def test_device_cannot_read_another_connections_replies(secured: Secured, watch: Any) -> None:
     """Other inboxes, the default one and wildcards are refused; a reply reaches only the asker."""
     central = await watch("central")
