@@ -61,8 +61,9 @@ def read_seed_file(path: str | Path) -> str:
         raise UsageError(f"cannot read nkey seed file {p}: {exc.strerror}") from None
     if not text.startswith("SU"):
         raise UsageError(f"{p} is not an nkey user seed (it should start with 'SU')")
-    if mode & 0o077:
-        raise UsageError(f"nkey seed file {p} is readable by others: chmod 600 {p}")
+    # Group access is left to the operator (a service group may need it); others never.
+    if mode & 0o007:
+        raise UsageError(f"nkey seed file {p} is open to other users: chmod 600 {p}")
     return text
 
 

@@ -116,11 +116,10 @@ def revoke_device(
     """Remove a device's user; mark it retired centrally (a ``DeviceRetired`` fact) if a store
     is given. The server only forgets the user after a reload."""
     check_device_id(device_id)
-    registry = authfile.load(auth_file)
-    user = registry.devices.get(device_id)
+    user = authfile.load(auth_file).devices.get(device_id)
+    if user is None:
+        raise UsageError(f"device {device_id} has no NATS credentials to revoke")
     now = now_text()
-    registry.without_device(device_id, now=now, reason=reason)  # fails early if unknown
-    assert user is not None
     authfile.change(auth_file, lambda r: r.without_device(device_id, now=now, reason=reason))
     retired = False
     if db_url is not None:
