@@ -122,11 +122,22 @@ def _card_credit(state: State, ev: Event, uid: str, entitlement_id: str, value: 
     """Every grant touches the card it names; only the standing grant credits it."""
     row = _card(state, uid)
     claim_owner(row, ev.okey, ev.coop_id, False)
+    appended = (
+        value is not None
+        and entitlement_id not in row["credits"]
+        and (row["walked"] is None or ev.okey > row["walked"])
+    )
     if value is None:
         row["credits"].pop(entitlement_id, None)
     else:
         row["credits"][entitlement_id] = [ev.okey, value]
-    _walk_card(state, row)
+    if appended and value is not None:  # the newest entry: a credit on the totals
+        row["walked"] = ev.okey
+        row["available"] += value
+        row["credited"] += value
+        _card_finish(state, row)
+    else:
+        _walk_card(state, row)
 
 
 def _walk_card(state: State, row: Row) -> None:

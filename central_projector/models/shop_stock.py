@@ -37,7 +37,6 @@ MAIN = "main"
 _DAY_MS = 86_400_000
 _WIB_MS = 7 * 3_600_000
 _OUTFLOWS = frozenset({"sold", "shipped_out"})  # counted as positive quantities
-_FIGURES = ("received", "sold", "returned", "adjusted", "shipped_out", "shipped_in")
 
 
 @lru_cache(maxsize=4096)
@@ -104,7 +103,15 @@ def _finish(state: State, row: Row, key: tuple[str, str, str]) -> None:
             subject = f"stock:{key[0]}:{key[1]}:{key[2]}"
             items.append(("NEGATIVE_STOCK", subject, key[0], detail))
         report(state, row, found(*items))
-    if row["counts"] or any(row[c] for c in _FIGURES):
+    if (
+        row["sold"]
+        or row["received"]
+        or row["counts"]
+        or row["adjusted"]
+        or row["returned"]
+        or row["shipped_out"]
+        or row["shipped_in"]
+    ):
         state.put("stock", key, row)
     else:  # only a superseded recording ever moved it
         state.delete("stock", key)

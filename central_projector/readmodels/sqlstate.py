@@ -13,6 +13,9 @@ columns are msgpack (:func:`central_projector.readmodels.tables.pack`).
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 import msgpack
@@ -22,6 +25,8 @@ from central_projector.models.base import Key, Okey, Row
 from central_projector.readmodels.tables import SPEC, stock_moves
 
 CHUNK = 400
+_HEAD: Callable[..., bytes] = struct.Struct(">QI").pack
+_TAIL: Callable[..., bytes] = struct.Struct(">xQ").pack  # a NUL, then the seq
 _pack = msgpack.Packer(use_bin_type=True).pack
 _unpack = msgpack.unpackb
 
@@ -29,13 +34,7 @@ _unpack = msgpack.unpackb
 def okey_bytes(okey: Okey) -> bytes:
     """An order key as bytes that sort like the key (device ids never contain NUL)."""
     wall, counter, device, seq = okey
-    return (
-        int(wall).to_bytes(8, "big")
-        + int(counter).to_bytes(4, "big")
-        + str(device).encode()
-        + b"\x00"
-        + int(seq).to_bytes(8, "big")
-    )
+    return _HEAD(wall, counter) + str(device).encode() + _TAIL(seq)
 
 
 class _Table:
@@ -44,11 +43,13 @@ class _Table:
     def __init__(self, kind: str, mark: str) -> None:
         pk, cols = SPEC[kind]
         self.pk = pk
-        self.columns = (*pk, *(c for c, _ in cols))
         self.docs = tuple(c for c, t in cols if t == "doc")
         self.flags = tuple(c for c, t in cols if t == "bool")
-        doc_set = set(self.docs)
-        self.is_doc = tuple(c in doc_set for c in self.columns)
+        plain = (*pk, *(c for c, t in cols if t != "doc"))
+        # plain columns first, documents last: parameters are built with two C calls
+        self.columns = (*plain, *self.docs)
+        self._plain = itemgetter(*plain)
+        self._doc_values = itemgetter(*self.docs) if len(self.docs) > 1 else None
         name = f'"rm_{kind}"'
         quoted = ", ".join(f'"{c}"' for c in self.columns)
         marks = ", ".join(mark for _ in self.columns)
@@ -71,10 +72,13 @@ class _Table:
         return f"{self.key_expr} IN (VALUES {', '.join(one for _ in range(n))})"
 
     def params(self, row: Row) -> list[Any]:
-        return [
-            (None if (v := row[c]) is None else _pack(v)) if doc else row[c]
-            for c, doc in zip(self.columns, self.is_doc, strict=True)
-        ]
+        out = list(self._plain(row))
+        if self._doc_values is not None:
+            out += [None if v is None else _pack(v) for v in self._doc_values(row)]
+        elif self.docs:
+            v = row[self.docs[0]]
+            out.append(None if v is None else _pack(v))
+        return out
 
     def row(self, values: tuple[Any, ...]) -> Row:
         out = dict(zip(self.columns, values, strict=True))
@@ -117,7 +121,9 @@ class SqlState:
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         self.moves_insert = (
             'INSERT INTO "rm_stock_moves" ("coop_id", "location", "sku", "okey", "delta") '
-            f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark})"
+            f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) "
+            'ON CONFLICT ("coop_id", "location", "sku", "okey") '
+            'DO UPDATE SET "delta" = "rm_stock_moves"."delta" + excluded."delta"'
         )
 
     # --- the State port ----------------------------------------------------------------
@@ -188,10 +194,11 @@ class SqlState:
             written += len(keys)
             keys.clear()
         if self.moves:
-            cur.executemany(
-                self.moves_insert,
-                [(k[0], k[1], k[2], okey_bytes(o), d) for k, o, d in self.moves],
-            )
-            written += len(self.moves)
+            summed: dict[tuple[str, str, str, bytes], int] = {}
+            for k, o, d in self.moves:
+                at = (k[0], k[1], k[2], okey_bytes(o))
+                summed[at] = summed.get(at, 0) + d
+            cur.executemany(self.moves_insert, [(*at, d) for at, d in summed.items()])
+            written += len(summed)
             self.moves.clear()
         return written

@@ -3,7 +3,7 @@ conflicts, stock ledger and projector position.
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 03:39:53.071570
+Create Date: 2026-11-22 04:12:04.032889
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-
     op.create_table(
         "rm_allowance",
         sa.Column("allowance_id", sa.String(length=64), nullable=False),
@@ -42,6 +41,7 @@ def upgrade() -> None:
         sa.Column("walked", sa.LargeBinary(), nullable=True),
         sa.Column("conflicts", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("allowance_id"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("rm_allowance", schema=None) as batch_op:
         batch_op.create_index("ix_rm_allowance_coop", ["coop_id"], unique=False)
@@ -55,6 +55,7 @@ def upgrade() -> None:
         sa.Column("head_name", sa.Text(), nullable=True),
         sa.Column("okey", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("beneficiary_id"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("rm_beneficiary", schema=None) as batch_op:
         batch_op.create_index("ix_rm_beneficiary_coop", ["coop_id"], unique=False)
@@ -79,6 +80,7 @@ def upgrade() -> None:
         sa.Column("walked", sa.LargeBinary(), nullable=True),
         sa.Column("conflicts", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("card_uid"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("rm_card", schema=None) as batch_op:
         batch_op.create_index("ix_rm_card_coop", ["coop_id"], unique=False)
@@ -94,6 +96,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=64), nullable=True),
         sa.Column("okey", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("claim_id"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("rm_claim", schema=None) as batch_op:
         batch_op.create_index("ix_rm_claim_coop", ["coop_id"], unique=False)
@@ -107,6 +110,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=True),
         sa.Column("detail", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("conflict_id"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("rm_conflict", schema=None) as batch_op:
         batch_op.create_index("ix_rm_conflict_coop", ["coop_id"], unique=False)
@@ -117,6 +121,7 @@ def upgrade() -> None:
         sa.Column("events", sa.BigInteger(), nullable=True),
         sa.Column("as_of", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("coop_id"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "rm_device",
@@ -135,6 +140,7 @@ def upgrade() -> None:
         sa.Column("retired", sa.Boolean(), nullable=True),
         sa.Column("conflicts", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("device_id"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("rm_device", schema=None) as batch_op:
         batch_op.create_index("ix_rm_device_coop", ["coop_id"], unique=False)
@@ -164,6 +170,7 @@ def upgrade() -> None:
         sa.Column("claims", sa.LargeBinary(), nullable=True),
         sa.Column("conflicts", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("entitlement_id"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("rm_entitlement", schema=None) as batch_op:
         batch_op.create_index("ix_rm_entitlement_coop", ["coop_id"], unique=False)
@@ -183,6 +190,7 @@ def upgrade() -> None:
         sa.Column("source", sa.Text(), nullable=True),
         sa.Column("alloc_okey", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("coop_id", "fund_id"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "rm_loan",
@@ -211,6 +219,7 @@ def upgrade() -> None:
         sa.Column("plain", sa.Boolean(), nullable=True),
         sa.Column("conflicts", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("coop_id", "loan_id"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "rm_member",
@@ -228,6 +237,7 @@ def upgrade() -> None:
         sa.Column("placed", sa.LargeBinary(), nullable=True),
         sa.Column("conflicts", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("coop_id", "member_id"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "rm_nik_group",
@@ -239,6 +249,7 @@ def upgrade() -> None:
         sa.Column("collisions", sa.LargeBinary(), nullable=True),
         sa.Column("conflicts", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("coop_id", "nik"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "rm_price",
@@ -248,6 +259,7 @@ def upgrade() -> None:
         sa.Column("effective_from", sa.String(length=64), nullable=True),
         sa.Column("okey", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("coop_id", "sku"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "rm_projector_held",
@@ -261,6 +273,7 @@ def upgrade() -> None:
         sa.Column("events", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("name"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "rm_quota",
@@ -271,6 +284,7 @@ def upgrade() -> None:
         sa.Column("qty", sa.BigInteger(), nullable=True),
         sa.Column("allocations", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("coop_id", "program", "sku", "period"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "rm_resolution",
@@ -282,6 +296,7 @@ def upgrade() -> None:
         sa.Column("okey", sa.LargeBinary(), nullable=True),
         sa.Column("event_id", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("conflict_id"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("rm_resolution", schema=None) as batch_op:
         batch_op.create_index("ix_rm_resolution_coop", ["coop_id"], unique=False)
@@ -300,6 +315,7 @@ def upgrade() -> None:
         sa.Column("khbs", sa.BigInteger(), nullable=True),
         sa.Column("total", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("coop_id", "sale_id"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "rm_sales_day",
@@ -313,6 +329,7 @@ def upgrade() -> None:
         sa.Column("voided_amount", sa.BigInteger(), nullable=True),
         sa.Column("voided_lines", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("coop_id", "day", "sku"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "rm_savings",
@@ -329,6 +346,7 @@ def upgrade() -> None:
         sa.Column("balance", sa.BigInteger(), nullable=True),
         sa.Column("movements", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("coop_id", "account_id"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "rm_shipment",
@@ -348,6 +366,7 @@ def upgrade() -> None:
         sa.Column("short", sa.LargeBinary(), nullable=True),
         sa.Column("status", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("shipment_id"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("rm_shipment", schema=None) as batch_op:
         batch_op.create_index("ix_rm_shipment_coop", ["coop_id"], unique=False)
@@ -372,28 +391,21 @@ def upgrade() -> None:
         sa.Column("counts", sa.BigInteger(), nullable=True),
         sa.Column("conflicts", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("coop_id", "location", "sku"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "rm_stock_moves",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("coop_id", sa.String(length=64), nullable=False),
         sa.Column("location", sa.String(length=64), nullable=False),
         sa.Column("sku", sa.String(length=64), nullable=False),
         sa.Column("okey", sa.LargeBinary(length=128), nullable=False),
         sa.Column("delta", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("coop_id", "location", "sku", "okey"),
+        sqlite_with_rowid=False,
     )
-    with op.batch_alter_table("rm_stock_moves", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_rm_stock_moves_item", ["coop_id", "location", "sku", "okey"], unique=False
-        )
 
 
 def downgrade() -> None:
-
-    with op.batch_alter_table("rm_stock_moves", schema=None) as batch_op:
-        batch_op.drop_index("ix_rm_stock_moves_item")
-
     op.drop_table("rm_stock_moves")
     op.drop_table("rm_stock")
     with op.batch_alter_table("rm_shipment", schema=None) as batch_op:

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 from support import histories as H
-from support.histories import ALLOWANCE, histories
+from support.histories import histories
 from support.projection import conflicts_of, project, snapshot
 
 from central_projector.models import Event
@@ -141,11 +141,6 @@ def test_every_history_projects_without_error_and_lists_valid_kinds(events: list
     for item in conflicts_of(project(events)):
         assert item["kind"] in KINDS
         assert item["id"] == conflict_id(item["kind"], item["subject"])
-
-
-def test_allowance_id_is_shared() -> None:
-    """The generated histories name one COOP allowance, so overspend is reachable."""
-    assert ALLOWANCE == "A1"
 
 
 @st.composite
