@@ -1,12 +1,21 @@
 """One NATS connection of a device, with the guards a bad link needs.
 
-nats-py reconnects by itself (here forever: ``max_reconnect_attempts=-1``; its default gives up
-after 60 attempts and closes the client), but a request or a JetStream publish that was in
-flight when the link dropped is not failed by the client: it waits for its own timeout. On a
-link that comes back after a second that would stall a sync for the whole timeout. So every
-operation runs through :meth:`Link.guarded`, which fails it at once when the connection drops
-(``LinkDown``) or when its time is up (``SyncTimeout``); the replicator then waits for
-:attr:`Link.up` and carries on from what the central reports.
+A link opens in one of two modes:
+
+- ``allow_reconnect=True`` (the one-shot sync): nats-py reconnects by itself (here forever:
+  ``max_reconnect_attempts=-1``; its default gives up after 60 attempts and closes the client)
+  and the caller waits for :attr:`Link.up`.
+- ``allow_reconnect=False`` (the long-running replicator): a drop closes the link and the caller
+  opens a fresh one. :meth:`Link.open` then retries the connect itself, every
+  ``reconnect_wait_s``, with a fresh client each time. Over a 600 ms round trip a fresh connect
+  (INFO, CONNECT+PING, PONG) is ready in about half the time nats-py's reconnect takes (which
+  also re-subscribes and flushes once more before it reports the connection restored).
+
+Either way, a request or a JetStream publish that was in flight when the link dropped is not
+failed by the client: it waits for its own timeout. On a link that comes back after a second
+that would stall a sync for the whole timeout. So every operation runs through
+:meth:`Link.guarded`, which fails it at once when the connection drops (``LinkDown``) or when
+its time is up (``SyncTimeout``).
 
 nats errors are translated here, at the boundary, into :mod:`sync_core.errors`.
 """
@@ -56,37 +65,82 @@ class Link:
         return self._js
 
     async def open(
-        self, timeout_s: float, *, reconnect_wait_s: float = 0.5, ping_interval_s: int = 10
+        self,
+        timeout_s: float,
+        *,
+        reconnect_wait_s: float = 0.5,
+        ping_interval_s: int = 10,
+        allow_reconnect: bool = True,
     ) -> None:
-        """Connect within ``timeout_s`` or raise :class:`LinkDown`."""
+        """Connect within ``timeout_s`` or raise :class:`LinkDown`.
+
+        With ``allow_reconnect`` the client reconnects by itself after a drop (and nats-py
+        retries the first connect every ``reconnect_wait_s``); without, a drop closes the link
+        and this method retries the first connect every ``reconnect_wait_s``, each time with a
+        fresh client.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            options = self._options(reconnect_wait_s, ping_interval_s, allow_reconnect, timeout_s)
+            try:
+                left = max(deadline - loop.time(), 0.001)
+                await asyncio.wait_for(self.nc.connect(**options), left)
+                break
+            except (TimeoutError, OSError, nats.errors.Error) as exc:
+                error = exc
+            if allow_reconnect or deadline - loop.time() <= reconnect_wait_s:
+                await self.close()
+                raise LinkDown(
+                    f"cannot reach the NATS server at {self.url} within {timeout_s:g} s "
+                    "(is the link up and the URL right?)"
+                ) from error
+            log.debug("connect_retry", url=self.url, error=repr(error))
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.nc.close(), 5)
+            await asyncio.sleep(reconnect_wait_s)
+            self.nc = Client()  # a failed client is not reused: its state is half set up
+        self._js = self.nc.jetstream()
+        self.closed = False
+        self.down.clear()
+        self.up.set()
+
+    def _options(
+        self, reconnect_wait_s: float, ping_interval_s: int, allow_reconnect: bool, timeout_s: float
+    ) -> dict[str, Any]:
+        nc = self.nc
+
+        # Callbacks of a client this link has since replaced must not touch its state.
+        async def disconnected() -> None:
+            if nc is self.nc:
+                await self._on_disconnected()
+
+        async def reconnected() -> None:
+            if nc is self.nc:
+                await self._on_reconnected()
+
+        async def closed() -> None:
+            if nc is self.nc:
+                await self._on_closed()
+
         options: dict[str, Any] = {
             "servers": [self.url],
             "name": self.name,
-            "allow_reconnect": True,
+            "allow_reconnect": allow_reconnect,
             "max_reconnect_attempts": -1,
             "reconnect_time_wait": reconnect_wait_s,
             "connect_timeout": max(1, min(5, int(timeout_s))),
             # A black-holed link is noticed after ping_interval * max_outstanding_pings.
             "ping_interval": ping_interval_s,
             "max_outstanding_pings": 3,
-            "disconnected_cb": self._on_disconnected,
-            "reconnected_cb": self._on_reconnected,
-            "closed_cb": self._on_closed,
+            "disconnected_cb": disconnected,
+            "reconnected_cb": reconnected,
+            "closed_cb": closed,
             "error_cb": self._on_error,
         }
         if self.credentials:
             options["user_credentials"] = self.credentials
-        try:
-            await asyncio.wait_for(self.nc.connect(**options), timeout_s)
-        except (TimeoutError, OSError, nats.errors.Error) as exc:
-            await self.close()
-            raise LinkDown(
-                f"cannot reach the NATS server at {self.url} within {timeout_s:g} s "
-                "(is the link up and the URL right?)"
-            ) from exc
-        self._js = self.nc.jetstream()
-        self.down.clear()
-        self.up.set()
+        return options
 
     async def close(self) -> None:
         self.closed = True

@@ -100,6 +100,7 @@ class Replicator:
         refresh_s: float = 10.0,
         confirm_wait_s: float = 2.0,
         backoff_cap_s: float = 3.0,
+        reconnect_wait_s: float = 0.1,
         credentials: str | None = None,
     ) -> None:
         self.agent = agent
@@ -115,6 +116,7 @@ class Replicator:
         self.refresh_s = refresh_s
         self.confirm_wait_s = confirm_wait_s
         self.backoff_cap_s = backoff_cap_s
+        self.reconnect_wait_s = reconnect_wait_s
         self.credentials = credentials
         self._acked = 0  # highest seq JetStream acknowledged, contiguously from the start
         self._central_seen = True  # to log the central going away once, not every cycle
@@ -136,7 +138,9 @@ class Replicator:
         deadline = loop.time() + timeout_s
         tally = Tally()
         link = self._link()
-        await link.open(min(timeout_s, self.connect_timeout_s))
+        await link.open(
+            min(timeout_s, self.connect_timeout_s), reconnect_wait_s=self.reconnect_wait_s
+        )
         try:
             while True:
                 try:
@@ -157,26 +161,42 @@ class Replicator:
         return self._report(tally)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Replicate until ``stop`` is set: reconnect forever, sync on new events and regularly."""
+        """Replicate until ``stop`` is set: reconnect forever, sync on new events and regularly.
+
+        A dropped connection is not left to nats-py's reconnect: the link closes and a fresh
+        one is opened at once (``Link.open`` retries every ``reconnect_wait_s`` for up to
+        ``connect_timeout_s``), which is ready sooner over a long round trip. A link that keeps
+        failing without getting anything done, and an outage longer than ``connect_timeout_s``,
+        wait a jittered backoff (up to ``backoff_cap_s``) before the next try.
+        """
         backoff = Backoff(0.2, self.backoff_cap_s)
         while not stop.is_set():
             link = self._link()
             try:
-                await link.open(self.connect_timeout_s)
+                await link.open(
+                    self.connect_timeout_s,
+                    reconnect_wait_s=self.reconnect_wait_s,
+                    allow_reconnect=False,
+                )
             except LinkDown as exc:
                 self._log.warning("connect_failed", error=str(exc))
                 await wait_any(stop, None, backoff.next())
                 continue
-            backoff.reset()
             try:
-                await self._serve(link, stop, backoff)
+                progressed = await self._serve(link, stop, backoff)
             finally:
                 await link.close()
+            if progressed:
+                backoff.reset()
+            else:  # connected, then failed before anything was done: do not hammer
+                await wait_any(stop, None, backoff.next())
 
-    async def _serve(self, link: Link, stop: asyncio.Event, backoff: Backoff) -> None:
+    async def _serve(self, link: Link, stop: asyncio.Event, backoff: Backoff) -> bool:
+        """Sync over ``link`` until it closes or ``stop``; whether anything moved forward."""
         loop = asyncio.get_running_loop()
         next_due = 0.0
         poll_gap = self.poll_s
+        acked_before, progressed = self._acked, False
         while not stop.is_set() and not link.closed:
             now = loop.time()
             if self.agent.head().seq > self._acked or now >= next_due:
@@ -187,11 +207,13 @@ class Replicator:
                     if isinstance(exc, IntegrityError):
                         raise
                     self._log.warning("sync_failed", error=str(exc))
-                    # Link down: resume the moment the client reconnects. Otherwise back off.
-                    wake = link.up if link.down.is_set() else None
-                    await wait_any(stop, wake, backoff.next())
+                    if link.closed or link.down.is_set():
+                        # The caller opens a fresh link at once.
+                        return progressed or self._acked > acked_before
+                    await wait_any(stop, None, backoff.next())
                     continue
                 backoff.reset()
+                progressed = True
                 report = self._report(tally)
                 if tally.uploaded or tally.downloaded or tally.refused:
                     self._log.info("synced", **report.to_json())
@@ -202,6 +224,7 @@ class Replicator:
                     wait = poll_gap
                 next_due = loop.time() + wait
             await wait_any(stop, None, self.poll_s)
+        return progressed or self._acked > acked_before
 
     # --- one cycle ---------------------------------------------------------------------
     async def _cycle(self, link: Link, tally: Tally, *, confirm_until: float) -> None:
