@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from central_projector.tables import devices, events, gaps, outbox, quarantine
 from schemas import REGISTRY
-from sync_core import subjects
+from sync_core import codec, subjects
 from sync_core.batch import Oversize, decode_batch
 from sync_core.envelope import Envelope
 from sync_core.errors import DecodeError, SignatureInvalid, UnknownEventType, ValidationError
@@ -108,8 +108,13 @@ def _process(
         _quarantine(conn, res, now_ms, subject, "coop_mismatch", detail, device_id, None, data)
         return res
     state = _DeviceState(dict(dev))
+    _prefetch(conn, state, batch.events)
+    before = state.committed_seq
     for raw in batch.events:
         _ingest_one(conn, res, state, subject, raw, now_ms)
+    _flush(conn, state)
+    if state.committed_seq != before:
+        _close_filled_gaps(conn, state, now_ms)
     conn.execute(
         sa.update(devices)
         .where(devices.c.device_id == device_id)
@@ -133,6 +138,61 @@ class _DeviceState:
         self.committed_seq: int = row["committed_seq"]
         self.committed_hash: bytes = row["committed_hash"]
         self.skewed = 0
+        # Rows of this device by seq (None: known absent), read once per upload, and the
+        # writes of this upload, sent with executemany at the end (or before a rare path).
+        self.rows: dict[int, dict[str, Any] | None] = {}
+        self.new_events: list[dict[str, Any]] = []
+        self.new_outbox: list[dict[str, Any]] = []
+        self.released: list[int] = []
+
+
+_ROW_COLUMNS = (events.c.seq, events.c.prev_hash, events.c.hash, events.c.status, events.c.envelope)
+
+
+def _prefetch(conn: sa.Connection, st: _DeviceState, raws: list[bytes]) -> None:
+    """Read the rows an upload's seq range (and the seq after it) can touch, in one query."""
+    seqs = [s for s in (_peek_seq(r) for r in raws) if s is not None]
+    if not seqs:
+        return
+    lo, hi = min(seqs), max(seqs) + 1
+    if hi - lo > 10 * len(raws) + 10:
+        return  # a scattered upload: look rows up one by one instead
+    for seq in range(lo, hi + 1):
+        st.rows[seq] = None
+    for r in conn.execute(
+        sa.select(*_ROW_COLUMNS).where(
+            events.c.device_id == st.device_id, events.c.seq >= lo, events.c.seq <= hi
+        )
+    ).mappings():
+        st.rows[int(r["seq"])] = dict(r)
+
+
+def _peek_seq(raw: bytes) -> int | None:
+    try:
+        wire = codec.decode(raw)
+    except DecodeError:
+        return None
+    seq = wire.get("seq") if isinstance(wire, dict) else None
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+
+
+def _flush(conn: sa.Connection, st: _DeviceState) -> None:
+    if st.new_events:
+        conn.execute(sa.insert(events), st.new_events)
+        for row in st.new_events:
+            del row["device_id"]  # from now on a stored row: a release must update it
+        st.new_events = []
+    if st.released:
+        conn.execute(
+            sa.update(events)
+            .where(events.c.device_id == st.device_id, events.c.seq == sa.bindparam("s"))
+            .values(status="committed"),
+            [{"s": s} for s in st.released],
+        )
+        st.released = []
+    if st.new_outbox:
+        conn.execute(sa.insert(outbox), st.new_outbox)
+        st.new_outbox = []
 
 
 def _ingest_one(
@@ -174,11 +234,9 @@ def _ingest_one(
     if "edge" not in schema.origin:
         refuse("not_edge_event", f"{env.type} is issued centrally only", env.seq)
         return
-    existing = conn.execute(
-        sa.select(events.c.hash).where(events.c.device_id == env.device_id, events.c.seq == env.seq)
-    ).first()
+    existing = _row(conn, st, env.seq)
     if existing is not None:
-        if existing[0] == env.hash:
+        if existing["hash"] == env.hash:
             res.duplicates += 1
         else:
             refuse(
@@ -195,17 +253,18 @@ def _ingest_one(
                 "broken_chain", f"seq {env.seq} does not link to seq {st.committed_seq}", env.seq
             )
             return
-        succ = _row(conn, st.device_id, env.seq + 1)
+        succ = _row(conn, st, env.seq + 1)
         if succ is not None and succ["prev_hash"] != env.hash:
             refuse("broken_chain", f"seq {env.seq} does not link to the seq after it", env.seq)
             return
-        _insert(conn, env, "committed", flags, now_ms)
+        _insert(conn, env, "committed", flags, now_ms, st)
         res.committed += 1
         st.committed_seq, st.committed_hash = env.seq, env.hash
         _advance(conn, res, st, subject, now_ms)
     else:
-        _insert(conn, env, "held", flags, now_ms)
+        _insert(conn, env, "held", flags, now_ms, st)
         res.held += 1
+        _flush(conn, st)
         _note_gap(conn, st, env.seq, now_ms)
 
 
@@ -213,10 +272,16 @@ def _advance(
     conn: sa.Connection, res: IngestResult, st: _DeviceState, subject: str, now_ms: int
 ) -> None:
     """Move committed_seq over every successor already present, releasing held ones."""
-    while (row := _row(conn, st.device_id, st.committed_seq + 1)) is not None:
+    while (row := _row(conn, st, st.committed_seq + 1)) is not None:
         if row["prev_hash"] != st.committed_hash:
             if row["status"] == "held":
-                conn.execute(sa.delete(events).where(events.c.id == row["id"]))
+                _flush(conn, st)
+                conn.execute(
+                    sa.delete(events).where(
+                        events.c.device_id == st.device_id, events.c.seq == row["seq"]
+                    )
+                )
+                st.rows[int(row["seq"])] = None
                 _quarantine(
                     conn,
                     res,
@@ -230,13 +295,16 @@ def _advance(
                 )
             break
         if row["status"] == "held":
-            conn.execute(
-                sa.update(events).where(events.c.id == row["id"]).values(status="committed")
-            )
-            _enqueue_event(conn, Envelope.decode(row["envelope"]))
+            row["status"] = "committed"
+            if "device_id" not in row:  # a stored row, not one of this upload's own
+                st.released.append(int(row["seq"]))
+            _enqueue_event(conn, Envelope.decode(row["envelope"]), into=st.new_outbox)
             res.committed += 1
             res.released += 1
         st.committed_seq, st.committed_hash = row["seq"], row["hash"]
+
+
+def _close_filled_gaps(conn: sa.Connection, st: _DeviceState, now_ms: int) -> None:
     conn.execute(
         sa.update(gaps)
         .where(
@@ -310,58 +378,77 @@ def release_expired_gaps(conn: sa.Connection, now_ms: int, timeout_ms: int) -> i
     return released
 
 
-def _row(conn: sa.Connection, device_id: str, seq: int) -> Any:
-    return (
-        conn.execute(
-            sa.select(
-                events.c.id,
-                events.c.seq,
-                events.c.prev_hash,
-                events.c.hash,
-                events.c.status,
-                events.c.envelope,
-            ).where(events.c.device_id == device_id, events.c.seq == seq)
+def _row(conn: sa.Connection, st: _DeviceState, seq: int) -> dict[str, Any] | None:
+    if seq not in st.rows:
+        found = (
+            conn.execute(
+                sa.select(*_ROW_COLUMNS).where(
+                    events.c.device_id == st.device_id, events.c.seq == seq
+                )
+            )
+            .mappings()
+            .first()
         )
-        .mappings()
-        .first()
-    )
+        st.rows[seq] = dict(found) if found is not None else None
+    return st.rows[seq]
 
 
-def _insert(conn: sa.Connection, env: Envelope, status: str, flags: str, now_ms: int) -> None:
-    conn.execute(
-        sa.insert(events).values(
-            device_id=env.device_id,
-            seq=env.seq,
-            event_id=env.event_id,
-            coop_id=env.coop_id,
-            type=env.type,
-            version=env.version,
-            aggregate_id=env.aggregate_id,
-            hlc_wall=env.hlc.wall,
-            hlc_counter=env.hlc.counter,
-            prev_hash=env.prev_hash,
-            hash=env.hash,
-            envelope=env.encode(),
-            received_at=now_ms,
-            status=status,
-            flags=flags,
-        )
-    )
+def _insert(
+    conn: sa.Connection,
+    env: Envelope,
+    status: str,
+    flags: str,
+    now_ms: int,
+    st: _DeviceState | None = None,
+) -> None:
+    """Record an event: at once, or (with ``st``) queued for the upload's executemany."""
+    row = {
+        "device_id": env.device_id,
+        "seq": env.seq,
+        "event_id": env.event_id,
+        "coop_id": env.coop_id,
+        "type": env.type,
+        "version": env.version,
+        "aggregate_id": env.aggregate_id,
+        "hlc_wall": env.hlc.wall,
+        "hlc_counter": env.hlc.counter,
+        "prev_hash": env.prev_hash,
+        "hash": env.hash,
+        "envelope": env.encode(),
+        "received_at": now_ms,
+        "status": status,
+        "flags": flags,
+    }
+    if st is None:
+        conn.execute(sa.insert(events), [row])
+        if status == "committed":
+            _enqueue_event(conn, env)
+        return
+    st.new_events.append(row)  # the same dict: a release below updates what is inserted
+    st.rows[env.seq] = row
     if status == "committed":
-        _enqueue_event(conn, env)
+        _enqueue_event(conn, env, into=st.new_outbox)
 
 
-def _enqueue_event(conn: sa.Connection, env: Envelope, *, gap: bool = False) -> None:
+def _enqueue_event(
+    conn: sa.Connection,
+    env: Envelope,
+    *,
+    gap: bool = False,
+    into: list[dict[str, Any]] | None = None,
+) -> None:
     area = REGISTRY.get(env.type).area
     headers = {"Kop-Flags": "GAP"} if gap else {}
-    conn.execute(
-        sa.insert(outbox).values(
-            subject=subjects.canonical(env.coop_id, area, env.type),
-            data=env.encode(),
-            msg_id=f"{env.device_id}:{env.seq}",
-            headers=json.dumps(headers),
-        )
-    )
+    item = {
+        "subject": subjects.canonical(env.coop_id, area, env.type),
+        "data": env.encode(),
+        "msg_id": f"{env.device_id}:{env.seq}",
+        "headers": json.dumps(headers),
+    }
+    if into is None:
+        conn.execute(sa.insert(outbox), [item])
+    else:
+        into.append(item)
 
 
 def _quarantine(

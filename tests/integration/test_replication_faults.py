@@ -134,11 +134,12 @@ class CrashAfterCommit:
         return getattr(self.store, name)
 
     def process_upload(self, subject: str, data: bytes, now_ms: int) -> Any:
-        result = self.store.process_upload(subject, data, now_ms)
-        if not self.committed.is_set():
-            self.committed.set()
-            raise SimulatedCrash("committed, never acknowledged")
-        return result
+        if self.committed.is_set():
+            # Dead after the first commit: nothing more is processed, nothing acked.
+            raise SimulatedCrash("the ingest loop is gone")
+        self.store.process_upload(subject, data, now_ms)
+        self.committed.set()
+        raise SimulatedCrash("committed, never acknowledged")
 
 
 async def test_ingest_dying_between_commit_and_ack_has_no_double_effect(

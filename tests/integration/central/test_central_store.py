@@ -249,3 +249,16 @@ def test_any_delivery_order_with_duplicates_commits_the_same_log(tmp_path_factor
         assert [b for _, b in store.committed("pos-1")] == raw
         assert store.device_status()[0]["committed_seq"] == 16
     agent.close()
+
+
+def test_out_of_order_events_inside_one_upload_commit(tmp_path: Path) -> None:
+    """An upload whose events arrive out of order (and a duplicate) still commits each once."""
+    agent = _agent(tmp_path, n=6)
+    raw = _raw(agent)
+    with CentralStore(f"sqlite:///{tmp_path / 'c.db'}") as store:
+        store.register_device(COOP, "pos-1", agent.public_key)
+        res = _up(store, agent, [raw[0], raw[3], raw[2], raw[1], raw[2], raw[5], raw[4]])
+        assert (res.committed, res.duplicates, res.committed_seq) == (6, 1, 6)
+        assert [b for _, b in store.committed("pos-1")] == raw
+        assert store.device_status()[0]["held"] == 0
+    agent.close()
