@@ -78,6 +78,9 @@ class State(Protocol):
     def moves_before(self, stock: Key, okey: Okey) -> int:
         """Σ deltas of the ledger of ``stock`` whose order key is below ``okey``."""
 
+    def moves_after(self, stock: Key, okey: Okey) -> bool:
+        """Whether the ledger of ``stock`` holds a movement with a larger order key."""
+
 
 class MemoryState:
     """An in-memory :class:`State`: the fake for tests and the reference semantics."""
@@ -100,6 +103,9 @@ class MemoryState:
 
     def moves_before(self, stock: Key, okey: Okey) -> int:
         return sum(d for k, d in self.moves.get(stock, ()) if k < okey)
+
+    def moves_after(self, stock: Key, okey: Okey) -> bool:
+        return any(k > okey for k, _ in self.moves.get(stock, ()))
 
     def rows(self, table: str) -> dict[Key, Row]:
         return self.tables.get(table, {})

@@ -37,14 +37,14 @@ HANDLERS: dict[str, Handler] = {
 
 def apply(state: State, events: Iterable[Event]) -> int:
     """Fold ``events`` into ``state``; returns how many were folded."""
-    n = 0
-    for ev in sorted(events, key=_order):
-        handler = HANDLERS.get(ev.type)
+    ordered = sorted(events, key=_order)
+    handlers = HANDLERS
+    for ev in ordered:
+        handler = handlers.get(ev.type)
         if handler is not None:
             handler(state, ev)
-        sync_health.observe(state, ev)
-        n += 1
-    return n
+    sync_health.observe_all(state, ordered)
+    return len(ordered)
 
 
 def _order(ev: Event) -> tuple[int, int, str, int]:

@@ -17,7 +17,7 @@ Rows:
   card_uid, khbs, total}``; sale ids are minted per device, so one id is one sale (were
   one id recorded twice, the first recording by total order stands);
 - ``sales_day`` (coop, day, sku) = ``{qty, amount, lines}`` sold and the same voided;
-- ``stock`` (coop, location, sku) = ``{total, count_okey, count_qty, last_move, before, on_hand,
+- ``stock`` (coop, location, sku) = ``{total, count_okey, count_qty, before, on_hand,
   received, sold, returned, adjusted, shipped_out, shipped_in, counts}``;
 - ``price`` (coop, sku) = ``{unit_price, effective_from, okey}``;
 - ``quota`` (coop, program, sku, period) = ``{qty, allocations}``.
@@ -59,7 +59,6 @@ def _stock(state: State, key: tuple[str, str, str]) -> Row:
         "total": 0,
         "count_okey": None,
         "count_qty": 0,
-        "last_move": None,
         "before": 0,
         "on_hand": 0,
         "received": 0,
@@ -83,8 +82,6 @@ def move(
     row[column] += -delta if column in _OUTFLOWS else delta
     if row["count_okey"] is not None and okey < row["count_okey"]:
         row["before"] += delta
-    if row["last_move"] is None or okey > row["last_move"]:
-        row["last_move"] = okey
     state.add_move(key, okey, delta)
     _finish(state, row, key)
 
@@ -127,7 +124,7 @@ def counted(state: State, ev: Event) -> None:
         row["count_qty"] = p["counted_qty"]
         # Usually the count is later than every movement known: then all of them are
         # before it and the ledger need not be asked.
-        late = row["last_move"] is not None and row["last_move"] > ev.okey
+        late = state.moves_after(key, ev.okey)
         row["before"] = state.moves_before(key, ev.okey) if late else row["total"]
     _finish(state, row, key)
 

@@ -19,6 +19,8 @@ Rows:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from central_projector.models.base import Event, Row, State
 from central_projector.models.conflicts import found, report
 from schemas import REGISTRY
@@ -65,27 +67,61 @@ def _device(state: State, device_id: str) -> Row:
 
 def observe(state: State, ev: Event) -> None:
     """Fold one event (of any type) into its device's and cooperative's health."""
-    row = _device(state, ev.device_id)
-    if row["coop_id"] is None or ev.coop_id < row["coop_id"]:
-        row["coop_id"] = ev.coop_id
-    row["events"] += 1
-    row["max_seq"] = max(row["max_seq"], ev.seq)
-    row["last_wall"] = max(row["last_wall"], ev.key[0])
-    if ev.received_at >= row["last_seen"]:
-        row["last_seen"] = ev.received_at
-        row["lag_ms"] = ev.received_at - ev.key[0]
-    if ev.flags:
-        flags = ev.flags.split()
-        if "CLOCK_SKEW" in flags:
-            row["skew_count"] += 1
-            row["skew_seqs"] = sorted([*row["skew_seqs"], ev.seq])[:SHOWN_SEQS]
-        if "GAP" in flags:
-            row["gap_count"] += 1
-            row["gap_seqs"] = sorted([*row["gap_seqs"], ev.seq])[:SHOWN_SEQS]
-    if row["skew_count"] or row["gap_count"]:
-        _report(state, row)
-    state.put("device", (ev.device_id,), row)
-    _coop(state, ev)
+    observe_all(state, [ev])
+
+
+def observe_all(state: State, events: Iterable[Event]) -> None:
+    """Fold a batch of events into device and cooperative health, each row once per batch."""
+    devices: dict[str, Row] = {}
+    coops: dict[str, Row] = {}
+    flagged: set[str] = set()
+    for ev in events:
+        key = ev.key
+        device = key[2]
+        row = devices.get(device)
+        if row is None:
+            row = devices[device] = _device(state, device)
+        if row["coop_id"] is None or ev.coop_id < row["coop_id"]:
+            row["coop_id"] = ev.coop_id
+        row["events"] += 1
+        if key[3] > row["max_seq"]:
+            row["max_seq"] = key[3]
+        if key[0] > row["last_wall"]:
+            row["last_wall"] = key[0]
+        if ev.received_at >= row["last_seen"]:
+            row["last_seen"] = ev.received_at
+            row["lag_ms"] = ev.received_at - key[0]
+        if ev.flags:
+            flags = ev.flags.split()
+            if "CLOCK_SKEW" in flags:
+                row["skew_count"] += 1
+                row["skew_seqs"] = sorted([*row["skew_seqs"], key[3]])[:SHOWN_SEQS]
+            if "GAP" in flags:
+                row["gap_count"] += 1
+                row["gap_seqs"] = sorted([*row["gap_seqs"], key[3]])[:SHOWN_SEQS]
+        if row["skew_count"] or row["gap_count"]:
+            flagged.add(device)
+        coop = coops.get(ev.coop_id)
+        if coop is None:
+            coop = coops[ev.coop_id] = state.get("coop", (ev.coop_id,)) or {
+                "coop_id": ev.coop_id,
+                "events": 0,
+                "as_of": None,
+            }
+        coop["events"] += 1
+        dates = _DATES_OF.get(ev.type)
+        if dates:
+            p = ev.payload
+            for field in dates:
+                day = p.get(field)
+                if isinstance(day, str) and (coop["as_of"] is None or day > coop["as_of"]):
+                    coop["as_of"] = day
+    for device, row in devices.items():
+        if device in flagged:
+            _report(state, row)
+        state.put("device", (device,), row)
+    for coop_id, coop in coops.items():
+        state.put("coop", (coop_id,), coop)
 
 
 def _report(state: State, row: Row) -> None:
@@ -98,18 +134,6 @@ def _report(state: State, row: Row) -> None:
         detail = {"device_id": dev, "events": row["gap_count"], "seqs": row["gap_seqs"]}
         items.append(("GAP", f"device:{dev}", coop, detail))
     report(state, row, found(*items))
-
-
-def _coop(state: State, ev: Event) -> None:
-    key = (ev.coop_id,)
-    row = state.get("coop", key) or {"coop_id": ev.coop_id, "events": 0, "as_of": None}
-    row["events"] += 1
-    p = ev.payload
-    for field in _DATES_OF.get(ev.type, ()):
-        day = p.get(field)
-        if isinstance(day, str) and (row["as_of"] is None or day > row["as_of"]):
-            row["as_of"] = day
-    state.put("coop", key, row)
 
 
 def device_registered(state: State, ev: Event) -> None:

@@ -158,6 +158,20 @@ class SqlState:
         pending = sum(d for k, o, d in self.moves if k == stock and o < okey)
         return int(stored) + pending
 
+    def moves_after(self, stock: Key, okey: Okey) -> bool:
+        if any(k == stock and o > okey for k, o, _ in self.moves):
+            return True
+        m = stock_moves.c
+        coop, location, sku = stock
+        later = self.conn.execute(
+            sa.select(m.delta)
+            .where(
+                m.coop_id == coop, m.location == location, m.sku == sku, m.okey > okey_bytes(okey)
+            )
+            .limit(1)
+        ).first()
+        return later is not None
+
     # --- bulk I/O ------------------------------------------------------------------------
     def prefetch(self, wanted: dict[str, set[Key]]) -> None:
         for table, keys in wanted.items():

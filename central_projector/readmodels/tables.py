@@ -98,8 +98,7 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
     "stock": (
         ("coop_id", "location", "sku"),
         (
-            ("total", B), ("count_okey", J), ("count_qty", B), ("last_move", J), ("before", B),
-            ("on_hand", B),
+            ("total", B), ("count_okey", J), ("count_qty", B), ("before", B), ("on_hand", B),
             ("received", B), ("sold", B), ("returned", B), ("adjusted", B),
             ("shipped_out", B), ("shipped_in", B), ("counts", B), ("conflicts", J),
         ),

@@ -3,7 +3,7 @@ conflicts, stock ledger and projector position.
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 04:12:04.032889
+Create Date: 2026-11-22 04:16:21.083545
 """
 
 from __future__ import annotations
@@ -379,7 +379,6 @@ def upgrade() -> None:
         sa.Column("total", sa.BigInteger(), nullable=True),
         sa.Column("count_okey", sa.LargeBinary(), nullable=True),
         sa.Column("count_qty", sa.BigInteger(), nullable=True),
-        sa.Column("last_move", sa.LargeBinary(), nullable=True),
         sa.Column("before", sa.BigInteger(), nullable=True),
         sa.Column("on_hand", sa.BigInteger(), nullable=True),
         sa.Column("received", sa.BigInteger(), nullable=True),
