@@ -49,6 +49,8 @@ _COLUMNS = (
 )  # fmt: skip
 ID, DEVICE, SEQ, EVENT_ID, COOP, TYPE, VERSION, AGG, WALL, COUNTER, ENVELOPE, RECEIVED = range(12)
 STATUS, FLAGS = 12, 13
+SQLITE_CACHE_KIB = 256 * 1024
+SQLITE_MMAP_BYTES = 1 << 30
 CACHE_ROWS = 400_000  # rows kept between steps (see Projector.step)
 # Rows a later step almost never reads again (one per sale, per redemption claim):
 # not worth keeping between steps.
@@ -300,6 +302,9 @@ def _projection_pragmas(dbapi_conn: Any, _record: Any) -> None:
     """
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA synchronous=NORMAL")
+    # Upserts seek all over the read-model B-trees: keep them in memory, not re-read.
+    cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
     cur.close()
 
 
