@@ -32,8 +32,9 @@ The edge never forgets an event, so whatever JetStream loses, the next cycle re-
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,9 @@ log = structlog.get_logger("kopsync.edge.replicator")
 BATCH_BYTES = MAX_BATCH_BYTES // 2
 # While events wait for the central's commit, hello at most this far apart (a few bytes each).
 MAX_POLL_S = 2.0
+# The first batch of a head start (published before the hello's answer) is small, so that its
+# acknowledgement comes back soon after the link does.
+HEAD_START_FIRST = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,7 @@ class Replicator:
         confirm_wait_s: float = 2.0,
         backoff_cap_s: float = 3.0,
         reconnect_wait_s: float = 0.1,
+        head_start_events: int = 500,
         credentials: str | None = None,
     ) -> None:
         self.agent = agent
@@ -117,9 +122,11 @@ class Replicator:
         self.confirm_wait_s = confirm_wait_s
         self.backoff_cap_s = backoff_cap_s
         self.reconnect_wait_s = reconnect_wait_s
+        self.head_start_events = head_start_events
         self.credentials = credentials
         self._acked = 0  # highest seq JetStream acknowledged, contiguously from the start
         self._central_seen = True  # to log the central going away once, not every cycle
+        self._trusted = False  # a hello in this process answered with the pinned central key
         self._placed: list[_Placed] = []  # acked batches the central has not committed yet
         self._progress = (-1, 0.0)  # (central committed seq, when it last advanced)
         self._floor: tuple[object, float] = (None, 0.0)  # (central ingest_seq, when it moved)
@@ -228,7 +235,26 @@ class Replicator:
 
     # --- one cycle ---------------------------------------------------------------------
     async def _cycle(self, link: Link, tally: Tally, *, confirm_until: float) -> None:
-        reply = await self._hello(link, tally)
+        hello = asyncio.ensure_future(self._hello(link, tally))
+        upload: asyncio.Future[None] | None = None
+        plan: asyncio.Future[list[tuple[int, int]]] | None = None
+        early = self._head_start()
+        if early is not None:
+            await asyncio.sleep(0)  # the hello goes out ahead of the batches
+            plan = asyncio.get_running_loop().create_future()
+            upload = asyncio.ensure_future(
+                self._publish_ranges(
+                    link, [early], tally, resend=False, first_events=HEAD_START_FIRST, then=plan
+                )
+            )
+        try:
+            reply = await hello
+        except BaseException:
+            if upload is not None:
+                upload.cancel()
+                with contextlib.suppress(BaseException):
+                    await upload
+            raise
         committed = self._committed(reply)
         head = self.agent.head().seq
         if head < committed:
@@ -241,11 +267,31 @@ class Replicator:
             )
         # What the central committed needs no upload, whatever this process sent before.
         self._acked = max(self._acked, committed)
-        if self._acked < head:
+        if upload is not None and plan is not None and early is not None:
+            plan.set_result(_without((self._acked + 1, head), early))
+            await upload
+        elif self._acked < head:
             await self._upload(link, self._acked + 1, head, tally)
         await self._downlink(link, tally)
         if reply is not None and reply["registered"]:
             await self._confirm(link, tally, reply, confirm_until)
+
+    def _head_start(self) -> tuple[int, int] | None:
+        """The range to publish alongside the hello, before its answer: about one
+        bandwidth-delay product past what JetStream acknowledged, so a link that just came
+        back carries events during the hello's round trip.
+
+        Only once a hello in this process has shown the pinned central key: the first
+        contact waits for the hello, which may refuse the central. A head start JetStream
+        already stored (its acknowledgement lost with the link) is stored again or
+        de-duplicated by JetStream; the central de-duplicates by ``(device_id, seq)``.
+        """
+        if not self._trusted or self.head_start_events <= 0:
+            return None
+        head = self.agent.head().seq
+        if self._acked >= head:
+            return None
+        return self._acked + 1, min(head, self._acked + self.head_start_events)
 
     def _committed(self, reply: dict[str, Any] | None) -> int:
         if reply is not None and reply["registered"]:
@@ -278,6 +324,7 @@ class Replicator:
         tally.central_answered = True
         tally.registered = bool(reply["registered"])
         self._pin_key(reply["central_key"], reply["issuer"])
+        self._trusted = True
         self.agent.observe_clock(Hlc.from_wire(reply["hlc"]))
         changes: dict[str, Any] = {"last_contact": _now_ms()}
         if reply["registered"]:
@@ -305,14 +352,17 @@ class Replicator:
             )
 
     # --- upload ------------------------------------------------------------------------
-    def _batches(self, first: int, last: int) -> Iterator[_Batch]:
+    def _batches(self, first: int, last: int, first_events: int = 0) -> Iterator[_Batch]:
+        """``first..last`` in batches; the first one of at most ``first_events`` if given."""
         seqs: list[int] = []
         items: list[bytes] = []
         size = 0
+        limit = min(first_events, self.batch_events) if first_events > 0 else self.batch_events
         for seq, data in self.agent.store.raw_events(first - 1, last):
-            if items and (len(items) >= self.batch_events or size + len(data) > BATCH_BYTES):
+            if items and (len(items) >= limit or size + len(data) > BATCH_BYTES):
                 yield self._encode(seqs, items)
                 seqs, items, size = [], [], 0
+                limit = self.batch_events
             seqs.append(seq)
             items.append(bytes(data))
             size += len(data)
@@ -328,8 +378,17 @@ class Replicator:
         await self._publish_ranges(link, [(first, last)], tally, resend=False)
 
     async def _publish_ranges(
-        self, link: Link, ranges: list[tuple[int, int]], tally: Tally, *, resend: bool
+        self,
+        link: Link,
+        ranges: list[tuple[int, int]],
+        tally: Tally,
+        *,
+        resend: bool,
+        first_events: int = 0,
+        then: Awaitable[list[tuple[int, int]]] | None = None,
     ) -> None:
+        """Publish ``ranges`` pipelined, then the ranges ``then`` gives (same pipeline); advance
+        ``_acked`` over the acknowledged prefix. ``first_events`` caps the first batch."""
         subject = subjects.upload(self.agent.coop_id, self.agent.device_id)
         slots = asyncio.Semaphore(self.max_in_flight)
         failed = asyncio.Event()
@@ -345,21 +404,26 @@ class Replicator:
             finally:
                 slots.release()
 
-        try:
+        async def send(ranges: list[tuple[int, int]], first_events: int) -> None:
             for first, last in ranges:
-                for batch in self._batches(first, last):
+                for batch in self._batches(first, last, first_events):
+                    first_events = 0
                     await slots.acquire()
                     if failed.is_set():
                         slots.release()
-                        break
+                        return
                     sent.append((batch, asyncio.create_task(publish(batch))))
-                if failed.is_set():
-                    break
+
+        try:
+            await send(ranges, first_events)
+            if then is not None and not failed.is_set():
+                await send(await then, 0)
             results = await asyncio.gather(*(t for _, t in sent), return_exceptions=True)
         finally:
             for _, task in sent:
                 task.cancel()
         error: BaseException | None = None
+        done: list[_Batch] = []
         for (batch, _), result in zip(sent, results, strict=True):
             if isinstance(result, BaseException):
                 error = error or result
@@ -369,7 +433,10 @@ class Replicator:
             tally.bytes_sent += len(batch.data)
             if resend:
                 tally.resent += batch.last - batch.first + 1
-            if error is None and batch.first <= self._acked + 1:
+            done.append(batch)
+        # In seq order: a head start and the ranges after it complete in any order.
+        for batch in sorted(done, key=lambda b: b.first):
+            if batch.first <= self._acked + 1:
                 self._acked = max(self._acked, batch.last)
         if error is not None:
             raise error
@@ -516,6 +583,12 @@ def _missing(committed: int, upto: int, held: list[Any]) -> list[tuple[int, int]
     if nxt <= upto:
         ranges.append((nxt, upto))
     return [(a, b) for a, b in ranges if a <= b]
+
+
+def _without(span: tuple[int, int], done: tuple[int, int]) -> list[tuple[int, int]]:
+    """``span`` minus ``done`` (both inclusive seq ranges)."""
+    pieces = [(span[0], min(span[1], done[0] - 1)), (max(span[0], done[1] + 1), span[1])]
+    return [(a, b) for a, b in pieces if a <= b]
 
 
 def _now_ms() -> int:
