@@ -311,7 +311,11 @@ CATALOG: tuple[EventSchema, ...] = (
         ident("sku"),
         ident("location"),
         Field(
-            "delta", "int", doc="signed change, non-zero", minimum=-(10**9), maximum=10**9,
+            "delta",
+            "int",
+            doc="signed change, non-zero",
+            minimum=-(10**9),
+            maximum=10**9,
             nonzero=True,
         ),
         text("reason"),
