@@ -10,7 +10,12 @@ One sync cycle (docs/PROTOCOL.md):
    seq JetStream acknowledged in this process: compressed batches of raw stored envelope
    bytes (never re-encoded), ``Nats-Msg-Id`` = ``{device}:{first}-{last}``, up to
    ``max_in_flight`` publishes in flight: over a 600 ms satellite round trip, waiting for
-   each acknowledgement would move one batch per round trip.
+   each acknowledgement would move one batch per round trip. Once a hello in this process has
+   shown the pinned central key, a reconnected device does not wait for the hello's answer: it
+   publishes a head start of ``head_start_events`` (about one bandwidth-delay product; the
+   first batch small, so its acknowledgement comes back soon) past ``acked`` together with the
+   hello, then carries on past it. Whatever of it JetStream already held is stored again or
+   de-duplicated by JetStream, and the central de-duplicates by ``(device_id, seq)``.
 3. **downlink**: an ephemeral pull consumer on ``KOP_DOWN`` filtered on ``kop.down.{coop}``
    from the saved stream position; each envelope is verified against the pinned key before
    ``receive_central`` applies it (idempotently); the position is saved after each fetch.
@@ -27,6 +32,9 @@ One sync cycle (docs/PROTOCOL.md):
    ``{device}:{first}-{last}:r{ms}``: the central de-duplicates by ``(device_id, seq)``.
 
 The edge never forgets an event, so whatever JetStream loses, the next cycle re-sends.
+
+The long-running ``run`` opens a fresh connection after a drop rather than letting nats-py
+reconnect (see :mod:`edge_agent.natslink`); ``sync_once`` keeps nats-py's reconnect.
 """
 
 from __future__ import annotations
