@@ -9,7 +9,9 @@ twice, and the store's ``UNIQUE (device_id, seq)`` means no fact is there twice.
 
 Rows committed by a step stay cached in the projector for the next one, as long as the
 position it finds is the one it left (any other writer of the read models would have
-moved it); a failed step drops the cache.
+moved it); a failed step drops the cache. A projector that starts from position 0 knows
+the read models are empty, so while its cache is whole a row it has not seen does not
+exist: a full replay looks nothing up.
 
 Two details keep the cursor honest:
 - an event held behind a seq gap when the cursor passes it is remembered in
@@ -34,7 +36,7 @@ from central_projector.models import Event, apply
 from central_projector.models.keys import touches
 from central_projector.readmodels import schema
 from central_projector.readmodels.sqlstate import SqlState
-from central_projector.readmodels.tables import projector_held, projector_position
+from central_projector.readmodels.tables import SPEC, projector_held, projector_position
 from central_projector.tables import events
 from central_projector.tables import metadata as store_metadata
 from schemas import REGISTRY
@@ -51,10 +53,12 @@ ID, DEVICE, SEQ, EVENT_ID, COOP, TYPE, VERSION, AGG, WALL, COUNTER, ENVELOPE, RE
 STATUS, FLAGS = 12, 13
 SQLITE_CACHE_KIB = 256 * 1024
 SQLITE_MMAP_BYTES = 1 << 30
-CACHE_ROWS = 400_000  # rows kept between steps (see Projector.step)
-# Rows a later step almost never reads again (one per sale, per redemption claim):
-# not worth keeping between steps.
+SQLITE_CHECKPOINT_PAGES = 16_000
+CACHE_ROWS = 1_000_000  # rows kept between steps (see Projector.step), about 1 GB
+# Rows a later step almost never reads again (one per sale, per redemption claim): only
+# the fact that they exist is kept between steps.
 TRANSIENT = ("sale", "claim")
+COMPLETE = frozenset(SPEC)
 _LATEST = {t: REGISTRY.latest_version(t) for t in REGISTRY.types}
 
 
@@ -139,6 +143,7 @@ class Projector:
         # moved the position (every read-model write moves it), so steps skip reloading.
         self._cache: dict[str, dict[Any, Any]] = {}
         self._cache_pos = -1
+        self._complete: frozenset[str] = frozenset()
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         self._sql = _sql(mark)
         try:
@@ -185,8 +190,13 @@ class Projector:
                 )
             ).first()
             pos, total = (int(pos_row[0]), int(pos_row[1])) if pos_row else (0, 0)
-            if pos != self._cache_pos or self._cached_rows() > CACHE_ROWS:
-                self._cache = {}  # another projector moved on, or the cache grew too big
+            if pos == 0:
+                # Nothing projected yet, so every read model is empty: the cache alone
+                # knows every row, and a key not in it needs no lookup (a full replay).
+                self._cache, self._complete = {}, COMPLETE
+            elif pos != self._cache_pos or self._cached_rows() > CACHE_ROWS:
+                # another projector moved on, or the cache grew too big
+                self._cache, self._complete = {}, frozenset()
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             after, released_sql = self._sql
             cursor.execute(after, (pos, upto if upto is not None else 2**62, limit))
@@ -208,13 +218,14 @@ class Projector:
                 ev = to_event(r)
                 if ev is not None:
                     batch.append(ev)
-            state = SqlState(conn, self._cache)
+            state = SqlState(conn, self._cache, self._complete, evict=TRANSIENT)
             try:
                 state.prefetch(touches(batch))
                 apply(state, batch)
                 res.rows = state.flush()
             except BaseException:
-                self._cache = {}  # rows may be half-folded; the transaction rolls back
+                # rows may be half-folded; the transaction rolls back
+                self._cache, self._complete = {}, frozenset()
                 raise
             res.loads = state.loads
             if held:
@@ -241,8 +252,6 @@ class Projector:
                 )
             self._cache_pos = -1  # until the commit below has succeeded
         self._cache_pos = new_pos
-        for kind in TRANSIENT:
-            self._cache.get(kind, {}).clear()
         return res
 
     def _cached_rows(self) -> int:
@@ -305,6 +314,9 @@ def _projection_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # Upserts seek all over the read-model B-trees: keep them in memory, not re-read.
     cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+    # Each step rewrites the same hot pages: checkpoint them into the file every few
+    # steps rather than after each one.
+    cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
     cur.close()
 
 

@@ -102,13 +102,27 @@ def _tables(dialect: str, paramstyle: str) -> dict[str, _Table]:
     return _PREPARED[dialect]
 
 
+EVICTED: Any = object()  # in a cache: the row exists in the database, load it when needed
+_MISSING: Any = object()
+
+
 class SqlState:
     """Rows of one batch: loaded in bulk, changed in memory, written back in bulk."""
 
     def __init__(
-        self, conn: sa.Connection, cache: dict[str, dict[Key, Row | None]] | None = None
+        self,
+        conn: sa.Connection,
+        cache: dict[str, dict[Key, Row | None]] | None = None,
+        complete: frozenset[str] = frozenset(),
+        evict: tuple[str, ...] = (),
     ) -> None:
-        """``cache``: rows known from earlier steps (the caller vouches they are current)."""
+        """``cache``: rows known from earlier steps (the caller vouches they are current);
+        ``complete``: tables whose every row is in ``cache``, so a key not there is absent
+        (a replay into empty read models), and need not be looked up; ``evict``: tables
+        whose written rows are dropped from ``cache`` after the flush, remembered only as
+        existing (:data:`EVICTED`)."""
+        self.complete = complete
+        self.evict = evict
         self.conn = conn
         self.cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         self.t = _tables(conn.dialect.name, conn.dialect.paramstyle)
@@ -117,6 +131,7 @@ class SqlState:
             self.cache.setdefault(kind, {})
         self.dirty: dict[str, set[Key]] = {kind: set() for kind in SPEC}
         self.moves: list[tuple[Key, Okey, int]] = []
+        self.moves_of: dict[Key, list[tuple[Okey, int]]] = {}  # the same, by item
         self.loads = 0
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         self.moves_insert = (
@@ -129,12 +144,16 @@ class SqlState:
     # --- the State port ----------------------------------------------------------------
     def get(self, table: str, key: Key) -> Row | None:
         cache = self.cache[table]
-        try:
-            return cache[key]
-        except KeyError:
-            self.loads += 1
-            self._load(table, [key])
-            return cache[key]
+        row = cache.get(key, _MISSING)
+        if row is _MISSING:
+            if table in self.complete:
+                return None
+        elif row is not EVICTED:
+            found: Row | None = row
+            return found
+        self.loads += 1
+        self._load(table, [key])
+        return cache[key]
 
     def put(self, table: str, key: Key, row: Row) -> None:
         self.cache[table][key] = row
@@ -146,6 +165,7 @@ class SqlState:
 
     def add_move(self, stock: Key, okey: Okey, delta: int) -> None:
         self.moves.append((stock, okey, delta))
+        self.moves_of.setdefault(stock, []).append((okey, delta))
 
     def moves_before(self, stock: Key, okey: Okey) -> int:
         m = stock_moves.c
@@ -155,11 +175,11 @@ class SqlState:
                 m.coop_id == coop, m.location == location, m.sku == sku, m.okey < okey_bytes(okey)
             )
         ).scalar_one()
-        pending = sum(d for k, o, d in self.moves if k == stock and o < okey)
+        pending = sum(d for o, d in self.moves_of.get(stock, ()) if o < okey)
         return int(stored) + pending
 
     def moves_after(self, stock: Key, okey: Okey) -> bool:
-        if any(k == stock and o > okey for k, o, _ in self.moves):
+        if any(o > okey for o, _ in self.moves_of.get(stock, ())):
             return True
         m = stock_moves.c
         coop, location, sku = stock
@@ -176,7 +196,10 @@ class SqlState:
     def prefetch(self, wanted: dict[str, set[Key]]) -> None:
         for table, keys in wanted.items():
             cache = self.cache[table]
-            missing = [k for k in keys if k not in cache]
+            if table in self.complete:
+                missing = [k for k in keys if cache.get(k) is EVICTED]
+            else:
+                missing = [k for k in keys if cache.get(k, EVICTED) is EVICTED]
             for i in range(0, len(missing), CHUNK):
                 self._load(table, missing[i : i + CHUNK])
 
@@ -206,6 +229,10 @@ class SqlState:
             if gone:
                 cur.executemany(t.delete, gone)
             written += len(keys)
+            if table in self.evict:
+                for k in keys:
+                    if cache[k] is not None:
+                        cache[k] = EVICTED
             keys.clear()
         if self.moves:
             summed: dict[tuple[str, str, str, bytes], int] = {}
@@ -215,4 +242,5 @@ class SqlState:
             cur.executemany(self.moves_insert, [(*at, d) for at, d in summed.items()])
             written += len(summed)
             self.moves.clear()
+            self.moves_of.clear()
         return written

@@ -48,13 +48,19 @@ def _projector(url: str) -> Projector:
 
 
 def _run(url: str, events_: list[Event], data: st.DataObject, projector: Projector) -> None:
+    """Deliver in batches, projecting now and then; sometimes a fresh projector takes over
+    (a restart: its cache is cold and it must look rows up)."""
     seen: set[tuple[str, int]] = set()
-    projector.batch_size = data.draw(st.integers(1, 7), label="batch size")
+    size = data.draw(st.integers(1, 7), label="batch size")
+    projector.batch_size = size
+    current = projector
     for batch in H.deliveries(data.draw, events_):
         deliver(projector.engine, batch, seen)
         if data.draw(st.booleans(), label="project now"):
-            projector.run_once()
-    projector.run_once()
+            current.run_once()
+        if data.draw(st.booleans(), label="restart"):
+            current = Projector(url, batch_size=size, engine=projector.engine)
+    current.run_once()
 
 
 @given(events_=H.histories(max_per_device=6), data=st.data())
