@@ -51,8 +51,8 @@ _COLUMNS = (
 )  # fmt: skip
 ID, DEVICE, SEQ, EVENT_ID, COOP, TYPE, VERSION, AGG, WALL, COUNTER, ENVELOPE, RECEIVED = range(12)
 STATUS, FLAGS = 12, 13
-SQLITE_CACHE_KIB = 256 * 1024
-SQLITE_MMAP_BYTES = 1 << 30
+SQLITE_CACHE_KIB = 1024 * 1024  # 1 GiB of page cache for the read-model B-trees
+SQLITE_MMAP_BYTES = 4 << 30
 SQLITE_CHECKPOINT_PAGES = 16_000
 CACHE_ROWS = 1_000_000  # rows kept between steps (see Projector.step), about 1 GB
 # Rows a later step almost never reads again (one per sale, per redemption claim): only
