@@ -2,7 +2,8 @@
 
 The store is ``--db`` (or ``$KOPSYNC_DB_URL``, default ``sqlite:///kopsync-central.db``); the
 NATS server is ``--nats`` (or ``$KOPSYNC_NATS_URL``), with credentials from
-``$KOPSYNC_NATS_CREDS`` when set.
+``$KOPSYNC_NATS_CREDS`` when set, and the central's nkey seed from ``--nkey`` (or
+``$KOPSYNC_NATS_NKEY``) on a server with kopsync's NATS security (``kopsync admin``).
 """
 
 from __future__ import annotations
@@ -60,6 +61,18 @@ def creds_option(func: F) -> F:
     )(func)
 
 
+def nkey_option(func: F) -> F:
+    return click.option(
+        "--nkey",
+        "nkey",
+        envvar="KOPSYNC_NATS_NKEY",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="The central's nkey seed file, mode 0600, made by `kopsync admin central-user` "
+        "($KOPSYNC_NATS_NKEY).",
+    )(func)
+
+
 def configure_logging(*, as_json: bool, level: int = logging.INFO) -> None:
     """Once per process: JSON lines for services, readable lines for people, on stderr."""
     renderer: Any = (
@@ -89,6 +102,7 @@ def central() -> None:
 @nats_option(required=True)
 @db_option
 @creds_option
+@nkey_option
 @click.option(
     "--gap-timeout",
     type=float,
@@ -128,6 +142,7 @@ def ingest(
     nats_url: str,
     db_url: str,
     credentials: str | None,
+    nkey: str | None,
     gap_timeout: float,
     fetch_batch: int,
     dedup_window: float | None,
@@ -149,6 +164,7 @@ def ingest(
             fetch_batch=fetch_batch,
             settings=settings,
             credentials=credentials,
+            nkey=nkey,
         )
         asyncio.run(_serve(service))
     finally:
@@ -171,6 +187,7 @@ async def _serve(service: CentralService) -> None:
 @db_option
 @nats_option(required=False)
 @creds_option
+@nkey_option
 @click.option("--print-json", "as_json", is_flag=True, help="Print the issued event as JSON.")
 @friendly
 def issue(
@@ -181,6 +198,7 @@ def issue(
     db_url: str,
     nats_url: str | None,
     credentials: str | None,
+    nkey: str | None,
     as_json: bool,
 ) -> None:
     """Issue a central event TYPE to a cooperative's devices (EntitlementGranted, CardBlocked…).
@@ -192,7 +210,7 @@ def issue(
     with CentralStore(db_url) as store:
         env = store.issue(event_type, coop_id, payload, aggregate_id)
         published = (
-            asyncio.run(flush_outbox(store, nats_url, credentials=credentials))
+            asyncio.run(flush_outbox(store, nats_url, credentials=credentials, nkey=nkey))
             if nats_url
             else None
         )

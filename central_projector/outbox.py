@@ -17,6 +17,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from central_projector.store import CentralStore, OutboxItem
+from kopsync.natsauth import connect_options
 from sync_core.errors import LinkDown, SyncError
 
 log = structlog.get_logger("kopsync.central.outbox")
@@ -52,13 +53,19 @@ async def publish_items(
 
 
 async def flush_outbox(
-    store: CentralStore, nats_url: str, *, credentials: str | None = None, timeout_s: float = 10
+    store: CentralStore,
+    nats_url: str,
+    *,
+    credentials: str | None = None,
+    nkey: str | None = None,
+    timeout_s: float = 10,
 ) -> int:
     """Publish everything in the outbox now (``kopsync central issue --nats``); return count."""
     nc = Client()
     options: dict[str, Any] = {"servers": [nats_url], "name": "kopsync-central-issue"}
     if credentials:
         options["user_credentials"] = credentials
+    options.update(connect_options(nkey, None))  # the central's nkey, default _INBOX prefix
     try:
         await asyncio.wait_for(nc.connect(**options, allow_reconnect=False), timeout_s)
     except (TimeoutError, OSError, nats.errors.Error) as exc:

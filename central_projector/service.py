@@ -45,6 +45,7 @@ from central_projector.nats_setup import (
 )
 from central_projector.outbox import publish_items
 from central_projector.store import CentralStore, OutboxItem
+from kopsync.natsauth import connect_options
 from sync_core import codec, subjects
 from sync_core.errors import KopsyncError
 from sync_core.hlc import Hlc
@@ -93,6 +94,7 @@ class CentralService:
         hello_concurrency: int = 8,
         settings: StreamSettings | None = None,
         credentials: str | None = None,
+        nkey: str | None = None,
         clock: Callable[[], int] = wall_ms,
     ) -> None:
         self.store = store
@@ -105,6 +107,7 @@ class CentralService:
         self.outbox_batch = outbox_batch
         self.settings = settings or StreamSettings.from_env()
         self.credentials = credentials
+        self.nkey = nkey  # the central's nkey seed file; None: $KOPSYNC_NATS_NKEY, else none
         self.clock = clock
         self.stats = ServiceStats()
         self.ready = asyncio.Event()
@@ -189,6 +192,8 @@ class CentralService:
         }
         if self.credentials:
             options["user_credentials"] = self.credentials
+        # The central keeps nats-py's default _INBOX prefix, which only its permissions allow.
+        options.update(connect_options(self.nkey, None))
         log.info("connecting", nats=self.nats_url)
         await self._nc.connect(**options)
         log.info("connected", nats=self.nats_url, max_payload=self._nc.max_payload)

@@ -1,26 +1,27 @@
 """The downlink: centrally issued events, read from KOP_DOWN and checked before they apply.
 
-The device reads ``kop.down.{coop}`` with an ephemeral pull consumer (no acks: the position
-it saves is the stream sequence it applied up to) and applies nothing the pinned central key
-did not sign: a forged, foreign or unknown event is refused and logged (quarantined locally,
-the last ones kept in the ``downlink_refused`` meta record), and the position moves past it
-so one bad message cannot block the ones after it. ``receive_central`` is idempotent per
+The device reads ``kop.down.{coop}`` with a short-lived pull consumer named ``down-{device}``
+(the one name its NATS permissions allow; no acks: the position it saves is the stream
+sequence it applied up to) and applies nothing the pinned central key did not sign: a forged,
+foreign or unknown event is refused and logged (quarantined locally, the last ones kept in the
+``downlink_refused`` meta record), and the position moves past it so one bad message cannot
+block the ones after it. ``receive_central`` is idempotent per
 (issuer, seq), so reading from an older position applies nothing twice.
 """
 
 from __future__ import annotations
 
 import contextlib
-import random
 from dataclasses import dataclass
 from typing import Any
 
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
+from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
+from nats.js.errors import APIError, NotFoundError
 
 from edge_agent.agent import EdgeAgent
 from edge_agent.natslink import Link
 from edge_agent.syncstate import Tally, read_sync, update_sync
+from kopsync.natsauth import downlink_consumer_name
 from schemas import REGISTRY
 from sync_core import subjects
 from sync_core.envelope import Envelope
@@ -96,7 +97,8 @@ async def pull_downlink(link: Link, agent: EdgeAgent, tally: Tally, log: Any) ->
     if last <= position:
         return
     config = ConsumerConfig(
-        name=f"down-{agent.device_id}-{random.getrandbits(48):012x}",
+        # The one name the device's permissions allow (kopsync.natsauth).
+        name=downlink_consumer_name(agent.device_id),
         deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
         opt_start_seq=position + 1,
         ack_policy=AckPolicy.NONE,
@@ -105,7 +107,7 @@ async def pull_downlink(link: Link, agent: EdgeAgent, tally: Tally, log: Any) ->
         mem_storage=True,
         num_replicas=1,
     )
-    created = await link.guarded(link.js.add_consumer(DOWN_STREAM, config), 10, "downlink consumer")
+    created = await link.guarded(_create_consumer(link, config), 10, "downlink consumer")
     assert config.name is not None
     try:
         remaining = int(created.num_pending or 0)
@@ -129,6 +131,27 @@ async def pull_downlink(link: Link, agent: EdgeAgent, tally: Tally, log: Any) ->
                 await link.guarded(
                     link.js.delete_consumer(DOWN_STREAM, config.name), 5, "consumer delete"
                 )
+
+
+async def _create_consumer(link: Link, config: ConsumerConfig) -> ConsumerInfo:
+    """Create the device's downlink consumer, replacing a leftover of another configuration.
+
+    The name is fixed per device, so a consumer left behind by a cut link (until its
+    inactive_threshold) at another start position makes the create fail (the server takes it
+    for an update it refuses, e.g. ``start sequence can not be updated``): if a consumer of
+    that name exists, delete it and create once more.
+    """
+    assert config.name is not None
+    try:
+        return await link.js.add_consumer(DOWN_STREAM, config)
+    except APIError as exc:
+        try:
+            await link.js.consumer_info(DOWN_STREAM, config.name)
+        except NotFoundError:
+            raise exc from None  # not a name clash
+    with contextlib.suppress(NotFoundError):
+        await link.js.delete_consumer(DOWN_STREAM, config.name)
+    return await link.js.add_consumer(DOWN_STREAM, config)
 
 
 def _apply(

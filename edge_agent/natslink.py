@@ -34,6 +34,7 @@ import structlog
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from kopsync.natsauth import connect_options
 from sync_core.errors import LinkDown, SyncError, SyncTimeout
 
 T = TypeVar("T")
@@ -45,18 +46,37 @@ class NoResponders(SyncError):
     """Nobody subscribes to the subject of a request (the central service is not running)."""
 
 
+class AuthRefused(LinkDown):
+    """The server refused the client's credentials (none, unknown or revoked).
+
+    A :class:`LinkDown`, so the long-running replicator keeps trying (at its backoff) until an
+    administrator registers the device and reloads the server; a one-shot sync fails with it.
+    """
+
+
 class Link:
     """A connected client plus ``up``/``down`` events kept by the client's callbacks."""
 
-    def __init__(self, url: str, *, name: str, credentials: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str,
+        credentials: str | None = None,
+        nkey: str | None = None,
+        inbox_prefix: str | None = None,
+    ) -> None:
         self.url = url
         self.name = name
         self.credentials = credentials
+        self.nkey = nkey  # nkey seed file (else $KOPSYNC_NATS_NKEY): see kopsync.natsauth
+        self.inbox_prefix = inbox_prefix  # else $KOPSYNC_NATS_INBOX, else nats-py's _INBOX
         self.nc = Client()
         self.up = asyncio.Event()
         self.down = asyncio.Event()
         self.closed = False
         self._js: JetStreamContext | None = None
+        self._refused = asyncio.Event()  # the server said "Authorization Violation" to a connect
 
     @property
     def js(self) -> JetStreamContext:
@@ -85,10 +105,13 @@ class Link:
             options = self._options(reconnect_wait_s, ping_interval_s, allow_reconnect, timeout_s)
             try:
                 left = max(deadline - loop.time(), 0.001)
-                await asyncio.wait_for(self.nc.connect(**options), left)
+                await self._connect(options, left)
                 break
             except (TimeoutError, OSError, nats.errors.Error) as exc:
                 error = exc
+            if self._refused.is_set():
+                await self.close()
+                raise AuthRefused(self._refusal(options)) from error
             if allow_reconnect or deadline - loop.time() <= reconnect_wait_s:
                 await self.close()
                 raise LinkDown(
@@ -104,6 +127,45 @@ class Link:
         self.closed = False
         self.down.clear()
         self.up.set()
+
+    async def _connect(self, options: dict[str, Any], timeout_s: float) -> None:
+        """``nc.connect``, failed at once when the server refuses the credentials.
+
+        With ``allow_reconnect`` nats-py retries a refused connect until the timeout; only its
+        error callback hears the refusal.
+        """
+        self._refused.clear()
+        connect = asyncio.ensure_future(self.nc.connect(**options))
+        refused = asyncio.ensure_future(self._refused.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {connect, refused}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            refused.cancel()
+            if not connect.done():
+                connect.cancel()
+                with contextlib.suppress(BaseException):
+                    await connect
+        if connect in done:
+            connect.result()
+        elif self._refused.is_set():
+            raise nats.errors.AuthorizationError
+        else:
+            raise TimeoutError
+
+    def _refusal(self, options: dict[str, Any]) -> str:
+        seed = options.get("nkeys_seed")
+        if seed is None and not self.credentials:
+            return (
+                f"the NATS server at {self.url} requires authentication: give this device's "
+                "nkey seed file with --nkey FILE (or $KOPSYNC_NATS_NKEY)"
+            )
+        what = f"the nkey in {seed}" if seed else f"the credentials in {self.credentials}"
+        return (
+            f"the NATS server at {self.url} refused {what} (authorization violation): "
+            "is this device registered and not revoked (kopsync admin)?"
+        )
 
     def _options(
         self, reconnect_wait_s: float, ping_interval_s: int, allow_reconnect: bool, timeout_s: float
@@ -140,6 +202,7 @@ class Link:
         }
         if self.credentials:
             options["user_credentials"] = self.credentials
+        options.update(connect_options(self.nkey, self.inbox_prefix))
         return options
 
     async def close(self) -> None:
@@ -202,6 +265,11 @@ class Link:
         self.down.set()
 
     async def _on_error(self, exc: Exception) -> None:
+        if not self.up.is_set() and (
+            isinstance(exc, nats.errors.AuthorizationError)
+            or "authorization violation" in str(exc).lower()
+        ):
+            self._refused.set()
         log.debug("nats_client_error", error=repr(exc))
 
 

@@ -52,6 +52,7 @@ from edge_agent.agent import EdgeAgent
 from edge_agent.downlink import pull_downlink
 from edge_agent.natslink import Backoff, Link, NoResponders, wait_any
 from edge_agent.syncstate import SyncReport, Tally, read_sync, update_sync
+from kopsync.natsauth import device_inbox_prefix
 from sync_core import codec, subjects
 from sync_core.batch import MAX_BATCH_BYTES, batch_msg_id, encode_batch
 from sync_core.errors import (
@@ -115,6 +116,7 @@ class Replicator:
         reconnect_wait_s: float = 0.1,
         head_start_events: int = 500,
         credentials: str | None = None,
+        nkey: str | None = None,
     ) -> None:
         self.agent = agent
         self.nats_url = nats_url
@@ -132,6 +134,7 @@ class Replicator:
         self.reconnect_wait_s = reconnect_wait_s
         self.head_start_events = head_start_events
         self.credentials = credentials
+        self.nkey = nkey  # nkey seed file; None: $KOPSYNC_NATS_NKEY, else no nkey
         self._acked = 0  # highest seq JetStream acknowledged, contiguously from the start
         self._central_seen = True  # to log the central going away once, not every cycle
         self._trusted = False  # a hello in this process answered with the pinned central key
@@ -531,6 +534,9 @@ class Replicator:
             self.nats_url,
             name=f"kopsync-edge-{self.agent.device_id}",
             credentials=self.credentials,
+            nkey=self.nkey,
+            # A device's permissions allow replies only under its own prefix.
+            inbox_prefix=device_inbox_prefix(self.agent.device_id),
         )
 
     def _sync_meta(self) -> dict[str, Any]:

@@ -50,6 +50,18 @@ def creds_option(func: F) -> F:
     )(func)
 
 
+def nkey_option(func: F) -> F:
+    return click.option(
+        "--nkey",
+        "nkey",
+        envvar="KOPSYNC_NATS_NKEY",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="This device's nkey seed file, mode 0600, made by `kopsync admin device add` "
+        "($KOPSYNC_NATS_NKEY).",
+    )(func)
+
+
 def configure_logging(*, as_json: bool, level: int) -> None:
     """Once per process: readable lines for people, JSON lines under a service manager."""
     renderer: Any = (
@@ -73,6 +85,7 @@ def configure_logging(*, as_json: bool, level: int) -> None:
 @click.command("sync")
 @nats_option
 @creds_option
+@nkey_option
 @click.option(
     "--timeout",
     "timeout_s",
@@ -88,6 +101,7 @@ def configure_logging(*, as_json: bool, level: int) -> None:
 def sync_command(
     nats_url: str,
     credentials: str | None,
+    nkey: str | None,
     timeout_s: float,
     data_dir: Path,
     as_json: bool,
@@ -96,7 +110,7 @@ def sync_command(
     """Upload new events, apply central events, and report what the central confirmed."""
     configure_logging(as_json=False, level=logging.INFO if verbose else logging.ERROR)
     with EdgeAgent(data_dir) as agent:
-        replicator = Replicator(agent, nats_url, credentials=credentials)
+        replicator = Replicator(agent, nats_url, credentials=credentials, nkey=nkey)
         report = asyncio.run(replicator.sync_once(timeout_s))
     if as_json:
         emit_json(report.to_json())
@@ -125,14 +139,17 @@ def _describe(r: SyncReport) -> None:
 @click.command("run")
 @nats_option
 @creds_option
+@nkey_option
 @data_option
 @click.option("--log-json", is_flag=True, help="JSON log lines (for a service manager).")
 @friendly
-def run_command(nats_url: str, credentials: str | None, data_dir: Path, log_json: bool) -> None:
+def run_command(
+    nats_url: str, credentials: str | None, nkey: str | None, data_dir: Path, log_json: bool
+) -> None:
     """Replicate continuously until Ctrl-C: reconnects by itself, syncs as events are recorded."""
     configure_logging(as_json=log_json, level=logging.INFO)
     with EdgeAgent(data_dir) as agent:
-        asyncio.run(_run(Replicator(agent, nats_url, credentials=credentials)))
+        asyncio.run(_run(Replicator(agent, nats_url, credentials=credentials, nkey=nkey)))
     click.echo("stopped", err=True)
 
 

@@ -1,7 +1,9 @@
 """``kopsync partner``: feed partner topics, watch them, make keys, check the partners file.
 
 The NATS server is ``--nats`` (or ``$KOPSYNC_NATS_URL``), credentials from
-``$KOPSYNC_NATS_CREDS`` when set.
+``$KOPSYNC_NATS_CREDS`` when set, and an nkey seed from ``--nkey`` (or ``$KOPSYNC_NATS_NKEY``)
+on a server with kopsync's NATS security: the central's for ``fanout``, the partner's for
+``tail``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import os
 import secrets
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -23,6 +27,20 @@ from central_projector.partners.fanout import FanoutService
 from central_projector.partners.tail import Tailed, format_json, format_line, parse_since, tail
 from kopsync.clikit import emit_json, friendly, json_option
 from sync_core.errors import UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def nkey_option(whose: str) -> Callable[[F], F]:
+    return click.option(
+        "--nkey",
+        "nkey",
+        envvar="KOPSYNC_NATS_NKEY",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help=f"{whose} nkey seed file, mode 0600, made by `kopsync admin` ($KOPSYNC_NATS_NKEY).",
+    )
+
 
 config_option = click.option(
     "--config",
@@ -42,13 +60,16 @@ def partner() -> None:
 @nats_option(required=True)
 @config_option
 @creds_option
+@nkey_option("The central's")
 @click.option("--log-console", is_flag=True, help="Readable logs instead of JSON lines.")
 @friendly
-def fanout(nats_url: str, config_path: Path, credentials: str | None, log_console: bool) -> None:
+def fanout(
+    nats_url: str, config_path: Path, credentials: str | None, nkey: str | None, log_console: bool
+) -> None:
     """Feed every partner's stream from KOP_EVENTS (until SIGINT/SIGTERM)."""
     config = load(config_path)
     configure_logging(as_json=not log_console)
-    service = FanoutService(config, nats_url, credentials=credentials)
+    service = FanoutService(config, nats_url, credentials=credentials, nkey=nkey)
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()
@@ -78,6 +99,7 @@ def fanout(nats_url: str, config_path: Path, credentials: str | None, log_consol
     help="Stop after this many seconds without an event.",
 )
 @creds_option
+@nkey_option("The partner's")
 @friendly
 def tail_(
     nats_url: str,
@@ -87,6 +109,7 @@ def tail_(
     limit: int | None,
     idle_exit: float | None,
     credentials: str | None,
+    nkey: str | None,
 ) -> None:
     """Print the events of partner topics, one line each (Ctrl-C stops)."""
     start = parse_since(since, dt.datetime.now(dt.UTC)) if since else None
@@ -111,6 +134,7 @@ def tail_(
             idle_exit_s=idle_exit,
             stop=stop,
             credentials=credentials,
+            nkey=nkey,
         )
 
     try:

@@ -47,6 +47,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from central_projector.nats_setup import DAY_S, EVENTS
 from central_projector.partners.config import Partner, PartnersConfig
 from central_projector.partners.routing import Forward, Skip, Withhold, partner_wildcard, route
+from kopsync.natsauth import connect_options
 from sync_core import subjects
 
 log = structlog.get_logger("kopsync.partners")
@@ -116,11 +117,13 @@ class FanoutService:
         *,
         settings: FanoutSettings | None = None,
         credentials: str | None = None,
+        nkey: str | None = None,
     ) -> None:
         self.config = config
         self.nats_url = nats_url
         self.settings = settings or FanoutSettings()
         self.credentials = credentials
+        self.nkey = nkey  # the central's nkey seed file; None: $KOPSYNC_NATS_NKEY, else none
         self.stats = {p.id: PartnerStats() for p in config.partners}
         self.ready = asyncio.Event()  # every partner loop has subscribed once
         self._subscribed: set[str] = set()
@@ -172,6 +175,8 @@ class FanoutService:
         }
         if self.credentials:
             options["user_credentials"] = self.credentials
+        # The fanout runs as the central (its seed, nats-py's default _INBOX prefix).
+        options.update(connect_options(self.nkey, None))
         log.info("connecting", nats=self.nats_url)
         await self._nc.connect(**options)
         log.info("connected", nats=self.nats_url)

@@ -26,6 +26,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from central_projector.partners.routing import PREFIX
+from kopsync.natsauth import connect_options, partner_inbox_prefix
 from sync_core import codec
 from sync_core.errors import KopsyncError, LinkDown, UsageError
 
@@ -140,6 +141,7 @@ async def tail(
     idle_exit_s: float | None = None,
     stop: asyncio.Event | None = None,
     credentials: str | None = None,
+    nkey: str | None = None,
     connect_timeout_s: float = 5.0,
 ) -> int:
     """Emit every message matching the filter until ``limit``, ``idle_exit_s`` or ``stop``."""
@@ -155,6 +157,10 @@ async def tail(
     }
     if credentials:
         options["user_credentials"] = credentials
+    # A partner may subscribe only under its own inbox prefix (the ordered consumers deliver
+    # there); a wildcard filter names no partner and keeps $KOPSYNC_NATS_INBOX or the default.
+    named = partner_of_filter(tokens)
+    options.update(connect_options(nkey, partner_inbox_prefix(named) if named else None))
     try:
         # Connecting retries forever with these options: the timeout makes a wrong URL an error.
         await asyncio.wait_for(nc.connect(**options), connect_timeout_s)

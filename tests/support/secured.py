@@ -1,0 +1,60 @@
+"""A nats-server on the deployed auth configuration, with users made by ``kopsync admin``.
+
+The configuration is ``deploy/nats/auth/server.conf`` (which includes the deployed
+``nats-server.conf``, its ``store_dir`` left to the server fixture's ``-sd``, and the
+``users.conf`` that the ``kopsync admin`` commands write).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from kopsync.cli import cli
+
+DEPLOY = Path(__file__).parents[2] / "deploy" / "nats"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    """Where the server's configuration and the generated users file are."""
+
+    server_conf: Path
+    users: Path
+
+
+def auth_config(root: Path) -> AuthConfig:
+    """Copy the deployed server configuration under ``root``; ``users`` is still to be made."""
+    conf_dir = root / "nats"
+    (conf_dir / "auth").mkdir(parents=True)
+    lines = (DEPLOY / "nats-server.conf").read_text().splitlines()
+    kept = [x for x in lines if not x.strip().startswith("store_dir")]
+    (conf_dir / "nats-server.conf").write_text("\n".join(kept) + "\n")
+    shutil.copy(DEPLOY / "auth" / "server.conf", conf_dir / "auth" / "server.conf")
+    return AuthConfig(conf_dir / "auth" / "server.conf", conf_dir / "auth" / "users.conf")
+
+
+def admin(*args: str) -> dict[str, Any]:
+    """Run ``kopsync admin ARGS --json`` in-process; return its JSON output."""
+    result = CliRunner().invoke(cli, ["admin", *args, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    doc: dict[str, Any] = json.loads(result.output)
+    return doc
+
+
+def central_user(auth: AuthConfig, seed_file: Path) -> Path:
+    """``kopsync admin central-user``: the central services' seed file."""
+    admin("central-user", "--auth", str(auth.users), "--out", str(seed_file))
+    return seed_file
+
+
+def add_device(auth: AuthConfig, coop_id: str, device_id: str, out: Path, db_url: str) -> Path:
+    """``kopsync admin device add``: a device directory in ``out``, registered; its seed file."""
+    doc = admin("device", "add", "--coop", coop_id, "--device", device_id, "--out", str(out),
+                "--db", db_url, "--auth", str(auth.users))  # fmt: skip
+    return Path(doc["seed_file"])
