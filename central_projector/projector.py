@@ -220,7 +220,8 @@ class Projector:
                     batch.append(ev)
             state = SqlState(conn, self._cache, self._complete, evict=TRANSIENT)
             try:
-                state.prefetch(touches(batch))
+                if self._complete != COMPLETE:  # a replay from 0 has nothing to look up
+                    state.prefetch(touches(batch))
                 apply(state, batch)
                 res.rows = state.flush()
             except BaseException:
