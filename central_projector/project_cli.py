@@ -21,6 +21,7 @@ from central_projector.projector import DEFAULT_BATCH, Projector, RunResult
 from central_projector.readmodels import queries
 from central_projector.store import DEFAULT_URL, CentralStore
 from kopsync.clikit import emit_json, friendly, json_option
+from kopsync.natsauth import connect_options
 from sync_core.errors import UsageError
 from sync_core.ids import check_coop_id, check_id
 
@@ -45,6 +46,21 @@ db_option = click.option(
     default=None,
     help="Wake up on canonical events from this NATS server instead of waiting a poll.",
 )
+@click.option(
+    "--creds",
+    "credentials",
+    envvar="KOPSYNC_NATS_CREDS",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="NATS credentials file ($KOPSYNC_NATS_CREDS).",
+)
+@click.option(
+    "--nkey",
+    envvar="KOPSYNC_NATS_NKEY",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The central's nkey seed file ($KOPSYNC_NATS_NKEY).",
+)
 @click.option("--once", is_flag=True, help="Project everything not yet projected, then exit.")
 @click.option("--batch", "batch_size", type=click.IntRange(1, 100_000), default=DEFAULT_BATCH,
               show_default=True, help="Events per transaction.")  # fmt: skip
@@ -53,7 +69,14 @@ db_option = click.option(
 @json_option
 @friendly
 def project(
-    db_url: str, nats_url: str | None, once: bool, batch_size: int, poll: float, as_json: bool
+    db_url: str,
+    nats_url: str | None,
+    credentials: str | None,
+    nkey: str | None,
+    once: bool,
+    batch_size: int,
+    poll: float,
+    as_json: bool,
 ) -> None:
     """Fold committed events into the read models, exactly once.
 
@@ -72,7 +95,10 @@ def project(
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
             if nats_url:
-                asyncio.run(_follow_nats(projector, nats_url, poll, stop, as_json))
+                options = connect_options(nkey, None)
+                if credentials:
+                    options["user_credentials"] = credentials
+                asyncio.run(_follow_nats(projector, nats_url, poll, stop, as_json, options))
             else:
                 _follow(projector, poll, stop, as_json)
         except KeyboardInterrupt:
@@ -113,7 +139,12 @@ def _logged(res: RunResult) -> None:
 
 
 async def _follow_nats(
-    projector: Projector, url: str, poll: float, stop: threading.Event, as_json: bool
+    projector: Projector,
+    url: str,
+    poll: float,
+    stop: threading.Event,
+    as_json: bool,
+    options: dict[str, Any] | None = None,
 ) -> None:
     """Project on every canonical event seen (and at least every ``poll`` seconds).
 
@@ -132,7 +163,7 @@ async def _follow_nats(
         wake.set()
 
     try:
-        nc = await nats.connect(url, max_reconnect_attempts=-1)
+        nc = await nats.connect(url, max_reconnect_attempts=-1, **(options or {}))
     except Exception as exc:  # nats-py raises several unrelated types when it cannot connect
         raise UsageError(f"cannot reach NATS at {url}: {exc}") from exc
     try:
