@@ -161,6 +161,17 @@ class NatsServer:
         """SIGSTOP: the server keeps its sockets open but answers nothing (a hung peer)."""
         self._signal(signal.SIGSTOP)
         self._paused = True
+        # kill() returns once the signal is queued; the server's threads may run a moment
+        # longer. Wait until the kernel reports the process stopped.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and self.pid is not None:
+            try:
+                state = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                return
+            if state in ("T", "t"):
+                return
+            time.sleep(0.005)
 
     def resume(self) -> None:
         """SIGCONT after :meth:`pause`."""
