@@ -127,6 +127,33 @@ class Link:
         self.closed = False
         self.down.clear()
         self.up.set()
+        self._watch(self.nc)
+
+    def _watch(self, nc: Client) -> None:
+        """Notice the client closing even when nats-py does not call ``closed_cb``.
+
+        On a drop without reconnect, nats-py's ``Client._close`` flushes what is still pending
+        to the dead socket before it calls the disconnected and closed callbacks; when that
+        flush fails (connection reset), ``_close`` raises out of the read loop and the
+        callbacks never run. The client is closed for good, yet ``up`` would stay set and
+        ``down`` clear: the replicator would fail every operation on it ("link lost during
+        hello") and never open a fresh link. Every way a connected client closes cancels or
+        ends its read loop, so its end is checked too.
+        """
+        task = nc._reading_task
+        if task is None:
+            return
+
+        def ended(task: asyncio.Task[Any]) -> None:
+            if not task.cancelled() and task.exception() is not None:  # retrieved: noted here
+                log.debug("nats_read_loop_failed", error=repr(task.exception()))
+            if nc is self.nc and nc.is_closed and not self.down.is_set():
+                log.warning("link_lost", url=self.url, detail="client closed without callback")
+                self.closed = True
+                self.up.clear()
+                self.down.set()
+
+        task.add_done_callback(ended)
 
     async def _connect(self, options: dict[str, Any], timeout_s: float) -> None:
         """``nc.connect``, failed at once when the server refuses the credentials.
@@ -258,6 +285,7 @@ class Link:
         log.info("link_restored", url=self.url)
         self.down.clear()
         self.up.set()
+        self._watch(self.nc)  # a reconnect starts a new read loop
 
     async def _on_closed(self) -> None:
         self.closed = True
