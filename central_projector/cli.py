@@ -24,7 +24,8 @@ from central_projector.nats_setup import StreamSettings
 from central_projector.outbox import flush_outbox
 from central_projector.service import CentralService
 from central_projector.store import DEFAULT_URL, CentralStore
-from kopsync.clikit import emit_json, friendly, json_option, parse_json_object
+from kopsync.clikit import creds_option, emit_json, friendly, json_option, parse_json_object
+from kopsync.clikit import nkey_option as shared_nkey_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,27 +51,7 @@ def nats_option(required: bool) -> Callable[[F], F]:
     )
 
 
-def creds_option(func: F) -> F:
-    return click.option(
-        "--creds",
-        "credentials",
-        envvar="KOPSYNC_NATS_CREDS",
-        type=click.Path(exists=True, dir_okay=False),
-        default=None,
-        help="NATS credentials file ($KOPSYNC_NATS_CREDS).",
-    )(func)
-
-
-def nkey_option(func: F) -> F:
-    return click.option(
-        "--nkey",
-        "nkey",
-        envvar="KOPSYNC_NATS_NKEY",
-        type=click.Path(dir_okay=False),
-        default=None,
-        help="The central's nkey seed file, mode 0600, made by `kopsync admin central-user` "
-        "($KOPSYNC_NATS_NKEY).",
-    )(func)
+nkey_option = shared_nkey_option("The central's", "kopsync admin central-user")
 
 
 def configure_logging(*, as_json: bool, level: int = logging.INFO) -> None:

@@ -22,7 +22,8 @@ import structlog
 
 from edge_agent.agent import EdgeAgent
 from edge_agent.replicator import Replicator, SyncReport
-from kopsync.clikit import data_option, emit_json, friendly, json_option
+from kopsync.clikit import creds_option, data_option, emit_json, friendly, json_option
+from kopsync.clikit import nkey_option as shared_nkey_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,27 +40,7 @@ def nats_option(func: F) -> F:
     )(func)
 
 
-def creds_option(func: F) -> F:
-    return click.option(
-        "--creds",
-        "credentials",
-        envvar="KOPSYNC_NATS_CREDS",
-        type=click.Path(exists=True, dir_okay=False),
-        default=None,
-        help="NATS credentials file ($KOPSYNC_NATS_CREDS).",
-    )(func)
-
-
-def nkey_option(func: F) -> F:
-    return click.option(
-        "--nkey",
-        "nkey",
-        envvar="KOPSYNC_NATS_NKEY",
-        type=click.Path(dir_okay=False),
-        default=None,
-        help="This device's nkey seed file, mode 0600, made by `kopsync admin device add` "
-        "($KOPSYNC_NATS_NKEY).",
-    )(func)
+nkey_option = shared_nkey_option("This device's", "kopsync admin device add")
 
 
 def configure_logging(*, as_json: bool, level: int) -> None:

@@ -58,6 +58,30 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
 
 
+def creds_option(func: F) -> F:
+    """``--creds FILE``: a NATS credentials file ($KOPSYNC_NATS_CREDS)."""
+    return click.option(
+        "--creds",
+        "credentials",
+        envvar="KOPSYNC_NATS_CREDS",
+        type=click.Path(exists=True, dir_okay=False),
+        default=None,
+        help="NATS credentials file ($KOPSYNC_NATS_CREDS).",
+    )(func)
+
+
+def nkey_option(whose: str, made_by: str = "kopsync admin") -> Callable[[F], F]:
+    """``--nkey FILE``: the nkey seed of ``whose`` ($KOPSYNC_NATS_NKEY)."""
+    return click.option(
+        "--nkey",
+        "nkey",
+        envvar="KOPSYNC_NATS_NKEY",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help=f"{whose} nkey seed file, mode 0600, made by `{made_by}` ($KOPSYNC_NATS_NKEY).",
+    )
+
+
 def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, sort_keys=True))
 

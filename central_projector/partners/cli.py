@@ -21,25 +21,14 @@ from typing import Any, TypeVar
 
 import click
 
-from central_projector.cli import configure_logging, creds_option, nats_option
+from central_projector.cli import configure_logging, nats_option
 from central_projector.partners.config import load
 from central_projector.partners.fanout import FanoutService
 from central_projector.partners.tail import Tailed, format_json, format_line, parse_since, tail
-from kopsync.clikit import emit_json, friendly, json_option
+from kopsync.clikit import creds_option, emit_json, friendly, json_option, nkey_option
 from sync_core.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def nkey_option(whose: str) -> Callable[[F], F]:
-    return click.option(
-        "--nkey",
-        "nkey",
-        envvar="KOPSYNC_NATS_NKEY",
-        type=click.Path(dir_okay=False),
-        default=None,
-        help=f"{whose} nkey seed file, mode 0600, made by `kopsync admin` ($KOPSYNC_NATS_NKEY).",
-    )
 
 
 config_option = click.option(
