@@ -5,7 +5,8 @@ the caller's transaction:
 
 - undecodable → ``undecodable``; oversize → ``oversize``; device/coop not the
   subject's → ``subject_mismatch``; unregistered device → ``unregistered_device``
-  (kept, re-processed on registration); device of another cooperative →
+  (kept, re-processed on registration); retired device → ``retired_device``;
+  device of another cooperative →
   ``coop_mismatch``; bad signature → ``bad_signature``; unknown type/version →
   ``unknown_type``; invalid payload → ``invalid_payload``; a central-only type
   from a device → ``not_edge_event``; same (device, seq) with another hash →
@@ -102,6 +103,10 @@ def _process(
         _quarantine(
             conn, res, now_ms, subject, "unregistered_device", detail, device_id, None, data
         )
+        return res
+    if dev["retired"]:
+        detail = f"device {device_id} is retired; its uploads are kept here, not committed"
+        _quarantine(conn, res, now_ms, subject, "retired_device", detail, device_id, None, data)
         return res
     if dev["coop_id"] != coop_id:
         detail = f"device {device_id} belongs to {dev['coop_id']}, not {coop_id}"

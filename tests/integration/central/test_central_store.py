@@ -167,6 +167,21 @@ class CentralStoreContract:
         agent.record("PriceSet", {"sku": "BRS-5", "unit_price": 70_000}, "BRS-5")
         assert _up(store, agent, _raw(agent)[-1:]).committed == 1
 
+    def test_uploads_of_a_retired_device_are_quarantined(self, store, tmp_path):
+        """After a device is retired its uploads are quarantined, not committed."""
+        import sqlalchemy as sa
+
+        from central_projector.tables import devices
+
+        agent = _agent(tmp_path, n=3)
+        store.register_device(COOP, "pos-1", agent.public_key)
+        _up(store, agent, _raw(agent)[:1])
+        with store.engine.begin() as conn:
+            conn.execute(sa.update(devices).values(retired=True))
+        res = _up(store, agent, _raw(agent)[1:])
+        assert [r for r, _ in res.quarantined] == ["retired_device"]
+        assert [s for s, _ in store.committed("pos-1")] == [1]
+
     def test_equivocation_is_quarantined(self, store, tmp_path):
         """A second, different, validly signed event for a committed seq is quarantined."""
         agent = _agent(tmp_path, n=2)
