@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from edge_agent.agent import EdgeAgent
 
 APPENDER = Path(__file__).parent.parent / "support" / "crash_appender.py"
@@ -58,13 +60,23 @@ def _take(line: str, acked: dict[int, str]) -> None:
 
 def test_every_acknowledged_append_survives_sigkill(tmp_path: Path) -> None:
     """After ≥50 SIGKILLs mid-append every acknowledged event is there, verified, gapless."""
+    _kill_and_check(tmp_path, KILLS)
+
+
+@pytest.mark.slow
+def test_soak_every_acknowledged_append_survives_500_sigkills(tmp_path: Path) -> None:
+    """The same promise over 500 SIGKILLs (a soak: `pytest -m slow`)."""
+    _kill_and_check(tmp_path, max(KILLS, 500))
+
+
+def _kill_and_check(tmp_path: Path, kills: int) -> None:
     data_dir = tmp_path / "dev"
     EdgeAgent.init(data_dir, "6401050012", "pos-1").close()
     rng = random.Random(20261122)
     acked: dict[int, str] = {}
-    for _ in range(KILLS):
+    for _ in range(kills):
         acked.update(_run_until_killed(data_dir, rng))
-    assert len(acked) > KILLS, "the appender should have acknowledged events between kills"
+    assert len(acked) > kills, "the appender should have acknowledged events between kills"
     with EdgeAgent(data_dir) as agent:
         report = agent.verify()
         assert report.ok, report
