@@ -9,22 +9,25 @@ NATS server is ``--nats`` (or ``$KOPSYNC_NATS_URL``), with credentials from
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import signal
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import structlog
 
 from central_projector.nats_setup import StreamSettings
 from central_projector.outbox import flush_outbox
 from central_projector.service import CentralService
 from central_projector.store import DEFAULT_URL, CentralStore
-from kopsync.clikit import creds_option, emit_json, friendly, json_option, parse_json_object
+from kopsync.clikit import (
+    configure_logging,
+    creds_option,
+    emit_json,
+    friendly,
+    json_option,
+    parse_json_object,
+    stop_on_signals,
+)
 from kopsync.clikit import nkey_option as shared_nkey_option
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,26 +55,6 @@ def nats_option(required: bool) -> Callable[[F], F]:
 
 
 nkey_option = shared_nkey_option("The central's", "kopsync admin central-user")
-
-
-def configure_logging(*, as_json: bool, level: int = logging.INFO) -> None:
-    """Once per process: JSON lines for services, readable lines for people, on stderr."""
-    renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if as_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    )
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
-    )
 
 
 @click.group()
@@ -153,10 +136,7 @@ def ingest(
 
 
 async def _serve(service: CentralService) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, service.stop)
+    stop_on_signals(service.stop)
     await service.run()
 
 

@@ -20,7 +20,7 @@ import structlog
 from central_projector.projector import DEFAULT_BATCH, Projector, RunResult
 from central_projector.readmodels import queries
 from central_projector.store import DEFAULT_URL, CentralStore
-from kopsync.clikit import emit_json, friendly, json_option
+from kopsync.clikit import configure_logging, emit_json, friendly, json_option
 from kopsync.natsauth import connect_options
 from sync_core.errors import UsageError
 from sync_core.ids import check_coop_id, check_id
@@ -83,8 +83,6 @@ def project(
     With --once, project what is committed now and exit; without, keep following the
     store (woken by the canonical stream when --nats is given).
     """
-    from central_projector.cli import configure_logging  # the group's, once per process
-
     configure_logging(as_json=as_json)
     with Projector(db_url, batch_size=batch_size) as projector:
         if once:

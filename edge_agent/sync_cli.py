@@ -9,20 +9,25 @@ be reached in time. ``run`` replicates until Ctrl-C (or SIGTERM).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import structlog
 
 from edge_agent.agent import EdgeAgent
 from edge_agent.replicator import Replicator, SyncReport
-from kopsync.clikit import creds_option, data_option, emit_json, friendly, json_option
+from kopsync.clikit import (
+    configure_logging,
+    creds_option,
+    data_option,
+    emit_json,
+    friendly,
+    json_option,
+    stop_on_signals,
+)
 from kopsync.clikit import nkey_option as shared_nkey_option
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,26 +46,6 @@ def nats_option(func: F) -> F:
 
 
 nkey_option = shared_nkey_option("This device's", "kopsync admin device add")
-
-
-def configure_logging(*, as_json: bool, level: int) -> None:
-    """Once per process: readable lines for people, JSON lines under a service manager."""
-    renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if as_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    )
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
-    )
 
 
 @click.command("sync")
@@ -136,10 +121,7 @@ def run_command(
 
 async def _run(replicator: Replicator) -> None:
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    stop_on_signals(stop.set)
     await replicator.run(stop)
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import json
+import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import structlog
 
 from sync_core.errors import KopsyncError
 
@@ -80,6 +85,38 @@ def nkey_option(whose: str, made_by: str = "kopsync admin") -> Callable[[F], F]:
         default=None,
         help=f"{whose} nkey seed file, mode 0600, made by `{made_by}` ($KOPSYNC_NATS_NKEY).",
     )
+
+
+def configure_logging(*, as_json: bool, level: int = logging.INFO) -> None:
+    """Once per process: JSON lines for services, readable lines for people, on stderr."""
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+def stop_on_signals(stop: Callable[[], None]) -> None:
+    """Call ``stop`` on SIGINT or SIGTERM in the running event loop.
+
+    Where the loop cannot take signal handlers (another platform, or a loop off the
+    main thread as in tests) there is nothing to install and nothing to stop.
+    """
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop)
 
 
 def emit_json(value: Any) -> None:

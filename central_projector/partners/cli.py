@@ -13,7 +13,6 @@ import contextlib
 import datetime as dt
 import os
 import secrets
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,11 +20,19 @@ from typing import Any, TypeVar
 
 import click
 
-from central_projector.cli import configure_logging, nats_option
+from central_projector.cli import nats_option
 from central_projector.partners.config import load
 from central_projector.partners.fanout import FanoutService
 from central_projector.partners.tail import Tailed, format_json, format_line, parse_since, tail
-from kopsync.clikit import creds_option, emit_json, friendly, json_option, nkey_option
+from kopsync.clikit import (
+    configure_logging,
+    creds_option,
+    emit_json,
+    friendly,
+    json_option,
+    nkey_option,
+    stop_on_signals,
+)
 from sync_core.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,10 +68,7 @@ def fanout(
     service = FanoutService(config, nats_url, credentials=credentials, nkey=nkey)
 
     async def serve() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, service.stop)
+        stop_on_signals(service.stop)
         await service.run()
 
     asyncio.run(serve())
@@ -109,11 +113,7 @@ def tail_(
 
     async def run() -> None:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            # Off the main thread (tests) there are no signal handlers; nothing to stop then.
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, stop.set)
+        stop_on_signals(stop.set)
         await tail(
             nats_url,
             subject_filter,
