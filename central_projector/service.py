@@ -44,6 +44,7 @@ from central_projector.nats_setup import (
     ensure_streams,
 )
 from central_projector.outbox import publish_items
+from central_projector.stopping import sleep_unless_stopped, until_stopped
 from central_projector.store import CentralStore, OutboxItem
 from kopsync.natsauth import connect_options
 from sync_core import codec, subjects
@@ -200,21 +201,10 @@ class CentralService:
 
     async def _until_stopped(self, aw: Awaitable[None]) -> bool:
         """Await ``aw`` unless :meth:`stop` comes first; ``True`` if it finished."""
-        task = asyncio.ensure_future(aw)
-        stop = asyncio.ensure_future(self._stop.wait())
-        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-            return False
-        task.result()
-        return True
+        return await until_stopped(self._stop, aw)
 
     async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
+        await sleep_unless_stopped(self._stop, seconds)
 
     # --- ingest ------------------------------------------------------------------------
     async def _ingest_loop(self) -> None:

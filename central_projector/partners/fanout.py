@@ -47,6 +47,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from central_projector.nats_setup import DAY_S, EVENTS
 from central_projector.partners.config import Partner, PartnersConfig
 from central_projector.partners.routing import Forward, Skip, Withhold, partner_wildcard, route
+from central_projector.stopping import sleep_unless_stopped, until_stopped
 from kopsync.natsauth import connect_options
 from sync_core import subjects
 
@@ -182,21 +183,11 @@ class FanoutService:
         log.info("connected", nats=self.nats_url)
 
     async def _until_stopped(self, aw: Awaitable[None]) -> bool:
-        task = asyncio.ensure_future(aw)
-        stop = asyncio.ensure_future(self._stop.wait())
-        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-            return False
-        task.result()
-        return True
+        """Await ``aw`` unless :meth:`stop` comes first; ``True`` if it finished."""
+        return await until_stopped(self._stop, aw)
 
     async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
+        await sleep_unless_stopped(self._stop, seconds)
 
     # --- one partner -------------------------------------------------------------------
     async def _supervise(self, partner: Partner) -> None:
