@@ -9,6 +9,7 @@ from central_projector.partners.cli import partner
 from central_projector.security.cli import admin_group
 from edge_agent.cli import edge
 from kopsync import __version__
+from kopsync.demo.cli import demo
 from schemas.cli import schemas
 
 
@@ -23,6 +24,7 @@ cli.add_command(central)
 cli.add_command(schemas)
 cli.add_command(partner)
 cli.add_command(admin_group)
+cli.add_command(demo)
 
 
 def main() -> None:

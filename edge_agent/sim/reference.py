@@ -14,6 +14,7 @@ from typing import Any
 
 from edge_agent.agent import EdgeAgent
 from edge_agent.domain.aid import entitlement_key
+from edge_agent.domain.membership import member_key
 from edge_agent.sim.pool import Person, Pool
 from edge_agent.sim.world import CYCLES, FAMILIES, FOUNDERS, START
 from schemas import REGISTRY
@@ -134,17 +135,27 @@ def vars_of(p: Person) -> dict[str, Any]:
 
 
 def install_reference(agent: EdgeAgent, pool: Pool) -> int:
-    """Receive the seed's reference events once; returns how many were new."""
-    if agent.view(entitlement_key(pool.entitlements[-1].id)) is not None:
-        return 0  # an earlier run installed them (receiving is all or nothing)
+    """Receive the seed's reference events once; returns how many were new.
+
+    The two chains are judged apart: a device that already received the central's own
+    reference data over the downlink (as in ``kopsync demo``, where the central issues
+    :func:`reference_events`' aid, prices and fund) gets only the founding members.
+    """
     envs = reference_events(pool)
-    # The downlink keeps one chain per issuer: another seed's sim-central chain would hide ours.
-    ours = next(e for e in envs if e.device_id == CENTRAL_DEVICE)
-    held = agent.store.downlink.select_events(CENTRAL_DEVICE, limit=1)
-    if held and Envelope.decode(held[0].state).event_id != ours.event_id:
-        raise UsageError(
-            f"this device already holds the simulated reference data of another seed; "
-            f"simulate it with the seed it was simulated with before, or use a fresh device "
-            f"(seed {pool.seed} would need its own {CENTRAL_DEVICE} chain)"
-        )
-    return len(agent.receive_central(envs))
+    wanted: list[Envelope] = []
+    if agent.view(member_key(pool.founder_id(FOUNDERS - 1))) is None:
+        wanted += [e for e in envs if e.device_id == FOUNDER_DEVICE]
+    # The first cycle's first entitlement: every issue of the reference data starts with it.
+    if agent.view(entitlement_key(pool.entitlements[0].id)) is None:
+        # The downlink keeps one chain per issuer: another seed's sim-central chain would hide
+        # ours.
+        ours = next(e for e in envs if e.device_id == CENTRAL_DEVICE)
+        held = agent.store.downlink.select_events(CENTRAL_DEVICE, limit=1)
+        if held and Envelope.decode(held[0].state).event_id != ours.event_id:
+            raise UsageError(
+                f"this device already holds the simulated reference data of another seed; "
+                f"simulate it with the seed it was simulated with before, or use a fresh device "
+                f"(seed {pool.seed} would need its own {CENTRAL_DEVICE} chain)"
+            )
+        wanted += [e for e in envs if e.device_id == CENTRAL_DEVICE]
+    return len(agent.receive_central(wanted)) if wanted else 0

