@@ -24,7 +24,9 @@ founding device ``sim-founder``. Receiving is idempotent: a second run installs 
 
 Continuation. A later run on the same device reads the device's log (ids, open loans,
 WAJIB periods, its place in the pool) and views (balances, stock) and carries on with
-new ids (they contain the seq). Its random stream comes from (coop_id, device_id, seed,
+new ids (they contain the seq). It acts only on loans it applied for and entitlements of its
+pool, so events recorded by other means (``kopsync demo`` stages some) are left as they are.
+Its random stream comes from (coop_id, device_id, seed,
 last seq), so a run is reproducible from the same device state.
 
 Dates are business dates of a simulated calendar (40 events a day from 2026-01-05), not

@@ -172,7 +172,7 @@ class DeviceBase:
             s.savings_tx.append((agg, kind, p["amount"], pending))
         elif t == "SavingsTransactionReversed":
             s.savings_tx = [x for x in s.savings_tx if _eid(x[3]) != p["reversed_event_id"]]
-        elif t == "LoanApplied":
+        elif t == "LoanApplied" and agg.startswith(f"L-{self.dev}-"):
             s.loans[agg] = Loan(p["member_id"], "APPLIED", p["amount_requested"], p["tenor_months"])
             s.borrowers.add(p["member_id"])
         elif t == "LoanApproved" and agg in s.loans:
@@ -183,7 +183,7 @@ class DeviceBase:
             loan.installment = round_down(loan.total_due / p["tenor_months"], 100)
         elif t == "LoanDisbursed" and agg in s.loans:
             s.loans[agg].state = "DISBURSED"
-        elif t == "LoanRepaymentReceived":
+        elif t == "LoanRepaymentReceived" and agg in s.loans:
             s.repayments.append((agg, p["amount"], pending))
         elif t == "LoanRepaymentReversed":
             s.repayments = [x for x in s.repayments if _eid(x[2]) != p["reversed_event_id"]]
@@ -193,7 +193,7 @@ class DeviceBase:
             s.overridden |= "stock_override_reason" in p
         elif t == "SaleVoided":
             s.sales = [x for x in s.sales if x[0] != agg]
-        elif t == "AidRedeemed":
+        elif t == "AidRedeemed" and agg in self.pool.entitlement_index:
             s.redemptions.append((agg, pending))
             position = self.pool.entitlement_index.get(agg, -1)
             s.next_entitlement = max(s.next_entitlement, position + 1)

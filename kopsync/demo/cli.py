@@ -12,7 +12,7 @@ from types import FrameType
 
 import click
 
-from kopsync.clikit import configure_logging, emit_json, friendly
+from kopsync.clikit import configure_logging, emit_json, fail, friendly
 from kopsync.demo import scenario
 from kopsync.demo.act import Demo
 from kopsync.demo.places import COOPERATIVES, MIN_COOPERATIVES
@@ -76,7 +76,7 @@ def demo(cooperatives: int, events: int, rounds: int, work_dir: Path | None, as_
     after a write-off; then projects the read models and prints a summary. Every process it
     starts is stopped at the end, on an error and on Ctrl-C.
     """  # fmt: skip
-    configure_logging(as_json=False, level=logging.WARNING)
+    configure_logging(as_json=False, level=logging.ERROR)  # the replicator warns at every round's cut
     work = _work_dir(work_dir)
 
     def say(line: str) -> None:
@@ -101,9 +101,7 @@ def demo(cooperatives: int, events: int, rounds: int, work_dir: Path | None, as_
             finally:
                 run.close()
     except KeyboardInterrupt:
-        raise UsageError(
-            f"interrupted; every process the demo started is stopped; the data so far is in {work}"
-        ) from None
+        fail(f"interrupted; every process the demo started is stopped; data so far in {work}", 130)
     finally:
         signal.signal(signal.SIGTERM, previous)
     seconds = time.perf_counter() - started

@@ -72,6 +72,7 @@ class Round:
 class Planned:
     kind: str
     coop_id: str
+    subject: str  # the conflict item's subject in the central's queue
     story: str
 
 
@@ -137,23 +138,34 @@ def central_reference(coop_id: str, events: int) -> list[Issue]:
 
 # --- the staged cases ---------------------------------------------------------------------
 
+
+def allowance_id(coop_id: str, program: str) -> str:
+    return f"A-demo-{coop_id}-{program}-202601"
+
+
 PLANNED = (
     Planned(
         "DUPLICATE_REDEMPTION",
         KALAMPANGAN,
+        f"entitlement:{DUP_ENTITLEMENT}",
         "one KHBS entitlement redeemed offline at Kalampangan and at Bapinang Hilir",
     ),
     Planned(
-        "OVERSPEND", PASER, "two offline counters pay out 4 BLT redemptions of an allowance of 3"
+        "OVERSPEND",
+        PASER,
+        f"allowance:{allowance_id(PASER, 'BLT')}",
+        "two offline counters pay out 4 BLT redemptions of an allowance of 3"
     ),
     Planned(
         "LATE_REPAYMENT",
         LEMPAKE,
+        f"loan:{LEMPAKE}:{LOAN_ID}",
         f"a repayment dated before the loan's write-off on {WRITE_OFF_ON}, recorded after it",
     ),
     Planned(
         "RECOVERY_AFTER_WRITE_OFF",
         LEMPAKE,
+        f"loan:{LEMPAKE}:{LOAN_ID}",
         "a repayment recorded offline on a loan the province has written off",
     ),
 )
@@ -221,10 +233,6 @@ def _allowance(coop_id: str, program: str, count: int, value: int) -> Issue:
     payload = {"scope": "COOP", "program": program, "cycle": "2026-01", "max_count": count,
                "max_value": value}  # fmt: skip
     return Issue("RedemptionAllowanceAllocated", coop_id, allowance_id(coop_id, program), payload)
-
-
-def allowance_id(coop_id: str, program: str) -> str:
-    return f"A-demo-{coop_id}-{program}-202601"
 
 
 def _loan() -> tuple[Record, ...]:

@@ -60,10 +60,12 @@ def collect(
             "value_at_risk": ent["value_at_risk"],
         })  # fmt: skip
     found = Counter(i["kind"] for i in items)
+    seen = {(i["kind"], i["subject"]): i["id"] for i in items}
     planned = [
-        {"kind": p.kind, "coop_id": p.coop_id, "story": p.story, "found": found[p.kind] > 0}
+        {"kind": p.kind, "coop_id": p.coop_id, "subject": p.subject, "story": p.story,
+         "conflict_id": seen.get((p.kind, p.subject)), "found": (p.kind, p.subject) in seen}
         for p in plan.planned
-    ]
+    ]  # fmt: skip
     return {
         "work_dir": str(work),
         "db": db,
@@ -99,26 +101,33 @@ def _n(value: int) -> str:
 
 
 def render(s: dict[str, Any], seconds: float) -> str:
-    lines = ["", "Summary (village codes are made up within their regencies)", ""]
-    head = f"{'cooperative':<50} {'regency':<19} {'dev':>3} {'recorded':>9} {'synced':>7} {'committed':>9}  conflicts"
+    lines = [
+        "",
+        "Summary. Paser Belengkong, Lempake and Sindu Batu Raja are the programme's own "
+        "cooperatives; the others are named after real villages of their regencies. Region "
+        "codes are the Ministry of Home Affairs'; the 10-digit village codes are made up within "
+        "their regencies.",
+        "",
+    ]
+    head = f"{'cooperative':<50} {'regency':<24} {'dev':>3} {'recorded':>9} {'synced':>7} {'committed':>9}  conflicts"
     lines.append(head)
     for c in s["cooperatives"]:
         kinds = ", ".join(f"{k} {n}" for k, n in c["conflicts"].items()) or "none"
         lines.append(
-            f"{c['name'][:50]:<50} {c['regency'] + ' ' + c['regency_code']:<19} "
+            f"{c['name'][:50]:<50} {c['regency'] + ' ' + c['regency_code']:<24} "
             f"{len(c['devices']):>3} {_n(c['recorded']):>9} {_n(c['synced']):>7} "
             f"{_n(c['committed']):>9}  {kinds}"
         )
         lines.append(f"{'  ' + c['coop_id']:<50} {c['province']}")
     t = s["totals"]
     lines.append(
-        f"{'total':<50} {'':<19} {t['devices']:>3} {_n(t['recorded']):>9} {_n(t['synced']):>7} "
+        f"{'total':<50} {'':<24} {t['devices']:>3} {_n(t['recorded']):>9} {_n(t['synced']):>7} "
         f"{_n(t['committed']):>9}  " + ", ".join(f"{k} {n}" for k, n in t["conflicts"].items())
     )
     lines += ["", "Planned offline conflicts:"]
     for p in s["planned_conflicts"]:
         mark = "found" if p["found"] else "NOT FOUND"
-        lines.append(f"  {p['kind']:<25} {mark:<9} {p['story']}")
+        lines.append(f"  {p['kind']:<25} {mark:<9} {p['story']} ({p['conflict_id']})")
     lines += ["", "Partner topics (NIK and KK as keyed pseudonyms; names and phones removed):"]
     for stream, n in s["partner_streams"].items():
         lines.append(f"  {stream:<25} {_n(n)} messages")

@@ -11,11 +11,11 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import nats
 from click.testing import CliRunner
 from support.nats import NatsServer
+from support.pii import leaked, pii_of
 from support.replication import (
     COOP_A,
     COOP_B,
@@ -36,7 +36,6 @@ from edge_agent import teller
 from edge_agent.agent import EdgeAgent
 from kopsync.cli import cli
 from schemas import REGISTRY
-from schemas.fields import Field
 from sync_core import codec, subjects
 from sync_core.envelope import Envelope
 
@@ -64,28 +63,6 @@ KK = "6401050101090012"
 NEW_NIK = "6401054506900011"
 NEW_KK = "6401050101090099"
 HEAD_KK = "6401050202100077"
-
-
-def _pii_of(env: Envelope) -> list[str]:
-    """Every NIK, KK number, name, phone number and address in an event, by the schema's marks."""
-    found: list[str] = []
-
-    def walk(fields: tuple[Field, ...], payload: dict[str, Any]) -> None:
-        for f in fields:
-            value = payload.get(f.name)
-            if value is None:
-                continue
-            if f.pii == "by_field":
-                if payload.get("field") in ("nik", "kk_no", "name", "phone", "address"):
-                    found.append(value)
-            elif f.pii is not None:
-                found.append(value)
-            elif f.kind == "records":
-                for r in value:
-                    walk(f.items, r)
-
-    walk(REGISTRY.get(env.type, env.version).fields, env.payload)
-    return found
 
 
 def _record_known_people(agent: EdgeAgent) -> None:
@@ -193,7 +170,7 @@ async def test_partner_streams_carry_no_personal_data_in_clear(
                     )
                 assert all(s.withheld == 0 and s.publish_failed == 0 for s in fanout.stats.values())
 
-        secrets = {v for e in canonical for v in _pii_of(e)}
+        secrets = {v for e in canonical for v in pii_of(e)}
         assert {NIK, KK, NEW_NIK, NEW_KK, HEAD_KK, "Siti Rahmawati", "Ahmad Fauzi"} <= secrets
         assert {"081234567890", "Rahmat Hidayat"} <= secrets
         assert len(secrets) > 40  # the simulated members too
@@ -202,11 +179,8 @@ async def test_partner_streams_carry_no_personal_data_in_clear(
             messages = await stream_messages(url, p.stream, "kop.partner.>")
             ids = [m.headers["Nats-Msg-Id"] for m in messages]
             assert len(ids) == len(set(ids)) and set(ids) == expected[p.id], p.id
-            raw = b"".join(
-                m.subject.encode() + m.data + json.dumps(m.headers).encode() for m in messages
-            )
-            leaked = sorted(s for s in secrets if s.encode() in raw)
-            assert leaked == [], f"personal data in clear on {p.stream}: {leaked}"
+            found = leaked(secrets, messages)
+            assert found == [], f"personal data in clear on {p.stream}: {found}"
             for m in messages:
                 event = codec.decode(m.data)
                 area = REGISTRY.get(event["type"]).area

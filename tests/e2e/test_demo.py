@@ -1,0 +1,155 @@
+"""``kopsync demo`` end to end: real nats-server, ingest and fan-out processes, SQLite files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.nats import NatsServer
+from support.pii import leaked, pii_of
+from support.replication import stream_messages
+
+from central_projector.nats_setup import EVENTS
+from sync_core import subjects
+from sync_core.envelope import Envelope
+
+SMALL = ["--cooperatives", "4", "--events", "60"]
+STAGED_PEOPLE = {"Rusdiansyah", "6472021503850007", "081350441276", "Yohana Lisda", "Jumiati"}
+
+
+def processes_using(work: Path) -> list[str]:
+    """Command lines of live processes that name ``work`` (the demo's children all do)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(work) in cmdline and state != "Z":
+            found.append(f"{proc.name}: {cmdline}")
+    return found
+
+
+def run_demo(kopsync: list[str], work: Path, *extra: str, timeout: float = 240) -> dict[str, Any]:
+    out = subprocess.run(
+        [*kopsync, "demo", *SMALL, "--dir", str(work), "--json", *extra],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary: dict[str, Any] = json.loads(out.stdout)
+    return summary
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    work = tmp_path_factory.mktemp("demo") / "run"
+    return work, run_demo([sys.executable, "-m", "kopsync"], work)
+
+
+def test_demo_finds_every_planned_conflict_and_commits_every_event(
+    demo_run: tuple[Path, dict[str, Any]],
+) -> None:
+    """A small demo finds each staged conflict, and every device's events are synced and
+    committed centrally, across four cooperatives of both provinces."""
+    work, s = demo_run
+    assert {p["kind"] for p in s["planned_conflicts"]} == {
+        "DUPLICATE_REDEMPTION",
+        "OVERSPEND",
+        "LATE_REPAYMENT",
+        "RECOVERY_AFTER_WRITE_OFF",
+    }
+    assert all(p["found"] and p["conflict_id"] for p in s["planned_conflicts"]), s
+    coops = s["cooperatives"]
+    assert len(coops) == 4 and {c["coop_id"][:2] for c in coops} == {"62", "64"}
+    devices = [d for c in coops for d in c["devices"]]
+    assert 1 <= min(len(c["devices"]) for c in coops) and max(len(c["devices"]) for c in coops) == 3
+    assert all(
+        d["recorded"] >= 60 and d["recorded"] == d["synced"] == d["committed"] for d in devices
+    )
+    assert any(d["offline_rounds"] > 0 for d in devices)
+    assert s["totals"]["committed"] == sum(d["recorded"] for d in devices)
+    for kind in ("DUPLICATE_REDEMPTION", "OVERSPEND", "LATE_REPAYMENT", "RECOVERY_AFTER_WRITE_OFF"):
+        assert s["totals"]["conflicts"][kind] >= 1
+    assert all(n > 0 for n in s["partner_streams"].values()) and len(s["partner_streams"]) == 2
+    assert json.loads((work / "summary.json").read_text())["totals"] == s["totals"]
+    assert processes_using(work) == []
+
+
+def test_demo_commands_to_look_further_work(demo_run: tuple[Path, dict[str, Any]]) -> None:
+    """The central commands the summary prints run against the kept data and show the staged
+    conflicts."""
+    work, s = demo_run
+    db = s["db"]
+    show = s["commands"][0].split()
+    out = subprocess.run([sys.executable, "-m", "kopsync", *show[1:], "--json"], capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    view = json.loads(out.stdout)
+    assert {"LATE_REPAYMENT", "RECOVERY_AFTER_WRITE_OFF"} <= {c["kind"] for c in view["conflicts"]}
+    out = subprocess.run([sys.executable, "-m", "kopsync", "central", "conflicts", "--db", db,
+                          "--json"], capture_output=True, text=True, check=True)  # fmt: skip
+    ids = {c["id"] for c in json.loads(out.stdout)}
+    assert {p["conflict_id"] for p in s["planned_conflicts"]} <= ids
+
+
+async def test_partner_topics_after_the_demo_hold_no_personal_data_in_clear(
+    demo_run: tuple[Path, dict[str, Any]],
+) -> None:
+    """After the demo, a scan of every message on every partner stream finds no NIK, KK number,
+    name or phone number of any event in clear (the JetStream store is reopened)."""
+    work, s = demo_run
+    server = NatsServer(work).start()  # the demo's store: work/jetstream
+    try:
+        canonical = [
+            Envelope.decode(m.data)
+            for m in await stream_messages(server.url, EVENTS, subjects.canonical_wildcard())
+        ]
+        assert len(canonical) == s["totals"]["committed"] + sum(
+            1 for e in canonical if e.device_id not in {d["device_id"] for c in s["cooperatives"]
+                                                        for d in c["devices"]}
+        )  # fmt: skip
+        secrets = {v for e in canonical for v in pii_of(e)}
+        assert STAGED_PEOPLE <= secrets and len(secrets) > 100
+        for stream, count in s["partner_streams"].items():
+            messages = await stream_messages(server.url, stream, "kop.partner.>")
+            assert len(messages) == count
+            assert leaked(secrets, messages) == [], stream
+    finally:
+        server.stop()
+
+
+def test_sigint_mid_demo_leaves_no_process_behind(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the demo) while its services run stops the NATS server, the ingest and
+    the fan-out, and exits 130 with one line."""
+    work = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kopsync", "demo", "--cooperatives", "4", "--events", "3000",
+         "--dir", str(work)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while len(processes_using(work)) < 3:  # nats-server, ingest, fan-out
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.1)
+        time.sleep(2)  # into the rounds
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("error: interrupted"), err
+    assert processes_using(work) == []
