@@ -26,7 +26,8 @@ from edge_agent.replicator import Replicator
 from edge_agent.sim import simulate
 from edge_agent.store import Draft
 from kopsync.demo.processes import Services
-from kopsync.demo.scenario import Issue, Plan, Round
+from kopsync.demo.scenario import Plan, Round
+from kopsync.demo.staged import Issue
 from sync_core.errors import SyncError
 
 Say = Callable[[str], None]
@@ -88,11 +89,19 @@ class Demo:
             f"{len(self.plan.reference)} reference events issued (entitlements, allowances, "
             "cards, prices, quotas, the stimulus fund)"
         )
-        self.services.start_kopsync("ingest", "central", "ingest", "--nats", self.services.url,
-                                    "--db", self.db)  # fmt: skip
+        self.services.start_kopsync(
+            "ingest", "central", "ingest", "--nats", self.services.url, "--db", self.db
+        )
         _write_partners(self.partners_file)
-        self.services.start_kopsync("fanout", "partner", "fanout", "--nats", self.services.url,
-                                    "--config", str(self.partners_file))  # fmt: skip
+        self.services.start_kopsync(
+            "fanout",
+            "partner",
+            "fanout",
+            "--nats",
+            self.services.url,
+            "--config",
+            str(self.partners_file),
+        )
         asyncio.run(self._published())
         asyncio.run(self._sync(list(self.agents)))
         self.say("every device received its cooperative's reference data over the downlink")
@@ -151,8 +160,10 @@ class Demo:
 
     async def _published(self) -> None:
         """Until the central's outbox (downlink and canonical events) is on JetStream."""
-        await self._until(lambda: asyncio.to_thread(lambda: not self.central.outbox(1)),
-                          "the central ingest published its outbox")  # fmt: skip
+        await self._until(
+            lambda: asyncio.to_thread(lambda: not self.central.outbox(1)),
+            "the central ingest published its outbox",
+        )
 
     async def _fanned_out(self) -> dict[str, int]:
         """Until every partner consumer is drained; the messages on each partner stream."""

@@ -75,8 +75,9 @@ def demo(cooperatives: int, events: int, rounds: int, work_dir: Path | None, as_
     offline, with a double aid redemption, an overspent allowance and a loan repayment arriving
     after a write-off; then projects the read models and prints a summary. Every process it
     starts is stopped at the end, on an error and on Ctrl-C.
-    """  # fmt: skip
-    configure_logging(as_json=False, level=logging.ERROR)  # the replicator warns at every round's cut
+    """
+    # The replicator warns whenever a round ends a sync; the summary says what matters.
+    configure_logging(as_json=False, level=logging.ERROR)
     work = _work_dir(work_dir)
 
     def say(line: str) -> None:
@@ -85,8 +86,10 @@ def demo(cooperatives: int, events: int, rounds: int, work_dir: Path | None, as_
     plan = scenario.plan(cooperatives, events, rounds)
     started = time.perf_counter()
     previous = signal.signal(signal.SIGTERM, _interrupt)
-    say(f"kopsync demo: {len(plan.cooperatives)} cooperatives, {len(plan.devices)} devices, "
-        f"{rounds} rounds; data in {work}")  # fmt: skip
+    say(
+        f"kopsync demo: {len(plan.cooperatives)} cooperatives, {len(plan.devices)} devices, "
+        f"{rounds} rounds; data in {work}"
+    )
     try:
         with Services(work) as services:
             run = Demo(plan, work, services, say)

@@ -36,36 +36,46 @@ def collect(
         devices = []
         for d in c.devices:
             status = agents[d].status()
-            devices.append({
-                "device_id": d,
-                "recorded": status["last_seq"],
-                "synced": status["confirmed_seq"],
-                "committed": committed.get(d, 0),
-                "offline_rounds": offline_rounds[d],
-            })  # fmt: skip
+            devices.append(
+                {
+                    "device_id": d,
+                    "recorded": status["last_seq"],
+                    "synced": status["confirmed_seq"],
+                    "committed": committed.get(d, 0),
+                    "offline_rounds": offline_rounds[d],
+                }
+            )
         kinds = Counter(i["kind"] for i in items if i["coop_id"] == c.coop_id)
         ent = aid[c.coop_id]["entitlements"]
-        coops.append({
-            "coop_id": c.coop_id,
-            "name": c.name,
-            "regency": c.regency,
-            "regency_code": c.regency_code,
-            "province": c.province,
-            "devices": devices,
-            "recorded": sum(d["recorded"] for d in devices),
-            "synced": sum(d["synced"] for d in devices),
-            "committed": sum(d["committed"] for d in devices),
-            "conflicts": dict(sorted(kinds.items())),
-            "entitlements_redeemed": ent["redeemed"],
-            "value_at_risk": ent["value_at_risk"],
-        })  # fmt: skip
+        coops.append(
+            {
+                "coop_id": c.coop_id,
+                "name": c.name,
+                "regency": c.regency,
+                "regency_code": c.regency_code,
+                "province": c.province,
+                "devices": devices,
+                "recorded": sum(d["recorded"] for d in devices),
+                "synced": sum(d["synced"] for d in devices),
+                "committed": sum(d["committed"] for d in devices),
+                "conflicts": dict(sorted(kinds.items())),
+                "entitlements_redeemed": ent["redeemed"],
+                "value_at_risk": ent["value_at_risk"],
+            }
+        )
     found = Counter(i["kind"] for i in items)
     seen = {(i["kind"], i["subject"]): i["id"] for i in items}
     planned = [
-        {"kind": p.kind, "coop_id": p.coop_id, "subject": p.subject, "story": p.story,
-         "conflict_id": seen.get((p.kind, p.subject)), "found": (p.kind, p.subject) in seen}
+        {
+            "kind": p.kind,
+            "coop_id": p.coop_id,
+            "subject": p.subject,
+            "story": p.story,
+            "conflict_id": seen.get((p.kind, p.subject)),
+            "found": (p.kind, p.subject) in seen,
+        }
         for p in plan.planned
-    ]  # fmt: skip
+    ]
     return {
         "work_dir": str(work),
         "db": db,
@@ -109,8 +119,10 @@ def render(s: dict[str, Any], seconds: float) -> str:
         "their regencies.",
         "",
     ]
-    head = f"{'cooperative':<50} {'regency':<24} {'dev':>3} {'recorded':>9} {'synced':>7} {'committed':>9}  conflicts"
-    lines.append(head)
+    lines.append(
+        f"{'cooperative':<50} {'regency':<24} {'dev':>3} {'recorded':>9} {'synced':>7} "
+        f"{'committed':>9}  conflicts"
+    )
     for c in s["cooperatives"]:
         kinds = ", ".join(f"{k} {n}" for k, n in c["conflicts"].items()) or "none"
         lines.append(
