@@ -148,7 +148,28 @@ class Demo:
                 self.services.check_alive()
             raise SyncError(f"{device}: the central did not confirm every event")
 
-        await asyncio.gather(*(one(d) for d in devices))
+        await self._watched(asyncio.gather(*(one(d) for d in devices)))
+
+    async def _watched(self, work: Awaitable[object]) -> None:
+        """Await ``work``, but fail at once if a service dies meanwhile (not at a timeout)."""
+        task = asyncio.ensure_future(work)
+
+        async def watch() -> None:
+            while True:
+                self.services.check_alive()
+                await asyncio.sleep(0.2)
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (task, watcher):
+                t.cancel()
+            await asyncio.gather(task, watcher, return_exceptions=True)
+        died = None if watcher.cancelled() else watcher.exception()
+        if died is not None:
+            raise died
+        task.result()
 
     # --- the end ----------------------------------------------------------------------
     def finish(self) -> tuple[int, dict[str, int]]:

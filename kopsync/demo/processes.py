@@ -109,6 +109,18 @@ class Services:
                 )
 
     def stop(self, grace_s: float = 10.0) -> None:
+        # A second Ctrl-C must not cut the cleanup short and leave a child behind.
+        try:
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread: nobody sends it SIGINT
+            previous = None
+        try:
+            self._stop(grace_s)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+
+    def _stop(self, grace_s: float) -> None:
         for _name, proc in reversed(self.procs):
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -124,38 +125,57 @@ async def test_partner_topics_after_the_demo_hold_no_personal_data_in_clear(
         server.stop()
 
 
-def test_sigint_mid_demo_leaves_no_process_behind(tmp_path: Path) -> None:
-    """Ctrl-C (SIGINT to the demo) while its services run stops the NATS server, the ingest and
-    the fan-out, and exits 130 with one line."""
-    work = tmp_path / "run"
+def _demo_with_services_up(work: Path) -> subprocess.Popen[str]:
+    """A demo big enough to be interrupted, once its three services run."""
+    argv = [sys.executable, "-m", "kopsync", "demo", "--cooperatives", "4", "--events", "600"]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "kopsync",
-            "demo",
-            "--cooperatives",
-            "4",
-            "--events",
-            "3000",
-            "--dir",
-            str(work),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        [*argv, "--dir", str(work)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    deadline = time.monotonic() + 120
+    while len(processes_using(work, but=proc.pid)) < 3:  # nats-server, ingest, fan-out
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(proc.communicate())
+        time.sleep(0.1)
+    return proc
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_mid_demo_leaves_no_process_behind(tmp_path: Path, signum: signal.Signals) -> None:
+    """Ctrl-C (SIGINT to the demo) or SIGTERM while its services run stops the NATS server, the
+    ingest and the fan-out, and exits 130 with one line."""
+    work = tmp_path / "run"
+    proc = _demo_with_services_up(work)
     try:
-        deadline = time.monotonic() + 120
-        while len(processes_using(work)) < 3:  # nats-server, ingest, fan-out
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.1)
         time.sleep(2)  # into the rounds
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         _out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1].startswith("error: interrupted"), err
+    assert processes_using(work) == []
+
+
+def test_a_service_dying_mid_demo_ends_it_with_one_line_and_no_process_behind(
+    tmp_path: Path,
+) -> None:
+    """When the central ingest dies (SIGKILL) mid-demo, the demo stops the other services and
+    exits non-zero with one `error:` line naming the ingest's log."""
+    work = tmp_path / "run"
+    proc = _demo_with_services_up(work)
+    try:
+        [ingest] = [
+            line for line in processes_using(work, but=proc.pid) if " central ingest " in line
+        ]
+        time.sleep(2)  # into the rounds
+        os.kill(int(ingest.split(":", 1)[0]), signal.SIGKILL)
+        _out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 2, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: ingest stopped") and "ingest.log" in last, err
     assert processes_using(work) == []

@@ -6,11 +6,12 @@ import os
 from pathlib import Path
 
 
-def processes_using(work: Path) -> list[str]:
-    """Command lines of live processes that name ``work`` (the demo's children all do)."""
+def processes_using(work: Path, *, but: int | None = None) -> list[str]:
+    """Command lines of live processes that name ``work`` (the demo's children all do), other
+    than this one and ``but``."""
     found = []
     for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+        if not proc.name.isdigit() or int(proc.name) in (os.getpid(), but):
             continue
         try:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
