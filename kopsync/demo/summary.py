@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import sys
+import textwrap
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -93,16 +95,23 @@ def collect(
     }
 
 
+def _kopsync() -> str:
+    """The ``kopsync`` beside this Python (``.venv/bin/kopsync`` after the README's install)."""
+    here = Path(sys.executable).parent / "kopsync"
+    return str(here) if here.exists() else "kopsync"
+
+
 def commands(plan: Plan, work: Path, db: str) -> list[str]:
     first = plan.cooperatives[1].coop_id  # Lempake: the written-off loan
+    kopsync = _kopsync()
     return [
-        f"kopsync central show coop {first} --db {db}",
-        f"kopsync central conflicts --db {db}",
-        f"kopsync central status --db {db}",
-        f"kopsync edge log --data {work / 'devices' / 'lmp-simpan-pinjam'} --since 1",
+        f"{kopsync} central show coop {first} --db {db}",
+        f"{kopsync} central conflicts --db {db}",
+        f"{kopsync} central status --db {db}",
+        f"{kopsync} edge log --data {work / 'devices' / 'lmp-simpan-pinjam'} --since 1",
         f"{nats_server_binary()} -js -sd {work / 'jetstream'} -p 4333 &",
-        "kopsync partner tail --nats nats://127.0.0.1:4333 "
-        "--filter 'kop.partner.bank-kalteng.>' --since 24h",
+        f"{kopsync} partner tail --nats nats://127.0.0.1:4333 "
+        "--filter 'kop.partner.bank-kalteng.>' --since 30d --idle-exit 2",
     ]
 
 
@@ -110,36 +119,47 @@ def _n(value: int) -> str:
     return f"{value:,}".replace(",", ".")
 
 
+NOTE = (
+    "Paser Belengkong, Lempake and Sindu Batu Raja are the programme's own cooperatives; the "
+    "others are named after real villages of their regencies. Region codes are the Ministry of "
+    "Home Affairs'; the 10-digit village codes are made up within their regencies."
+)
+
+
+def _kinds(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {n}" for k, n in counts.items()) or "none"
+
+
+def _wrapped(text: str, indent: str) -> list[str]:
+    return textwrap.wrap(text, 96, initial_indent=indent, subsequent_indent=indent + "  ")
+
+
 def render(s: dict[str, Any], seconds: float) -> str:
-    lines = [
-        "",
-        "Summary. Paser Belengkong, Lempake and Sindu Batu Raja are the programme's own "
-        "cooperatives; the others are named after real villages of their regencies. Region "
-        "codes are the Ministry of Home Affairs'; the 10-digit village codes are made up within "
-        "their regencies.",
-        "",
-    ]
-    lines.append(
-        f"{'cooperative':<50} {'regency':<24} {'dev':>3} {'recorded':>9} {'synced':>7} "
-        f"{'committed':>9}  conflicts"
-    )
+    lines = ["", "Summary", *_wrapped(NOTE, ""), ""]
     for c in s["cooperatives"]:
-        kinds = ", ".join(f"{k} {n}" for k, n in c["conflicts"].items()) or "none"
-        lines.append(
-            f"{c['name'][:50]:<50} {c['regency'] + ' ' + c['regency_code']:<24} "
-            f"{len(c['devices']):>3} {_n(c['recorded']):>9} {_n(c['synced']):>7} "
-            f"{_n(c['committed']):>9}  {kinds}"
+        devices = ", ".join(
+            d["device_id"] + (f" (offline {d['offline_rounds']}x)" if d["offline_rounds"] else "")
+            for d in c["devices"]
         )
-        lines.append(f"{'  ' + c['coop_id']:<50} {c['province']}")
+        lines += [
+            f"{c['name']}  {c['coop_id']}, {c['regency']} {c['regency_code']}, {c['province']}",
+            *_wrapped(f"devices: {devices}", "  "),
+            f"  events: {_n(c['recorded'])} recorded, {_n(c['synced'])} synced, "
+            f"{_n(c['committed'])} committed centrally",
+            *_wrapped(f"conflicts: {_kinds(c['conflicts'])}", "  "),
+        ]
     t = s["totals"]
-    lines.append(
-        f"{'total':<50} {'':<24} {t['devices']:>3} {_n(t['recorded']):>9} {_n(t['synced']):>7} "
-        f"{_n(t['committed']):>9}  " + ", ".join(f"{k} {n}" for k, n in t["conflicts"].items())
-    )
-    lines += ["", "Planned offline conflicts:"]
+    lines += [
+        f"Total: {len(s['cooperatives'])} cooperatives, {t['devices']} devices, "
+        f"{_n(t['recorded'])} events recorded, {_n(t['synced'])} synced, "
+        f"{_n(t['committed'])} committed",
+        *_wrapped(f"conflicts: {_kinds(t['conflicts'])}", "  "),
+        "",
+        "Staged offline conflicts:",
+    ]
     for p in s["planned_conflicts"]:
         mark = "found" if p["found"] else "NOT FOUND"
-        lines.append(f"  {p['kind']:<25} {mark:<9} {p['story']} ({p['conflict_id']})")
+        lines += _wrapped(f"{p['kind']} {mark} ({p['conflict_id']}): {p['story']}", "  ")
     lines += ["", "Partner topics (NIK and KK as keyed pseudonyms; names and phones removed):"]
     for stream, n in s["partner_streams"].items():
         lines.append(f"  {stream:<25} {_n(n)} messages")

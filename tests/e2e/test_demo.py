@@ -77,22 +77,12 @@ def test_demo_commands_to_look_further_work(demo_run: tuple[Path, dict[str, Any]
     """The central commands the summary prints run against the kept data and show the staged
     conflicts."""
     _work, s = demo_run
-    db = s["db"]
-    show = s["commands"][0].split()
-    out = subprocess.run(
-        [sys.executable, "-m", "kopsync", *show[1:], "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    show, conflicts = (s["commands"][k].split() for k in (0, 1))
+    assert show[1:3] == ["central", "show"] and conflicts[1:3] == ["central", "conflicts"]
+    out = subprocess.run([*show, "--json"], capture_output=True, text=True, check=True)
     view = json.loads(out.stdout)
     assert {"LATE_REPAYMENT", "RECOVERY_AFTER_WRITE_OFF"} <= {c["kind"] for c in view["conflicts"]}
-    out = subprocess.run(
-        [sys.executable, "-m", "kopsync", "central", "conflicts", "--db", db, "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    out = subprocess.run([*conflicts, "--json"], capture_output=True, text=True, check=True)
     ids = {c["id"] for c in json.loads(out.stdout)}
     assert {p["conflict_id"] for p in s["planned_conflicts"]} <= ids
 
