@@ -169,3 +169,19 @@ def test_a_service_dying_mid_demo_ends_it_with_one_line_and_no_process_behind(
     last = err.strip().splitlines()[-1]
     assert last.startswith("error: ingest stopped") and "ingest.log" in last, err
     assert processes_using(work) == []
+
+
+def test_demo_refuses_a_directory_in_use_with_one_line(tmp_path: Path) -> None:
+    """A --dir that already holds files is refused with one `error:` line before anything starts."""
+    (tmp_path / "central.db").write_text("")
+    out = subprocess.run(
+        [sys.executable, "-m", "kopsync", "demo", "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        f"error: --dir {tmp_path} is not an empty directory; give a new or empty one"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["central.db"]
