@@ -280,3 +280,22 @@ def scoped_fold(scope: Scope) -> Callable[[State, list[Event]], None]:
             apply(Restricted(state, only_devices), theirs, device_handlers, True)
 
     return fold_coops
+
+
+def in_scope(scope: Scope, table: str, key: Key, row: Row) -> bool:
+    """Whether ``scope`` rebuilds this row (what :func:`~.shadow.where` selects in SQL)."""
+    if table == "conflict":
+        if row["kind"] not in scope.kinds():
+            return False
+        if scope.coops is None:
+            return True
+        if row["kind"] in DEVICE_KINDS:
+            return any(row["subject"] == f"device:{d}" for d in scope.devices or ())
+        return row["coop_id"] in scope.coops
+    if table not in scope.tables():
+        return False
+    if scope.coops is None:
+        return True
+    if table == "device":
+        return key[0] in (scope.devices or ())
+    return row["coop_id"] in scope.coops
