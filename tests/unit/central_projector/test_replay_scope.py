@@ -66,6 +66,10 @@ def test_cooperatives_sharing_a_row_are_closed_over_transitively() -> None:
     assert close_coops({"Z"}, links) == {"Z"}
 
 
+def _links(events_: list[Any]) -> list[tuple[str, str]]:
+    return [(e.coop_id, k) for e in events_ for k in shared_keys(e.type, e.aggregate_id, e.payload)]
+
+
 def _restricted(p: MemoryProjector, scope: Scope) -> dict[str, Any]:
     snap = snapshot(p)
     out = {}
@@ -100,9 +104,7 @@ def test_a_scoped_fold_writes_exactly_the_full_folds_rows_of_its_scope(
     if data.draw(st.booleans(), label="since"):
         coops = sorted({e.coop_id for e in events_})
         start = data.draw(st.sets(st.sampled_from(coops), min_size=1), label="start")
-        links = [(e.coop_id, k) for e in events_ for k in shared_keys(e.type, e.aggregate_id,
-                                                                      e.payload)]  # fmt: skip
-        closed = close_coops(start, links)
+        closed = close_coops(start, _links(events_))
         devices = frozenset(e.device_id for e in events_ if e.coop_id in closed)
         scope = Scope(areas, closed, devices)
     full = project(events_)
