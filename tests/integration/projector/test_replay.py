@@ -1,4 +1,4 @@
-"""`kopsync central replay`: verify, swap, scopes, resume after SIGKILL, a live projector beside it."""
+"""`kopsync central replay`: verify, swap, scopes, SIGKILL resume, a live projector beside it."""
 
 from __future__ import annotations
 
