@@ -120,7 +120,7 @@ def replay(
         scope = run.started.scope
         progress = _reporter(progress_every)
         try:
-            read = run.build(progress)
+            read = run.build(progress, ahead=scope.whole and not verify)
         finally:
             progress.close()
         done = run.finish(verify=verify)

@@ -123,10 +123,13 @@ class Replay:
             )
         return self.shadow
 
-    def build(self, progress: Progress | None = None) -> int:
-        """Fold into the shadow up to the live position; returns the events read."""
+    def build(self, progress: Progress | None = None, *, ahead: bool = False) -> int:
+        """Fold into the shadow up to the live position (``ahead``: up to everything
+        committed, for a whole replay that will replace every row anyway); returns the
+        events read."""
         projector = self._shadow()
-        upto = max(self.live.position(), projector.position())
+        mark = self.live.barrier() if ahead else self.live.position()
+        upto = max(mark, projector.position())
         start = projector.position()
         with self.engine.connect() as conn:
             total = _count(conn, start, upto)
@@ -153,7 +156,11 @@ class Replay:
             trans = conn.begin()
             row = _lock_live(conn)
             target = max(int(row.position), _position(conn, shadow.SHADOW.position))
-            folded = _settle(self.live, conn, target) + _settle(projector, conn, target)
+            # A swap of everything replaces every live row: only a partial one, or a
+            # comparison, needs the live side folded up to the same position.
+            replaced = scope.whole and not verify
+            folded = 0 if replaced else _settle(self.live, conn, target)
+            folded += _settle(projector, conn, target)
             if scope.coops is not None:
                 closed = close_coops(scope.coops, _links(conn, target))
                 if closed != scope.coops:
@@ -173,7 +180,7 @@ class Replay:
                 out.generation += 1
                 values: dict[str, Any] = {"generation": out.generation, "updated_at": _now()}
                 if scope.whole:
-                    values["events"] = projector_events(conn)
+                    values.update(position=target, events=projector_events(conn))
                 conn.execute(
                     sa.update(LIVE.position).where(LIVE.position.c.name == NAME).values(**values)
                 )

@@ -131,6 +131,20 @@ def test_a_replay_swaps_in_read_models_equal_to_a_fresh_projection(
     assert replay(db_url, "--verify").exit_code == 0
 
 
+def test_a_whole_replay_projects_what_the_live_projector_has_not_yet(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """With no live projection yet, a replay builds everything committed and swaps it in
+    at that position; the live projector then has nothing left to do."""
+    rows = workload_rows(2, 2000)
+    commit(sqlite_url, rows)
+    data = json.loads(replay(sqlite_url, "--json").stdout)
+    assert data["swapped"] and data["position"] == 2000 and data["events_read"] == 2000
+    assert snapshot(sqlite_url) == fresh_projection(tmp_path, rows)
+    with Projector(sqlite_url) as live:
+        assert live.run_once().events == 0
+
+
 def test_a_projection_replay_rebuilds_only_its_own_rows(sqlite_url: str) -> None:
     """--projection savings repairs a savings balance and leaves a corrupted member alone."""
     projected(sqlite_url, workload_rows(2, 2000))
