@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -136,13 +137,20 @@ class Replay:
         done = 0
         if progress:
             progress(0, total)
-        while True:
-            res = projector.step(upto)
-            done += res.read
-            if progress:
-                progress(min(done, total), total)
-            if res.read < projector.batch_size:
-                return done
+        # as Projector.run_once: the folds make no cycles, the collector only costs time
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            while True:
+                res = projector.step(upto)
+                done += res.read
+                if progress:
+                    progress(min(done, total), total)
+                if res.read < projector.batch_size:
+                    return done
+        finally:
+            if collecting:
+                gc.enable()
 
     # --- finish -----------------------------------------------------------------------------
     def finish(self, *, verify: bool) -> Finished:

@@ -123,8 +123,13 @@ def copy_in(conn: sa.Connection, scope: Scope) -> int:
         live, shadow = _table(LIVE, kind), _table(SHADOW, kind)
         conn.execute(sa.delete(live).where(where(live, kind, scope)))
         names = [col.name for col in live.columns]
-        rows = sa.select(*(shadow.c[n] for n in names)).where(where(shadow, kind, scope))
-        copied += conn.execute(sa.insert(live).from_select(names, rows)).rowcount or 0
+        chosen = where(shadow, kind, scope)
+        rows = sa.select(*(shadow.c[n] for n in names)).where(chosen)
+        conn.execute(sa.insert(live).from_select(names, rows))
+        # counted apart: drivers differ in what rowcount says of INSERT … SELECT
+        copied += conn.execute(
+            sa.select(sa.func.count()).select_from(shadow).where(chosen)
+        ).scalar_one()
     if scope.whole:
         conn.execute(sa.delete(LIVE.held))
         conn.execute(sa.insert(LIVE.held).from_select(["event_pk"], sa.select(SHADOW.held)))
