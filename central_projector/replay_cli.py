@@ -11,12 +11,12 @@ from typing import Any
 
 import click
 
+from central_projector.project_cli import db_option
 from central_projector.projector import DEFAULT_BATCH
 from central_projector.replay import AREAS, Finished, Replay, projections, since_ms
 from central_projector.replay.runner import check_resumable
 from central_projector.replay.scope import TIED, WHY_TIED
 from central_projector.replay.shadow import TableDiff
-from central_projector.store import DEFAULT_URL
 from kopsync.clikit import emit_json, friendly, json_option
 from sync_core.errors import StoreError
 
@@ -24,14 +24,7 @@ SHOWN = 20  # differences listed per table; the count is exact
 
 
 @click.command()
-@click.option(
-    "--db",
-    "db_url",
-    envvar="KOPSYNC_DB_URL",
-    default=DEFAULT_URL,
-    show_default=True,
-    help="SQLAlchemy URL of the central store and its read models ($KOPSYNC_DB_URL).",
-)
+@db_option
 @click.option(
     "--since",
     default=None,

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +221,15 @@ def test_a_replay_killed_mid_way_resumes_and_equals_a_fresh_projection(
     assert snapshot(sqlite_url) == fresh_projection(tmp_path, rows)
 
 
+def deposits_lost_while(bug: threading.Event) -> Callable[[State, list[Event]], None]:
+    """The fold with a bug while ``bug`` is set: savings deposits are not folded."""
+
+    def fold(state: State, events: list[Event]) -> None:
+        apply(state, [e for e in events if not (bug.is_set() and e.type == "SavingsDeposited")])
+
+    return fold
+
+
 def test_a_swap_while_the_live_projector_runs_and_events_keep_arriving(
     db_url: str, tmp_path: Path
 ) -> None:
@@ -232,12 +241,7 @@ def test_a_swap_while_the_live_projector_runs_and_events_keep_arriving(
     commit(db_url, first)
     bug = threading.Event()
     bug.set()
-
-    def fold(state: State, events: list[Event]) -> None:
-        keep = [e for e in events if not (bug.is_set() and e.type == "SavingsDeposited")]
-        apply(state, keep)
-
-    live = Projector(db_url, batch_size=300, fold=fold)
+    live = Projector(db_url, batch_size=300, fold=deposits_lost_while(bug))
     live.run_once()
     bug.clear()
     stop = threading.Event()
@@ -297,11 +301,7 @@ def test_a_swap_under_an_idle_live_projector_changes_what_it_folds_next(
     commit(sqlite_url, first)
     bug = threading.Event()
     bug.set()
-
-    def fold(state: State, events: list[Event]) -> None:
-        apply(state, [e for e in events if not (bug.is_set() and e.type == "SavingsDeposited")])
-
-    with Projector(sqlite_url, fold=fold) as live:
+    with Projector(sqlite_url, fold=deposits_lost_while(bug)) as live:
         live.run_once()
         bug.clear()
         assert replay(sqlite_url).exit_code == 0
