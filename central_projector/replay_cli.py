@@ -197,6 +197,9 @@ def _verdict(done: Finished, summary: dict[str, Any], as_json: bool) -> None:
     differing = [d for d in diffs if d.count]
     total = sum(d.count for d in differing)
     compared = sum(d.compared for d in diffs)
+    if done.note:
+        summary["note"] = done.note
+        click.echo(f"note: {done.note}", err=True)
     if as_json:
         summary.update(identical=not differing, differences=total, rows_compared=compared,
                        tables=[_diff_json(d) for d in differing])  # fmt: skip

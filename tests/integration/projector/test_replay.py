@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from central_projector.models import State, apply
 from central_projector.models.base import Event
 from central_projector.projector import Projector
 from central_projector.replay import Replay, Scope
+from central_projector.tables import events
 from kopsync.cli import cli
 
 
@@ -230,6 +232,49 @@ def deposits_lost_while(bug: threading.Event) -> Callable[[State, list[Event]], 
     return fold
 
 
+@contextlib.contextmanager
+def running(url: str, live: Projector, rest: list[dict[str, Any]]) -> Iterator[list[BaseException]]:
+    """``live`` following the store in a thread while another commits ``rest`` in small
+    transactions; on exit, waits until everything is committed and projected."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def follow() -> None:
+        try:
+            while not stop.is_set():
+                live.run_once()
+                time.sleep(0.01)
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+
+    def produce() -> None:
+        engine = sa.create_engine(url)
+        try:
+            for i in range(0, len(rest), 200):
+                with engine.begin() as conn:
+                    conn.execute(sa.insert(events), rest[i : i + 200])
+                time.sleep(0.01)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=follow), threading.Thread(target=produce)]
+    for t in threads:
+        t.start()
+    try:
+        yield errors
+        threads[1].join(timeout=120)
+        last = execute(url, "SELECT max(id) FROM events")[0][0]
+        deadline = time.monotonic() + 60
+        while live.position() < last and time.monotonic() < deadline and not errors:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+
+
 def test_a_swap_while_the_live_projector_runs_and_events_keep_arriving(
     db_url: str, tmp_path: Path
 ) -> None:
@@ -241,54 +286,30 @@ def test_a_swap_while_the_live_projector_runs_and_events_keep_arriving(
     commit(db_url, first)
     bug = threading.Event()
     bug.set()
-    live = Projector(db_url, batch_size=300, fold=deposits_lost_while(bug))
-    live.run_once()
-    bug.clear()
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def follow() -> None:
-        try:
-            while not stop.is_set():
-                live.run_once()
-                time.sleep(0.01)
-        except BaseException as exc:  # reported by the test below
-            errors.append(exc)
-
-    def produce() -> None:
-        try:
-            engine = sa.create_engine(db_url)
-            from central_projector.tables import events
-
-            for i in range(0, len(rest), 200):
-                with engine.begin() as conn:
-                    conn.execute(sa.insert(events), rest[i : i + 200])
-                time.sleep(0.01)
-            engine.dispose()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=follow), threading.Thread(target=produce)]
-    for t in threads:
-        t.start()
-    try:
-        with Replay(db_url, batch_size=500) as run:
+    with Projector(db_url, batch_size=300, fold=deposits_lost_while(bug)) as live:
+        live.run_once()
+        bug.clear()
+        with running(db_url, live, rest) as errors, Replay(db_url, batch_size=500) as run:
             run.begin(Scope(), {"projections": [], "since": None})
             run.build()
-            done = run.finish(verify=False)
-        assert done.swapped
-        threads[1].join(timeout=120)
-        # one more round after the swap: new deposits land on rows the cache held before
-        deadline = time.monotonic() + 60
-        while live.position() < len(rows) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=60)
-        live.close()
+            assert run.finish(verify=False).swapped
     assert errors == []
     assert snapshot(db_url) == fresh_projection(tmp_path, rows)
+
+
+def test_verify_while_the_live_projector_runs_finds_no_difference(db_url: str) -> None:
+    """A verify beside a live projector that keeps folding new events compares one
+    consistent moment and finds nothing."""
+    rows = workload_rows(3, 8000)
+    commit(db_url, rows[:4000])
+    with Projector(db_url, batch_size=300) as live:
+        live.run_once()
+        with running(db_url, live, rows[4000:]) as errors:
+            result = replay(db_url, "--verify", "--batch", "500", "--json")
+    assert errors == []
+    assert result.exit_code == 0, result.stdout + result.stderr
+    data = json.loads(result.stdout)
+    assert data["identical"] and data["position"] >= 4000
 
 
 def test_a_swap_under_an_idle_live_projector_changes_what_it_folds_next(
