@@ -12,8 +12,13 @@
    position (events committed meanwhile, and events held behind a gap that were released
    since), a ``--since`` scope is checked to be still closed, then either the scope's live
    rows are replaced by the shadow's and the position's generation is bumped (a running
-   projector then drops its cached rows), or, for ``--verify``, the two are compared and
-   the transaction is rolled back, so nothing changes.
+   projector then drops its cached rows). A whole replay builds up to everything
+   committed and sets the live position to its own: every live row is replaced anyway.
+4. **Verify** compares without holding the live projector out: the shadow is caught up
+   to the live position, then a read snapshot (SQLite WAL, PostgreSQL REPEATABLE READ)
+   that sees the same position and held list on both sides is compared; if the live
+   projector keeps moving, or the shadow is ahead, the comparison is made inside the
+   locked transaction of step 3, rolled back afterwards. Nothing changes either way.
 """
 
 from __future__ import annotations
