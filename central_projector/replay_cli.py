@@ -15,7 +15,7 @@ from central_projector.project_cli import db_option
 from central_projector.projector import DEFAULT_BATCH
 from central_projector.replay import AREAS, Finished, Replay, projections, since_ms
 from central_projector.replay.runner import check_resumable
-from central_projector.replay.scope import TIED, WHY_TIED
+from central_projector.replay.scope import ALL, TIED, WHY_TIED
 from central_projector.replay.shadow import TableDiff
 from kopsync.clikit import emit_json, friendly, json_option
 from sync_core.errors import StoreError
@@ -128,12 +128,9 @@ def replay(
         "finish_seconds": round(done.seconds, 3),
     }
     if done.differences is None:
-        where = (
-            "every projection"
-            if scope.whole
-            else ", ".join(sorted(scope.areas))
-            + ("" if scope.coops is None else f" of {len(scope.coops)} cooperative(s)")
-        )
+        where = "every projection" if scope.areas == ALL else ", ".join(sorted(scope.areas))
+        if scope.coops is not None:
+            where += f" of {len(scope.coops)} cooperative(s)"
         _say(as_json, summary,
              f"replayed {where}{' (resumed)' if resumed else ''}: {read} events read, swapped in "
              f"at position {done.position} (generation {done.generation}), {done.rows} rows "

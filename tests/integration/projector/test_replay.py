@@ -147,6 +147,28 @@ def test_a_whole_replay_projects_what_the_live_projector_has_not_yet(
         assert live.run_once().events == 0
 
 
+@pytest.mark.parametrize("released_before", [False, True])
+@pytest.mark.parametrize("args", [[], ["--projection", "savings"]])
+def test_an_event_held_behind_a_gap_is_folded_once_whenever_it_is_released(
+    sqlite_url: str, tmp_path: Path, args: list[str], released_before: bool
+) -> None:
+    """A deposit the live projector passed while it was held behind a seq gap, released
+    before the replay or after its swap, is folded exactly once."""
+    rows = workload_rows(2, 2000)
+    held = next(i for i, r in enumerate(rows) if r["type"] == "SavingsDeposited")
+    waiting = [dict(r, status="held") if i == held else r for i, r in enumerate(rows)]
+    projected(sqlite_url, waiting)
+    release = "UPDATE events SET status = 'committed' WHERE event_id = :e"
+    if released_before:
+        execute(sqlite_url, release, e=rows[held]["event_id"])
+    assert replay(sqlite_url, *args).exit_code == 0
+    execute(sqlite_url, release, e=rows[held]["event_id"])
+    with Projector(sqlite_url) as live:
+        live.run_once()
+        assert live.pending_held() == 0
+    assert snapshot(sqlite_url) == fresh_projection(tmp_path, rows)
+
+
 def test_a_projection_replay_rebuilds_only_its_own_rows(sqlite_url: str) -> None:
     """--projection savings repairs a savings balance and leaves a corrupted member alone."""
     projected(sqlite_url, workload_rows(2, 2000))
