@@ -28,20 +28,6 @@ from central_projector.tables import events
 from kopsync.cli import cli
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The central store on SQLite, and on PostgreSQL when a server is reachable."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'central.db'}"
-    else:
-        yield request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'central.db'}"
-
-
 def replay(url: str, *args: str) -> Result:
     return CliRunner().invoke(cli, ["central", "replay", "--db", url, *args])
 
