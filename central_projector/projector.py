@@ -9,9 +9,10 @@ twice, and the store's ``UNIQUE (device_id, seq)`` means no fact is there twice.
 
 Rows committed by a step stay cached in the projector for the next one, as long as the
 position it finds is the one it left (any other writer of the read models would have
-moved it); a failed step drops the cache. A projector that starts from position 0 knows
-the read models are empty, so while its cache is whole a row it has not seen does not
-exist: a full replay looks nothing up.
+moved it) and so is the generation (a replay's swap moves it,
+:mod:`central_projector.replay`); a failed step drops the cache. A projector that
+starts from position 0 knows the read models are empty, so while its cache is whole a
+row it has not seen does not exist: a full replay looks nothing up.
 
 Two details keep the cursor honest:
 - an event held behind a seq gap when the cursor passes it is remembered in
