@@ -242,3 +242,7 @@ def status(db_url: str, as_json: bool) -> None:
 from central_projector.project_cli import register  # noqa: E402  (the read-model commands)
 
 register(central)
+
+from central_projector.replay_cli import replay  # noqa: E402  (kopsync central replay)
+
+central.add_command(replay)

@@ -9,9 +9,10 @@ twice, and the store's ``UNIQUE (device_id, seq)`` means no fact is there twice.
 
 Rows committed by a step stay cached in the projector for the next one, as long as the
 position it finds is the one it left (any other writer of the read models would have
-moved it); a failed step drops the cache. A projector that starts from position 0 knows
-the read models are empty, so while its cache is whole a row it has not seen does not
-exist: a full replay looks nothing up.
+moved it) and so is the generation (a replay's swap moves it,
+:mod:`central_projector.replay`); a failed step drops the cache. A projector that
+starts from position 0 knows the read models are empty, so while its cache is whole a
+row it has not seen does not exist: a full replay looks nothing up.
 
 Two details keep the cursor honest:
 - an event held behind a seq gap when the cursor passes it is remembered in
@@ -23,8 +24,10 @@ Two details keep the cursor honest:
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,11 +35,11 @@ import msgpack
 import sqlalchemy as sa
 
 from central_projector.dbengine import make_engine
-from central_projector.models import Event, apply
+from central_projector.models import Event, State, apply
 from central_projector.models.keys import touches
 from central_projector.readmodels import schema
 from central_projector.readmodels.sqlstate import SqlState
-from central_projector.readmodels.tables import SPEC, projector_held, projector_position
+from central_projector.readmodels.tables import PREFIX, SPEC, table_set
 from central_projector.tables import events
 from central_projector.tables import metadata as store_metadata
 from schemas import REGISTRY
@@ -62,14 +65,14 @@ COMPLETE = frozenset(SPEC)
 _LATEST = {t: REGISTRY.latest_version(t) for t in REGISTRY.types}
 
 
-def _sql(mark: str) -> tuple[str, str]:
+def _sql(mark: str, held: str = "rm_projector_held") -> tuple[str, str]:
     cols = ", ".join(f"e.{c}" for c in _COLUMNS)
     after = (
         f"SELECT {cols} FROM events e WHERE e.id > {mark} AND e.id <= {mark} "
         f"ORDER BY e.id LIMIT {mark}"
     )
     released = (
-        f"SELECT {cols} FROM events e JOIN rm_projector_held h ON h.event_pk = e.id "
+        f"SELECT {cols} FROM events e JOIN {held} h ON h.event_pk = e.id "
         "WHERE e.status = 'committed'"
     )
     return after, released
@@ -131,9 +134,20 @@ class Projector:
     """Projects one central store's committed events into its read models."""
 
     def __init__(
-        self, url: str, *, batch_size: int = DEFAULT_BATCH, engine: sa.Engine | None = None
+        self,
+        url: str,
+        *,
+        batch_size: int = DEFAULT_BATCH,
+        engine: sa.Engine | None = None,
+        prefix: str = PREFIX,
+        fold: Callable[[State, list[Event]], object] = apply,
     ) -> None:
+        """``prefix`` names the tables projected into (``rm_``; a replay's shadow has its
+        own, with its own position); ``fold`` folds a batch (a replay of some areas or
+        cooperatives passes a narrower one)."""
         self.url = url
+        self.t = table_set(prefix)
+        self.fold = fold
         self.engine = engine if engine is not None else make_engine(url)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _projection_pragmas)
@@ -143,9 +157,10 @@ class Projector:
         # moved the position (every read-model write moves it), so steps skip reloading.
         self._cache: dict[str, dict[Any, Any]] = {}
         self._cache_pos = -1
+        self._cache_gen = -1
         self._complete: frozenset[str] = frozenset()
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        self._sql = _sql(mark)
+        self._sql = _sql(mark, self.t.held.name)
         try:
             store_metadata.create_all(self.engine)  # as the store itself does, if new
             schema.upgrade(self.engine)
@@ -172,30 +187,43 @@ class Projector:
             )
 
     def position(self) -> int:
+        position = self.t.position
         with self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(projector_position.c.position).where(projector_position.c.name == NAME)
+                sa.select(position.c.position).where(position.c.name == NAME)
             ).first()
         return int(row[0]) if row else 0
 
     # --- one step ----------------------------------------------------------------------------
-    def step(self, upto: int | None = None, limit: int | None = None) -> StepResult:
-        """Fold the next batch of committed events and move the position, in one transaction."""
+    def step(
+        self, upto: int | None = None, limit: int | None = None, conn: sa.Connection | None = None
+    ) -> StepResult:
+        """Fold the next batch of committed events and move the position, in one transaction
+        (``conn``'s, if given: the caller commits, and this projector's cache is dropped)."""
         limit = limit or self.batch_size
         res = StepResult()
-        with self.engine.begin() as conn:
-            pos_row = conn.execute(
-                sa.select(projector_position.c.position, projector_position.c.events).where(
-                    projector_position.c.name == NAME
-                )
-            ).first()
+        projector_position, projector_held = self.t.position, self.t.held
+        own = conn is None
+        with self._begin(conn) as conn:
+            read = sa.select(
+                projector_position.c.position,
+                projector_position.c.events,
+                projector_position.c.generation,
+            ).where(projector_position.c.name == NAME)
+            # A replay's swap holds this row: wait for it rather than write beside it.
+            pos_row = conn.execute(read.with_for_update() if self._barrier_lock else read).first()
             pos, total = (int(pos_row[0]), int(pos_row[1])) if pos_row else (0, 0)
+            generation = int(pos_row[2]) if pos_row else 0
             if pos == 0:
                 # Nothing projected yet, so every read model is empty: the cache alone
                 # knows every row, and a key not in it needs no lookup (a full replay).
                 self._cache, self._complete = {}, COMPLETE
-            elif pos != self._cache_pos or self._cached_rows() > CACHE_ROWS:
-                # another projector moved on, or the cache grew too big
+            elif (
+                pos != self._cache_pos
+                or generation != self._cache_gen
+                or self._cached_rows() > CACHE_ROWS
+            ):
+                # another projector moved on, a replay swapped, or the cache grew too big
                 self._cache, self._complete = {}, frozenset()
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             after, released_sql = self._sql
@@ -218,11 +246,11 @@ class Projector:
                 ev = to_event(r)
                 if ev is not None:
                     batch.append(ev)
-            state = SqlState(conn, self._cache, self._complete, evict=TRANSIENT)
+            state = SqlState(conn, self._cache, self._complete, TRANSIENT, self.t.prefix)
             try:
                 if self._complete != COMPLETE:  # a replay from 0 has nothing to look up
                     state.prefetch(touches(batch))
-                apply(state, batch)
+                self.fold(state, batch)
                 res.rows = state.flush()
             except BaseException:
                 # rows may be half-folded; the transaction rolls back
@@ -252,8 +280,17 @@ class Projector:
                     .values(**values)
                 )
             self._cache_pos = -1  # until the commit below has succeeded
-        self._cache_pos = new_pos
+        if own:
+            self._cache_pos, self._cache_gen = new_pos, generation
         return res
+
+    @contextlib.contextmanager
+    def _begin(self, conn: sa.Connection | None) -> Iterator[sa.Connection]:
+        if conn is None:
+            with self.engine.begin() as own:
+                yield own
+        else:
+            yield conn
 
     def _cached_rows(self) -> int:
         return sum(len(rows) for rows in self._cache.values())
@@ -288,17 +325,14 @@ class Projector:
 
     def _forget_vanished_held(self) -> None:
         """A held event the store later quarantined (broken chain) will never commit."""
+        held = self.t.held
         with self.engine.begin() as conn:
-            conn.execute(
-                sa.delete(projector_held).where(
-                    ~sa.exists().where(events.c.id == projector_held.c.event_pk)
-                )
-            )
+            conn.execute(sa.delete(held).where(~sa.exists().where(events.c.id == held.c.event_pk)))
 
     def pending_held(self) -> int:
         with self.engine.connect() as conn:
             return int(
-                conn.execute(sa.select(sa.func.count()).select_from(projector_held)).scalar_one()
+                conn.execute(sa.select(sa.func.count()).select_from(self.t.held)).scalar_one()
             )
 
 

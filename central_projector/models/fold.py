@@ -7,7 +7,7 @@ re-derive); the result does not depend on it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from central_projector.models import (
     aid,
@@ -35,15 +35,24 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def apply(state: State, events: Iterable[Event]) -> int:
-    """Fold ``events`` into ``state``; returns how many were folded."""
+def apply(
+    state: State,
+    events: Iterable[Event],
+    handlers: Mapping[str, Handler] = HANDLERS,
+    observe: bool = True,
+) -> int:
+    """Fold ``events`` into ``state``; returns how many were folded.
+
+    ``handlers`` and ``observe`` (sync health sees every event) narrow the fold to some
+    areas, for a replay that rebuilds only their rows (:mod:`central_projector.replay`).
+    """
     ordered = sorted(events, key=_order)
-    handlers = HANDLERS
     for ev in ordered:
         handler = handlers.get(ev.type)
         if handler is not None:
             handler(state, ev)
-    sync_health.observe_all(state, ordered)
+    if observe:
+        sync_health.observe_all(state, ordered)
     return len(ordered)
 
 

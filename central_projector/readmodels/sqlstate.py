@@ -22,7 +22,7 @@ import msgpack
 import sqlalchemy as sa
 
 from central_projector.models.base import Key, Okey, Row
-from central_projector.readmodels.tables import SPEC, stock_moves
+from central_projector.readmodels.tables import PREFIX, SPEC, table_set
 
 CHUNK = 400
 _HEAD: Callable[..., bytes] = struct.Struct(">QI").pack
@@ -40,7 +40,7 @@ def okey_bytes(okey: Okey) -> bytes:
 class _Table:
     """Prepared SQL text and column codecs of one row kind."""
 
-    def __init__(self, kind: str, mark: str) -> None:
+    def __init__(self, kind: str, mark: str, prefix: str = PREFIX) -> None:
         pk, cols = SPEC[kind]
         self.pk = pk
         self.docs = tuple(c for c, t in cols if t == "doc")
@@ -50,7 +50,7 @@ class _Table:
         self.columns = (*plain, *self.docs)
         self._plain = itemgetter(*plain)
         self._doc_values = itemgetter(*self.docs) if len(self.docs) > 1 else None
-        name = f'"rm_{kind}"'
+        name = f'"{prefix}{kind}"'
         quoted = ", ".join(f'"{c}"' for c in self.columns)
         marks = ", ".join(mark for _ in self.columns)
         updates = ", ".join(f'"{c}" = excluded."{c}"' for c, _ in cols)
@@ -95,11 +95,12 @@ class _Table:
 _PREPARED: dict[str, dict[str, _Table]] = {}
 
 
-def _tables(dialect: str, paramstyle: str) -> dict[str, _Table]:
-    if dialect not in _PREPARED:
+def _tables(dialect: str, paramstyle: str, prefix: str = PREFIX) -> dict[str, _Table]:
+    at = dialect if prefix == PREFIX else f"{dialect}/{prefix}"
+    if at not in _PREPARED:
         mark = "?" if paramstyle == "qmark" else "%s"
-        _PREPARED[dialect] = {kind: _Table(kind, mark) for kind in SPEC}
-    return _PREPARED[dialect]
+        _PREPARED[at] = {kind: _Table(kind, mark, prefix) for kind in SPEC}
+    return _PREPARED[at]
 
 
 EVICTED: Any = object()  # in a cache: the row exists in the database, load it when needed
@@ -115,17 +116,20 @@ class SqlState:
         cache: dict[str, dict[Key, Row | None]] | None = None,
         complete: frozenset[str] = frozenset(),
         evict: tuple[str, ...] = (),
+        prefix: str = PREFIX,
     ) -> None:
         """``cache``: rows known from earlier steps (the caller vouches they are current);
         ``complete``: tables whose every row is in ``cache``, so a key not there is absent
         (a replay into empty read models), and need not be looked up; ``evict``: tables
         whose written rows are dropped from ``cache`` after the flush, remembered only as
-        existing (:data:`EVICTED`)."""
+        existing (:data:`EVICTED`); ``prefix``: of the table names (``rm_`` live,
+        another for a replay's shadow tables)."""
         self.complete = complete
         self.evict = evict
         self.conn = conn
         self.cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        self.t = _tables(conn.dialect.name, conn.dialect.paramstyle)
+        self.t = _tables(conn.dialect.name, conn.dialect.paramstyle, prefix)
+        self.stock_moves = table_set(prefix).stock_moves
         self.cache = cache if cache is not None else {}
         for kind in SPEC:
             self.cache.setdefault(kind, {})
@@ -135,10 +139,10 @@ class SqlState:
         self.loads = 0
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         self.moves_insert = (
-            'INSERT INTO "rm_stock_moves" ("coop_id", "location", "sku", "okey", "delta") '
+            f'INSERT INTO "{prefix}stock_moves" ("coop_id", "location", "sku", "okey", "delta") '
             f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) "
             'ON CONFLICT ("coop_id", "location", "sku", "okey") '
-            'DO UPDATE SET "delta" = "rm_stock_moves"."delta" + excluded."delta"'
+            f'DO UPDATE SET "delta" = "{prefix}stock_moves"."delta" + excluded."delta"'
         )
 
     # --- the State port ----------------------------------------------------------------
@@ -168,7 +172,7 @@ class SqlState:
         self.moves_of.setdefault(stock, []).append((okey, delta))
 
     def moves_before(self, stock: Key, okey: Okey) -> int:
-        m = stock_moves.c
+        m = self.stock_moves.c
         coop, location, sku = stock
         stored = self.conn.execute(
             sa.select(sa.func.coalesce(sa.func.sum(m.delta), 0)).where(
@@ -181,7 +185,7 @@ class SqlState:
     def moves_after(self, stock: Key, okey: Okey) -> bool:
         if any(o > okey for o, _ in self.moves_of.get(stock, ())):
             return True
-        m = stock_moves.c
+        m = self.stock_moves.c
         coop, location, sku = stock
         later = self.conn.execute(
             sa.select(m.delta)

@@ -15,7 +15,7 @@ by the Alembic migrations under ``central_projector/migrations``
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgpack
 import sqlalchemy as sa
@@ -199,45 +199,92 @@ COOP_INDEXED = ("beneficiary", "card", "allowance", "entitlement", "claim", "shi
                 "device", "conflict", "resolution")  # fmt: skip
 
 
-def _table(kind: str) -> sa.Table:
+PREFIX = "rm_"
+
+
+def _table(kind: str, meta: sa.MetaData = metadata, prefix: str = PREFIX) -> sa.Table:
     pk, cols = SPEC[kind]
     columns = [sa.Column(name, sa.String(64), primary_key=True) for name in pk]
     columns += [sa.Column(name, _TYPES[t](), nullable=True) for name, t in cols]
     extra: list[sa.Index] = []
     if kind in COOP_INDEXED:
-        extra.append(sa.Index(f"ix_rm_{kind}_coop", "coop_id"))
-    return sa.Table(f"rm_{kind}", metadata, *columns, *extra, sqlite_with_rowid=False)
+        extra.append(sa.Index(f"ix_{prefix}{kind}_coop", "coop_id"))
+    return sa.Table(f"{prefix}{kind}", meta, *columns, *extra, sqlite_with_rowid=False)
+
+
+def _stock_moves(meta: sa.MetaData, prefix: str) -> sa.Table:
+    return sa.Table(
+        f"{prefix}stock_moves",
+        meta,
+        sa.Column("coop_id", sa.String(64), primary_key=True),
+        sa.Column("location", sa.String(64), primary_key=True),
+        sa.Column("sku", sa.String(64), primary_key=True),
+        sa.Column("okey", sa.LargeBinary(128), primary_key=True),
+        sa.Column("delta", sa.BigInteger, nullable=False),
+        sqlite_with_rowid=False,
+    )
+
+
+def _position(meta: sa.MetaData, prefix: str) -> sa.Table:
+    return sa.Table(
+        f"{prefix}projector_position",
+        meta,
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("position", sa.BigInteger, nullable=False),
+        sa.Column("events", sa.BigInteger, nullable=False),
+        sa.Column("updated_at", sa.BigInteger, nullable=False),
+        # Moved by a replay's swap (central_projector.replay): a projector's cached rows
+        # are current only while both position and generation are the ones it left.
+        sa.Column("generation", sa.BigInteger, nullable=False, server_default="0"),
+        sqlite_with_rowid=False,
+    )
+
+
+def _held(meta: sa.MetaData, prefix: str) -> sa.Table:
+    return sa.Table(
+        f"{prefix}projector_held",
+        meta,
+        sa.Column("event_pk", sa.BigInteger, primary_key=True, autoincrement=False),
+    )
 
 
 TABLES: dict[str, sa.Table] = {kind: _table(kind) for kind in SPEC}
 
 # The stock ledger: every movement, so a count arriving late can be placed (shop_stock).
 # One row per (item, order key): movements of one event on one item are summed.
-stock_moves = sa.Table(
-    "rm_stock_moves",
-    metadata,
-    sa.Column("coop_id", sa.String(64), primary_key=True),
-    sa.Column("location", sa.String(64), primary_key=True),
-    sa.Column("sku", sa.String(64), primary_key=True),
-    sa.Column("okey", sa.LargeBinary(128), primary_key=True),
-    sa.Column("delta", sa.BigInteger, nullable=False),
-    sqlite_with_rowid=False,
-)
+stock_moves = _stock_moves(metadata, PREFIX)
 
 # Where the projector is: committed events with id ≤ position are folded, except the
 # ids in ``rm_projector_held`` (held behind a gap when passed; folded once released).
-projector_position = sa.Table(
-    "rm_projector_position",
-    metadata,
-    sa.Column("name", sa.String(64), primary_key=True),
-    sa.Column("position", sa.BigInteger, nullable=False),
-    sa.Column("events", sa.BigInteger, nullable=False),
-    sa.Column("updated_at", sa.BigInteger, nullable=False),
-    sqlite_with_rowid=False,
-)
+projector_position = _position(metadata, PREFIX)
+projector_held = _held(metadata, PREFIX)
 
-projector_held = sa.Table(
-    "rm_projector_held",
-    metadata,
-    sa.Column("event_pk", sa.BigInteger, primary_key=True, autoincrement=False),
-)
+
+class TableSet(NamedTuple):
+    """Every read-model table under one name prefix (``rm_`` live, others for shadows)."""
+
+    prefix: str
+    metadata: sa.MetaData
+    tables: dict[str, sa.Table]
+    stock_moves: sa.Table
+    position: sa.Table
+    held: sa.Table
+
+
+LIVE = TableSet(PREFIX, metadata, TABLES, stock_moves, projector_position, projector_held)
+_SETS: dict[str, TableSet] = {PREFIX: LIVE}
+
+
+def table_set(prefix: str) -> TableSet:
+    """The read-model tables named ``{prefix}{kind}`` (same columns as the live ``rm_``)."""
+    if prefix not in _SETS:
+        meta = sa.MetaData()
+        _SETS[prefix] = TableSet(
+            prefix,
+            meta,
+            {kind: _table(kind, meta, prefix) for kind in SPEC},
+            _stock_moves(meta, prefix),
+            _position(meta, prefix),
+            _held(meta, prefix),
+        )
+    return _SETS[prefix]
