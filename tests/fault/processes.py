@@ -94,7 +94,7 @@ async def nats_loss(budget: Budget, root: Path) -> Result:
             kind = kinds[run % len(kinds)]
             for d in system.devices:
                 await system.record(d, budget.per_device(200, 1000), seed=1)
-            await asyncio.sleep(rng.uniform(0.2, 1.5))  # uploads are under way
+            await asyncio.sleep(rng.uniform(0.0, 0.6))  # uploads are under way
             if kind == "graceful":
                 await asyncio.to_thread(system.nats.stop)
             else:

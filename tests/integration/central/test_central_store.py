@@ -96,6 +96,19 @@ class CentralStoreContract:
         assert (more.committed, more.duplicates) == (2, 2)
         assert [b for _, b in store.committed("pos-1")] == raw
 
+    def test_a_device_clock_years_ahead_does_not_move_the_central_clock(self, store, tmp_path):
+        """A hello 10 years ahead leaves the central HLC at its own wall; one a day late or an
+        hour ahead still advances it past the device's clock (found by the clock_skew fault
+        scenario: one skewed device used to get every other device flagged CLOCK_SKEW)."""
+        agent = _agent(tmp_path)
+        store.register_device(COOP, "pos-1", agent.public_key)
+        ten_years = NOW + 3652 * 24 * 3600 * 1000
+        reply = store.hello(COOP, "pos-1", 6, [ten_years, 3], NOW)
+        assert reply["hlc"][0] == NOW
+        hour = NOW + 3600 * 1000
+        assert store.hello(COOP, "pos-1", 6, [hour, 3], NOW + 1)["hlc"] == [hour, 4]
+        assert store.hello(COOP, "pos-1", 6, [NOW - 86_400_000, 0], NOW + 2)["hlc"] == [hour, 5]
+
     def test_gap_holds_successors_until_filled(self, store, tmp_path):
         """Events after a missing seq are held, reported by hello, and released when it arrives."""
         agent = _agent(tmp_path)
