@@ -73,7 +73,11 @@ def verify_store(engine: sa.Engine, issuer_id: str = "central") -> StoreReport:
 def _rows(conn: sa.Connection, device_id: str) -> Iterator[sa.Row[Any]]:
     q = (
         sa.select(
-            events.c.seq, events.c.envelope, events.c.hash, events.c.prev_hash, events.c.status,
+            events.c.seq,
+            events.c.envelope,
+            events.c.hash,
+            events.c.prev_hash,
+            events.c.status,
             events.c.flags,
         )
         .where(events.c.device_id == device_id)

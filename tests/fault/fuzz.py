@@ -26,14 +26,33 @@ from sync_core.signing import DeviceKey
 
 PER_EXAMPLE = 50
 
-_leaf = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text(max_size=20) | st.binary(max_size=40)
+_leaf = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.text(max_size=20)
+    | st.binary(max_size=40)
+)
 _value = st.recursive(
     _leaf,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
-)  # fmt: skip
-_FIELDS = ("event_id", "coop_id", "device_id", "seq", "hlc", "type", "version", "aggregate_id",
-           "payload", "prev_hash", "sig")  # fmt: skip
+)
+_FIELDS = (
+    "event_id",
+    "coop_id",
+    "device_id",
+    "seq",
+    "hlc",
+    "type",
+    "version",
+    "aggregate_id",
+    "payload",
+    "prev_hash",
+    "sig",
+)
 
 
 @st.composite
@@ -64,9 +83,15 @@ def _raw_envelope(draw: st.DrawFn, coop_id: str, device_id: str) -> bytes:
 def _signed(draw: st.DrawFn, key: DeviceKey, coop_id: str, device_id: str) -> bytes:
     """A canonical envelope signed by the device's key (or by a stranger's), yet wrong: an
     unknown type, a payload its schema refuses, or another device's or coop's name."""
-    fault = draw(st.sampled_from(["stranger", "unknown_type", "bad_payload", "other_coop", "other_device"]))
+    fault = draw(
+        st.sampled_from(["stranger", "unknown_type", "bad_payload", "other_coop", "other_device"])
+    )
     signer = DeviceKey.generate() if fault == "stranger" else key
-    kind = "Fz" + draw(st.text("abcdefghij", min_size=1, max_size=8)) if fault == "unknown_type" else "PriceSet"
+    kind = (
+        "Fz" + draw(st.text("abcdefghij", min_size=1, max_size=8))
+        if fault == "unknown_type"
+        else "PriceSet"
+    )
     payload = (
         draw(st.dictionaries(st.text("xyz", min_size=1, max_size=5), _leaf, max_size=3))
         if fault == "bad_payload"
@@ -91,16 +116,24 @@ def _signed(draw: st.DrawFn, key: DeviceKey, coop_id: str, device_id: str) -> by
 @st.composite
 def message(draw: st.DrawFn, key: DeviceKey, coop_id: str, device_id: str) -> bytes:
     """One malformed upload message body for ``kop.up.{coop_id}.{device_id}``."""
-    shape = draw(st.sampled_from(["zstd_junk", "bad_batch", "empty", "raw", "signed", "signed", "raw"]))
+    shape = draw(
+        st.sampled_from(["zstd_junk", "bad_batch", "empty", "raw", "signed", "signed", "raw"])
+    )
     if shape == "zstd_junk":
         return zstandard.ZstdCompressor().compress(msgpack.packb(draw(_value), use_bin_type=True))
     if shape == "bad_batch":
-        body = {"v": draw(st.sampled_from([1, 2, "1"])), "coop_id": coop_id, "device_id": device_id,
-                "events": draw(_value)}  # fmt: skip
+        body = {
+            "v": draw(st.sampled_from([1, 2, "1"])),
+            "coop_id": coop_id,
+            "device_id": device_id,
+            "events": draw(_value),
+        }
         return zstandard.ZstdCompressor().compress(msgpack.packb(body, use_bin_type=True))
     if shape == "empty":
         return encode_batch(coop_id, device_id, [])
-    envelope = _raw_envelope(coop_id, device_id) if shape == "raw" else _signed(key, coop_id, device_id)
+    envelope = (
+        _raw_envelope(coop_id, device_id) if shape == "raw" else _signed(key, coop_id, device_id)
+    )
     items = draw(st.lists(envelope | st.binary(max_size=64), min_size=1, max_size=3))
     return encode_batch(coop_id, device_id, items)
 
@@ -113,9 +146,13 @@ def generate(
     wanted = count - count // 2
     out: list[bytes] = []
 
-    @settings(max_examples=max(1, -(-wanted // PER_EXAMPLE)), database=None,
-              phases=[Phase.generate], deadline=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=max(1, -(-wanted // PER_EXAMPLE)),
+        database=None,
+        phases=[Phase.generate],
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @hypothesis_seed(seed)
     @given(st.lists(message(key, coop_id, device_id), min_size=PER_EXAMPLE, max_size=PER_EXAMPLE))
     def collect(batch: list[bytes]) -> None:

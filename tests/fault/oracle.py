@@ -72,9 +72,7 @@ def edge_logs(agents: Iterable[EdgeAgent]) -> dict[Key, bytes]:
     return out
 
 
-def check(
-    engine: sa.Engine, oracle: dict[Key, bytes], excluded: Iterable[Key] = ()
-) -> Verdict:
+def check(engine: sa.Engine, oracle: dict[Key, bytes], excluded: Iterable[Key] = ()) -> Verdict:
     """Compare the central store behind ``engine`` with ``oracle`` (see the module docstring)."""
     skip = set(excluded)
     expected = {k: v for k, v in oracle.items() if k not in skip}
@@ -82,10 +80,14 @@ def check(
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(
-                events.c.device_id, events.c.seq, events.c.event_id, events.c.envelope,
-                events.c.received_at, events.c.flags,
+                events.c.device_id,
+                events.c.seq,
+                events.c.event_id,
+                events.c.envelope,
+                events.c.received_at,
+                events.c.flags,
             ).where(events.c.device_id.in_(devices), events.c.status == "committed")
-        ).all()  # fmt: skip
+        ).all()
     v = Verdict(events=len(expected))
     keys = Counter((str(r[0]), int(r[1])) for r in rows)
     ids = Counter(str(r[2]) for r in rows)

@@ -12,10 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edge_agent.linkemu import LinkProfile
 from fault.common import Budget, Result, judge, result
 from fault.system import Proc, System
-
-from edge_agent.linkemu import LinkProfile
 
 
 async def _freeze(proc: Proc, seconds: float) -> None:
@@ -57,7 +56,13 @@ async def process_kill(budget: Budget, root: Path) -> Result:
     try:
         for d in system.devices:
             await system.record(d, budget.per_device(150, 1000))
-        targets = ["nats-server", "ingest", "projector", "recorder", *(d.device_id for d in system.devices)]
+        targets = [
+            "nats-server",
+            "ingest",
+            "projector",
+            "recorder",
+            *(d.device_id for d in system.devices),
+        ]
         for run in range(runs):
             device = rng.choice(system.devices)
             rec = system.recorder(device, rng.randint(20, 80), seed=1).start()
@@ -76,9 +81,16 @@ async def process_kill(budget: Budget, root: Path) -> Result:
     detail: dict[str, Any] = {"faults": faults, "restarts": restarts, "heal_s": round(heal, 1)}
     if problems:
         detail["problems"] = problems
-    return result("process_kill", budget, started, runs, verdict, detail=detail,
-                  notes="SIGKILL / SIGSTOP+SIGCONT of nats-server, ingest, projector, edge run, "
-                  "edge recorder")  # fmt: skip
+    return result(
+        "process_kill",
+        budget,
+        started,
+        runs,
+        verdict,
+        detail=detail,
+        notes="SIGKILL / SIGSTOP+SIGCONT of nats-server, ingest, projector, edge run, "
+        "edge recorder",
+    )
 
 
 async def nats_loss(budget: Budget, root: Path) -> Result:
@@ -107,9 +119,15 @@ async def nats_loss(budget: Budget, root: Path) -> Result:
         verdict = await judge(system)
     finally:
         await system.close()
-    return result("nats_loss", budget, started, runs, verdict, detail={"runs": heals},
-                  notes="nats-server SIGKILL, graceful restart, JetStream data directory "
-                  "deleted")  # fmt: skip
+    return result(
+        "nats_loss",
+        budget,
+        started,
+        runs,
+        verdict,
+        detail={"runs": heals},
+        notes="nats-server SIGKILL, graceful restart, JetStream data directory deleted",
+    )
 
 
 async def link_faults(budget: Budget, root: Path) -> Result:
@@ -147,10 +165,15 @@ async def link_faults(budget: Budget, root: Path) -> Result:
         verdict = await judge(system)
     finally:
         await system.close()
-    return result("link_faults", budget, started, runs, verdict,
-                  detail={"faults": faults, "heal_s": round(heal, 1)},
-                  notes="link emulator: cuts 0.2-2 s, 300 ms / 256 kbit/s, half-open 2-6 s, "
-                  "connection drops")  # fmt: skip
+    return result(
+        "link_faults",
+        budget,
+        started,
+        runs,
+        verdict,
+        detail={"faults": faults, "heal_s": round(heal, 1)},
+        notes="link emulator: cuts 0.2-2 s, 300 ms / 256 kbit/s, half-open 2-6 s, connection drops",
+    )
 
 
 async def soak(budget: Budget, root: Path) -> Result:
@@ -182,9 +205,20 @@ async def soak(budget: Budget, root: Path) -> Result:
     growth = {name: _growth(values) for name, values in samples.items()}
     worst = max((g for g in growth.values() if g is not None), default=None)
     problems = [] if worst is not None and worst < 0.10 else [f"RSS growth {worst}"]
-    res = result("soak", budget, started, 1, verdict, notes=f"{duration:.0f} s steady load",
-                 detail={"rss_growth": growth, "rss_kib_last": {k: v[-1] for k, v in samples.items()},
-                         "rounds": rounds, "problems": problems})  # fmt: skip
+    res = result(
+        "soak",
+        budget,
+        started,
+        1,
+        verdict,
+        notes=f"{duration:.0f} s steady load",
+        detail={
+            "rss_growth": growth,
+            "rss_kib_last": {k: v[-1] for k, v in samples.items()},
+            "rounds": rounds,
+            "problems": problems,
+        },
+    )
     res.detail["rss_growth_max"] = worst
     return res
 

@@ -4,6 +4,7 @@ and in the central store, device clocks a day, ten years, or backwards wrong."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import sqlite3
@@ -14,13 +15,13 @@ from typing import Any
 
 import msgpack
 import sqlalchemy as sa
-from fault.common import Budget, Result, judge, result
-from fault.oracle import Key
-from fault.system import KOPSYNC, Device, System
 
 from central_projector.ingest import SKEW_LIMIT_MS
 from central_projector.tables import events, quarantine
 from edge_agent.agent import wall_ms
+from fault.common import Budget, Result, judge, result
+from fault.oracle import Key
+from fault.system import KOPSYNC, Device, System
 from sync_core.envelope import Envelope
 
 DAY_MS = 24 * 3600 * 1000
@@ -32,8 +33,9 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def _mount(path: Path, size_kib: int, *, remount: bool = False) -> None:
     opts = f"{'remount,' if remount else ''}size={size_kib}k"
-    subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], check=True, capture_output=True
+    )
 
 
 def _used_kib(path: Path) -> int:
@@ -52,8 +54,16 @@ async def disk_full(budget: Budget, root: Path) -> Result:
     try:
         _mount(disk, 65536)
     except (subprocess.CalledProcessError, OSError) as exc:
-        return Result("disk_full", 0, 0, 0, 0, seed=budget.seed, notes=f"skipped: {exc}",
-                      detail={"skipped": True})  # fmt: skip
+        return Result(
+            "disk_full",
+            0,
+            0,
+            0,
+            0,
+            seed=budget.seed,
+            notes=f"skipped: {exc}",
+            detail={"skipped": True},
+        )
     problems: list[str] = []
     clear = 0
     fills: list[dict[str, Any]] = []
@@ -67,8 +77,16 @@ async def disk_full(budget: Budget, root: Path) -> Result:
                 _mount(disk, _used_kib(disk) + 768, remount=True)
                 acked, failure = device.head(), None
                 for _ in range(400):
-                    done = await asyncio.to_thread(_cli, "edge", "simulate", "--events", "40",
-                                                   "--data", str(device.data), "--json")  # fmt: skip
+                    done = await asyncio.to_thread(
+                        _cli,
+                        "edge",
+                        "simulate",
+                        "--events",
+                        "40",
+                        "--data",
+                        str(device.data),
+                        "--json",
+                    )
                     if done.returncode != 0:
                         failure = done
                         break
@@ -78,14 +96,17 @@ async def disk_full(budget: Budget, root: Path) -> Result:
                     continue
                 err = failure.stderr.strip()
                 ok_error = err.startswith("error:") and "disk is full" in err and "\n" not in err
-                check = await asyncio.to_thread(_cli, "edge", "verify", "--data", str(device.data), "--json")
+                check = await asyncio.to_thread(
+                    _cli, "edge", "verify", "--data", str(device.data), "--json"
+                )
                 report = json.loads(check.stdout or "{}")
                 kept = device.head() >= acked and check.returncode == 0 and report.get("ok")
                 clear += bool(ok_error and kept and "Traceback" not in failure.stderr)
                 fills.append({"acked_seq": acked, "error": err[:200], "verify": report})
                 _mount(disk, _used_kib(disk) + 65536, remount=True)
-                again = await asyncio.to_thread(_cli, "edge", "simulate", "--events", "100",
-                                                "--data", str(device.data))  # fmt: skip
+                again = await asyncio.to_thread(
+                    _cli, "edge", "simulate", "--events", "100", "--data", str(device.data)
+                )
                 if again.returncode != 0:
                     problems.append(f"run {run}: recording after recovery failed: {again.stderr}")
                 await system.converge(timeout_s=180)
@@ -96,9 +117,18 @@ async def disk_full(budget: Budget, root: Path) -> Result:
             await system.close()
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
-    return result("disk_full", budget, started, runs, verdict, detected=clear, to_detect=runs,
-                  notes="edge data directory on a tmpfs shrunk to 768 KiB of headroom; detected = clear "
-                  "error and intact log", detail={"fills": fills, "problems": problems})  # fmt: skip
+    return result(
+        "disk_full",
+        budget,
+        started,
+        runs,
+        verdict,
+        detected=clear,
+        to_detect=runs,
+        notes="edge data directory on a tmpfs shrunk to 768 KiB of headroom; detected = clear "
+        "error and intact log",
+        detail={"fills": fills, "problems": problems},
+    )
 
 
 def _tamper_edge(db: Path, device_id: str, seq: int) -> None:
@@ -124,10 +154,15 @@ def _tamper_central(engine: sa.Engine, kind: str, device_id: str, seq: int) -> l
     """Corrupt committed row(s) of ``device_id`` at ``seq``; return the originals to restore."""
     cols = [c for c in events.c if c.name != "id"]
     with engine.begin() as conn:
-        rows = conn.execute(
-            sa.select(events).where(events.c.device_id == device_id, events.c.seq.in_([seq, seq + 1]))
-            .order_by(events.c.seq)
-        ).mappings().all()  # fmt: skip
+        rows = (
+            conn.execute(
+                sa.select(events)
+                .where(events.c.device_id == device_id, events.c.seq.in_([seq, seq + 1]))
+                .order_by(events.c.seq)
+            )
+            .mappings()
+            .all()
+        )
         originals = [dict(r) for r in rows]
         a = originals[0]
         where = (events.c.device_id == device_id) & (events.c.seq == seq)
@@ -143,9 +178,12 @@ def _tamper_central(engine: sa.Engine, kind: str, device_id: str, seq: int) -> l
             b = originals[1]
             for row, other in ((a, b), (b, a)):
                 conn.execute(
-                    sa.update(events).where(events.c.id == row["id"])
-                    .values({c.name: other[c.name] for c in cols if c.name not in ("device_id", "seq")})
-                )  # fmt: skip
+                    sa.update(events)
+                    .where(events.c.id == row["id"])
+                    .values(
+                        {c.name: other[c.name] for c in cols if c.name not in ("device_id", "seq")}
+                    )
+                )
     return originals
 
 
@@ -178,40 +216,64 @@ async def corruption(budget: Budget, root: Path) -> Result:
             seq = rng.randint(head - 19, head - 1)
             _tamper_edge(device.data / "edge.db", device.device_id, seq)
             excluded.append((device.device_id, seq))
-            check = await asyncio.to_thread(_cli, "edge", "verify", "--data", str(device.data), "--json")
-            found["edge_verify"] += check.returncode == 1 and json.loads(check.stdout)["first_bad_seq"] == seq
+            check = await asyncio.to_thread(
+                _cli, "edge", "verify", "--data", str(device.data), "--json"
+            )
+            found["edge_verify"] += (
+                check.returncode == 1 and json.loads(check.stdout)["first_bad_seq"] == seq
+            )
             device.run.start()
             await system.converge(timeout_s=120, committed=lambda: _all_but(system, excluded))
             found["central_quarantine"] += _quarantined(system, device.device_id, seq)
 
             victim = rng.choice(system.devices)
             vseq = rng.randint(1, 50)
-            kind = ["flip", "hash", "delete", "swap"][run % 4]
-            originals = await asyncio.to_thread(_tamper_central, system.store.engine, kind, victim.device_id, vseq)
-            report = await asyncio.to_thread(_cli, "central", "verify", "--db", system.db_url, "--json")
+            kind = ["flip", "swap", "delete", "hash"][run % 4]
+            originals = await asyncio.to_thread(
+                _tamper_central, system.store.engine, kind, victim.device_id, vseq
+            )
+            report = await asyncio.to_thread(
+                _cli, "central", "verify", "--db", system.db_url, "--json"
+            )
             named = {(b["device_id"], b["seq"]) for b in json.loads(report.stdout)["bad"]}
-            hit = report.returncode == 1 and bool(named & {(victim.device_id, vseq), (victim.device_id, vseq + 1)})
+            hit = report.returncode == 1 and bool(
+                named & {(victim.device_id, vseq), (victim.device_id, vseq + 1)}
+            )
             found["central_verify"] += hit
-            log.append(f"{run}: edge {device.device_id}:{seq}; central {kind} {victim.device_id}:{vseq} -> {sorted(named)}")
+            log.append(
+                f"{run}: edge {device.device_id}:{seq}; "
+                f"central {kind} {victim.device_id}:{vseq} -> {sorted(named)}"
+            )
             await asyncio.to_thread(_restore_central, system.store.engine, originals)
         clean = await asyncio.to_thread(_cli, "central", "verify", "--db", system.db_url)
         verdict = await judge(system, excluded)
     finally:
         await system.close()
     problems = [] if clean.returncode == 0 else [f"central verify after restore: {clean.stderr}"]
-    return result("corruption", budget, started, runs, verdict, detected=sum(found.values()),
-                  to_detect=3 * runs, notes="edge row tampered before upload; central row "
-                  "flipped / hash changed / deleted / swapped", detail={"found": found,
-                  "log": log, "problems": problems})  # fmt: skip
+    return result(
+        "corruption",
+        budget,
+        started,
+        runs,
+        verdict,
+        detected=sum(found.values()),
+        to_detect=3 * runs,
+        notes="edge row tampered before upload; central row "
+        "flipped / hash changed / deleted / swapped",
+        detail={"found": found, "log": log, "problems": problems},
+    )
 
 
 def _all_but(system: System, excluded: list[Key]) -> bool:
     """Every edge event except the corrupted ones is committed centrally."""
     with system.store.engine.connect() as conn:
-        counts = dict(conn.execute(
-            sa.select(events.c.device_id, sa.func.count()).where(events.c.status == "committed")
-            .group_by(events.c.device_id)
-        ).all())  # fmt: skip
+        counts = dict(
+            conn.execute(
+                sa.select(events.c.device_id, sa.func.count())
+                .where(events.c.status == "committed")
+                .group_by(events.c.device_id)
+            ).all()
+        )
     return all(
         counts.get(d.device_id, 0) >= d.head() - sum(1 for k in excluded if k[0] == d.device_id)
         for d in system.devices
@@ -220,10 +282,13 @@ def _all_but(system: System, excluded: list[Key]) -> bool:
 
 def _quarantined(system: System, device_id: str, seq: int) -> bool:
     with system.store.engine.connect() as conn:
-        return bool(conn.execute(
-            sa.select(sa.func.count()).select_from(quarantine)
-            .where(quarantine.c.device_id == device_id, quarantine.c.seq == seq)
-        ).scalar())  # fmt: skip
+        return bool(
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(quarantine)
+                .where(quarantine.c.device_id == device_id, quarantine.c.seq == seq)
+            ).scalar()
+        )
 
 
 async def clock_skew(budget: Budget, root: Path) -> Result:
@@ -256,9 +321,17 @@ async def clock_skew(budget: Budget, root: Path) -> Result:
         problems.append(f"{wrong} events flagged differently from the 24 h rule")
     if honest:
         problems.append(f"{honest} events of devices within a day flagged CLOCK_SKEW")
-    return result("clock_skew", budget, started, runs, verdict, detected=len(flagged & expected),
-                  to_detect=len(expected), notes="-1 d, +1 d, +10 y, +10 y then back to now",
-                  detail={"problems": problems, "flagged": len(flagged), "honest_flagged": honest})  # fmt: skip
+    return result(
+        "clock_skew",
+        budget,
+        started,
+        runs,
+        verdict,
+        detected=len(flagged & expected),
+        to_detect=len(expected),
+        notes="-1 d, +1 d, +10 y, +10 y then back to now",
+        detail={"problems": problems, "flagged": len(flagged), "honest_flagged": honest},
+    )
 
 
 async def _record_at(device: Device, events_: int, offset_ms: int) -> None:
@@ -274,21 +347,24 @@ async def _record_at(device: Device, events_: int, offset_ms: int) -> None:
 def _monotonic(device: Device) -> bool:
     with device.agent() as agent:
         envs = list(agent.store.events())
-    return all(
-        b.seq == a.seq + 1 and b.hlc > a.hlc for a, b in zip(envs, envs[1:], strict=False)
-    ) and (not envs or envs[0].seq == 1)
+    return all(b.seq == a.seq + 1 and b.hlc > a.hlc for a, b in itertools.pairwise(envs)) and (
+        not envs or envs[0].seq == 1
+    )
 
 
 def _skew_flags(system: System) -> tuple[set[Key], set[Key], int]:
     """(events the 24 h rule flags, events flagged, flagged events of honest devices)."""
     with system.store.engine.connect() as conn:
         rows = conn.execute(
-            sa.select(events.c.device_id, events.c.seq, events.c.envelope, events.c.received_at,
-                      events.c.flags).where(events.c.status == "committed")
-        ).all()  # fmt: skip
-    expected = {
-        (r[0], r[1]) for r in rows if Envelope.decode(r[2]).hlc.wall > r[3] + SKEW_LIMIT_MS
-    }
+            sa.select(
+                events.c.device_id,
+                events.c.seq,
+                events.c.envelope,
+                events.c.received_at,
+                events.c.flags,
+            ).where(events.c.status == "committed")
+        ).all()
+    expected = {(r[0], r[1]) for r in rows if Envelope.decode(r[2]).hlc.wall > r[3] + SKEW_LIMIT_MS}
     flagged = {(r[0], r[1]) for r in rows if "CLOCK_SKEW" in (r[4] or "")}
     honest = {d.device_id for d in system.devices[:2]}
     return expected, flagged, sum(1 for k in flagged if k[0] in honest)

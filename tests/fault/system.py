@@ -67,9 +67,12 @@ class Proc:
             return self
         with self.log.open("ab") as out:
             self.popen = subprocess.Popen(
-                self.cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                self.cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 env=self.env,
-            )  # fmt: skip
+            )
         self.starts += 1
         self.paused = False
         return self
@@ -170,10 +173,19 @@ class System:
         logs = self.root / "logs"
         logs.mkdir(exist_ok=True)
         ingest = [KOPSYNC, "central", "ingest", "--nats", self.nats.url, "--db", self.db_url]
-        ingest += ["--ack-wait", "3", "--fetch-batch", "16", "--gap-timeout", str(self.gap_timeout_s)]
+        ingest += [
+            "--ack-wait",
+            "3",
+            "--fetch-batch",
+            "16",
+            "--gap-timeout",
+            str(self.gap_timeout_s),
+        ]
         self.ingest = Proc("ingest", ingest, logs / "ingest.log", self.env)
         project = [KOPSYNC, "central", "project", "--db", self.db_url, "--nats", self.nats.url]
-        self.projector = Proc("projector", [*project, "--poll", "0.5"], logs / "projector.log", self.env)
+        self.projector = Proc(
+            "projector", [*project, "--poll", "0.5"], logs / "projector.log", self.env
+        )
         dirs = list(device_dirs or [])
         for i in range(self.device_count):
             data = dirs[i] if i < len(dirs) else self.root / f"device-{i}"
@@ -189,7 +201,9 @@ class System:
                 await link.start()
                 url = link.url
             cmd = [KOPSYNC, "edge", "run", "--nats", url, "--data", str(data), "--log-json"]
-            self.devices.append(Device(data, coop, dev, Proc(dev, cmd, logs / f"{dev}.log", self.env), link))
+            self.devices.append(
+                Device(data, coop, dev, Proc(dev, cmd, logs / f"{dev}.log", self.env), link)
+            )
         self.ingest.start()
         await self.wait_ingest_ready()
         self.projector.start()
@@ -209,7 +223,9 @@ class System:
         """``kopsync edge simulate`` on ``device`` as a killable process (not started)."""
         cmd = [KOPSYNC, "edge", "simulate", "--events", str(events), "--seed", str(seed)]
         cmd += ["--data", str(device.data), "--batch", "10"]
-        return Proc(f"recorder-{device.device_id}", cmd, self.root / "logs" / "recorder.log", self.env)
+        return Proc(
+            f"recorder-{device.device_id}", cmd, self.root / "logs" / "recorder.log", self.env
+        )
 
     async def record(self, device: Device, events: int, seed: int = 1) -> None:
         """Record ``events`` valid events on ``device`` in this process (as a teller would)."""

@@ -180,6 +180,15 @@ class CentralStoreContract:
         agent.record("PriceSet", {"sku": "BRS-5", "unit_price": 70_000}, "BRS-5")
         assert _up(store, agent, _raw(agent)[-1:]).committed == 1
 
+    def test_an_empty_batch_is_quarantined_not_ignored(self, store, tmp_path):
+        """A well-formed batch of no events is quarantined as undecodable (the malformed fault
+        scenario found it left no trace at all)."""
+        agent = _agent(tmp_path, n=1)
+        store.register_device(COOP, "pos-1", agent.public_key)
+        res = _up(store, agent, [])
+        assert [r for r, _ in res.quarantined] == ["undecodable"]
+        assert "no events" in store.quarantined("pos-1")[-1]["detail"]
+
     def test_uploads_of_a_retired_device_are_quarantined(self, store, tmp_path):
         """After a device is retired its uploads are quarantined, not committed."""
         import sqlalchemy as sa
