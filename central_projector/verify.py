@@ -92,6 +92,7 @@ def _check_device(
     bad: list[BadRow] = []
     prev_seq, prev_hash, checked = 0, GENESIS_HASH, 0
     prefix: tuple[int, bytes] | None = None  # the end of the gapless prefix, once passed
+    prev_bad = False  # a bad row's successor cannot be judged by its link: name the bad one
     for seq, envelope, row_hash, row_prev, status, flags in _rows(conn, device_id):
         seq, data = int(seq), bytes(envelope)
         checked += 1
@@ -102,8 +103,9 @@ def _check_device(
         if reason is None and status == "committed" and not after_gap:
             if seq != prev_seq + 1:
                 reason = f"seqs {prev_seq + 1}..{seq - 1} are missing before it"
-            elif bytes(row_prev) != prev_hash:
+            elif bytes(row_prev) != prev_hash and not prev_bad:
                 reason = f"does not link to seq {prev_seq}"
+        prev_bad = reason is not None
         if reason is not None:
             bad.append(BadRow(device_id, seq, reason))
         if status == "committed":

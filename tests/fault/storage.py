@@ -131,7 +131,7 @@ async def disk_full(budget: Budget, root: Path) -> Result:
     )
 
 
-def _tamper_edge(db: Path, device_id: str, seq: int) -> None:
+def tamper_edge(db: Path, device_id: str, seq: int) -> None:
     """Change one field of a stored envelope (as a bad sector or an editor would)."""
     conn = sqlite3.connect(db)
     try:
@@ -150,7 +150,7 @@ def _tamper_edge(db: Path, device_id: str, seq: int) -> None:
         conn.close()
 
 
-def _tamper_central(engine: sa.Engine, kind: str, device_id: str, seq: int) -> list[Any]:
+def tamper_central(engine: sa.Engine, kind: str, device_id: str, seq: int) -> list[Any]:
     """Corrupt committed row(s) of ``device_id`` at ``seq``; return the originals to restore."""
     cols = [c for c in events.c if c.name != "id"]
     with engine.begin() as conn:
@@ -187,7 +187,7 @@ def _tamper_central(engine: sa.Engine, kind: str, device_id: str, seq: int) -> l
     return originals
 
 
-def _restore_central(engine: sa.Engine, originals: list[Any]) -> None:
+def restore_central(engine: sa.Engine, originals: list[Any]) -> None:
     with engine.begin() as conn:
         for row in originals:
             conn.execute(sa.delete(events).where(events.c.id == row["id"]))
@@ -214,7 +214,7 @@ async def corruption(budget: Budget, root: Path) -> Result:
             await system.record(device, 20)
             head = device.head()
             seq = rng.randint(head - 19, head - 1)
-            _tamper_edge(device.data / "edge.db", device.device_id, seq)
+            tamper_edge(device.data / "edge.db", device.device_id, seq)
             excluded.append((device.device_id, seq))
             check = await asyncio.to_thread(
                 _cli, "edge", "verify", "--data", str(device.data), "--json"
@@ -230,7 +230,7 @@ async def corruption(budget: Budget, root: Path) -> Result:
             vseq = rng.randint(1, 50)
             kind = ["flip", "swap", "delete", "hash"][run % 4]
             originals = await asyncio.to_thread(
-                _tamper_central, system.store.engine, kind, victim.device_id, vseq
+                tamper_central, system.store.engine, kind, victim.device_id, vseq
             )
             report = await asyncio.to_thread(
                 _cli, "central", "verify", "--db", system.db_url, "--json"
@@ -244,7 +244,7 @@ async def corruption(budget: Budget, root: Path) -> Result:
                 f"{run}: edge {device.device_id}:{seq}; "
                 f"central {kind} {victim.device_id}:{vseq} -> {sorted(named)}"
             )
-            await asyncio.to_thread(_restore_central, system.store.engine, originals)
+            await asyncio.to_thread(restore_central, system.store.engine, originals)
         clean = await asyncio.to_thread(_cli, "central", "verify", "--db", system.db_url)
         verdict = await judge(system, excluded)
     finally:

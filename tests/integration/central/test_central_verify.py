@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from click.testing import CliRunner
+from fault.storage import tamper_central
 
 from central_projector.cli import central
 from central_projector.store import CentralStore
-from central_projector.tables import events
 from central_projector.verify import verify_store
 from edge_agent.agent import EdgeAgent
 from sync_core import subjects
@@ -31,24 +30,6 @@ def _store_with_events(tmp_path: Path, n: int = 8) -> CentralStore:
     return store
 
 
-def _corrupt(engine: sa.Engine, kind: str) -> None:
-    where = (events.c.device_id == "pos-1") & (events.c.seq == 4)
-    with engine.begin() as conn:
-        if kind == "flip":
-            data = bytearray(conn.execute(sa.select(events.c.envelope).where(where)).scalar_one())
-            data[len(data) // 2] ^= 0x5A
-            conn.execute(sa.update(events).where(where).values(envelope=bytes(data)))
-        elif kind == "hash":
-            conn.execute(sa.update(events).where(where).values(hash=b"\x07" * 32))
-        elif kind == "delete":
-            conn.execute(sa.delete(events).where(where))
-        else:  # the envelope of seq 5 stored as seq 4
-            five = conn.execute(
-                sa.select(events.c.envelope).where(events.c.device_id == "pos-1", events.c.seq == 5)
-            ).scalar_one()
-            conn.execute(sa.update(events).where(where).values(envelope=five))
-
-
 def test_an_intact_store_verifies(tmp_path: Path) -> None:
     """Every event of an untouched store verifies, and the command exits 0."""
     store = _store_with_events(tmp_path)
@@ -61,13 +42,13 @@ def test_an_intact_store_verifies(tmp_path: Path) -> None:
         store.close()
 
 
-@pytest.mark.parametrize("kind", ["flip", "hash", "delete", "moved"])
+@pytest.mark.parametrize("kind", ["flip", "hash", "delete", "swap"])
 def test_a_corrupted_row_is_named(tmp_path: Path, kind: str) -> None:
-    """A flipped byte, a wrong hash column, a deleted row or a row holding another seq is
-    reported at seq 4 (or the seq after the hole), with exit status 1."""
+    """A flipped byte, a wrong hash column, a deleted row or two swapped rows are reported at
+    seq 4 (or the seq after it), with exit status 1."""
     store = _store_with_events(tmp_path)
     try:
-        _corrupt(store.engine, kind)
+        tamper_central(store.engine, kind, "pos-1", 4)
         report = verify_store(store.engine)
         named = {b.seq for b in report.bad}
         assert named and named <= {4, 5}, report.bad
