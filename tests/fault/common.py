@@ -81,7 +81,10 @@ async def judge(system: System, excluded: list[Key] | None = None) -> Verdict:
                 a.close()
         return check(system.store.engine, oracle, excluded or [])
 
-    return await asyncio.to_thread(work)
+    verdict = await asyncio.to_thread(work)
+    gone = [f"{p.name} is not running at the end" for p in system.processes if not p.alive]
+    verdict.deaths = [*system.deaths, *gone]
+    return verdict
 
 
 def result(

@@ -43,12 +43,13 @@ class Verdict:
     extra: int = 0
     propagated: int = 0  # excluded (corrupted) edge rows found committed centrally
     read_models_equal: bool = False
+    deaths: list[str] = field(default_factory=list)  # processes that died without a fault
     problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         bad = self.lost + self.duplicated + self.mismatched + self.extra + self.propagated
-        return bad == 0 and self.read_models_equal
+        return bad == 0 and self.read_models_equal and not self.deaths
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +60,7 @@ class Verdict:
             "extra": self.extra,
             "propagated": self.propagated,
             "read_models_equal": self.read_models_equal,
+            "deaths": self.deaths,
             "problems": self.problems[:10],
         }
 

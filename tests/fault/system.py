@@ -155,6 +155,7 @@ class System:
     projector: Proc = field(init=False)
     store: CentralStore = field(init=False)
     env: dict[str, str] = field(init=False)
+    deaths: list[str] = field(default_factory=list)  # processes that exited by themselves
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -266,8 +267,10 @@ class System:
 
     def _check_deadline(self, deadline: float, what: str) -> None:
         for p in self.processes:
-            if not p.alive:
-                p.start()  # a process that died by itself is a finding: its log shows why
+            if not p.alive:  # the harness restarts what it kills: this one died by itself
+                code = p.popen.returncode if p.popen is not None else None
+                self.deaths.append(f"{p.name} exited with {code}: {p.log_text()[-300:]!r}")
+                p.start()
         if time.monotonic() > deadline:
             raise TimeoutError(f"not converged: waiting for {what}")
 
