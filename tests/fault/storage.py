@@ -132,7 +132,7 @@ async def disk_full(budget: Budget, root: Path) -> Result:
 
 
 def tamper_edge(db: Path, device_id: str, seq: int) -> None:
-    """Change one field of a stored envelope (as a bad sector or an editor would)."""
+    """Flip one bit of a stored envelope's signature (as a bad sector would)."""
     conn = sqlite3.connect(db)
     try:
         (state,) = conn.execute(
@@ -140,7 +140,11 @@ def tamper_edge(db: Path, device_id: str, seq: int) -> None:
             (device_id, seq),
         ).fetchone()
         wire = msgpack.unpackb(state, raw=False)
-        wire["aggregate_id"] = wire["aggregate_id"] + "X"
+        # The signature, not a business field: the simulator that records the next events
+        # reads ids back from the log, and a changed id would only confuse it.
+        sig = bytearray(wire["sig"])
+        sig[0] ^= 0x01
+        wire["sig"] = bytes(sig)
         conn.execute(
             "UPDATE device_events SET state=? WHERE originator_id=? AND originator_version=?",
             (msgpack.packb(wire, use_bin_type=True), device_id, seq),
@@ -258,7 +262,7 @@ async def corruption(budget: Budget, root: Path) -> Result:
         verdict,
         detected=sum(found.values()),
         to_detect=3 * runs,
-        notes="edge row tampered before upload; central row "
+        notes="edge row signature bit flipped before upload; central row "
         "flipped / hash changed / deleted / swapped",
         detail={"found": found, "log": log, "problems": problems},
     )
