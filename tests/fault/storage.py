@@ -102,7 +102,24 @@ async def disk_full(budget: Budget, root: Path) -> Result:
                 report = json.loads(check.stdout or "{}")
                 kept = device.head() >= acked and check.returncode == 0 and report.get("ok")
                 clear += bool(ok_error and kept and "Traceback" not in failure.stderr)
-                fills.append({"acked_seq": acked, "error": err[:200], "verify": report})
+                # A one-shot sync on the full disk (it writes its sync positions): it may
+                # succeed or fail, but with one clear line, never a traceback.
+                sync = await asyncio.to_thread(
+                    _cli, "edge", "sync", "--nats", system.nats.url, "--data", str(device.data),
+                    "--timeout", "20",
+                )  # fmt: skip
+                if "Traceback" in sync.stderr or (
+                    sync.returncode not in (0, 3) and not sync.stderr.startswith("error:")
+                ):
+                    problems.append(f"run {run}: edge sync on a full disk: {sync.stderr[-300:]}")
+                fills.append(
+                    {
+                        "acked_seq": acked,
+                        "error": err[:200],
+                        "verify": report,
+                        "sync_on_full_disk": [sync.returncode, sync.stderr.strip()[:200]],
+                    }
+                )
                 _mount(disk, _used_kib(disk) + 65536, remount=True)
                 again = await asyncio.to_thread(
                     _cli, "edge", "simulate", "--events", "100", "--data", str(device.data)
