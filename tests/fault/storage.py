@@ -240,9 +240,9 @@ async def corruption(budget: Budget, root: Path) -> Result:
             check = await asyncio.to_thread(
                 _cli, "edge", "verify", "--data", str(device.data), "--json"
             )
-            found["edge_verify"] += (
-                check.returncode == 1 and json.loads(check.stdout)["first_bad_seq"] == seq
-            )
+            found["edge_verify"] += check.returncode == 1 and seq in {
+                b["seq"] for b in json.loads(check.stdout)["bad"]
+            }
             device.run.start()
             await system.converge(timeout_s=120, committed=lambda: _all_but(system, excluded))
             found["central_quarantine"] += _quarantined(system, device.device_id, seq)
