@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from fault.clocks import clock_skew
 from fault.common import Result, Scenario
 from fault.inputs import malformed, replay
 from fault.processes import link_faults, nats_loss, process_kill, soak
-from fault.storage import clock_skew, corruption, disk_full
+from fault.storage import corruption, disk_full
 
 SCENARIOS: dict[str, Scenario] = {
     "process_kill": process_kill,
