@@ -197,7 +197,13 @@ class CentralStore:
                     .where(devices.c.device_id == device_id)
                     .values(last_seen=now_ms)
                 )
-            clock = self._clock(conn, now_ms, Hlc.from_wire(hlc_wire))
+            seen = Hlc.from_wire(hlc_wire)
+            if seen.wall > now_ms + ingest.SKEW_LIMIT_MS:
+                # A clock that far ahead is wrong (its events are flagged CLOCK_SKEW): taken in,
+                # it would drag the central's clock, and through every hello every other
+                # device's, into its future, and flag all of them.
+                seen = hlc.ZERO
+            clock = self._clock(conn, now_ms, seen)
         return {
             "v": 1,
             "registered": registered,

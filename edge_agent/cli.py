@@ -111,12 +111,14 @@ def verify(data_dir: Path, as_json: bool) -> None:
                 "last_good_seq": r.last_seq,
                 "first_bad_seq": r.first_bad_seq,
                 "reason": r.reason,
+                "bad": [{"seq": seq, "reason": why} for seq, why in r.bad],
             }
         )
     elif r.ok:
         click.echo(f"ok: {r.checked} events, chain and signatures intact")
     else:
-        click.echo(f"BROKEN at seq {r.first_bad_seq}: {r.reason}", err=True)
+        for seq, why in r.bad:
+            click.echo(f"BROKEN at seq {seq}: {why}", err=True)
     if not r.ok:
         raise SystemExit(1)
 

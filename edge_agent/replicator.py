@@ -60,6 +60,7 @@ from sync_core.errors import (
     DecodeError,
     IntegrityError,
     LinkDown,
+    StoreFull,
     SyncError,
     SyncTimeout,
 )
@@ -229,6 +230,12 @@ class Replicator:
                         # The caller opens a fresh link at once.
                         return progressed or self._acked > acked_before
                     await wait_any(stop, None, backoff.next())
+                    continue
+                except StoreFull as exc:
+                    # The device's disk is full: its log lost nothing (every transaction is
+                    # atomic) and space may come back; a service that exited would not notice.
+                    self._log.error("store_full", error=str(exc))
+                    await wait_any(stop, None, max(backoff.next(), 1.0))
                     continue
                 backoff.reset()
                 progressed = True

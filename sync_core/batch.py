@@ -66,6 +66,9 @@ def decode_batch(data: bytes, *, max_bytes: int = MAX_BATCH_BYTES) -> UploadBatc
         raise DecodeError("batch lacks coop_id or device_id")
     if not isinstance(events, list) or not all(isinstance(e, bytes) for e in events):
         raise DecodeError("batch events must be a list of envelope bytes")
+    if not events:
+        # No device sends one; accepted, it would be the one message that leaves no trace.
+        raise DecodeError("batch holds no events")
     return UploadBatch(coop, device, events)
 
 

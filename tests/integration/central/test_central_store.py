@@ -96,6 +96,19 @@ class CentralStoreContract:
         assert (more.committed, more.duplicates) == (2, 2)
         assert [b for _, b in store.committed("pos-1")] == raw
 
+    def test_a_device_clock_years_ahead_does_not_move_the_central_clock(self, store, tmp_path):
+        """A hello 10 years ahead leaves the central HLC at its own wall; one a day late or an
+        hour ahead still advances it past the device's clock (found by the clock_skew fault
+        scenario: one skewed device used to get every other device flagged CLOCK_SKEW)."""
+        agent = _agent(tmp_path)
+        store.register_device(COOP, "pos-1", agent.public_key)
+        ten_years = NOW + 3652 * 24 * 3600 * 1000
+        reply = store.hello(COOP, "pos-1", 6, [ten_years, 3], NOW)
+        assert reply["hlc"][0] == NOW
+        hour = NOW + 3600 * 1000
+        assert store.hello(COOP, "pos-1", 6, [hour, 3], NOW + 1)["hlc"] == [hour, 4]
+        assert store.hello(COOP, "pos-1", 6, [NOW - 86_400_000, 0], NOW + 2)["hlc"] == [hour, 5]
+
     def test_gap_holds_successors_until_filled(self, store, tmp_path):
         """Events after a missing seq are held, reported by hello, and released when it arrives."""
         agent = _agent(tmp_path)
@@ -166,6 +179,15 @@ class CentralStoreContract:
         assert any(i.subject == f"kop.q.{reason}" for i in store.outbox())
         agent.record("PriceSet", {"sku": "BRS-5", "unit_price": 70_000}, "BRS-5")
         assert _up(store, agent, _raw(agent)[-1:]).committed == 1
+
+    def test_an_empty_batch_is_quarantined_not_ignored(self, store, tmp_path):
+        """A well-formed batch of no events is quarantined as undecodable (the malformed fault
+        scenario found it left no trace at all)."""
+        agent = _agent(tmp_path, n=1)
+        store.register_device(COOP, "pos-1", agent.public_key)
+        res = _up(store, agent, [])
+        assert [r for r, _ in res.quarantined] == ["undecodable"]
+        assert "no events" in store.quarantined("pos-1")[-1]["detail"]
 
     def test_uploads_of_a_retired_device_are_quarantined(self, store, tmp_path):
         """After a device is retired its uploads are quarantined, not committed."""

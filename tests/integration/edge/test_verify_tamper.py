@@ -123,3 +123,25 @@ def test_resigned_event_with_another_key_is_detected(tmp_path: Path) -> None:
     with EdgeAgent(data) as agent:
         report = agent.verify()
     assert report.first_bad_seq == 3 and "signature" in (report.reason or "")
+
+
+def test_every_corrupted_event_is_named_not_only_the_first(tmp_path: Path) -> None:
+    """With events 4 and 9 corrupted, verify names both (the fault suite's corruption scenario
+    found a second corruption hidden behind the first), and no intact event besides."""
+    data = _device(tmp_path)
+    with _rows(data) as conn:
+        for seq in (4, 9):
+            (state,) = conn.execute(
+                "SELECT state FROM device_events WHERE originator_version = ?", (seq,)
+            ).fetchone()
+            b = bytearray(state)
+            b[-3] ^= 0x01  # a letter of the type name, signed like every field
+            conn.execute(
+                "UPDATE device_events SET state = ? WHERE originator_version = ?", (bytes(b), seq)
+            )
+    with EdgeAgent(data) as agent:
+        report = agent.verify()
+    assert (report.first_bad_seq, report.last_seq, report.checked) == (4, 3, 3)
+    assert [seq for seq, _ in report.bad] == [4, 9], report.bad
+    code, out = _verify(data)
+    assert code == 1 and '"seq": 9' in out
