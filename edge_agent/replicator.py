@@ -68,7 +68,7 @@ from sync_core.hlc import Hlc
 
 __all__ = ["CentralKeyChanged", "Replicator", "SyncReport"]
 
-log = structlog.get_logger("kopsync.edge.replicator")
+LOGGER = "kopsync.edge.replicator"
 
 # Raw bytes per batch: half the ingest limit leaves room for the msgpack framing.
 BATCH_BYTES = MAX_BATCH_BYTES // 2
@@ -143,7 +143,12 @@ class Replicator:
         self._progress = (-1, 0.0)  # (central committed seq, when it last advanced)
         self._floor: tuple[object, float] = (None, 0.0)  # (central ingest_seq, when it moved)
         self._stall = stall_s
-        self._log = log.bind(coop_id=agent.coop_id, device_id=agent.device_id)
+        # A logger per replicator, not one module-level proxy: with structlog's
+        # cache_logger_on_first_use a module proxy keeps the processors of whichever
+        # configuration was current when it was first bound, for the life of the process.
+        self._log = structlog.get_logger(LOGGER).bind(
+            coop_id=agent.coop_id, device_id=agent.device_id
+        )
 
     # --- entry points ------------------------------------------------------------------
     async def sync_once(self, timeout_s: float = 30.0) -> SyncReport:
