@@ -242,3 +242,6 @@ def status(db_url: str, as_json: bool) -> None:
 from central_projector.project_cli import register  # noqa: E402  (the read-model commands)
 
 register(central)
+from central_projector.scaleout.cli import project_worker  # noqa: E402  (scale-out workers)
+
+central.add_command(project_worker)

@@ -1,0 +1,89 @@
+"""``kopsync central project-worker``: one of several projection workers, by partition."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import threading
+
+import click
+
+from central_projector.project_cli import db_option
+from central_projector.scaleout.routing import stage_names
+from central_projector.scaleout.worker import ProjectionWorker
+from kopsync.clikit import configure_logging, emit_json, friendly, json_option
+from sync_core.errors import UsageError
+from sync_core.ids import check_id
+
+
+@click.command("project-worker")
+@db_option
+@click.option("--partitions", type=click.IntRange(1, 4096), envvar="KOPSYNC_PROJECT_PARTITIONS",
+              required=True, help="Cooperative partitions; the same on every worker "
+              "($KOPSYNC_PROJECT_PARTITIONS). Stages: cross, p0ofN … p{N-1}ofN.")  # fmt: skip
+@click.option("--worker-id", envvar="KOPSYNC_WORKER_ID", default=None,
+              help="This worker's lease owner name ($KOPSYNC_WORKER_ID; default host-pid).")  # fmt: skip
+@click.option("--stages", default=None,
+              help="Comma-separated stages this worker may take (default: all).")  # fmt: skip
+@click.option("--max-stages", type=click.IntRange(1, 4097), default=None,
+              help="Hold at most this many stages at once (default: as many as it may take).")  # fmt: skip
+@click.option("--lease-ttl", "ttl_s", type=click.FloatRange(0.5, 3600), default=10.0,
+              show_default=True, help="Seconds a lease lasts unrenewed (takeover bound).")  # fmt: skip
+@click.option("--poll", type=click.FloatRange(0.05, 3600), default=1.0, show_default=True,
+              help="Seconds between rounds of renewing, claiming and projecting.")  # fmt: skip
+@click.option("--batch", "batch_size", type=click.IntRange(1, 100_000), default=5000,
+              show_default=True, help="Events read per transaction.")  # fmt: skip
+@click.option("--once", is_flag=True, help="One round: claim, project what is committed, exit.")
+@json_option
+@friendly
+def project_worker(
+    db_url: str,
+    partitions: int,
+    worker_id: str | None,
+    stages: str | None,
+    max_stages: int | None,
+    ttl_s: float,
+    poll: float,
+    batch_size: int,
+    once: bool,
+    as_json: bool,
+) -> None:
+    """Project the stages this worker holds a lease on, taking over those of dead workers."""
+    configure_logging(as_json=as_json)
+    wid = check_id(worker_id or f"{socket.gethostname()}-{os.getpid()}", "worker id")
+    chosen = [s.strip() for s in stages.split(",") if s.strip()] if stages else None
+    if chosen is not None:
+        names = stage_names(partitions)
+        bad = [s for s in chosen if s not in names]
+        if bad:
+            raise UsageError(f"--stages: no stage {bad[0]} with --partitions {partitions}")
+    worker = ProjectionWorker(
+        db_url,
+        partitions,
+        wid,
+        ttl_s=ttl_s,
+        max_stages=max_stages,
+        stages=chosen,
+        batch_size=batch_size,
+    )
+    try:
+        if once:
+            worker.claim()
+            n = worker.catch_up()
+            summary = {"worker": wid, "stages": sorted(worker.held), "events": n}
+            if as_json:
+                emit_json(summary)
+            else:
+                click.echo(f"worker {wid}: {n} events on {', '.join(sorted(worker.held)) or 'no stage'}")
+            return
+        stop = threading.Event()
+        with contextlib.suppress(ValueError):  # not the main thread (tests): no handler
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            worker.run(stop, poll)
+        except KeyboardInterrupt:
+            pass
+    finally:
+        worker.close()
