@@ -76,7 +76,9 @@ def project_worker(
             if as_json:
                 emit_json(summary)
             else:
-                click.echo(f"worker {wid}: {n} events on {', '.join(sorted(worker.held)) or 'no stage'}")
+                click.echo(
+                    f"worker {wid}: {n} events on {', '.join(sorted(worker.held)) or 'no stage'}"
+                )
             return
         stop = threading.Event()
         with contextlib.suppress(ValueError):  # not the main thread (tests): no handler

@@ -109,3 +109,18 @@ def holders(engine: sa.Engine, now: int) -> dict[str, str]:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(c.name, c.owner).where(c.expires_at > now)).all()
     return {str(n): str(o) for n, o in rows}
+
+
+MEMBER = "member-"
+
+
+def fair_share(engine: sa.Engine, owner: str, total: int, ttl_ms: int, now: int) -> int:
+    """Announce ``owner`` as alive and return how many of ``total`` partitions it should hold.
+
+    Every worker renews a ``member-{owner}`` lease; the share is ``ceil(total / live)``,
+    so together the live workers cover every partition, and one that joins makes the
+    others hand partitions over (each releases what it holds beyond its share).
+    """
+    acquire(engine, MEMBER + owner, owner, ttl_ms, now)
+    live = sum(1 for name in holders(engine, now) if name.startswith(MEMBER))
+    return -(-total // max(live, 1))

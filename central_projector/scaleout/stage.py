@@ -32,8 +32,20 @@ from central_projector.tables import events
 CACHE_ROWS = 500_000
 
 _COLUMNS = (
-    "id", "device_id", "seq", "event_id", "coop_id", "type", "version", "aggregate_id",
-    "hlc_wall", "hlc_counter", "envelope", "received_at", "status", "flags",
+    "id",
+    "device_id",
+    "seq",
+    "event_id",
+    "coop_id",
+    "type",
+    "version",
+    "aggregate_id",
+    "hlc_wall",
+    "hlc_counter",
+    "envelope",
+    "received_at",
+    "status",
+    "flags",
 )  # fmt: skip  (the row layout of projector.to_event)
 
 stage_meta = sa.MetaData()
@@ -198,10 +210,14 @@ class StageProjector:
         apply(ScopedState(self.stage, owned, shadow), batch)
         res.rows = owned.flush() + shadow.flush(conn)
         if held:
-            conn.execute(sa.insert(stage_held), [{"stage": self.stage, "event_pk": i} for i in held])
+            conn.execute(
+                sa.insert(stage_held), [{"stage": self.stage, "event_pk": i} for i in held]
+            )
         if released:
             conn.execute(
-                sa.delete(stage_held).where(h.stage == self.stage, h.event_pk == sa.bindparam("pk")),
+                sa.delete(stage_held).where(
+                    h.stage == self.stage, h.event_pk == sa.bindparam("pk")
+                ),
                 [{"pk": r[ID]} for r in released],
             )
         new_pos = rows[-1][ID] if rows else pos
@@ -212,9 +228,7 @@ class StageProjector:
         if not known:
             conn.execute(sa.insert(projector_position).values(name=self.stage, **values))
         elif new_pos != pos or batch:
-            conn.execute(
-                sa.update(projector_position).where(p.name == self.stage).values(**values)
-            )
+            conn.execute(sa.update(projector_position).where(p.name == self.stage).values(**values))
 
 
 def _position(conn: sa.Connection, stage: str) -> tuple[int, int, bool]:

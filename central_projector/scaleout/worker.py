@@ -76,10 +76,17 @@ class ProjectionWorker:
         self.projector.close()
 
     def claim(self) -> None:
-        """Renew what is held and take free stages up to ``max_stages``."""
+        """Renew what is held, take free stages up to this worker's share, hand back the rest."""
         now = self.clock()
+        share = leases.fair_share(
+            self.engine, self.worker_id, len(self.candidates), self.ttl_ms, now
+        )
+        limit = min(self.max_stages, share)
+        while len(self.held) > limit:  # another worker joined: hand stages over
+            stage, held = self.held.popitem()
+            leases.release(self.engine, stage, self.worker_id, held)
         for stage in self.candidates:
-            if stage not in self.held and len(self.held) >= self.max_stages:
+            if stage not in self.held and len(self.held) >= limit:
                 continue
             token = leases.acquire(self.engine, stage, self.worker_id, self.ttl_ms, now)
             if token is None:

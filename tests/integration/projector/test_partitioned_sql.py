@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -149,7 +149,9 @@ def test_greedy_workers_competing_in_threads_apply_every_event_once(
             t.join(30)
         a.close()
         b.close()
-    print(f"stages taken: a {a.stats.taken} b {b.stats.taken}; lost: a {a.stats.lost} b {b.stats.lost}")
+    print(
+        f"stages taken: a {a.stats.taken} b {b.stats.taken}; lost: a {a.stats.lost} b {b.stats.lost}"
+    )
     assert sql_snapshot(a.engine) == snapshot(project(events))
 
 
