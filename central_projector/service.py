@@ -246,7 +246,7 @@ class CentralService:
         """Renew, take up to this worker's fair share, hand back the excess."""
         engine, ttl = self.store.engine, self.lease_ttl_ms
         share = await self._db(
-            leases.fair_share, engine, self.worker_id, len(names), ttl, leases.now_ms()
+            leases.fair_share, engine, "ingest", self.worker_id, len(names), ttl, leases.now_ms()
         )
         while len(self.partitions_held) > share:
             name, held = self.partitions_held.popitem()

@@ -114,13 +114,15 @@ def holders(engine: sa.Engine, now: int) -> dict[str, str]:
 MEMBER = "member-"
 
 
-def fair_share(engine: sa.Engine, owner: str, total: int, ttl_ms: int, now: int) -> int:
-    """Announce ``owner`` as alive and return how many of ``total`` partitions it should hold.
+def fair_share(engine: sa.Engine, group: str, owner: str, total: int, ttl_ms: int, now: int) -> int:
+    """Announce ``owner`` as alive in ``group`` and return how many of its ``total`` partitions
+    it should hold.
 
-    Every worker renews a ``member-{owner}`` lease; the share is ``ceil(total / live)``,
+    Every worker renews a ``member-{group}-{owner}`` lease; the share is ``ceil(total / live)``,
     so together the live workers cover every partition, and one that joins makes the
     others hand partitions over (each releases what it holds beyond its share).
     """
-    acquire(engine, MEMBER + owner, owner, ttl_ms, now)
-    live = sum(1 for name in holders(engine, now) if name.startswith(MEMBER))
+    prefix = f"{MEMBER}{group}-"
+    acquire(engine, prefix + owner, owner, ttl_ms, now)
+    live = sum(1 for name in holders(engine, now) if name.startswith(prefix))
     return -(-total // max(live, 1))

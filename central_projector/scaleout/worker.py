@@ -79,7 +79,7 @@ class ProjectionWorker:
         """Renew what is held, take free stages up to this worker's share, hand back the rest."""
         now = self.clock()
         share = leases.fair_share(
-            self.engine, self.worker_id, len(self.candidates), self.ttl_ms, now
+            self.engine, "project", self.worker_id, len(self.candidates), self.ttl_ms, now
         )
         limit = min(self.max_stages, share)
         while len(self.held) > limit:  # another worker joined: hand stages over

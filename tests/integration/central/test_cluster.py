@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from support.nats_cluster import NatsCluster
@@ -64,6 +65,18 @@ async def _kill_when(cluster: NatsCluster, node: int, cond: object, what: str) -
     started = time.monotonic()
     await asyncio.to_thread(cluster.kill, node)
     return started
+
+
+async def _read_events(cluster: NatsCluster) -> list[Any]:
+    """KOP_EVENTS as the two surviving nodes serve it (retried while the cluster re-elects)."""
+    for attempt in range(10):
+        try:
+            return await stream_messages(cluster.nodes[2].url, EVENTS, subjects.canonical_wildcard())
+        except Exception:
+            if attempt == 9:
+                raise
+            await asyncio.sleep(2)
+    return []
 
 
 def _committed(store: CentralStore) -> int:
@@ -139,9 +152,7 @@ async def test_a_node_killed_during_sync_and_during_projection_loses_and_duplica
                 }
                 # Every committed event reached KOP_EVENTS (R3) once by its id.
                 await eventually(lambda: not store.outbox(1), 120, "the outbox published")
-                published = await stream_messages(
-                    cluster.nodes[2].url, EVENTS, subjects.canonical_wildcard()
-                )
+                published = await _read_events(cluster)
                 ids = [m.headers["Nats-Msg-Id"] for m in published]
                 assert len(set(ids)) == total
                 stop.set()
