@@ -9,6 +9,8 @@ NATS server is ``--nats`` (or ``$KOPSYNC_NATS_URL``), with credentials from
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,6 +31,7 @@ from kopsync.clikit import (
     stop_on_signals,
 )
 from kopsync.clikit import nkey_option as shared_nkey_option
+from sync_core.ids import check_id
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -100,6 +103,33 @@ def central() -> None:
     default=None,
     help="Seconds before an unacknowledged upload is redelivered (default 30).",
 )
+@click.option(
+    "--replicas",
+    type=click.IntRange(1, 5),
+    default=None,
+    help="JetStream replicas of every stream: 3 on a 3-node cluster "
+    "($KOPSYNC_JS_REPLICAS, default 1).",
+)
+@click.option(
+    "--partitions",
+    type=click.IntRange(1, 1024),
+    default=None,
+    help="Split KOP_INGEST by cooperative into N partitions, one lease each; the same on every "
+    "ingest worker ($KOPSYNC_INGEST_PARTITIONS, default 1: one shared consumer).",
+)
+@click.option(
+    "--worker-id",
+    envvar="KOPSYNC_WORKER_ID",
+    default=None,
+    help="This worker's lease owner name ($KOPSYNC_WORKER_ID; default host-pid).",
+)
+@click.option(
+    "--lease-ttl",
+    type=click.FloatRange(0.5, 3600),
+    default=10.0,
+    show_default=True,
+    help="Seconds a partition lease lasts unrenewed (takeover bound after a worker dies).",
+)
 @click.option("--log-console", is_flag=True, help="Readable logs instead of JSON lines.")
 @friendly
 def ingest(
@@ -112,13 +142,22 @@ def ingest(
     dedup_window: float | None,
     js_budget: int | None,
     ack_wait: float | None,
+    replicas: int | None,
+    partitions: int | None,
+    worker_id: str | None,
+    lease_ttl: float,
     log_console: bool,
 ) -> None:
     """Run the ingest service (until SIGINT/SIGTERM): uploads, hello, outbox, gap timeouts."""
     configure_logging(as_json=not log_console)
     settings = StreamSettings.from_env(
-        dedup_window_s=dedup_window, budget_bytes=js_budget, ack_wait_s=ack_wait
+        dedup_window_s=dedup_window,
+        budget_bytes=js_budget,
+        ack_wait_s=ack_wait,
+        replicas=replicas,
+        ingest_partitions=partitions,
     )
+    wid = check_id(worker_id or f"{socket.gethostname()}-{os.getpid()}", "worker id")
     store = CentralStore(db_url)
     try:
         service = CentralService(
@@ -129,6 +168,8 @@ def ingest(
             settings=settings,
             credentials=credentials,
             nkey=nkey,
+            worker_id=wid,
+            lease_ttl_s=lease_ttl,
         )
         asyncio.run(_serve(service))
     finally:

@@ -20,21 +20,52 @@ from sync_core.ids import check_id
 
 @click.command("project-worker")
 @db_option
-@click.option("--partitions", type=click.IntRange(1, 4096), envvar="KOPSYNC_PROJECT_PARTITIONS",
-              required=True, help="Cooperative partitions; the same on every worker "
-              "($KOPSYNC_PROJECT_PARTITIONS). Stages: cross, p0ofN … p{N-1}ofN.")  # fmt: skip
-@click.option("--worker-id", envvar="KOPSYNC_WORKER_ID", default=None,
-              help="This worker's lease owner name ($KOPSYNC_WORKER_ID; default host-pid).")  # fmt: skip
-@click.option("--stages", default=None,
-              help="Comma-separated stages this worker may take (default: all).")  # fmt: skip
-@click.option("--max-stages", type=click.IntRange(1, 4097), default=None,
-              help="Hold at most this many stages at once (default: as many as it may take).")  # fmt: skip
-@click.option("--lease-ttl", "ttl_s", type=click.FloatRange(0.5, 3600), default=10.0,
-              show_default=True, help="Seconds a lease lasts unrenewed (takeover bound).")  # fmt: skip
-@click.option("--poll", type=click.FloatRange(0.05, 3600), default=1.0, show_default=True,
-              help="Seconds between rounds of renewing, claiming and projecting.")  # fmt: skip
-@click.option("--batch", "batch_size", type=click.IntRange(1, 100_000), default=5000,
-              show_default=True, help="Events read per transaction.")  # fmt: skip
+@click.option(
+    "--partitions",
+    type=click.IntRange(1, 4096),
+    envvar="KOPSYNC_PROJECT_PARTITIONS",
+    required=True,
+    help="Cooperative partitions; the same on every worker "
+    "($KOPSYNC_PROJECT_PARTITIONS). Stages: cross, p0ofN … p{N-1}ofN.",
+)
+@click.option(
+    "--worker-id",
+    envvar="KOPSYNC_WORKER_ID",
+    default=None,
+    help="This worker's lease owner name ($KOPSYNC_WORKER_ID; default host-pid).",
+)
+@click.option(
+    "--stages", default=None, help="Comma-separated stages this worker may take (default: all)."
+)
+@click.option(
+    "--max-stages",
+    type=click.IntRange(1, 4097),
+    default=None,
+    help="Hold at most this many stages at once (default: as many as it may take).",
+)
+@click.option(
+    "--lease-ttl",
+    "ttl_s",
+    type=click.FloatRange(0.5, 3600),
+    default=10.0,
+    show_default=True,
+    help="Seconds a lease lasts unrenewed (takeover bound).",
+)
+@click.option(
+    "--poll",
+    type=click.FloatRange(0.05, 3600),
+    default=1.0,
+    show_default=True,
+    help="Seconds between rounds of renewing, claiming and projecting.",
+)
+@click.option(
+    "--batch",
+    "batch_size",
+    type=click.IntRange(1, 100_000),
+    default=5000,
+    show_default=True,
+    help="Events read per transaction.",
+)
 @click.option("--once", is_flag=True, help="One round: claim, project what is committed, exit.")
 @json_option
 @friendly
@@ -83,9 +114,7 @@ def project_worker(
         stop = threading.Event()
         with contextlib.suppress(ValueError):  # not the main thread (tests): no handler
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             worker.run(stop, poll)
-        except KeyboardInterrupt:
-            pass
     finally:
         worker.close()
