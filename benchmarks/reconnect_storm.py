@@ -115,11 +115,15 @@ async def run_device(
                     timeout=args.timeout,
                 )
             deadline = time.monotonic() + args.confirm_s
+            wait = args.poll
             while time.monotonic() < deadline:
                 if await hello(nc, dev) >= len(dev.log):
                     dev.done_at = time.monotonic()
                     break
-                await asyncio.sleep(args.poll)
+                # Growing waits: a thousand devices asking every half second would keep
+                # the central answering hellos instead of committing.
+                await asyncio.sleep(wait)
+                wait = min(args.poll_max, wait * 1.5)
             else:
                 raise TimeoutError("not confirmed in time")
         except Exception:
@@ -189,7 +193,9 @@ async def storm(args: argparse.Namespace, workdir: Path, jitter: bool) -> dict[s
         async with CentralProcess(server.url, db_url, workdir / mode, 2 << 30) as central:
             rng = random.Random(args.seed)
             start = time.monotonic()
-            tasks = [asyncio.create_task(run_device(d, server.url, jitter, rng, args)) for d in devices]
+            tasks = [
+                asyncio.create_task(run_device(d, server.url, jitter, rng, args)) for d in devices
+            ]
             _, pending = await asyncio.wait(tasks, timeout=args.limit)
             for t in pending:
                 t.cancel()
@@ -224,7 +230,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cap", type=float, default=8.0, help="jitter: backoff cap seconds")
     p.add_argument("--timeout", type=float, default=10.0, help="publish ack timeout seconds")
     p.add_argument("--confirm-s", type=float, default=60.0, help="wait for the commit per try")
-    p.add_argument("--poll", type=float, default=0.5, help="seconds between confirming hellos")
+    p.add_argument("--poll", type=float, default=0.5, help="first wait between confirming hellos")
+    p.add_argument("--poll-max", type=float, default=3.0, help="longest wait between them")
     p.add_argument("--limit", type=float, default=300.0, help="give up a run after S seconds")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", type=Path, help="also write the JSON here")

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import threading
+import time
 
 import click
 
@@ -101,9 +102,16 @@ def project_worker(
     )
     try:
         if once:
+            started = time.perf_counter()
             worker.claim()
             n = worker.catch_up()
-            summary = {"worker": wid, "stages": sorted(worker.held), "events": n}
+            seconds = round(time.perf_counter() - started, 3)
+            summary = {
+                "worker": wid,
+                "stages": sorted(worker.held),
+                "events": n,
+                "seconds": seconds,
+            }
             if as_json:
                 emit_json(summary)
             else:

@@ -151,7 +151,7 @@ class StageProjector:
         self._cache: dict[str, dict[Any, Any]] = {}
         self._shadow: dict[tuple[str, Key], Row | None] = {}
         self._cache_pos = -1
-        stage_meta.create_all(self.engine)
+        leases.create(self.engine, stage_meta)
 
     def _owned(self, table: str) -> bool:
         if self.stage == CROSS:
