@@ -50,11 +50,16 @@ def run_workers(url: str, partitions: int, groups: list[list[str]]) -> tuple[flo
         subprocess.Popen(
             worker_cmd(url, partitions, g, f"bench-{i}"),
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         for i, g in enumerate(groups)
     ]
-    outs = [json.loads(p.communicate()[0].decode().strip().splitlines()[-1]) for p in procs]
+    outs = []
+    for p in procs:
+        out, err = p.communicate()
+        if p.returncode != 0:
+            raise SystemExit(f"error: a worker failed:\n{err.decode()[-2000:]}")
+        outs.append(json.loads(out.decode().strip().splitlines()[-1]))
     return time.perf_counter() - started, outs
 
 

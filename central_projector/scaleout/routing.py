@@ -86,6 +86,18 @@ def stages_of(ev: Event, partitions: int) -> list[str]:
     return [own, CROSS] if touches_shared(ev) else [own]
 
 
+def may_fold(stage: str, partitions: int, type_: str, coop_id: str, device_id: str) -> bool:
+    """Whether ``stage`` can fold an event, from its store columns alone (before decoding).
+
+    ``False`` is certain; ``True`` is decided by :func:`stages_of` on the decoded event.
+    """
+    if stage == CROSS:
+        return type_ in SHARED_TYPES or type_ == "SaleRecorded" or device_id in ISSUERS
+    if type_ in ("DeviceRegistered", "DeviceRetired"):
+        return True  # routed by the device's cooperative, in the payload
+    return coop_stage(partition_of(coop_id, partitions), partitions) == stage
+
+
 def select(events: Iterable[Event], stage: str, partitions: int) -> list[Event]:
     return [ev for ev in events if stage in stages_of(ev, partitions)]
 

@@ -21,11 +21,20 @@ import sqlalchemy as sa
 from central_projector.models import apply
 from central_projector.models.base import Key, Okey, Row
 from central_projector.models.keys import touches
-from central_projector.projector import ID, STATUS, TRANSIENT, Projector, to_event
+from central_projector.projector import (
+    COOP,
+    DEVICE,
+    ID,
+    STATUS,
+    TRANSIENT,
+    TYPE,
+    Projector,
+    to_event,
+)
 from central_projector.readmodels.sqlstate import SqlState
 from central_projector.readmodels.tables import projector_position
 from central_projector.scaleout import leases
-from central_projector.scaleout.routing import CROSS, SHARED_TABLES, stages_of
+from central_projector.scaleout.routing import CROSS, SHARED_TABLES, may_fold, stages_of
 from central_projector.scaleout.scoped import ScopedState
 from central_projector.tables import events
 
@@ -193,7 +202,10 @@ class StageProjector:
             .where(h.stage == self.stage, events.c.status == "committed")
         ).all()
         batch, held = [], []
+        stage, n = self.stage, self.partitions
         for r in rows:
+            if not may_fold(stage, n, r[TYPE], r[COOP], r[DEVICE]):
+                continue
             ev = to_event(tuple(r))
             if ev is None or self.stage not in stages_of(ev, self.partitions):
                 continue

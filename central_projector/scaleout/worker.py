@@ -60,6 +60,8 @@ class ProjectionWorker:
         self.worker_id = worker_id
         self.ttl_ms = int(ttl_s * 1000)
         self.candidates = list(stages) if stages else names
+        # A worker pinned to some stages (--stages) holds them all; the others share.
+        self.shares = not stages
         self.max_stages = max_stages or len(self.candidates)
         self.clock = clock
         self.stages = {s: StageProjector(self.projector, s, partitions, batch_size) for s in names}
@@ -78,10 +80,12 @@ class ProjectionWorker:
     def claim(self) -> None:
         """Renew what is held, take free stages up to this worker's share, hand back the rest."""
         now = self.clock()
-        share = leases.fair_share(
-            self.engine, "project", self.worker_id, len(self.candidates), self.ttl_ms, now
-        )
-        limit = min(self.max_stages, share)
+        limit = self.max_stages
+        if self.shares:
+            share = leases.fair_share(
+                self.engine, "project", self.worker_id, len(self.candidates), self.ttl_ms, now
+            )
+            limit = min(limit, share)
         while len(self.held) > limit:  # another worker joined: hand stages over
             stage, held = self.held.popitem()
             leases.release(self.engine, stage, self.worker_id, held)

@@ -13,7 +13,13 @@ from support.projection import project, snapshot
 from central_projector.models import Event
 from central_projector.models.base import MemoryState
 from central_projector.scaleout.partfold import PartitionedMemoryProjector
-from central_projector.scaleout.routing import CROSS, partition_of, stage_names, stages_of
+from central_projector.scaleout.routing import (
+    CROSS,
+    may_fold,
+    partition_of,
+    stage_names,
+    stages_of,
+)
 
 
 def _moves(state: MemoryState) -> dict[Any, list[Any]]:
@@ -75,3 +81,13 @@ def test_the_void_of_a_card_sale_in_a_later_batch_refunds_the_card_in_the_cross_
         split.apply_stage(stage, [void])
     assert snapshot(split) == snapshot(single)
     assert split.state.rows("card")[(H.CARDS[0],)] == single.state.rows("card")[(H.CARDS[0],)]
+
+
+@given(histories(), st.integers(1, 4))
+def test_the_column_prefilter_never_drops_an_event_a_stage_folds(
+    events: list[Event], partitions: int
+) -> None:
+    """``may_fold`` on store columns is true for every stage that ``stages_of`` names."""
+    for ev in events:
+        for stage in stages_of(ev, partitions):
+            assert may_fold(stage, partitions, ev.type, ev.coop_id, ev.device_id)
