@@ -30,10 +30,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from projection import Workload, drop_pg_schema, fresh_pg_schema, load, pg_url  # noqa: E402
+from projection import Workload, drop_pg_schema, fresh_pg_schema, load, pg_url
 
-from central_projector.projector import Projector  # noqa: E402
-from central_projector.scaleout.routing import stage_names  # noqa: E402
+from central_projector.projector import Projector
+from central_projector.scaleout.routing import stage_names
+from central_projector.scaleout.worker import ProjectionWorker
 
 
 def worker_cmd(url: str, partitions: int, stages: list[str], wid: str) -> list[str]:
@@ -125,6 +126,7 @@ def main() -> None:
             url, c = fresh(args, Path(tmp), "parallel")
             cleanup.append(c)
             load(url, rows)
+            ProjectionWorker(url, args.partitions, "schema").close()  # schema before the race
             groups = [names[i :: args.workers] for i in range(args.workers)]
             wall, outs = run_workers(url, args.partitions, groups)
             seconds = max(o["seconds"] for o in outs)

@@ -38,15 +38,15 @@ import nats
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import CentralProcess, NatsServer  # noqa: E402
+from _harness import CentralProcess, NatsServer
 
-from central_projector.store import CentralStore  # noqa: E402
-from central_projector.tables import events as events_table  # noqa: E402
-from sync_core import codec, subjects  # noqa: E402
-from sync_core.batch import batch_msg_id, encode_batch  # noqa: E402
-from sync_core.envelope import seal  # noqa: E402
-from sync_core.hlc import Hlc  # noqa: E402
-from sync_core.signing import GENESIS_HASH, DeviceKey  # noqa: E402
+from central_projector.store import CentralStore
+from central_projector.tables import events as events_table
+from sync_core import codec, subjects
+from sync_core.batch import batch_msg_id, encode_batch
+from sync_core.envelope import seal
+from sync_core.hlc import Hlc
+from sync_core.signing import GENESIS_HASH, DeviceKey
 
 COOPS = ("6401050012", "6472021005", "6202030001", "6208010004")
 T0 = 1_767_225_600_000

@@ -53,7 +53,10 @@ class ProjectionWorker:
         unknown = [s for s in stages or () if s not in names]
         if unknown:
             raise ValueError(f"unknown stage {unknown[0]}; the stages are {', '.join(names)}")
-        self.projector = Projector(url, batch_size=batch_size)
+        try:
+            self.projector = Projector(url, batch_size=batch_size)
+        except sa.exc.IntegrityError:  # a worker starting beside us created the schema first
+            self.projector = Projector(url, batch_size=batch_size)
         self.engine: sa.Engine = self.projector.engine
         leases.create(self.engine)
         self.partitions = partitions

@@ -58,7 +58,9 @@ class NatsCluster:
 
     def __init__(self, workdir: Path, size: int = 3, max_file: str = "2GB") -> None:
         ports = [free_port() for _ in range(size)]
-        routes = {f"KOP_NATS_ROUTE_{i + 1}": f"nats-route://{HOST}:{p}" for i, p in enumerate(ports)}
+        routes = {
+            f"KOP_NATS_ROUTE_{i + 1}": f"nats-route://{HOST}:{p}" for i, p in enumerate(ports)
+        }
         self.nodes = []
         for i, port in enumerate(ports):
             env = {

@@ -1,4 +1,4 @@
-"""Projection workers on disjoint partitions, competing for leases, and taking over a dead one (SQLite, PG)."""
+"""Projection workers on disjoint partitions, racing for leases, taking over a dead one."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def test_two_workers_on_disjoint_partitions_project_what_one_fold_does(
 def test_a_worker_whose_lease_expired_cannot_apply_after_another_took_it(
     db_url: str, events: list[Event]
 ) -> None:
-    """A paused worker past its lease's expiry is fenced off: its step rolls back, the new owner's counts."""
+    """A worker paused past its lease is fenced off: its step rolls back, the new owner's counts."""
     now = [1_000_000]
     a = ProjectionWorker(db_url, 1, "wa", ttl_s=5, clock=lambda: now[0])
     b = ProjectionWorker(db_url, 1, "wb", ttl_s=5, clock=lambda: now[0])
@@ -113,7 +113,7 @@ def test_a_worker_whose_lease_expired_cannot_apply_after_another_took_it(
 def test_greedy_workers_competing_in_threads_apply_every_event_once(
     db_url: str, events: list[Event]
 ) -> None:
-    """Two workers racing for stages while every lease is expired under them again and again end at one fold's rows."""
+    """Two workers racing while every lease is expired under them again end at one fold's rows."""
     a = ProjectionWorker(db_url, 3, "wa", ttl_s=5, batch_size=7, max_stages=3)
     b = ProjectionWorker(db_url, 3, "wb", ttl_s=5, batch_size=7, max_stages=3)
     stop = threading.Event()
@@ -150,7 +150,8 @@ def test_greedy_workers_competing_in_threads_apply_every_event_once(
         a.close()
         b.close()
     print(
-        f"stages taken: a {a.stats.taken} b {b.stats.taken}; lost: a {a.stats.lost} b {b.stats.lost}"
+        f"stages taken: a {a.stats.taken} b {b.stats.taken}; "
+        f"lost: a {a.stats.lost} b {b.stats.lost}"
     )
     assert sql_snapshot(a.engine) == snapshot(project(events))
 
@@ -158,7 +159,7 @@ def test_greedy_workers_competing_in_threads_apply_every_event_once(
 @given(H.histories())
 @settings(max_examples=1, deadline=None, database=None)
 def test_a_sigkilled_worker_s_stages_are_taken_over(events: list[Event]) -> None:
-    """kopsync central project-worker killed with SIGKILL: the survivor takes its stages and catches up."""
+    """A SIGKILLed `project-worker`'s stages are taken by the survivor, which catches up."""
     tmp = Path(tempfile.mkdtemp())
     url = f"sqlite:///{tmp / 'central.db'}"
     CentralStore(url).close()
@@ -169,7 +170,8 @@ def test_a_sigkilled_worker_s_stages_are_taken_over(events: list[Event]) -> None
 
     def start(wid: str) -> subprocess.Popen[bytes]:
         cmd = [sys.executable, "-m", "kopsync", "central", "project-worker", "--db", url,
-               "--partitions", "2", "--worker-id", wid, "--lease-ttl", "2", "--poll", "0.2"]  # fmt: skip
+               "--partitions", "2", "--worker-id", wid,
+               "--lease-ttl", "2", "--poll", "0.2"]  # fmt: skip
         return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     first = start("wa")

@@ -1,4 +1,4 @@
-"""The partitioned projection (cooperative stages plus the cross-cooperative stage) equals one fold."""
+"""The partitioned projection (cooperative stages plus the cross stage) equals one fold."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def _partitioned(events: list[Event], partitions: int, data: st.DataObject) -> A
 def test_disjoint_partitions_give_the_same_read_models_as_one_fold(
     events: list[Event], partitions: int, data: st.DataObject
 ) -> None:
-    """Any partition count, stage order and batching folds to the rows and stock ledger of one fold."""
+    """Any partition count, stage order and batching gives one fold's rows and stock ledger."""
     single = project(events)
     split = _partitioned(events, partitions, data)
     assert snapshot(split) == snapshot(single)
@@ -47,12 +47,12 @@ def test_disjoint_partitions_give_the_same_read_models_as_one_fold(
 
 
 def test_the_two_cooperatives_of_the_histories_fall_in_different_partitions() -> None:
-    """With two partitions the generated histories' cooperatives are split, so cross-coop rules are exercised."""
+    """With two partitions the histories' two cooperatives are split (cross-coop rules run)."""
     assert partition_of(H.COOP, 2) != partition_of(H.COOP2, 2)
 
 
 def test_a_redemption_is_folded_by_its_cooperative_and_by_the_cross_stage() -> None:
-    """An aid redemption goes to its cooperative's stage (health rows) and to ``cross`` (shared rows)."""
+    """A redemption goes to its cooperative's stage (health rows) and to ``cross`` (shared)."""
     ev = Event((1, 0, "d1", 1), "ev-d1-1", H.COOP, "AidRedeemed", "E1", {"card_uid": "CARD1"})
     assert stages_of(ev, 2) == [f"p{partition_of(H.COOP, 2)}of2", CROSS]
     sale = Event((1, 0, "d1", 2), "ev-d1-2", H.COOP, "SaleRecorded", "S1", {"lines": []})
@@ -60,7 +60,7 @@ def test_a_redemption_is_folded_by_its_cooperative_and_by_the_cross_stage() -> N
 
 
 def test_the_void_of_a_card_sale_in_a_later_batch_refunds_the_card_in_the_cross_stage() -> None:
-    """The cross stage keeps its own copy of card sales, so a void folded later still refunds the card."""
+    """The cross stage keeps its copy of card sales: a void folded later still refunds the card."""
     sale = Event(
         (H.T0, 0, "d1", 1),
         "ev-d1-1",

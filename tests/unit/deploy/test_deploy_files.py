@@ -24,7 +24,7 @@ def _conf_variables() -> set[str]:
 
 
 def test_compose_runs_three_nats_nodes_on_the_cluster_conf_of_the_tests() -> None:
-    """Each nats service mounts deploy/nats/cluster.conf (the file the fixture runs) and sets all its variables."""
+    """Each nats service mounts the fixture's deploy/nats/cluster.conf and sets its variables."""
     services = _compose()["services"]
     nodes = [services[f"nats-{i}"] for i in (1, 2, 3)]
     for i, node in enumerate(nodes, start=1):
@@ -46,7 +46,7 @@ def test_the_cluster_fixture_sets_the_same_variables(tmp_path: Path) -> None:
 
 
 def test_compose_workers_use_r3_streams_partitions_and_every_nats_node() -> None:
-    """Ingest and projector services share one environment: R3, partitions, PostgreSQL, the three nodes."""
+    """Ingest and projector share one environment: R3, partitions, PostgreSQL, three nodes."""
     services = _compose()["services"]
     for name in ("ingest", "projector"):
         env = services[name]["environment"]
@@ -60,7 +60,7 @@ def test_compose_workers_use_r3_streams_partitions_and_every_nats_node() -> None
 
 
 def test_the_edge_unit_runs_edge_run_with_the_documented_environment() -> None:
-    """The systemd unit starts `kopsync edge run` from its environment file, whose keys the CLI reads."""
+    """The systemd unit runs `kopsync edge run` from its environment file, all keys documented."""
     unit = configparser.ConfigParser(strict=False, interpolation=None)
     unit.read(DEPLOY / "systemd" / "kopsync-edge.service")
     assert unit["Service"]["ExecStart"].endswith("kopsync edge run --log-json")
