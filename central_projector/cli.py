@@ -9,8 +9,6 @@ NATS server is ``--nats`` (or ``$KOPSYNC_NATS_URL``), with credentials from
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +17,7 @@ import click
 
 from central_projector.nats_setup import StreamSettings
 from central_projector.outbox import flush_outbox
+from central_projector.scaleout.options import lease_ttl_option, worker_id_option, worker_name
 from central_projector.service import CentralService
 from central_projector.store import DEFAULT_URL, CentralStore
 from kopsync.clikit import (
@@ -31,7 +30,6 @@ from kopsync.clikit import (
     stop_on_signals,
 )
 from kopsync.clikit import nkey_option as shared_nkey_option
-from sync_core.ids import check_id
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -117,19 +115,8 @@ def central() -> None:
     help="Split KOP_INGEST by cooperative into N partitions, one lease each; the same on every "
     "ingest worker ($KOPSYNC_INGEST_PARTITIONS, default 1: one shared consumer).",
 )
-@click.option(
-    "--worker-id",
-    envvar="KOPSYNC_WORKER_ID",
-    default=None,
-    help="This worker's lease owner name ($KOPSYNC_WORKER_ID; default host-pid).",
-)
-@click.option(
-    "--lease-ttl",
-    type=click.FloatRange(0.5, 3600),
-    default=10.0,
-    show_default=True,
-    help="Seconds a partition lease lasts unrenewed (takeover bound after a worker dies).",
-)
+@worker_id_option
+@lease_ttl_option
 @click.option("--log-console", is_flag=True, help="Readable logs instead of JSON lines.")
 @friendly
 def ingest(
@@ -157,7 +144,7 @@ def ingest(
         replicas=replicas,
         ingest_partitions=partitions,
     )
-    wid = check_id(worker_id or f"{socket.gethostname()}-{os.getpid()}", "worker id")
+    wid = worker_name(worker_id)
     store = CentralStore(db_url)
     try:
         service = CentralService(

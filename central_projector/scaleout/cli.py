@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import socket
 import threading
 import time
 
 import click
 
 from central_projector.project_cli import db_option
+from central_projector.scaleout.options import lease_ttl_option, worker_id_option, worker_name
 from central_projector.scaleout.routing import stage_names
 from central_projector.scaleout.worker import ProjectionWorker
 from kopsync.clikit import configure_logging, emit_json, friendly, json_option
 from sync_core.errors import UsageError
-from sync_core.ids import check_id
 
 
 @click.command("project-worker")
@@ -29,12 +27,7 @@ from sync_core.ids import check_id
     help="Cooperative partitions; the same on every worker "
     "($KOPSYNC_PROJECT_PARTITIONS). Stages: cross, p0ofN … p{N-1}ofN.",
 )
-@click.option(
-    "--worker-id",
-    envvar="KOPSYNC_WORKER_ID",
-    default=None,
-    help="This worker's lease owner name ($KOPSYNC_WORKER_ID; default host-pid).",
-)
+@worker_id_option
 @click.option(
     "--stages", default=None, help="Comma-separated stages this worker may take (default: all)."
 )
@@ -44,14 +37,7 @@ from sync_core.ids import check_id
     default=None,
     help="Hold at most this many stages at once (default: as many as it may take).",
 )
-@click.option(
-    "--lease-ttl",
-    "ttl_s",
-    type=click.FloatRange(0.5, 3600),
-    default=10.0,
-    show_default=True,
-    help="Seconds a lease lasts unrenewed (takeover bound).",
-)
+@lease_ttl_option
 @click.option(
     "--poll",
     type=click.FloatRange(0.05, 3600),
@@ -76,7 +62,7 @@ def project_worker(
     worker_id: str | None,
     stages: str | None,
     max_stages: int | None,
-    ttl_s: float,
+    lease_ttl: float,
     poll: float,
     batch_size: int,
     once: bool,
@@ -84,7 +70,7 @@ def project_worker(
 ) -> None:
     """Project the stages this worker holds a lease on, taking over those of dead workers."""
     configure_logging(as_json=as_json)
-    wid = check_id(worker_id or f"{socket.gethostname()}-{os.getpid()}", "worker id")
+    wid = worker_name(worker_id)
     chosen = [s.strip() for s in stages.split(",") if s.strip()] if stages else None
     if chosen is not None:
         names = stage_names(partitions)
@@ -95,7 +81,7 @@ def project_worker(
         db_url,
         partitions,
         wid,
-        ttl_s=ttl_s,
+        ttl_s=lease_ttl,
         max_stages=max_stages,
         stages=chosen,
         batch_size=batch_size,

@@ -22,6 +22,7 @@ from central_projector.models import apply
 from central_projector.models.base import Key, Okey, Row
 from central_projector.models.keys import touches
 from central_projector.projector import (
+    _COLUMNS,  # the row layout of to_event
     COOP,
     DEVICE,
     ID,
@@ -39,23 +40,6 @@ from central_projector.scaleout.scoped import ScopedState
 from central_projector.tables import events
 
 CACHE_ROWS = 500_000
-
-_COLUMNS = (
-    "id",
-    "device_id",
-    "seq",
-    "event_id",
-    "coop_id",
-    "type",
-    "version",
-    "aggregate_id",
-    "hlc_wall",
-    "hlc_counter",
-    "envelope",
-    "received_at",
-    "status",
-    "flags",
-)  # fmt: skip  (the row layout of projector.to_event)
 
 stage_meta = sa.MetaData()
 stage_held = sa.Table(
