@@ -13,8 +13,8 @@ every such domain together. They get their own stage, ``cross``.
 Stages:
 - ``p{k}of{n}`` folds every event whose cooperative hashes to ``k`` and writes only the
   per-cooperative rows;
-- ``cross`` folds every event that touches a shared aggregate (the aid types, a sale
-  paid by card or a void, the shipments) and every event of a central issuer, and writes
+- ``cross`` folds every event that touches a shared aggregate (the aid types, sales and
+  their voids, which may debit a card, the shipments) and every event of a central issuer, and writes
   only the shared rows and the issuers' own device rows.
 
 An event of both kinds is folded by both stages, each keeping only its own rows; a row
@@ -47,7 +47,11 @@ SHARED_TYPES = frozenset(
         "ShipmentDispatched",
         "ShipmentReceived",
         "ShipmentDiscrepancyRecorded",
-        "SaleVoided",  # the void of a card sale refunds the card; its payload does not say
+        # A KHBS sale debits the card, and which recording of a sale id stands (the first by
+        # total order) decides whether it does: the cross stage needs every recording and
+        # every void (a void's payload does not name the card either).
+        "SaleRecorded",
+        "SaleVoided",
     }
 )
 KEPT = {CROSS: frozenset({"sale"})}
@@ -75,9 +79,7 @@ def home_coop(ev: Event) -> str:
 
 
 def touches_shared(ev: Event) -> bool:
-    if ev.type in SHARED_TYPES or ev.device_id in ISSUERS:
-        return True
-    return ev.type == "SaleRecorded" and bool(ev.payload.get("card_uid"))
+    return ev.type in SHARED_TYPES or ev.device_id in ISSUERS
 
 
 def stages_of(ev: Event, partitions: int) -> list[str]:
@@ -92,7 +94,7 @@ def may_fold(stage: str, partitions: int, type_: str, coop_id: str, device_id: s
     ``False`` is certain; ``True`` is decided by :func:`stages_of` on the decoded event.
     """
     if stage == CROSS:
-        return type_ in SHARED_TYPES or type_ == "SaleRecorded" or device_id in ISSUERS
+        return type_ in SHARED_TYPES or device_id in ISSUERS
     if type_ in ("DeviceRegistered", "DeviceRetired"):
         return True  # routed by the device's cooperative, in the payload
     return coop_stage(partition_of(coop_id, partitions), partitions) == stage
