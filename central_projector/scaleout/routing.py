@@ -14,8 +14,8 @@ Stages:
 - ``p{k}of{n}`` folds every event whose cooperative hashes to ``k`` and writes only the
   per-cooperative rows;
 - ``cross`` folds every event that touches a shared aggregate (the aid types, sales and
-  their voids, which may debit a card, the shipments) and every event of a central issuer, and writes
-  only the shared rows and the issuers' own device rows.
+  their voids, which may debit a card, the shipments) and every event of a central
+  issuer, and writes only the shared rows and the issuers' own device rows.
 
 An event of both kinds is folded by both stages, each keeping only its own rows; a row
 a stage does not own is *shadowed*: written to nowhere (or, for ``sale`` in ``cross``,
