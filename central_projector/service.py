@@ -379,8 +379,10 @@ class CentralService:
                 )
 
         try:
+            # Unpartitioned, the store is called as before (stores that wrap it need no fence).
+            extra = () if fence is None else (fence,)
             result = await self._db(
-                self.store.process_upload, subject, msg.data, self.clock(), fence
+                self.store.process_upload, subject, msg.data, self.clock(), *extra
             )
         except leases.LeaseLost:
             self.partitions_held.pop(consumer, None)
