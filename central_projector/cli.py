@@ -17,6 +17,7 @@ import click
 
 from central_projector.nats_setup import StreamSettings
 from central_projector.outbox import flush_outbox
+from central_projector.scaleout.options import lease_ttl_option, worker_id_option, worker_name
 from central_projector.service import CentralService
 from central_projector.store import DEFAULT_URL, CentralStore
 from kopsync.clikit import (
@@ -100,6 +101,22 @@ def central() -> None:
     default=None,
     help="Seconds before an unacknowledged upload is redelivered (default 30).",
 )
+@click.option(
+    "--replicas",
+    type=click.IntRange(1, 5),
+    default=None,
+    help="JetStream replicas of every stream: 3 on a 3-node cluster "
+    "($KOPSYNC_JS_REPLICAS, default 1).",
+)
+@click.option(
+    "--partitions",
+    type=click.IntRange(1, 1024),
+    default=None,
+    help="Split KOP_INGEST by cooperative into N partitions, one lease each; the same on every "
+    "ingest worker ($KOPSYNC_INGEST_PARTITIONS, default 1: one shared consumer).",
+)
+@worker_id_option
+@lease_ttl_option
 @click.option("--log-console", is_flag=True, help="Readable logs instead of JSON lines.")
 @friendly
 def ingest(
@@ -112,13 +129,22 @@ def ingest(
     dedup_window: float | None,
     js_budget: int | None,
     ack_wait: float | None,
+    replicas: int | None,
+    partitions: int | None,
+    worker_id: str | None,
+    lease_ttl: float,
     log_console: bool,
 ) -> None:
     """Run the ingest service (until SIGINT/SIGTERM): uploads, hello, outbox, gap timeouts."""
     configure_logging(as_json=not log_console)
     settings = StreamSettings.from_env(
-        dedup_window_s=dedup_window, budget_bytes=js_budget, ack_wait_s=ack_wait
+        dedup_window_s=dedup_window,
+        budget_bytes=js_budget,
+        ack_wait_s=ack_wait,
+        replicas=replicas,
+        ingest_partitions=partitions,
     )
+    wid = worker_name(worker_id)
     store = CentralStore(db_url)
     try:
         service = CentralService(
@@ -129,6 +155,8 @@ def ingest(
             settings=settings,
             credentials=credentials,
             nkey=nkey,
+            worker_id=wid,
+            lease_ttl_s=lease_ttl,
         )
         asyncio.run(_serve(service))
     finally:
@@ -273,5 +301,7 @@ from central_projector.project_cli import register  # noqa: E402  (the read-mode
 register(central)
 
 from central_projector.replay_cli import replay  # noqa: E402  (kopsync central replay)
+from central_projector.scaleout.cli import project_worker  # noqa: E402  (scale-out workers)
 
 central.add_command(replay)
+central.add_command(project_worker)

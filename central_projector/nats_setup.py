@@ -33,6 +33,11 @@ from nats.js.api import (
 )
 from nats.js.errors import BadRequestError, NotFoundError
 
+from central_projector.scaleout.ingest_partitions import (
+    consumer_name,
+    partition_filter,
+    stream_transform,
+)
 from sync_core import subjects
 from sync_core.batch import MAX_BATCH_BYTES
 
@@ -69,7 +74,8 @@ class StreamSettings:
     down_max_age_s: float = 90 * DAY_S
     ack_wait_s: float = 30.0
     max_ack_pending: int = 1024
-    replicas: int = 1
+    replicas: int = 1  # 3 on a clustered JetStream (deploy/compose.yaml)
+    ingest_partitions: int = 1  # > 1: KOP_INGEST split by cooperative (scaleout.ingest_partitions)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> StreamSettings:
@@ -79,6 +85,10 @@ class StreamSettings:
             s = replace(s, budget_bytes=int(budget))
         if window := os.environ.get("KOPSYNC_DEDUP_WINDOW_S"):
             s = replace(s, dedup_window_s=float(window))
+        if replicas := os.environ.get("KOPSYNC_JS_REPLICAS"):
+            s = replace(s, replicas=int(replicas))
+        if parts := os.environ.get("KOPSYNC_INGEST_PARTITIONS"):
+            s = replace(s, ingest_partitions=int(parts))
         return replace(s, **{k: v for k, v in overrides.items() if v is not None})
 
     def max_bytes(self, stream: str) -> int:
@@ -104,20 +114,33 @@ def stream_configs(settings: StreamSettings) -> list[StreamConfig]:
         )
 
     s2 = StoreCompression.S2
+    split: dict[str, Any] = {}
+    if settings.ingest_partitions > 1:
+        split["subject_transform"] = stream_transform(settings.ingest_partitions)
     return [
         # Uploads are zstd already: compressing them again on disk would only cost CPU.
-        base(INGEST, subjects.upload_wildcard(), settings.ingest_max_age_s),
+        base(INGEST, subjects.upload_wildcard(), settings.ingest_max_age_s, **split),
         base(EVENTS, subjects.canonical_wildcard(), 0, compression=s2),
         base(QUARANTINE, subjects.quarantine_wildcard(), settings.quarantine_max_age_s),
         base(DOWN, subjects.downlink_wildcard(), settings.down_max_age_s, compression=s2),
     ]
 
 
-def ingest_consumer_config(settings: StreamSettings) -> ConsumerConfig:
+def ingest_consumers(settings: StreamSettings) -> list[tuple[str, str]]:
+    """(consumer name, filter subject) of every ingest consumer."""
+    n = settings.ingest_partitions
+    if n <= 1:
+        return [(INGEST_CONSUMER, subjects.upload_wildcard())]
+    return [(consumer_name(k, n), partition_filter(k)) for k in range(n)]
+
+
+def ingest_consumer_config(
+    settings: StreamSettings, name: str = INGEST_CONSUMER, filter_subject: str | None = None
+) -> ConsumerConfig:
     return ConsumerConfig(
-        name=INGEST_CONSUMER,
-        durable_name=INGEST_CONSUMER,
-        filter_subject=subjects.upload_wildcard(),
+        name=name,
+        durable_name=name,
+        filter_subject=filter_subject or subjects.upload_wildcard(),
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=settings.ack_wait_s,
@@ -137,7 +160,8 @@ async def ensure_streams(js: JetStreamContext, settings: StreamSettings) -> None
             # "stream name already in use with a different configuration"
             log.info("updating stream %s (%s)", config.name, exc.description)
             await js.update_stream(config)
-    await js.add_consumer(INGEST, ingest_consumer_config(settings))
+    for name, filter_subject in ingest_consumers(settings):
+        await js.add_consumer(INGEST, ingest_consumer_config(settings, name, filter_subject))
 
 
 async def stream_last_seq(js: JetStreamContext, stream: str) -> int | None:

@@ -42,8 +42,11 @@ from central_projector.nats_setup import (
     INGEST_CONSUMER,
     StreamSettings,
     ensure_streams,
+    ingest_consumers,
 )
 from central_projector.outbox import publish_items
+from central_projector.scaleout import leases
+from central_projector.scaleout.ingest_partitions import device_subject, floor_of
 from central_projector.stopping import sleep_unless_stopped, until_stopped
 from central_projector.store import CentralStore, OutboxItem
 from kopsync.natsauth import connect_options
@@ -97,6 +100,8 @@ class CentralService:
         credentials: str | None = None,
         nkey: str | None = None,
         clock: Callable[[], int] = wall_ms,
+        worker_id: str = "ingest",
+        lease_ttl_s: float = 10.0,
     ) -> None:
         self.store = store
         self.nats_url = nats_url
@@ -125,6 +130,10 @@ class CentralService:
             asyncio.Lock() if store.engine.dialect.name == "sqlite" else None
         )
         self._hello_tasks: set[asyncio.Task[None]] = set()
+        # Partitioned ingest (settings.ingest_partitions > 1): consumer -> fencing token
+        self.worker_id = worker_id
+        self.lease_ttl_ms = int(lease_ttl_s * 1000)
+        self.partitions_held: dict[str, int] = {}
 
     def stop(self) -> None:
         self._stop.set()
@@ -152,7 +161,7 @@ class CentralService:
                 subjects.hello_wildcard(), queue="central", cb=self._on_hello
             )
             loops = [
-                self._ingest_loop(),
+                self._ingest_loops(),
                 self._floor_loop(),
                 self._outbox_loop(),
                 self._gap_loop(),
@@ -180,7 +189,7 @@ class CentralService:
 
     async def _connect(self) -> None:
         options: dict[str, Any] = {
-            "servers": [self.nats_url],
+            "servers": self.nats_url.split(","),  # a cluster: any of its nodes
             "name": "kopsync-central",
             "max_reconnect_attempts": -1,  # nats-py's default closes the client after 60
             "reconnect_time_wait": 0.5,
@@ -207,21 +216,74 @@ class CentralService:
         await sleep_unless_stopped(self._stop, seconds)
 
     # --- ingest ------------------------------------------------------------------------
-    async def _ingest_loop(self) -> None:
+    async def _ingest_loops(self) -> None:
+        """One consumer; or, partitioned, one loop per partition whose lease this worker holds."""
+        if self.settings.ingest_partitions <= 1:
+            await self._ingest_loop(INGEST_CONSUMER)
+            return
+        await self._db(leases.create, self.store.engine)
+        running: dict[str, asyncio.Task[None]] = {}
+        names = [name for name, _ in ingest_consumers(self.settings)]
+        try:
+            while not self._stop.is_set():
+                try:
+                    await self._claim_partitions(names, running)
+                    if not self.ready.is_set():
+                        await ensure_streams(self.js, self.settings)
+                        self.ready.set()
+                except Exception as exc:  # the store or the server is down: next round
+                    log.warning("ingest_partitions_round_failed", error=repr(exc))
+                await self._sleep(self.lease_ttl_ms / 3000)
+        finally:
+            await asyncio.gather(*running.values(), return_exceptions=True)
+            for name, token in list(self.partitions_held.items()):
+                with contextlib.suppress(Exception):
+                    await self._db(leases.release, self.store.engine, name, self.worker_id, token)
+
+    async def _claim_partitions(
+        self, names: list[str], running: dict[str, asyncio.Task[None]]
+    ) -> None:
+        """Renew, take up to this worker's fair share, hand back the excess."""
+        engine, ttl = self.store.engine, self.lease_ttl_ms
+        share = await self._db(
+            leases.fair_share, engine, "ingest", self.worker_id, len(names), ttl, leases.now_ms()
+        )
+        while len(self.partitions_held) > share:
+            name, held = self.partitions_held.popitem()
+            await self._db(leases.release, engine, name, self.worker_id, held)
+        for name in names:
+            if name not in self.partitions_held and len(self.partitions_held) >= share:
+                continue
+            token = await self._db(
+                leases.acquire, engine, name, self.worker_id, ttl, leases.now_ms()
+            )
+            if token is None:
+                self.partitions_held.pop(name, None)
+            elif self.partitions_held.get(name) != token:
+                log.info("ingest_partition_taken", partition=name, token=token)
+                self.partitions_held[name] = token
+            task = running.get(name)
+            if name in self.partitions_held and (task is None or task.done()):
+                running[name] = asyncio.create_task(self._ingest_loop(name))
+
+    async def _ingest_loop(self, consumer: str) -> None:
         sub: JetStreamContext.PullSubscription | None = None
         failures = idle = 0
+        partitioned = consumer != INGEST_CONSUMER
         while not self._stop.is_set():
+            if partitioned and consumer not in self.partitions_held:
+                break  # the lease went to another worker
             try:
                 if sub is None:
                     await ensure_streams(self.js, self.settings)
-                    sub = await self.js.pull_subscribe_bind(consumer=INGEST_CONSUMER, stream=INGEST)
+                    sub = await self.js.pull_subscribe_bind(consumer=consumer, stream=INGEST)
                     self.ready.set()
                 msgs = await sub.fetch(self.fetch_batch, timeout=self.fetch_timeout_s)
             except (nats.errors.TimeoutError, TimeoutError):
                 idle += 1
                 if idle >= self.stall_fetches:
                     idle = 0
-                    if await self._stalled():
+                    if await self._stalled(consumer):
                         sub = await self._resubscribe(sub, "nothing arrives but work is pending")
                 continue
             except Exception as exc:
@@ -232,9 +294,12 @@ class CentralService:
                 await self._sleep(min(0.25 * 2**failures, 3.0))
                 continue
             failures = idle = 0
-            await self._ingest_batch(msgs)
+            await self._ingest_batch(msgs, consumer)
+        if sub is not None:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
-    async def _ingest_batch(self, msgs: list[Msg]) -> None:
+    async def _ingest_batch(self, msgs: list[Msg], consumer: str = INGEST_CONSUMER) -> None:
         """Process in order; tell the server the waiting ones are in progress meanwhile.
 
         A fetched batch can take longer than ``ack_wait`` to get through (a busy database);
@@ -253,7 +318,8 @@ class CentralService:
         keeper = asyncio.create_task(keep_alive())
         try:
             while waiting:
-                await self._ingest(waiting[0])
+                if not await self._ingest(waiting[0], consumer):
+                    return  # lease lost: the new owner gets them redelivered
                 waiting.pop(0)
         finally:
             keeper.cancel()
@@ -261,13 +327,24 @@ class CentralService:
     async def _floor_loop(self) -> None:
         while not self._stop.is_set():
             with contextlib.suppress(Exception):
-                info = await self.js.consumer_info(INGEST, INGEST_CONSUMER, timeout=5)
-                self._ingest_floor = int(info.ack_floor.stream_seq) if info.ack_floor else 0
+                self._ingest_floor = await self._read_floor()
             await self._sleep(0.5)
 
-    async def _stalled(self) -> bool:
-        try:
+    async def _read_floor(self) -> int:
+        if self.settings.ingest_partitions <= 1:
             info = await self.js.consumer_info(INGEST, INGEST_CONSUMER, timeout=5)
+            return int(info.ack_floor.stream_seq) if info.ack_floor else 0
+        last = int((await self.js.stream_info(INGEST)).state.last_seq)
+        infos = []
+        for name, _ in ingest_consumers(self.settings):
+            info = await self.js.consumer_info(INGEST, name, timeout=5)
+            ack = int(info.ack_floor.stream_seq) if info.ack_floor else 0
+            infos.append((ack, int(info.num_pending or 0), int(info.num_ack_pending or 0)))
+        return floor_of(last, infos)
+
+    async def _stalled(self, consumer: str = INGEST_CONSUMER) -> bool:
+        try:
+            info = await self.js.consumer_info(INGEST, consumer, timeout=5)
         except NotFoundError:
             return True  # the server lost the consumer (wiped store): make it again
         except Exception as exc:
@@ -285,11 +362,32 @@ class CentralService:
                 await sub.unsubscribe()
         return None
 
-    async def _ingest(self, msg: Msg) -> None:
-        coop_id, device_id = _subject_ids(msg.subject)
+    async def _ingest(self, msg: Msg, consumer: str = INGEST_CONSUMER) -> bool:
+        """Process and ack one upload; ``False`` if the partition's lease was lost first."""
+        subject = device_subject(msg.subject)
+        coop_id, device_id = _subject_ids(subject)
         self.stats.messages += 1
+        fence = None
+        if consumer != INGEST_CONSUMER:
+            token = self.partitions_held.get(consumer)
+            if token is None:
+                return False
+
+            def fence(conn: Any, token: int = token) -> None:
+                leases.fence(
+                    conn, consumer, self.worker_id, token, self.lease_ttl_ms, leases.now_ms()
+                )
+
         try:
-            result = await self._db(self.store.process_upload, msg.subject, msg.data, self.clock())
+            # Unpartitioned, the store is called as before (stores that wrap it need no fence).
+            extra = () if fence is None else (fence,)
+            result = await self._db(
+                self.store.process_upload, subject, msg.data, self.clock(), *extra
+            )
+        except leases.LeaseLost:
+            self.partitions_held.pop(consumer, None)
+            log.warning("ingest_partition_lost", partition=consumer, worker=self.worker_id)
+            return False
         except Exception as exc:
             # Not acked: the message comes back (sooner than ack_wait, thanks to the delay).
             self.stats.ingest_errors += 1
@@ -303,7 +401,7 @@ class CentralService:
             )
             with contextlib.suppress(Exception):
                 await msg.nak(delay=2)
-            return
+            return True
         st = self.stats
         st.committed += result.committed
         st.duplicates += result.duplicates
@@ -336,6 +434,7 @@ class CentralService:
             # Committed already: the redelivery will be a duplicate with no effect.
             log.warning("ack_failed", coop_id=coop_id, device_id=device_id, error=repr(exc))
         self._outbox_wake.set()
+        return True
 
     # --- hello -------------------------------------------------------------------------
     async def _on_hello(self, msg: Msg) -> None:

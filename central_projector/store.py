@@ -154,9 +154,17 @@ class CentralStore:
         return device_id, coop_id, self.register_device(coop_id, device_id, key)
 
     # --- ingest -----------------------------------------------------------------------
-    def process_upload(self, subject: str, data: bytes, now_ms: int) -> IngestResult:
-        """Verify and record one upload message in one transaction."""
+    def process_upload(
+        self,
+        subject: str,
+        data: bytes,
+        now_ms: int,
+        fence: Callable[[sa.Connection], None] | None = None,
+    ) -> IngestResult:
+        """Verify and record one upload message in one transaction (``fence`` runs first)."""
         with self._write.begin() as conn:
+            if fence is not None:
+                fence(conn)
             return ingest.process_upload(conn, subject, data, now_ms, lock=self._lock_rows)
 
     def release_expired_gaps(self, now_ms: int, timeout_ms: int) -> int:

@@ -213,7 +213,7 @@ class Link:
                 await self._on_closed()
 
         options: dict[str, Any] = {
-            "servers": [self.url],
+            "servers": self.url.split(","),  # a cluster: any of its nodes
             "name": self.name,
             "allow_reconnect": allow_reconnect,
             "max_reconnect_attempts": -1,

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from central_projector.models import Event, MemoryProjector
+from central_projector.models.base import MemoryState
 from central_projector.models.conflicts import listing
 from central_projector.models.sync_health import RECEIPT_FIELDS
 
 
-def snapshot(p: MemoryProjector) -> dict[str, Any]:
+class HasState(Protocol):
+    @property
+    def state(self) -> MemoryState: ...
+
+
+def snapshot(p: HasState) -> dict[str, Any]:
     """Every read-model row, receipt times and cleared conflict items aside.
 
     A cleared item (its condition came and went) is bookkeeping that depends on the path

@@ -1,0 +1,1 @@
+"""Scale-out: projection and ingest spread over workers by partition, with leases."""
