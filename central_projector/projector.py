@@ -226,6 +226,11 @@ class Projector:
                 # another projector moved on, a replay swapped, or the cache grew too big
                 self._cache, self._complete = {}, frozenset()
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            if self._barrier_lock:
+                # As SQLite's synchronous=NORMAL (see _projection_pragmas): a commit lost
+                # to a crash takes its position with it and is projected again. Only this
+                # transaction; the ingest's commits stay fully durable.
+                cursor.execute("SET LOCAL synchronous_commit = off")
             after, released_sql = self._sql
             cursor.execute(after, (pos, upto if upto is not None else 2**62, limit))
             rows = cursor.fetchall()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from support import histories as H
 from support.projection import project, snapshot
@@ -157,7 +157,7 @@ def test_greedy_workers_competing_in_threads_apply_every_event_once(
 
 
 @given(H.histories())
-@settings(max_examples=1, deadline=None, database=None)
+@settings(max_examples=1, deadline=None, database=None, phases=[Phase.generate])
 def test_a_sigkilled_worker_s_stages_are_taken_over(events: list[Event]) -> None:
     """A SIGKILLed `project-worker`'s stages are taken by the survivor, which catches up."""
     tmp = Path(tempfile.mkdtemp())
@@ -190,7 +190,9 @@ def test_a_sigkilled_worker_s_stages_are_taken_over(events: list[Event]) -> None
             _wait_for(lambda: _stage_owners(engine) == {"wb"}, 60)
             print(f"takeover {time.monotonic() - killed:.2f} s after SIGKILL (lease ttl 2 s)")
             top = max(r[0] for r in engine.connect().execute(sa.text("SELECT id FROM events")))
-            _wait_for(lambda: _positions(engine) == dict.fromkeys(stage_names(2), top), 60)
+            stages = dict.fromkeys(stage_names(2), top)
+            # the live projector's own row ("main") is there too, untouched by stage workers
+            _wait_for(lambda: {s: _positions(engine).get(s) for s in stages} == stages, 60)
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(20)
