@@ -117,13 +117,17 @@ async def stream_messages(url: str, stream: str, subject: str) -> list[Any]:
             deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE, inactive_threshold=30
         )
         sub = await js.pull_subscribe(subject, stream=stream, config=config)
+        # How many match, counted by the server when the consumer was made: a fetch that
+        # times out (a loaded machine, a cluster electing a leader) must not end the read
+        # early and pass for a stream that holds less.
+        expected = (await sub.consumer_info()).num_pending
         out: list[Any] = []
-        with contextlib.suppress(nats.errors.TimeoutError):
-            while True:
-                batch = await sub.fetch(256, timeout=1)
-                out.extend(batch)
-                if batch[-1].metadata.num_pending == 0:
-                    break
+        deadline = time.monotonic() + 60
+        while len(out) < expected:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"read {len(out)} of {expected} messages of {stream}")
+            with contextlib.suppress(nats.errors.TimeoutError):
+                out.extend(await sub.fetch(256, timeout=1))
         await sub.unsubscribe()
         return out
     finally:
