@@ -21,7 +21,7 @@ from sync_core.signing import GENESIS_HASH, HASH_LEN, DeviceKey, digest, verify
 
 OrderKey = tuple[int, int, str, int]
 
-_FIELDS = (
+WIRE_FIELDS = (
     "event_id",
     "coop_id",
     "device_id",
@@ -95,10 +95,10 @@ class Envelope:
         """Build an envelope from a decoded map, checking its shape (not its signature)."""
         if not isinstance(wire, dict):
             raise DecodeError("an envelope must be a map")
-        missing = [f for f in _FIELDS if f not in wire]
+        missing = [f for f in WIRE_FIELDS if f not in wire]
         if missing:
             raise DecodeError(f"envelope lacks field(s): {', '.join(missing)}")
-        extra = sorted(str(k) for k in set(wire) - set(_FIELDS))
+        extra = sorted(str(k) for k in set(wire) - set(WIRE_FIELDS))
         if extra:
             raise DecodeError(f"envelope has unknown field(s): {', '.join(extra)}")
         try:

@@ -20,7 +20,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from sync_core.batch import encode_batch
-from sync_core.envelope import seal
+from sync_core.envelope import WIRE_FIELDS, seal
 from sync_core.hlc import Hlc
 from sync_core.signing import DeviceKey
 
@@ -40,19 +40,6 @@ _value = st.recursive(
     ),
     max_leaves=12,
 )
-_FIELDS = (
-    "event_id",
-    "coop_id",
-    "device_id",
-    "seq",
-    "hlc",
-    "type",
-    "version",
-    "aggregate_id",
-    "payload",
-    "prev_hash",
-    "sig",
-)
 
 
 @st.composite
@@ -71,7 +58,7 @@ def _raw_envelope(draw: st.DrawFn, coop_id: str, device_id: str) -> bytes:
         "prev_hash": draw(st.binary(min_size=32, max_size=32)),
         "sig": draw(st.binary(min_size=64, max_size=64)),
     }
-    for name in draw(st.lists(st.sampled_from(_FIELDS), max_size=3, unique=True)):
+    for name in draw(st.lists(st.sampled_from(WIRE_FIELDS), max_size=3, unique=True)):
         if draw(st.booleans()):
             del wire[name]
         else:
