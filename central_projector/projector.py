@@ -27,7 +27,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,9 +37,10 @@ import sqlalchemy as sa
 
 from central_projector.dbengine import make_engine
 from central_projector.models import Event, State, apply
+from central_projector.models.base import Key
 from central_projector.models.keys import touches
 from central_projector.readmodels import schema
-from central_projector.readmodels.sqlstate import SqlState
+from central_projector.readmodels.sqlstate import SqlState, Writes
 from central_projector.readmodels.tables import PREFIX, SPEC, table_set
 from central_projector.tables import events
 from central_projector.tables import metadata as store_metadata
@@ -99,7 +101,13 @@ class RunResult:
     rows: int = 0
     seconds: float = 0.0
     position: int = 0
-    per_step: list[StepResult] = field(default_factory=list, repr=False)
+
+    def add(self, res: StepResult) -> None:
+        """Count one committed step."""
+        self.steps += 1
+        self.events += res.events
+        self.rows += res.rows
+        self.position = res.position
 
     @property
     def rate(self) -> float:
@@ -128,6 +136,98 @@ def to_event(row: tuple[Any, ...]) -> Event | None:
         row[RECEIVED],
         row[FLAGS] or "",
     )
+
+
+class _Stale(Exception):
+    """The position or generation moved under a pipelined run: its batch was not written."""
+
+
+@dataclass
+class _Job:
+    """A folded batch, ready to be written after ``pos`` (at ``generation``)."""
+
+    pos: int
+    generation: int
+    exists: bool  # the position row
+    writes: Writes
+    held: list[int]
+    released: list[int]
+    new_pos: int
+    events: int
+
+
+@dataclass
+class _Read:
+    """One batch as read from the store."""
+
+    rows: list[Any]
+    released: list[Any] = field(default_factory=list)
+    batch: list[Event] = field(default_factory=list)
+    held: list[int] = field(default_factory=list)
+    skipped: int = 0
+
+    def job(self, pos: int, generation: int, exists: bool, writes: Writes) -> _Job:
+        new_pos = self.rows[-1][ID] if self.rows else pos
+        released = [r[ID] for r in self.released]
+        return _Job(pos, generation, exists, writes, self.held, released, new_pos,
+                    len(self.batch))  # fmt: skip
+
+    def result(self, pos: int, writes: Writes, loads: int) -> StepResult:
+        return StepResult(
+            events=len(self.batch),
+            read=len(self.rows),
+            rows=writes.rows,
+            position=self.rows[-1][ID] if self.rows else pos,
+            held=len(self.held),
+            released=len(self.released),
+            skipped=self.skipped,
+            loads=loads,
+        )
+
+
+class _Pipeline:
+    """The writer thread of a pipelined run: one batch in flight at a time, in order;
+    each batch counts in ``out`` once committed."""
+
+    def __init__(self, projector: Projector, out: RunResult) -> None:
+        self.projector = projector
+        self.out = out
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="kopsync-projector-write")
+        self.future: Future[None] | None = None
+        self.writes: Writes | None = None
+        self.res = StepResult()
+
+    def settle(self, keep: Mapping[str, Collection[Key]] | None = None) -> None:
+        """Wait until the batch in flight has committed (raising what it raised); then
+        its rows kept only as existing can be forgotten (except those ``keep`` writes)."""
+        future, writes = self.future, self.writes
+        if future is None or writes is None:
+            return
+        self.future = self.writes = None
+        future.result()
+        writes.evict(self.projector._cache, keep)
+        self.out.add(self.res)
+
+    def submit(self, job: _Job, res: StepResult) -> None:
+        self.settle(keep=job.writes.written)
+        self.writes, self.res = job.writes, res
+        self.future = self.pool.submit(self.projector._commit, job)
+
+    def close(self) -> None:
+        try:
+            self.settle()
+        finally:
+            self.pool.shutdown(wait=True)
+
+    def abandon(self) -> None:
+        """After a failure: let the batch in flight finish (or fail), keep no cache."""
+        if self.future is not None:
+            with contextlib.suppress(BaseException):
+                self.future.result()
+        self.future = self.writes = None
+        self.pool.shutdown(wait=True)
+        self.projector._cache, self.projector._complete = {}, frozenset()
+        self.projector._cache_pos = -1
 
 
 class Projector:
@@ -201,92 +301,20 @@ class Projector:
         """Fold the next batch of committed events and move the position, in one transaction
         (``conn``'s, if given: the caller commits, and this projector's cache is dropped)."""
         limit = limit or self.batch_size
-        res = StepResult()
-        projector_position, projector_held = self.t.position, self.t.held
         own = conn is None
         with self._begin(conn) as conn:
-            read = sa.select(
-                projector_position.c.position,
-                projector_position.c.events,
-                projector_position.c.generation,
-            ).where(projector_position.c.name == NAME)
-            # A replay's swap holds this row: wait for it rather than write beside it.
-            pos_row = conn.execute(read.with_for_update() if self._barrier_lock else read).first()
-            pos, total = (int(pos_row[0]), int(pos_row[1])) if pos_row else (0, 0)
-            generation = int(pos_row[2]) if pos_row else 0
-            if pos == 0:
-                # Nothing projected yet, so every read model is empty: the cache alone
-                # knows every row, and a key not in it needs no lookup (a full replay).
-                self._cache, self._complete = {}, COMPLETE
-            elif (
-                pos != self._cache_pos
-                or generation != self._cache_gen
-                or self._cached_rows() > CACHE_ROWS
-            ):
-                # another projector moved on, a replay swapped, or the cache grew too big
-                self._cache, self._complete = {}, frozenset()
+            pos, total, generation, exists = self._lock_position(conn)
+            self._check_cache(pos, generation)
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            if self._barrier_lock:
-                # As SQLite's synchronous=NORMAL (see _projection_pragmas): a commit lost
-                # to a crash takes its position with it and is projected again. Only this
-                # transaction; the ingest's commits stay fully durable.
-                cursor.execute("SET LOCAL synchronous_commit = off")
-            after, released_sql = self._sql
-            cursor.execute(after, (pos, upto if upto is not None else 2**62, limit))
-            rows = cursor.fetchall()
-            cursor.execute(released_sql)
-            released = cursor.fetchall()
-            batch: list[Event] = []
-            held: list[int] = []
-            for r in rows:
-                if r[STATUS] != "committed":
-                    held.append(r[ID])
-                    continue
-                ev = to_event(r)
-                if ev is None:
-                    res.skipped += 1
-                else:
-                    batch.append(ev)
-            for r in released:
-                ev = to_event(r)
-                if ev is not None:
-                    batch.append(ev)
+            read = self._read(cursor, pos, upto, limit, released=True)
             state = SqlState(conn, self._cache, self._complete, TRANSIENT, self.t.prefix)
-            try:
-                if self._complete != COMPLETE:  # a replay from 0 has nothing to look up
-                    state.prefetch(touches(batch))
-                self.fold(state, batch)
-                res.rows = state.flush()
-            except BaseException:
-                # rows may be half-folded; the transaction rolls back
-                self._cache, self._complete = {}, frozenset()
-                raise
-            res.loads = state.loads
-            if held:
-                conn.execute(sa.insert(projector_held), [{"event_pk": i} for i in held])
-            if released:
-                gone = [{"pk": r[ID]} for r in released]
-                conn.execute(
-                    sa.delete(projector_held).where(
-                        projector_held.c.event_pk == sa.bindparam("pk")
-                    ),
-                    gone,
-                )
-            new_pos = rows[-1][ID] if rows else pos
-            res.events, res.position, res.read = len(batch), new_pos, len(rows)
-            res.held, res.released = len(held), len(released)
-            values = {"position": new_pos, "events": total + len(batch), "updated_at": _now()}
-            if pos_row is None:
-                conn.execute(sa.insert(projector_position).values(name=NAME, **values))
-            elif batch or new_pos != pos:
-                conn.execute(
-                    sa.update(projector_position)
-                    .where(projector_position.c.name == NAME)
-                    .values(**values)
-                )
+            writes = self._fold(state, read)
             self._cache_pos = -1  # until the commit below has succeeded
+            self._write(conn, read.job(pos, generation, exists, writes), total)
+            writes.evict(self._cache)
+            res = read.result(pos, writes, state.loads)
         if own:
-            self._cache_pos, self._cache_gen = new_pos, generation
+            self._cache_pos, self._cache_gen = res.position, generation
         return res
 
     @contextlib.contextmanager
@@ -296,6 +324,99 @@ class Projector:
                 yield own
         else:
             yield conn
+
+    def _lock_position(self, conn: sa.Connection) -> tuple[int, int, int, bool]:
+        """(position, events, generation, whether the row exists), in ``conn``'s transaction."""
+        c = self.t.position.c
+        read = sa.select(c.position, c.events, c.generation).where(c.name == NAME)
+        # A replay's swap holds this row: wait for it rather than write beside it.
+        row = conn.execute(read.with_for_update() if self._barrier_lock else read).first()
+        if row is None:
+            return 0, 0, 0, False
+        return int(row[0]), int(row[1]), int(row[2]), True
+
+    def _check_cache(self, pos: int, generation: int) -> None:
+        if pos == 0:
+            # Nothing projected yet, so every read model is empty: the cache alone
+            # knows every row, and a key not in it needs no lookup (a full replay).
+            self._cache, self._complete = {}, COMPLETE
+        elif (
+            pos != self._cache_pos
+            or generation != self._cache_gen
+            or self._cached_rows() > CACHE_ROWS
+        ):
+            # another projector moved on, a replay swapped, or the cache grew too big
+            self._cache, self._complete = {}, frozenset()
+
+    def _read(
+        self, cursor: Any, pos: int, upto: int | None, limit: int, *, released: bool
+    ) -> _Read:
+        """The next committed rows after ``pos`` and (if ``released``) the held ones the
+        store has released since, decoded."""
+        after, released_sql = self._sql
+        cursor.execute(after, (pos, upto if upto is not None else 2**62, limit))
+        out = _Read(cursor.fetchall())
+        if released:
+            cursor.execute(released_sql)
+            out.released = cursor.fetchall()
+        for r in out.rows:
+            if r[STATUS] != "committed":
+                out.held.append(r[ID])
+                continue
+            ev = to_event(r)
+            if ev is None:
+                out.skipped += 1
+            else:
+                out.batch.append(ev)
+        for r in out.released:
+            ev = to_event(r)
+            if ev is not None:
+                out.batch.append(ev)
+        return out
+
+    def _fold(self, state: SqlState, read: _Read) -> Writes:
+        try:
+            if self._complete != COMPLETE:  # a replay from 0 has nothing to look up
+                state.prefetch(touches(read.batch))
+            self.fold(state, read.batch)
+            return state.prepare()
+        except BaseException:
+            # rows may be half-folded; the transaction rolls back
+            self._cache, self._complete = {}, frozenset()
+            raise
+
+    def _write(self, conn: sa.Connection, job: _Job, total: int) -> None:
+        """The writing part of a step, in ``conn``'s transaction: rows, held events, position."""
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        if self._barrier_lock:
+            # As SQLite's synchronous=NORMAL (see _projection_pragmas): a commit lost to a
+            # crash takes its position with it and is projected again. Only this
+            # transaction; the ingest's commits stay fully durable.
+            cursor.execute("SET LOCAL synchronous_commit = off")
+        job.writes.write(cursor)
+        held = self.t.held
+        if job.held:
+            conn.execute(sa.insert(held), [{"event_pk": i} for i in job.held])
+        if job.released:
+            conn.execute(
+                sa.delete(held).where(held.c.event_pk == sa.bindparam("pk")),
+                [{"pk": i} for i in job.released],
+            )
+        values = {"position": job.new_pos, "events": total + job.events, "updated_at": _now()}
+        position = self.t.position
+        if not job.exists:
+            conn.execute(sa.insert(position).values(name=NAME, **values))
+        elif job.events or job.new_pos != job.pos:
+            conn.execute(sa.update(position).where(position.c.name == NAME).values(**values))
+
+    def _commit(self, job: _Job) -> None:
+        """One prepared step in its own transaction (the pipeline's writer thread), if the
+        position is still the one the batch was folded after."""
+        with self.engine.begin() as conn:
+            pos, total, generation, exists = self._lock_position(conn)
+            if (pos, generation, exists) != (job.pos, job.generation, job.exists):
+                raise _Stale(f"position {pos} generation {generation}")
+            self._write(conn, job, total)
 
     def _cached_rows(self) -> int:
         return sum(len(rows) for rows in self._cache.values())
@@ -317,16 +438,84 @@ class Projector:
         upto = self.barrier()
         self._forget_vanished_held()
         out = RunResult()
-        while True:
-            res = self.step(upto)
-            out.steps += 1
-            out.events += res.events
-            out.rows += res.rows
-            out.position = res.position
-            if res.read < self.batch_size:
-                break
+        try:
+            self._run_pipelined(upto, out)
+        except _Stale:
+            # Another writer moved the position (or a replay swapped) since this run
+            # began: what was folded after it is not written. Carry on from theirs, one
+            # transaction at a time.
+            self._cache, self._complete, self._cache_pos = {}, frozenset(), -1
+            while True:
+                res = self.step(upto)
+                out.add(res)
+                if res.read < self.batch_size:
+                    break
         out.seconds = time.perf_counter() - started
         return out
+
+    def _run_pipelined(self, upto: int, out: RunResult) -> None:
+        """Steps as :meth:`step`, but each batch's transaction is written and committed by
+        a writer thread while this one reads and folds the next (SQLite and the PostgreSQL
+        driver let go of the GIL while the database works).
+
+        Reads here go through a second connection in autocommit, so they never wait for
+        the writer. They see nothing it has not committed, which is safe: the rows the
+        batch in flight writes are still in the cache (forgotten only once committed), a
+        row not in the cache is one no batch of this run wrote, and the stock ledger and
+        the held events are read only after the writer has settled. The writer checks the
+        position and generation are the ones the batch was folded after (else
+        :class:`_Stale`, nothing written).
+        """
+        reader = self.engine.connect()
+        if self._barrier_lock:
+            reader = reader.execution_options(isolation_level="AUTOCOMMIT")
+        pipe = _Pipeline(self, out)
+        self._cache_pos = -1  # until the run has ended well
+        try:
+            cursor = reader.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            pos, _, generation, exists = self._peek_position(cursor)
+            self._check_cache(pos, generation)
+            held = self._count_held(cursor)
+            while True:
+                if self._cached_rows() > CACHE_ROWS:
+                    pipe.settle()
+                    self._cache, self._complete = {}, frozenset()
+                if held:
+                    pipe.settle()  # the batch in flight may release some of them
+                read = self._read(cursor, pos, upto, self.batch_size, released=bool(held))
+                state = SqlState(
+                    reader, self._cache, self._complete, TRANSIENT, self.t.prefix, pipe.settle
+                )
+                writes = self._fold(state, read)
+                res = read.result(pos, writes, state.loads)
+                pipe.submit(read.job(pos, generation, exists, writes), res)
+                pos, exists = res.position, True
+                held += res.held - res.released
+                if res.read < self.batch_size:
+                    break
+            pipe.close()
+        except BaseException:
+            pipe.abandon()
+            raise
+        finally:
+            reader.close()
+        self._cache_pos, self._cache_gen = pos, generation
+
+    def _peek_position(self, cursor: Any) -> tuple[int, int, int, bool]:
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        cursor.execute(
+            f'SELECT "position", "events", "generation" FROM "{self.t.position.name}" '
+            f'WHERE "name" = {mark}',
+            (NAME,),
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return 0, 0, 0, False
+        return int(row[0]), int(row[1]), int(row[2]), True
+
+    def _count_held(self, cursor: Any) -> int:
+        cursor.execute(f'SELECT COUNT(*) FROM "{self.t.held.name}"')
+        return int(cursor.fetchone()[0])
 
     def _forget_vanished_held(self) -> None:
         """A held event the store later quarantined (broken chain) will never commit."""

@@ -14,7 +14,7 @@ columns are msgpack (:func:`central_projector.readmodels.tables.pack`).
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from operator import itemgetter
 from typing import Any
 
@@ -22,7 +22,7 @@ import msgpack
 import sqlalchemy as sa
 
 from central_projector.models.base import Key, Okey, Row
-from central_projector.readmodels.tables import PREFIX, SPEC, table_set
+from central_projector.readmodels.tables import PREFIX, SPEC
 
 CHUNK = 400
 _HEAD: Callable[..., bytes] = struct.Struct(">QI").pack
@@ -103,8 +103,18 @@ def _tables(dialect: str, paramstyle: str, prefix: str = PREFIX) -> dict[str, _T
     return _PREPARED[at]
 
 
+LEDGER = "stock_moves"  # the cache's entry of newest movement keys (see SqlState.newest)
 EVICTED: Any = object()  # in a cache: the row exists in the database, load it when needed
 _MISSING: Any = object()
+
+
+def _scalar(cursor: Any) -> Any:
+    row: tuple[Any, ...] | None = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+def _nothing(_keep: Mapping[str, Collection[Key]]) -> None:
+    pass
 
 
 class SqlState:
@@ -117,19 +127,22 @@ class SqlState:
         complete: frozenset[str] = frozenset(),
         evict: tuple[str, ...] = (),
         prefix: str = PREFIX,
+        settle: Callable[[Mapping[str, Collection[Key]]], None] | None = None,
     ) -> None:
         """``cache``: rows known from earlier steps (the caller vouches they are current);
         ``complete``: tables whose every row is in ``cache``, so a key not there is absent
         (a replay into empty read models), and need not be looked up; ``evict``: tables
         whose written rows are dropped from ``cache`` after the flush, remembered only as
         existing (:data:`EVICTED`); ``prefix``: of the table names (``rm_`` live,
-        another for a replay's shadow tables)."""
+        another for a replay's shadow tables); ``settle``: called (with the rows changed
+        so far) before the stock ledger is read, to let earlier batches' writes land first
+        (they may be in flight on another connection: the rows of those batches are still
+        in ``cache``, their movements are not)."""
         self.complete = complete
         self.evict = evict
         self.conn = conn
         self.cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         self.t = _tables(conn.dialect.name, conn.dialect.paramstyle, prefix)
-        self.stock_moves = table_set(prefix).stock_moves
         self.cache = cache if cache is not None else {}
         for kind in SPEC:
             self.cache.setdefault(kind, {})
@@ -137,7 +150,18 @@ class SqlState:
         self.moves: list[tuple[Key, Okey, int]] = []
         self.moves_of: dict[Key, list[tuple[Okey, int]]] = {}  # the same, by item
         self.loads = 0
+        self.settle = settle if settle is not None else _nothing
+        # The newest movement's order key per stock item (bytes, None if it has none),
+        # kept with the cached rows: a count later than it needs no ledger query.
+        self.newest: dict[Key, Any] = self.cache.setdefault(LEDGER, {})
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        moves = f'"{prefix}stock_moves"'
+        at = f'"coop_id" = {mark} AND "location" = {mark} AND "sku" = {mark}'
+        self.moves_sum = (
+            f'SELECT COALESCE(SUM("delta"), 0) FROM {moves} WHERE {at} AND "okey" < {mark}'
+        )
+        # (no MAX of bytea on PostgreSQL; the key's index answers this as fast)
+        self.moves_max = f'SELECT "okey" FROM {moves} WHERE {at} ORDER BY "okey" DESC LIMIT 1'
         self.moves_insert = (
             f'INSERT INTO "{prefix}stock_moves" ("coop_id", "location", "sku", "okey", "delta") '
             f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) "
@@ -170,31 +194,39 @@ class SqlState:
     def add_move(self, stock: Key, okey: Okey, delta: int) -> None:
         self.moves.append((stock, okey, delta))
         self.moves_of.setdefault(stock, []).append((okey, delta))
+        newest = self.newest.get(stock, _MISSING)
+        at = okey_bytes(okey)
+        if newest is _MISSING:
+            if "stock" in self.complete:
+                self.newest[stock] = at
+            return  # else not known yet: the first question about it asks the database
+        if newest is None or at > newest:
+            self.newest[stock] = at
 
     def moves_before(self, stock: Key, okey: Okey) -> int:
-        m = self.stock_moves.c
-        coop, location, sku = stock
-        stored = self.conn.execute(
-            sa.select(sa.func.coalesce(sa.func.sum(m.delta), 0)).where(
-                m.coop_id == coop, m.location == location, m.sku == sku, m.okey < okey_bytes(okey)
-            )
-        ).scalar_one()
+        self.settle(self.dirty)
+        self.cursor.execute(self.moves_sum, (*stock, okey_bytes(okey)))
+        stored = _scalar(self.cursor)
         pending = sum(d for o, d in self.moves_of.get(stock, ()) if o < okey)
         return int(stored) + pending
 
     def moves_after(self, stock: Key, okey: Okey) -> bool:
-        if any(o > okey for o, _ in self.moves_of.get(stock, ())):
-            return True
-        m = self.stock_moves.c
-        coop, location, sku = stock
-        later = self.conn.execute(
-            sa.select(m.delta)
-            .where(
-                m.coop_id == coop, m.location == location, m.sku == sku, m.okey > okey_bytes(okey)
-            )
-            .limit(1)
-        ).first()
-        return later is not None
+        newest = self.newest.get(stock, _MISSING)
+        if newest is _MISSING:
+            if "stock" in self.complete:  # every movement is one this projector made
+                newest = None
+            else:
+                self.settle(self.dirty)
+                self.cursor.execute(self.moves_max, stock)
+                newest = _scalar(self.cursor)
+                if newest is not None:
+                    newest = bytes(newest)
+            for o, _ in self.moves_of.get(stock, ()):
+                at = okey_bytes(o)
+                if newest is None or at > newest:
+                    newest = at
+            self.newest[stock] = newest
+        return newest is not None and newest > okey_bytes(okey)
 
     # --- bulk I/O ------------------------------------------------------------------------
     def prefetch(self, wanted: dict[str, set[Key]]) -> None:
@@ -220,8 +252,16 @@ class SqlState:
 
     def flush(self) -> int:
         """Write every changed row and the new stock movements; returns rows written."""
-        written = 0
-        cur = self.cursor
+        writes = self.prepare()
+        writes.write(self.cursor)
+        writes.evict(self.cache)
+        return writes.rows
+
+    def prepare(self) -> Writes:
+        """The changed rows as parameters, ready to write on any cursor of the same kind
+        (:meth:`Writes.write`, another thread's); the cache is left as it is until
+        :meth:`Writes.evict` (after the write has committed)."""
+        writes = Writes()
         for table, keys in self.dirty.items():
             if not keys:
                 continue
@@ -229,22 +269,49 @@ class SqlState:
             rows = [t.params(r) for k in keys if (r := cache[k]) is not None]
             gone = [list(k) for k in keys if cache[k] is None]
             if rows:
-                cur.executemany(t.upsert, rows)
+                writes.sql.append((t.upsert, rows))
             if gone:
-                cur.executemany(t.delete, gone)
-            written += len(keys)
+                writes.sql.append((t.delete, gone))
+            writes.rows += len(keys)
             if table in self.evict:
-                for k in keys:
-                    if cache[k] is not None:
-                        cache[k] = EVICTED
-            keys.clear()
+                writes.written[table] = keys
+            self.dirty[table] = set()
         if self.moves:
             summed: dict[tuple[str, str, str, bytes], int] = {}
             for k, o, d in self.moves:
                 at = (k[0], k[1], k[2], okey_bytes(o))
                 summed[at] = summed.get(at, 0) + d
-            cur.executemany(self.moves_insert, [(*at, d) for at, d in summed.items()])
-            written += len(summed)
-            self.moves.clear()
-            self.moves_of.clear()
-        return written
+            writes.sql.append((self.moves_insert, [(*at, d) for at, d in summed.items()]))
+            writes.rows += len(summed)
+            self.moves = []
+            self.moves_of = {}
+        return writes
+
+
+class Writes:
+    """One batch's prepared statements: ``(sql, parameter rows)`` in order."""
+
+    def __init__(self) -> None:
+        self.sql: list[tuple[str, list[Any]]] = []
+        self.rows = 0
+        self.written: dict[str, set[Key]] = {}  # rows of evicted kinds, to forget after
+
+    def write(self, cursor: Any) -> None:
+        for sql, rows in self.sql:
+            cursor.executemany(sql, rows)
+
+    def evict(
+        self,
+        cache: dict[str, dict[Key, Row | None]],
+        keep: Mapping[str, Collection[Key]] | None = None,
+    ) -> None:
+        """Forget the written rows of the kinds kept only as existing (now in the
+        database), except those in ``keep`` (changed again since, not yet written)."""
+        for table, keys in self.written.items():
+            rows = cache.get(table)
+            if rows is None:
+                continue
+            again = keep.get(table, ()) if keep is not None else ()
+            for k in keys:
+                if k not in again and rows.get(k) is not None:
+                    rows[k] = EVICTED

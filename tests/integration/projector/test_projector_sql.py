@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +15,7 @@ from support.projector_db import deliver, sql_snapshot, store_row, wipe
 from central_projector.models import Event
 from central_projector.projector import Projector
 from central_projector.readmodels import queries
-from central_projector.readmodels.sqlstate import SqlState
+from central_projector.readmodels.sqlstate import Writes
 from central_projector.tables import events
 
 FEW = settings(
@@ -70,18 +72,18 @@ def test_a_crash_before_commit_leaves_nothing_and_a_rerun_projects_once(
     events_ = _fixed_history()
     projector = _projector(sqlite_url)
     deliver(projector.engine, events_, set())
-    real_flush = SqlState.flush
+    real_write = Writes.write
 
-    def flush_then_die(self: SqlState) -> int:
-        real_flush(self)
+    def write_then_die(self: Writes, cursor: Any) -> None:
+        real_write(self, cursor)  # the rows are in the transaction, not yet committed
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(SqlState, "flush", flush_then_die)
+    monkeypatch.setattr(Writes, "write", write_then_die)
     with pytest.raises(RuntimeError):
         projector.run_once()
     assert projector.position() == 0
     assert sql_snapshot(projector.engine) == {}
-    monkeypatch.setattr(SqlState, "flush", real_flush)
+    monkeypatch.setattr(Writes, "write", real_write)
     projector.run_once()
     projector.run_once()  # nothing new: the position says so
     assert sql_snapshot(projector.engine) == snapshot(project(events_))
@@ -131,3 +133,35 @@ def _fixed_history() -> list[Event]:
             key = (next(walls), 0, device, seq)
             out.append(Event(key, f"{device}-{seq}", coop, t, agg, payload, key[0] + 10))
     return out
+
+
+def test_a_run_overtaken_by_another_projector_folds_nothing_twice(db_url: str) -> None:
+    """A run writes each batch while it folds the next; when another projector moves the
+    position under it, the batch folded after the old position is not written, and the
+    run carries on from the new one: the read models are exact."""
+    events_ = _fixed_history()
+    runner = _projector(db_url)
+    other = Projector(db_url, batch_size=3, engine=runner.engine)
+    try:
+        wipe(runner.engine)
+        deliver(runner.engine, events_, set())
+        runner.batch_size = 2
+        folds = 0
+        fold = runner.fold
+
+        def fold_and_overtake(state: Any, batch: list[Event]) -> object:
+            nonlocal folds
+            folds += 1
+            if folds == 3:
+                other.step()  # waits for the runner's batch in flight, then moves on
+            return fold(state, batch)
+
+        runner.fold = fold_and_overtake
+        res = runner.run_once()
+        assert res.position == runner.barrier()
+        assert res.events == len(events_) - 3  # the other projector's three, not counted
+        assert sql_snapshot(runner.engine) == snapshot(project(events_))
+        with runner.engine.connect() as conn:
+            assert queries.conflicts(conn) == conflicts_of(project(events_))
+    finally:
+        runner.close()
