@@ -101,13 +101,18 @@ class RunResult:
     rows: int = 0
     seconds: float = 0.0
     position: int = 0
+    read: int = 0  # rows of the store read, held and skipped ones too
+    progress: Callable[[RunResult], object] | None = field(default=None, repr=False)
 
     def add(self, res: StepResult) -> None:
         """Count one committed step."""
         self.steps += 1
         self.events += res.events
         self.rows += res.rows
+        self.read += res.read
         self.position = res.position
+        if self.progress is not None:
+            self.progress(self)
 
     @property
     def rate(self) -> float:
@@ -421,23 +426,28 @@ class Projector:
     def _cached_rows(self) -> int:
         return sum(len(rows) for rows in self._cache.values())
 
-    def run_once(self) -> RunResult:
-        """Project everything committed now and not yet projected."""
+    def run_once(
+        self, upto: int | None = None, progress: Callable[[RunResult], object] | None = None
+    ) -> RunResult:
+        """Project everything committed now (or up to event id ``upto``) and not yet
+        projected; ``progress`` is called with the totals after each committed step."""
         started = time.perf_counter()
         # The folds make no reference cycles (rows are plain dicts and lists), and the
         # cyclic collector's passes over a cache of many rows cost a quarter of a step.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return self._run_once(started)
+            return self._run_once(started, upto, progress)
         finally:
             if collecting:
                 gc.enable()
 
-    def _run_once(self, started: float) -> RunResult:
-        upto = self.barrier()
+    def _run_once(
+        self, started: float, upto: int | None, progress: Callable[[RunResult], object] | None
+    ) -> RunResult:
+        upto = self.barrier() if upto is None else upto
         self._forget_vanished_held()
-        out = RunResult()
+        out = RunResult(progress=progress)
         try:
             self._run_pipelined(upto, out)
         except _Stale:

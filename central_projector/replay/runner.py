@@ -24,7 +24,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from typing import Any
 import msgpack
 import sqlalchemy as sa
 
-from central_projector.projector import DEFAULT_BATCH, NAME, Projector, StepResult
+from central_projector.projector import DEFAULT_BATCH, NAME, Projector, RunResult, StepResult
 from central_projector.readmodels.tables import LIVE
 from central_projector.replay import shadow
 from central_projector.replay.scope import (
@@ -140,23 +139,14 @@ class Replay:
         start = projector.position()
         with self.engine.connect() as conn:
             total = _count(conn, start, upto)
-        done = 0
         if progress:
             progress(0, total)
-        # as Projector.run_once: the folds make no cycles, the collector only costs time
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            while True:
-                res = projector.step(upto)
-                done += res.read
-                if progress:
-                    progress(min(done, total), total)
-                if res.read < projector.batch_size:
-                    return done
-        finally:
-            if collecting:
-                gc.enable()
+
+        def report(run: RunResult) -> None:
+            if progress:
+                progress(min(run.read, total), total)
+
+        return projector.run_once(upto, report).read
 
     # --- finish -----------------------------------------------------------------------------
     def finish(self, *, verify: bool) -> Finished:
