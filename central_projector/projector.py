@@ -7,6 +7,11 @@ move the position, all committed together. A crash anywhere leaves either the wh
 step or none of it; a re-run starts from the committed position, so nothing is folded
 twice, and the store's ``UNIQUE (device_id, seq)`` means no fact is there twice.
 
+A run (:meth:`Projector.run_once`) overlaps the steps: a writer thread writes and commits
+one batch on its own connection while the projector reads and folds the next; the
+database and its driver work without the GIL, so both cores are busy. The writer checks,
+in its transaction, that the position is still the one the batch was folded after.
+
 Rows committed by a step stay cached in the projector for the next one, as long as the
 position it finds is the one it left (any other writer of the read models would have
 moved it) and so is the generation (a replay's swap moves it,
