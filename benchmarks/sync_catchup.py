@@ -79,7 +79,6 @@ import nats
 import sqlalchemy as sa
 import structlog
 from _harness import (  # benchmarks/ is sys.path[0] when run as a script
-    HOST,
     ByteSampler,
     CentralProcess,
     CutSchedule,
@@ -95,6 +94,7 @@ from edge_agent.agent import EdgeAgent
 from edge_agent.linkemu import LinkEmulator, LinkProfile
 from edge_agent.replicator import Replicator
 from edge_agent.simulate import simulate
+from kopsync.devnats import HOST
 from sync_core import codec, subjects
 
 # A made-up village code within Seruyan (6208), Central Kalimantan.
