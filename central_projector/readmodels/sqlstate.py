@@ -27,6 +27,8 @@ from central_projector.readmodels.tables import PREFIX, SPEC
 CHUNK = 400
 _HEAD: Callable[..., bytes] = struct.Struct(">QI").pack
 _TAIL: Callable[..., bytes] = struct.Struct(">xQ").pack  # a NUL, then the seq
+_UNHEAD: Callable[[bytes], tuple[int, int]] = struct.Struct(">QI").unpack
+_UNSEQ: Callable[[bytes], tuple[int]] = struct.Struct(">Q").unpack
 _pack = msgpack.Packer(use_bin_type=True).pack
 _unpack = msgpack.unpackb
 
@@ -35,6 +37,13 @@ def okey_bytes(okey: Okey) -> bytes:
     """An order key as bytes that sort like the key (device ids never contain NUL)."""
     wall, counter, device, seq = okey
     return _HEAD(wall, counter) + str(device).encode() + _TAIL(seq)
+
+
+def okey_of(data: bytes) -> Okey:
+    """The order key of :func:`okey_bytes`' bytes."""
+    wall, counter = _UNHEAD(data[:12])
+    (seq,) = _UNSEQ(data[-8:])
+    return [wall, counter, data[12:-9].decode(), seq]
 
 
 class _Table:
@@ -151,7 +160,7 @@ class SqlState:
         self.moves_of: dict[Key, list[tuple[Okey, int]]] = {}  # the same, by item
         self.loads = 0
         self.settle = settle if settle is not None else _nothing
-        # The newest movement's order key per stock item (bytes, None if it has none),
+        # The newest movement's order key per stock item (None if it has none),
         # kept with the cached rows: a count later than it needs no ledger query.
         self.newest: dict[Key, Any] = self.cache.setdefault(LEDGER, {})
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
@@ -195,13 +204,12 @@ class SqlState:
         self.moves.append((stock, okey, delta))
         self.moves_of.setdefault(stock, []).append((okey, delta))
         newest = self.newest.get(stock, _MISSING)
-        at = okey_bytes(okey)
         if newest is _MISSING:
             if "stock" in self.complete:
-                self.newest[stock] = at
+                self.newest[stock] = okey
             return  # else not known yet: the first question about it asks the database
-        if newest is None or at > newest:
-            self.newest[stock] = at
+        if newest is None or okey > newest:
+            self.newest[stock] = okey
 
     def moves_before(self, stock: Key, okey: Okey) -> int:
         self.settle(self.dirty)
@@ -213,20 +221,17 @@ class SqlState:
     def moves_after(self, stock: Key, okey: Okey) -> bool:
         newest = self.newest.get(stock, _MISSING)
         if newest is _MISSING:
-            if "stock" in self.complete:  # every movement is one this projector made
-                newest = None
-            else:
+            newest = None
+            if "stock" not in self.complete:  # else every movement is one made here
                 self.settle(self.dirty)
                 self.cursor.execute(self.moves_max, stock)
-                newest = _scalar(self.cursor)
-                if newest is not None:
-                    newest = bytes(newest)
+                stored = _scalar(self.cursor)
+                newest = None if stored is None else okey_of(bytes(stored))
             for o, _ in self.moves_of.get(stock, ()):
-                at = okey_bytes(o)
-                if newest is None or at > newest:
-                    newest = at
+                if newest is None or o > newest:
+                    newest = o
             self.newest[stock] = newest
-        return newest is not None and newest > okey_bytes(okey)
+        return newest is not None and newest > okey
 
     # --- bulk I/O ------------------------------------------------------------------------
     def prefetch(self, wanted: dict[str, set[Key]]) -> None:
