@@ -45,6 +45,7 @@ from central_projector.models import Event, State, apply
 from central_projector.models.base import Key
 from central_projector.models.keys import touches
 from central_projector.readmodels import schema
+from central_projector.readmodels.sqlitewriter import Stale, WriterProcess
 from central_projector.readmodels.sqlstate import SqlState, Writes
 from central_projector.readmodels.tables import PREFIX, SPEC, table_set
 from central_projector.tables import events
@@ -196,13 +197,21 @@ class _Read:
 
 
 class _Pipeline:
-    """The writer thread of a pipelined run: one batch in flight at a time, in order;
-    each batch counts in ``out`` once committed."""
+    """The writer of a pipelined run: one batch in flight at a time, in order; each
+    batch counts in ``out`` once committed. On a SQLite file the writer is a process
+    (:mod:`central_projector.readmodels.sqlitewriter`: a thread would only take turns
+    with this one for the GIL); on PostgreSQL a thread (the driver waits for the server
+    without the GIL)."""
 
     def __init__(self, projector: Projector, out: RunResult) -> None:
         self.projector = projector
         self.out = out
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="kopsync-projector-write")
+        self.process = projector._writer_process()
+        self.pool = (
+            None
+            if self.process is not None
+            else ThreadPoolExecutor(1, thread_name_prefix="kopsync-projector-write")
+        )
         self.future: Future[None] | None = None
         self.writes: Writes | None = None
         self.res = StepResult()
@@ -210,32 +219,49 @@ class _Pipeline:
     def settle(self, keep: Mapping[str, Collection[Key]] | None = None) -> None:
         """Wait until the batch in flight has committed (raising what it raised); then
         its rows kept only as existing can be forgotten (except those ``keep`` writes)."""
-        future, writes = self.future, self.writes
-        if future is None or writes is None:
+        writes = self.writes
+        if writes is None:
             return
-        self.future = self.writes = None
-        future.result()
+        self.writes = None
+        self._wait()
         writes.evict(self.projector._cache, keep)
         self.out.add(self.res)
 
+    def _wait(self) -> None:
+        if self.process is not None:
+            try:
+                self.process.wait()
+            except Stale as exc:
+                raise _Stale(str(exc)) from exc
+        elif self.future is not None:
+            future, self.future = self.future, None
+            future.result()
+
     def submit(self, job: _Job, res: StepResult) -> None:
         self.settle(keep=job.writes.written)
+        p = self.projector
+        if self.process is not None:
+            self.process.send(p._check(job), [*job.writes.sql, *p._bookkeeping(job)])
+        else:
+            assert self.pool is not None
+            self.future = self.pool.submit(p._commit, job)
         self.writes, self.res = job.writes, res
-        self.future = self.pool.submit(self.projector._commit, job)
 
     def close(self) -> None:
         try:
             self.settle()
         finally:
-            self.pool.shutdown(wait=True)
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
 
     def abandon(self) -> None:
         """After a failure: let the batch in flight finish (or fail), keep no cache."""
-        if self.future is not None:
+        if self.writes is not None:
+            self.writes = None
             with contextlib.suppress(BaseException):
-                self.future.result()
-        self.future = self.writes = None
-        self.pool.shutdown(wait=True)
+                self._wait()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
         self.projector._cache, self.projector._complete = {}, frozenset()
         self.projector._cache_pos = -1
 
@@ -269,8 +295,9 @@ class Projector:
         self._cache_pos = -1
         self._cache_gen = -1
         self._complete: frozenset[str] = frozenset()
-        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        self._mark = mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         self._sql = _sql(mark, self.t.held.name)
+        self._writer: WriterProcess | None = None  # SQLite's (see _Pipeline)
         try:
             store_metadata.create_all(self.engine)  # as the store itself does, if new
             schema.upgrade(self.engine)
@@ -278,6 +305,9 @@ class Projector:
             raise StoreError(f"cannot open the central store at {url}: {exc.orig}") from exc
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         self.engine.dispose()
 
     def __enter__(self) -> Projector:
@@ -313,14 +343,14 @@ class Projector:
         limit = limit or self.batch_size
         own = conn is None
         with self._begin(conn) as conn:
-            pos, total, generation, exists = self._lock_position(conn)
+            pos, _, generation, exists = self._lock_position(conn)
             self._check_cache(pos, generation)
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             read = self._read(cursor, pos, upto, limit, released=True)
             state = SqlState(conn, self._cache, self._complete, TRANSIENT, self.t.prefix)
             writes = self._fold(state, read)
             self._cache_pos = -1  # until the commit below has succeeded
-            self._write(conn, read.job(pos, generation, exists, writes), total)
+            self._write(conn, read.job(pos, generation, exists, writes))
             writes.evict(self._cache)
             res = read.result(pos, writes, state.loads)
         if own:
@@ -395,7 +425,7 @@ class Projector:
             self._cache, self._complete = {}, frozenset()
             raise
 
-    def _write(self, conn: sa.Connection, job: _Job, total: int) -> None:
+    def _write(self, conn: sa.Connection, job: _Job) -> None:
         """The writing part of a step, in ``conn``'s transaction: rows, held events, position."""
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         if self._barrier_lock:
@@ -404,29 +434,58 @@ class Projector:
             # transaction; the ingest's commits stay fully durable.
             cursor.execute("SET LOCAL synchronous_commit = off")
         job.writes.write(cursor)
-        held = self.t.held
+        for sql, rows in self._bookkeeping(job):
+            cursor.executemany(sql, rows)
+
+    def _bookkeeping(self, job: _Job) -> list[tuple[str, list[Any]]]:
+        """The statements of a step after its rows: held events, then the position."""
+        held, position, mark = self.t.held.name, self.t.position.name, self._mark
+        out: list[tuple[str, list[Any]]] = []
         if job.held:
-            conn.execute(sa.insert(held), [{"event_pk": i} for i in job.held])
+            out.append((f'INSERT INTO "{held}" ("event_pk") VALUES ({mark})',
+                        [(i,) for i in job.held]))  # fmt: skip
         if job.released:
-            conn.execute(
-                sa.delete(held).where(held.c.event_pk == sa.bindparam("pk")),
-                [{"pk": i} for i in job.released],
-            )
-        values = {"position": job.new_pos, "events": total + job.events, "updated_at": _now()}
-        position = self.t.position
+            out.append((f'DELETE FROM "{held}" WHERE "event_pk" = {mark}',
+                        [(i,) for i in job.released]))  # fmt: skip
         if not job.exists:
-            conn.execute(sa.insert(position).values(name=NAME, **values))
+            sql = (f'INSERT INTO "{position}" ("position", "events", "updated_at", "name") '
+                   f"VALUES ({mark}, {mark}, {mark}, {mark})")  # fmt: skip
         elif job.events or job.new_pos != job.pos:
-            conn.execute(sa.update(position).where(position.c.name == NAME).values(**values))
+            sql = (f'UPDATE "{position}" SET "position" = {mark}, "events" = "events" + {mark}, '
+                   f'"updated_at" = {mark} WHERE "name" = {mark}')  # fmt: skip
+        else:
+            return out
+        out.append((sql, [(job.new_pos, job.events, _now(), NAME)]))
+        return out
+
+    def _check(self, job: _Job) -> tuple[str, tuple[Any, ...], tuple[int, int] | None]:
+        """What the writer process checks first: the position row as the batch expects."""
+        sql = (f'SELECT "position", "generation" FROM "{self.t.position.name}" '
+               f'WHERE "name" = {self._mark}')  # fmt: skip
+        return sql, (NAME,), (job.pos, job.generation) if job.exists else None
+
+    def _writer_process(self) -> WriterProcess | None:
+        """The SQLite file's writer process (started once, restarted if it ended)."""
+        if self.engine.dialect.name != "sqlite":
+            return None
+        path = self.engine.url.database
+        if not path or path == ":memory:" or path.startswith("file:"):
+            return None
+        if self._writer is None or not self._writer.alive():
+            if self._writer is not None:
+                self._writer.close()
+            pragmas = ["PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", *pragma_statements()]
+            self._writer = WriterProcess(path, pragmas)
+        return self._writer
 
     def _commit(self, job: _Job) -> None:
         """One prepared step in its own transaction (the pipeline's writer thread), if the
         position is still the one the batch was folded after."""
         with self.engine.begin() as conn:
-            pos, total, generation, exists = self._lock_position(conn)
+            pos, _, generation, exists = self._lock_position(conn)
             if (pos, generation, exists) != (job.pos, job.generation, job.exists):
                 raise _Stale(f"position {pos} generation {generation}")
-            self._write(conn, job, total)
+            self._write(conn, job)
 
     def _cached_rows(self) -> int:
         return sum(len(rows) for rows in self._cache.values())
@@ -545,6 +604,21 @@ class Projector:
             )
 
 
+def pragma_statements(
+    cache_kib: int = SQLITE_CACHE_KIB, mmap_bytes: int = SQLITE_MMAP_BYTES
+) -> list[str]:
+    """The projector's SQLite settings (see :func:`_projection_pragmas`)."""
+    return [
+        "PRAGMA synchronous=NORMAL",
+        # Upserts seek all over the read-model B-trees: keep them in memory, not re-read.
+        f"PRAGMA cache_size=-{int(cache_kib)}",
+        f"PRAGMA mmap_size={int(mmap_bytes)}",
+        # Each step rewrites the same hot pages: checkpoint them into the file every few
+        # steps rather than after each one.
+        f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}",
+    ]
+
+
 def _projection_pragmas(dbapi_conn: Any, _record: Any) -> None:
     """WAL with synchronous=NORMAL for the projector's own connections.
 
@@ -554,13 +628,8 @@ def _projection_pragmas(dbapi_conn: Any, _record: Any) -> None:
     event record itself is written by the ingest's connections, which keep FULL.
     """
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA synchronous=NORMAL")
-    # Upserts seek all over the read-model B-trees: keep them in memory, not re-read.
-    cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-    cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
-    # Each step rewrites the same hot pages: checkpoint them into the file every few
-    # steps rather than after each one.
-    cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
+    for sql in pragma_statements():
+        cur.execute(sql)
     cur.close()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from support.projector_db import deliver, sql_snapshot, store_row, wipe
 from central_projector.models import Event
 from central_projector.projector import Projector
 from central_projector.readmodels import queries
-from central_projector.readmodels.sqlstate import Writes
+from central_projector.readmodels.sqlitewriter import WriterProcess
 from central_projector.tables import events
 
 FEW = settings(
@@ -66,27 +67,62 @@ def test_sql_read_models_equal_the_pure_fold_for_any_delivery(
 
 
 def test_a_crash_before_commit_leaves_nothing_and_a_rerun_projects_once(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step that fails after writing its rows and its position rolls back with both;
+    re-running is exact."""
+    events_ = _fixed_history()
+    projector = _projector(db_url)
+    try:
+        wipe(projector.engine)
+        deliver(projector.engine, events_, set())
+        real = Projector._bookkeeping
+
+        def then_fail(self: Projector, job: Any) -> list[tuple[str, list[Any]]]:
+            # the last statement of the transaction, after rows and position: it fails
+            failing = ('INSERT INTO "kopsync_no_such_table" ("x") VALUES (1)', [()])
+            return [*real(self, job), failing]
+
+        monkeypatch.setattr(Projector, "_bookkeeping", then_fail)
+        with pytest.raises(projector.engine.dialect.loaded_dbapi.Error):
+            projector.run_once()
+        assert projector.position() == 0
+        assert sql_snapshot(projector.engine) == {}
+        monkeypatch.setattr(Projector, "_bookkeeping", real)
+        projector.run_once()
+        projector.run_once()  # nothing new: the position says so
+        assert sql_snapshot(projector.engine) == snapshot(project(events_))
+    finally:
+        projector.close()
+
+
+def test_a_killed_writer_process_loses_nothing_and_a_rerun_projects_once(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A step that dies after writing rows rolls back with its position; re-running is exact."""
+    """SIGKILL of the SQLite writer process while it holds a step: the run fails with a
+    clear error, whatever had committed stays, and the next run (a new writer) is exact."""
     events_ = _fixed_history()
     projector = _projector(sqlite_url)
+    projector.batch_size = 3
     deliver(projector.engine, events_, set())
-    real_write = Writes.write
+    real_send = WriterProcess.send
+    sent = 0
 
-    def write_then_die(self: Writes, cursor: Any) -> None:
-        real_write(self, cursor)  # the rows are in the transaction, not yet committed
-        raise RuntimeError("power cut")
+    def send_then_kill(self: WriterProcess, *args: Any) -> None:
+        nonlocal sent
+        real_send(self, *args)
+        sent += 1
+        if sent == 2:
+            self.proc.kill()
 
-    monkeypatch.setattr(Writes, "write", write_then_die)
-    with pytest.raises(RuntimeError):
+    monkeypatch.setattr(WriterProcess, "send", send_then_kill)
+    with pytest.raises(sqlite3.OperationalError, match="writer process ended"):
         projector.run_once()
-    assert projector.position() == 0
-    assert sql_snapshot(projector.engine) == {}
-    monkeypatch.setattr(Writes, "write", real_write)
+    monkeypatch.setattr(WriterProcess, "send", real_send)
+    assert projector.position() in (3, 6)  # the first step, and the second if it committed
     projector.run_once()
-    projector.run_once()  # nothing new: the position says so
     assert sql_snapshot(projector.engine) == snapshot(project(events_))
+    projector.close()
 
 
 def test_events_held_behind_a_gap_are_projected_when_released(sqlite_url: str) -> None:
