@@ -22,6 +22,7 @@ import msgpack
 import sqlalchemy as sa
 
 from central_projector.models.base import Key, Okey, Row
+from central_projector.readmodels import pgbulk
 from central_projector.readmodels.tables import PREFIX, SPEC, table_set
 
 CHUNK = 400
@@ -137,6 +138,8 @@ class SqlState:
         self.moves: list[tuple[Key, Okey, int]] = []
         self.moves_of: dict[Key, list[tuple[Okey, int]]] = {}  # the same, by item
         self.loads = 0
+        self.prefix = prefix
+        self.bulk = conn.dialect.name == "postgresql"  # COPY-staged writes (pgbulk)
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         self.moves_insert = (
             f'INSERT INTO "{prefix}stock_moves" ("coop_id", "location", "sku", "okey", "delta") '
@@ -228,10 +231,13 @@ class SqlState:
             t, cache = self.t[table], self.cache[table]
             rows = [t.params(r) for k in keys if (r := cache[k]) is not None]
             gone = [list(k) for k in keys if cache[k] is None]
-            if rows:
-                cur.executemany(t.upsert, rows)
-            if gone:
-                cur.executemany(t.delete, gone)
+            if self.bulk:
+                pgbulk.write(cur, self.prefix, table, t, rows, gone)
+            else:
+                if rows:
+                    cur.executemany(t.upsert, rows)
+                if gone:
+                    cur.executemany(t.delete, gone)
             written += len(keys)
             if table in self.evict:
                 for k in keys:
@@ -243,7 +249,11 @@ class SqlState:
             for k, o, d in self.moves:
                 at = (k[0], k[1], k[2], okey_bytes(o))
                 summed[at] = summed.get(at, 0) + d
-            cur.executemany(self.moves_insert, [(*at, d) for at, d in summed.items()])
+            moves = [(*at, d) for at, d in summed.items()]
+            if self.bulk:
+                pgbulk.write_moves(cur, self.prefix, self.moves_insert, moves)
+            else:
+                cur.executemany(self.moves_insert, moves)
             written += len(summed)
             self.moves.clear()
             self.moves_of.clear()
