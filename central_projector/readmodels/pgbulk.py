@@ -8,10 +8,11 @@ Small sets of rows stay on ``executemany``, which needs fewer round trips.
 
 A staging table is ``pg_temp."kopsync_stage_{prefix}{kind}"`` (a replay's shadow and the
 live tables may be written in one session), shaped ``LIKE`` its table, ``ON COMMIT
-DELETE ROWS``. It is created with ``IF NOT EXISTS`` on each use: a cache of which exist
-would go stale when the transaction that created one rolls back. Each statement that
-reads a staging table also empties it (``WITH s AS (DELETE … RETURNING …)``), so any
-number of writes may share one transaction.
+DELETE ROWS``. :func:`stage` makes those of a prefix (``IF NOT EXISTS``, one round trip)
+in each transaction that writes: a memo of which exist would go stale when the
+transaction that created them rolls back. Each statement that reads a staging table
+also empties it (``WITH s AS (DELETE … RETURNING …)``), so any number of writes may
+share one transaction.
 
 The rows given are unique per key (a flush writes each changed key once; stock
 movements are summed per key first), as one ``ON CONFLICT DO UPDATE`` statement needs.
@@ -26,6 +27,7 @@ from central_projector.readmodels.tables import SPEC
 
 BULK_MIN = 40  # rows below which executemany is faster (measured on a 100k projection)
 _PG_TYPES = {"str": "text", "text": "text", "big": "int8", "bool": "bool", "doc": "bytea"}
+MOVES = "stock_moves"
 _MOVE_COLUMNS = ("coop_id", "location", "sku", "okey", "delta")
 _MOVE_TYPES = ("text", "text", "text", "bytea", "int8")
 _MOVE_KEY = ("coop_id", "location", "sku", "okey")
@@ -36,20 +38,33 @@ def _names(columns: Sequence[str]) -> str:
     return ", ".join(f'"{c}"' for c in columns)
 
 
+def _stage_name(prefix: str, kind: str) -> str:
+    return f'"kopsync_stage_{prefix}{kind}"'
+
+
+def _create(prefix: str, kind: str) -> str:
+    return (
+        f"CREATE TEMP TABLE IF NOT EXISTS {_stage_name(prefix, kind)} "
+        f'(LIKE "{prefix}{kind}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS'
+    )
+
+
 class _Stage:
-    """SQL text to stage and apply the rows of one table."""
+    """SQL text to stage the rows of one table (columns in the order given) and apply them."""
 
     def __init__(
-        self, prefix: str, kind: str, columns: Sequence[str], key: Sequence[str], update: str
+        self,
+        prefix: str,
+        kind: str,
+        columns: Sequence[str],
+        types: Sequence[str],
+        key: Sequence[str],
+        update: str,
     ) -> None:
         table = f'"{prefix}{kind}"'
-        name = f'"kopsync_stage_{prefix}{kind}"'
-        stage = f"pg_temp.{name}"
+        stage = f"pg_temp.{_stage_name(prefix, kind)}"
         cols, keys = _names(columns), _names(key)
-        self.create = (
-            f"CREATE TEMP TABLE IF NOT EXISTS {name} "
-            f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
+        self.types, self.key_types = tuple(types), ("text",) * len(key)
         self.copy_rows = f"COPY {stage} ({cols}) FROM STDIN (FORMAT BINARY)"
         self.copy_keys = f"COPY {stage} ({keys}) FROM STDIN (FORMAT BINARY)"
         self.upsert = (
@@ -64,19 +79,31 @@ class _Stage:
         )
 
 
-_STAGES: dict[tuple[str, str], tuple[_Stage, tuple[str, ...], tuple[str, ...]]] = {}
+_STAGES: dict[tuple[str, str, tuple[str, ...]], _Stage] = {}
+_CREATE: dict[str, str] = {}
 
 
-def _stage(prefix: str, kind: str, columns: Sequence[str]) -> tuple[_Stage, Any, Any]:
-    """The stage of ``{prefix}{kind}`` and the COPY types of its rows and of its keys."""
-    at = (prefix, kind)
+def _stage(prefix: str, kind: str, columns: tuple[str, ...]) -> _Stage:
+    at = (prefix, kind, columns)
     if at not in _STAGES:
-        pk, cols = SPEC[kind]
-        kinds = {c: _PG_TYPES[t] for c, t in cols}
-        types = tuple("text" if c in pk else kinds[c] for c in columns)
-        update = ", ".join(f'"{c}" = excluded."{c}"' for c, _ in cols)
-        _STAGES[at] = (_Stage(prefix, kind, columns, pk, update), types, ("text",) * len(pk))
+        if kind == MOVES:
+            _STAGES[at] = _Stage(prefix, kind, columns, _MOVE_TYPES, _MOVE_KEY, _MOVE_ADD)
+        else:
+            pk, cols = SPEC[kind]
+            of = {c: _PG_TYPES[t] for c, t in cols}
+            types = ["text" if c in pk else of[c] for c in columns]
+            update = ", ".join(f'"{c}" = excluded."{c}"' for c, _ in cols)
+            _STAGES[at] = _Stage(prefix, kind, columns, types, pk, update)
     return _STAGES[at]
+
+
+def stage(cur: Any, prefix: str) -> None:
+    """Make this session's staging tables of ``prefix`` unless it has them (one round
+    trip); in every transaction that writes, before its writes (``cur`` a psycopg cursor
+    in it)."""
+    if prefix not in _CREATE:
+        _CREATE[prefix] = "; ".join(_create(prefix, kind) for kind in (*SPEC, MOVES))
+    cur.execute(_CREATE[prefix])
 
 
 def _copy(cur: Any, sql: str, types: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -97,42 +124,27 @@ def write(
 ) -> None:
     """Upsert ``rows`` (values in ``table.columns`` order) into ``{prefix}{kind}`` and
     delete the keys ``gone``; ``table`` is the :class:`~.sqlstate._Table` of the kind,
-    ``cur`` a psycopg cursor in the caller's transaction."""
-    stage, types, key_types = _stage(prefix, kind, table.columns)
-    if len(rows) < BULK_MIN and len(gone) < BULK_MIN:
-        if rows:
-            cur.executemany(table.upsert, rows)
-        if gone:
-            cur.executemany(table.delete, gone)
-        return
-    cur.execute(stage.create)
-    if rows:
-        if len(rows) < BULK_MIN:
-            cur.executemany(table.upsert, rows)
-        else:
-            _copy(cur, stage.copy_rows, types, rows)
-            cur.execute(stage.upsert)
-    if gone:
-        if len(gone) < BULK_MIN:
-            cur.executemany(table.delete, gone)
-        else:
-            _copy(cur, stage.copy_keys, key_types, gone)
-            cur.execute(stage.delete)
-
-
-_MOVES: dict[str, _Stage] = {}
+    ``cur`` a psycopg cursor in the caller's transaction, after :func:`stage`."""
+    st = _stage(prefix, kind, table.columns)
+    if len(rows) >= BULK_MIN:
+        _copy(cur, st.copy_rows, st.types, rows)
+        cur.execute(st.upsert)
+    elif rows:
+        cur.executemany(table.upsert, rows)
+    if len(gone) >= BULK_MIN:
+        _copy(cur, st.copy_keys, st.key_types, gone)
+        cur.execute(st.delete)
+    elif gone:
+        cur.executemany(table.delete, gone)
 
 
 def write_moves(cur: Any, prefix: str, insert: str, moves: Sequence[Sequence[Any]]) -> None:
     """Add the summed stock movements ``moves`` (``coop_id, location, sku, okey, delta``,
-    unique per key) onto ``{prefix}stock_moves``; ``insert`` is the executemany text
-    used for a few."""
-    if len(moves) < BULK_MIN:
+    unique per key) onto ``{prefix}stock_moves``, after :func:`stage`; ``insert`` is the
+    executemany text, for a few."""
+    if len(moves) >= BULK_MIN:
+        st = _stage(prefix, MOVES, _MOVE_COLUMNS)
+        _copy(cur, st.copy_rows, st.types, moves)
+        cur.execute(st.upsert)
+    elif moves:
         cur.executemany(insert, moves)
-        return
-    if prefix not in _MOVES:
-        _MOVES[prefix] = _Stage(prefix, "stock_moves", _MOVE_COLUMNS, _MOVE_KEY, _MOVE_ADD)
-    stage = _MOVES[prefix]
-    cur.execute(stage.create)
-    _copy(cur, stage.copy_rows, _MOVE_TYPES, moves)
-    cur.execute(stage.upsert)

@@ -4,7 +4,9 @@
 the pure folds then read and write the cache; ``flush`` writes every changed row with
 one ``executemany`` upsert (``INSERT … ON CONFLICT DO UPDATE``, the same text on SQLite
 and PostgreSQL) and one delete per table, and appends the stock movements, all in the
-caller's transaction. Rows missed by the prefetch are loaded one by one (rare).
+caller's transaction; on PostgreSQL larger sets go by ``COPY`` through a staging table
+instead (:mod:`central_projector.readmodels.pgbulk`). Rows missed by the prefetch are
+loaded one by one (rare).
 
 The hot path talks to the DB-API cursor of the SQLAlchemy connection (same transaction):
 SQLAlchemy's per-row parameter processing cost more than the folds themselves. Document
@@ -23,7 +25,7 @@ import sqlalchemy as sa
 
 from central_projector.models.base import Key, Okey, Row
 from central_projector.readmodels import pgbulk
-from central_projector.readmodels.tables import PREFIX, SPEC, table_set
+from central_projector.readmodels.tables import PREFIX, SPEC
 
 CHUNK = 400
 _HEAD: Callable[..., bytes] = struct.Struct(">QI").pack
@@ -130,7 +132,6 @@ class SqlState:
         self.conn = conn
         self.cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         self.t = _tables(conn.dialect.name, conn.dialect.paramstyle, prefix)
-        self.stock_moves = table_set(prefix).stock_moves
         self.cache = cache if cache is not None else {}
         for kind in SPEC:
             self.cache.setdefault(kind, {})
@@ -147,6 +148,13 @@ class SqlState:
             'ON CONFLICT ("coop_id", "location", "sku", "okey") '
             f'DO UPDATE SET "delta" = "{prefix}stock_moves"."delta" + excluded."delta"'
         )
+        # the ledger's lookups (shop_stock's late counts), as cheap as the cursor makes them
+        of_item = (
+            f'FROM "{prefix}stock_moves" WHERE "coop_id" = {mark} AND "location" = {mark} '
+            f'AND "sku" = {mark} AND "okey"'
+        )
+        self.moves_sum = f'SELECT coalesce(sum("delta"), 0) {of_item} < {mark}'
+        self.moves_later = f"SELECT 1 {of_item} > {mark} LIMIT 1"
 
     # --- the State port ----------------------------------------------------------------
     def get(self, table: str, key: Key) -> Row | None:
@@ -175,29 +183,17 @@ class SqlState:
         self.moves_of.setdefault(stock, []).append((okey, delta))
 
     def moves_before(self, stock: Key, okey: Okey) -> int:
-        m = self.stock_moves.c
-        coop, location, sku = stock
-        stored = self.conn.execute(
-            sa.select(sa.func.coalesce(sa.func.sum(m.delta), 0)).where(
-                m.coop_id == coop, m.location == location, m.sku == sku, m.okey < okey_bytes(okey)
-            )
-        ).scalar_one()
+        self.cursor.execute(self.moves_sum, (*stock, okey_bytes(okey)))
+        row = self.cursor.fetchone()
+        stored = int(row[0]) if row else 0
         pending = sum(d for o, d in self.moves_of.get(stock, ()) if o < okey)
-        return int(stored) + pending
+        return stored + pending
 
     def moves_after(self, stock: Key, okey: Okey) -> bool:
         if any(o > okey for o, _ in self.moves_of.get(stock, ())):
             return True
-        m = self.stock_moves.c
-        coop, location, sku = stock
-        later = self.conn.execute(
-            sa.select(m.delta)
-            .where(
-                m.coop_id == coop, m.location == location, m.sku == sku, m.okey > okey_bytes(okey)
-            )
-            .limit(1)
-        ).first()
-        return later is not None
+        self.cursor.execute(self.moves_later, (*stock, okey_bytes(okey)))
+        return self.cursor.fetchone() is not None
 
     # --- bulk I/O ------------------------------------------------------------------------
     def prefetch(self, wanted: dict[str, set[Key]]) -> None:
@@ -225,6 +221,8 @@ class SqlState:
         """Write every changed row and the new stock movements; returns rows written."""
         written = 0
         cur = self.cursor
+        if self.bulk:
+            pgbulk.stage(cur, self.prefix)
         for table, keys in self.dirty.items():
             if not keys:
                 continue
