@@ -230,12 +230,17 @@ class Projector:
                 # As SQLite's synchronous=NORMAL (see _projection_pragmas): a commit lost
                 # to a crash takes its position with it and is projected again. Only this
                 # transaction; the ingest's commits stay fully durable.
-                cursor.execute("SET LOCAL synchronous_commit = off")
+                # Without statistics on events (a store just loaded or restored, before
+                # autovacuum's ANALYZE) the planner reads every event after the position
+                # and sorts them, each step; the read wants the index scan in id order.
+                cursor.execute("SET LOCAL synchronous_commit = off; SET LOCAL enable_sort = off")
             after, released_sql = self._sql
             cursor.execute(after, (pos, upto if upto is not None else 2**62, limit))
             rows = cursor.fetchall()
             cursor.execute(released_sql)
             released = cursor.fetchall()
+            if self._barrier_lock:
+                cursor.execute("SET LOCAL enable_sort TO DEFAULT")
             batch: list[Event] = []
             held: list[int] = []
             for r in rows:
