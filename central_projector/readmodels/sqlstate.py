@@ -221,16 +221,15 @@ class SqlState:
         """Write every changed row and the new stock movements; returns rows written."""
         written = 0
         cur = self.cursor
-        if self.bulk:
-            pgbulk.stage(cur, self.prefix)
+        bulk = pgbulk.Writer(cur, self.prefix) if self.bulk else None
         for table, keys in self.dirty.items():
             if not keys:
                 continue
             t, cache = self.t[table], self.cache[table]
             rows = [t.params(r) for k in keys if (r := cache[k]) is not None]
             gone = [list(k) for k in keys if cache[k] is None]
-            if self.bulk:
-                pgbulk.write(cur, self.prefix, table, t, rows, gone)
+            if bulk is not None:
+                bulk.write(table, t, rows, gone)
             else:
                 if rows:
                     cur.executemany(t.upsert, rows)
@@ -248,8 +247,8 @@ class SqlState:
                 at = (k[0], k[1], k[2], okey_bytes(o))
                 summed[at] = summed.get(at, 0) + d
             moves = [(*at, d) for at, d in summed.items()]
-            if self.bulk:
-                pgbulk.write_moves(cur, self.prefix, self.moves_insert, moves)
+            if bulk is not None:
+                bulk.write_moves(self.moves_insert, moves)
             else:
                 cur.executemany(self.moves_insert, moves)
             written += len(summed)

@@ -39,7 +39,9 @@ def test_copy_staged_projection_equals_executemany_in_one_session(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same events projected both ways, step by step in shared transactions, store
-    byte-identical rows: updates of existing rows, deletes and stock moves included."""
+    byte-identical rows: updates of existing rows, deletes and stock moves included (the
+    staging tables truncated now and then)."""
+    monkeypatch.setattr(pgbulk, "TRUNCATE_ROWS", 2000)
     commit(postgres_url, workload_rows(12, 6000))
     live = Projector(postgres_url, batch_size=400)
     try:
