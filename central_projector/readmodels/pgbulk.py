@@ -27,6 +27,8 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
+from psycopg.types.string import BytesBinaryDumper
+
 from central_projector.readmodels.tables import SPEC
 
 BULK_MIN = 40  # rows below which executemany is faster (measured on a 100k projection)
@@ -130,6 +132,9 @@ class Writer:
     def __init__(self, cur: Any, prefix: str) -> None:
         self.cur, self.prefix = cur, prefix
         self._staged = False
+        # COPY finds its dumpers by type: bytea's is psycopg's DB-API one (for its
+        # Binary wrapper, never used here), in Python; the C one dumps bytes alike.
+        cur.adapters.register_dumper(bytes, BytesBinaryDumper)
 
     def _staging(self, rows: int) -> None:
         """Make sure the staging tables are there before ``rows`` are COPYed in."""
