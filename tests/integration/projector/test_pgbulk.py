@@ -120,3 +120,28 @@ def test_upserts_deletes_and_moves_land_on_existing_rows_of_their_own_prefix(
             delta = {p: table_set(p).stock_moves.c.delta for p in (PREFIX, SHADOW)}
             moves = {p: conn.execute(sa.select(d)).scalars().all() for p, d in delta.items()}
     assert moves == {PREFIX: [2], SHADOW: [500]}
+
+
+def test_staging_tables_stay_small_over_many_flushes(
+    postgres_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Staged rows leave dead tuples that no vacuum reaches: the session's truncations
+    keep a staging table near the size of one flush's rows, not the sum of all."""
+    monkeypatch.setattr(pgbulk, "BULK_MIN", ALWAYS)
+    monkeypatch.setattr(pgbulk, "TRUNCATE_ROWS", 1000)
+    table_set(PREFIX).metadata.create_all(postgres_engine)
+    size = sa.text("SELECT pg_relation_size('pg_temp.\"kopsync_stage_rm_price\"')")
+    sizes = []
+    with postgres_engine.connect() as conn:
+        for n in range(30):
+            with conn.begin():
+                state = SqlState(conn)
+                for i in range(400):
+                    row = {"coop_id": "c1", "sku": f"S{i}", "unit_price": n,
+                           "effective_from": "2026-01-01", "okey": [n, i]}  # fmt: skip
+                    state.put("price", ("c1", f"S{i}"), row)
+                state.flush()
+                sizes.append(conn.execute(size).scalar_one())
+        prices = conn.execute(sa.text('SELECT DISTINCT unit_price FROM "rm_price"')).all()
+    assert prices == [(29,)]
+    assert max(sizes) <= 4 * sizes[0] < 30 * sizes[0]
