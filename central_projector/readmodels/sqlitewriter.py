@@ -63,11 +63,12 @@ class WriterProcess:
             stdout=subprocess.PIPE,
         )
         self._busy = False
+        self._broken = False  # its pipe failed: it is gone, even if not yet reaped
         # A projector dropped without close(): its writer still ends (end of its input).
         weakref.finalize(self, _hang_up, self.proc)
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return not self._broken and self.proc.poll() is None
 
     def send(self, check: tuple[str, tuple[Any, ...], Any], statements: list[Any]) -> None:
         """Start one job: ``check`` is (sql, parameters, the row it must return, or None
@@ -76,6 +77,7 @@ class WriterProcess:
         try:
             _send(self.proc.stdin, (check, statements))
         except (BrokenPipeError, OSError) as exc:
+            self._broken = True
             raise sqlite3.OperationalError(f"the projector's writer process ended: {exc}") from exc
         self._busy = True
 
@@ -87,6 +89,7 @@ class WriterProcess:
         assert self.proc.stdout is not None
         answer = _receive(self.proc.stdout)
         if answer is None:
+            self._broken = True
             code = self.proc.poll()
             raise sqlite3.OperationalError(
                 f"the projector's writer process ended (exit status {code}) during a step; "

@@ -4,7 +4,10 @@
 the pure folds then read and write the cache; ``flush`` writes every changed row with
 one ``executemany`` upsert (``INSERT … ON CONFLICT DO UPDATE``, the same text on SQLite
 and PostgreSQL) and one delete per table, and appends the stock movements, all in the
-caller's transaction. Rows missed by the prefetch are loaded one by one (rare).
+caller's transaction; on PostgreSQL larger sets go by ``COPY`` through a staging table
+instead (:mod:`central_projector.readmodels.pgbulk`). Rows missed by the prefetch are
+loaded one by one (rare). ``prepare`` and :class:`Writes` split the same in two: the
+parameters are made here, and written by whichever connection commits the step.
 
 The hot path talks to the DB-API cursor of the SQLAlchemy connection (same transaction):
 SQLAlchemy's per-row parameter processing cost more than the folds themselves. Document
@@ -159,6 +162,8 @@ class SqlState:
         self.moves: list[tuple[Key, Okey, int]] = []
         self.moves_of: dict[Key, list[tuple[Okey, int]]] = {}  # the same, by item
         self.loads = 0
+        self.prefix = prefix
+        self.bulk = conn.dialect.name == "postgresql"  # COPY-staged writes (pgbulk)
         self.settle = settle if settle is not None else _nothing
         # The newest movement's order key per stock item (None if it has none),
         # kept with the cached rows: a count later than it needs no ledger query.
@@ -266,17 +271,14 @@ class SqlState:
         """The changed rows as parameters, ready to write on any cursor of the same kind
         (:meth:`Writes.write`, another thread's); the cache is left as it is until
         :meth:`Writes.evict` (after the write has committed)."""
-        writes = Writes()
+        writes = Writes(self.prefix if self.bulk else None)
         for table, keys in self.dirty.items():
             if not keys:
                 continue
             t, cache = self.t[table], self.cache[table]
             rows = [t.params(r) for k in keys if (r := cache[k]) is not None]
             gone = [list(k) for k in keys if cache[k] is None]
-            if rows:
-                writes.sql.append((t.upsert, rows))
-            if gone:
-                writes.sql.append((t.delete, gone))
+            writes.tables.append((table, t, rows, gone))
             writes.rows += len(keys)
             if table in self.evict:
                 writes.written[table] = keys
@@ -286,7 +288,8 @@ class SqlState:
             for k, o, d in self.moves:
                 at = (k[0], k[1], k[2], okey_bytes(o))
                 summed[at] = summed.get(at, 0) + d
-            writes.sql.append((self.moves_insert, [(*at, d) for at, d in summed.items()]))
+            writes.moves = [(*at, d) for at, d in summed.items()]
+            writes.moves_insert = self.moves_insert
             writes.rows += len(summed)
             self.moves = []
             self.moves_of = {}
@@ -294,16 +297,44 @@ class SqlState:
 
 
 class Writes:
-    """One batch's prepared statements: ``(sql, parameter rows)`` in order."""
+    """One batch's changed rows, as parameters: per table the upserts and the deletes,
+    then the summed stock movements."""
 
-    def __init__(self) -> None:
-        self.sql: list[tuple[str, list[Any]]] = []
+    def __init__(self, bulk: str | None = None) -> None:
+        """``bulk``: the table prefix, to write larger sets by COPY (PostgreSQL,
+        :mod:`central_projector.readmodels.pgbulk`); else executemany."""
+        self.bulk = bulk
+        self.tables: list[tuple[str, _Table, list[Any], list[Any]]] = []
+        self.moves: list[Any] = []
+        self.moves_insert = ""
         self.rows = 0
         self.written: dict[str, set[Key]] = {}  # rows of evicted kinds, to forget after
 
+    @property
+    def sql(self) -> list[tuple[str, list[Any]]]:
+        """The same as ``(sql, parameter rows)`` for executemany, in order."""
+        out: list[tuple[str, list[Any]]] = []
+        for _, t, rows, gone in self.tables:
+            if rows:
+                out.append((t.upsert, rows))
+            if gone:
+                out.append((t.delete, gone))
+        if self.moves:
+            out.append((self.moves_insert, self.moves))
+        return out
+
     def write(self, cursor: Any) -> None:
-        for sql, rows in self.sql:
-            cursor.executemany(sql, rows)
+        if self.bulk is None:
+            for sql, rows in self.sql:
+                cursor.executemany(sql, rows)
+            return
+        from central_projector.readmodels import pgbulk  # needs psycopg
+
+        bulk = pgbulk.Writer(cursor, self.bulk)
+        for kind, t, rows, gone in self.tables:
+            bulk.write(kind, t, rows, gone)
+        if self.moves:
+            bulk.write_moves(self.moves_insert, self.moves)
 
     def evict(
         self,
