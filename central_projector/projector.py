@@ -25,6 +25,7 @@ Two details keep the cursor honest:
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import time
 from collections.abc import Callable, Iterator
@@ -54,6 +55,8 @@ _COLUMNS = (
 )  # fmt: skip
 ID, DEVICE, SEQ, EVENT_ID, COOP, TYPE, VERSION, AGG, WALL, COUNTER, ENVELOPE, RECEIVED = range(12)
 STATUS, FLAGS = 12, 13
+# Memory bounds, the defaults of Projector(cache_rows=, sqlite_cache_kib=, sqlite_mmap_bytes=)
+# and of `kopsync central project --cache-rows/--sqlite-cache-mib/--sqlite-mmap-mib`.
 SQLITE_CACHE_KIB = 1024 * 1024  # 1 GiB of page cache for the read-model B-trees
 SQLITE_MMAP_BYTES = 4 << 30
 SQLITE_CHECKPOINT_PAGES = 16_000
@@ -141,16 +144,35 @@ class Projector:
         engine: sa.Engine | None = None,
         prefix: str = PREFIX,
         fold: Callable[[State, list[Event]], object] = apply,
+        cache_rows: int = CACHE_ROWS,
+        sqlite_cache_kib: int = SQLITE_CACHE_KIB,
+        sqlite_mmap_bytes: int = SQLITE_MMAP_BYTES,
     ) -> None:
         """``prefix`` names the tables projected into (``rm_``; a replay's shadow has its
         own, with its own position); ``fold`` folds a batch (a replay of some areas or
-        cooperatives passes a narrower one)."""
+        cooperatives passes a narrower one).
+
+        Memory is bounded by ``cache_rows`` (read-model rows kept between steps, about
+        1 KiB each; 0 keeps none) and, on SQLite, by ``sqlite_cache_kib`` (the page cache
+        of each connection) and ``sqlite_mmap_bytes`` (how much of the file is mapped;
+        0 maps none)."""
+        for name, value in (
+            ("cache_rows", cache_rows),
+            ("sqlite_cache_kib", sqlite_cache_kib),
+            ("sqlite_mmap_bytes", sqlite_mmap_bytes),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a whole number >= 0, not {value!r}")
         self.url = url
         self.t = table_set(prefix)
         self.fold = fold
+        self.cache_rows = cache_rows
         self.engine = engine if engine is not None else make_engine(url)
         if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _projection_pragmas)
+            pragmas = functools.partial(
+                _projection_pragmas, cache_kib=sqlite_cache_kib, mmap_bytes=sqlite_mmap_bytes
+            )
+            sa.event.listen(self.engine, "connect", pragmas)
         self.batch_size = batch_size
         self._barrier_lock = self.engine.dialect.name == "postgresql"
         # Rows as committed by this projector's last step: valid as long as nobody else
@@ -221,7 +243,7 @@ class Projector:
             elif (
                 pos != self._cache_pos
                 or generation != self._cache_gen
-                or self._cached_rows() > CACHE_ROWS
+                or self._cached_rows() > self.cache_rows
             ):
                 # another projector moved on, a replay swapped, or the cache grew too big
                 self._cache, self._complete = {}, frozenset()
@@ -287,6 +309,8 @@ class Projector:
             self._cache_pos = -1  # until the commit below has succeeded
         if own:
             self._cache_pos, self._cache_gen = new_pos, generation
+        if self._cached_rows() > self.cache_rows:  # never more than that between steps
+            self._cache, self._complete = {}, frozenset()
         return res
 
     @contextlib.contextmanager
@@ -341,7 +365,13 @@ class Projector:
             )
 
 
-def _projection_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _projection_pragmas(
+    dbapi_conn: Any,
+    _record: Any,
+    *,
+    cache_kib: int = SQLITE_CACHE_KIB,
+    mmap_bytes: int = SQLITE_MMAP_BYTES,
+) -> None:
     """WAL with synchronous=NORMAL for the projector's own connections.
 
     A commit still writes the read-model rows and the position atomically; what NORMAL
@@ -352,8 +382,8 @@ def _projection_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA synchronous=NORMAL")
     # Upserts seek all over the read-model B-trees: keep them in memory, not re-read.
-    cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-    cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+    cur.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+    cur.execute(f"PRAGMA mmap_size={int(mmap_bytes)}")
     # Each step rewrites the same hot pages: checkpoint them into the file every few
     # steps rather than after each one.
     cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")

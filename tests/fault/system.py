@@ -107,14 +107,21 @@ class Proc:
 
     def rss_kib(self) -> int | None:
         """Resident set size from /proc, or None if the process is gone."""
+        return self.memory_kib().get("VmRSS")
+
+    def memory_kib(self) -> dict[str, int]:
+        """VmRSS and its parts (RssAnon: heap; RssFile: mapped files; RssShmem: shared
+        memory such as SQLite's WAL index) from /proc, KiB; empty if the process is gone."""
         pid = self.pid
         if pid is None:
-            return None
+            return {}
+        out: dict[str, int] = {}
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return None
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+                    out[key] = int(value.split()[0])
+        return out
 
     def log_text(self) -> str:
         with contextlib.suppress(OSError):
@@ -149,6 +156,7 @@ class System:
     device_count: int = 2
     linked: bool = False
     gap_timeout_s: float = 300.0
+    projector_args: Sequence[str] = ()  # more options of `kopsync central project`
     nats: NatsServer = field(init=False)
     devices: list[Device] = field(default_factory=list)
     ingest: Proc = field(init=False)
@@ -185,7 +193,10 @@ class System:
         self.ingest = Proc("ingest", ingest, logs / "ingest.log", self.env)
         project = [KOPSYNC, "central", "project", "--db", self.db_url, "--nats", self.nats.url]
         self.projector = Proc(
-            "projector", [*project, "--poll", "0.5"], logs / "projector.log", self.env
+            "projector",
+            [*project, "--poll", "0.5", *self.projector_args],
+            logs / "projector.log",
+            self.env,
         )
         dirs = list(device_dirs or [])
         for i in range(self.device_count):
