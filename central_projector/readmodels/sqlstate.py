@@ -31,6 +31,14 @@ _pack = msgpack.Packer(use_bin_type=True).pack
 _unpack = msgpack.unpackb
 
 
+def in_list_length(n: int) -> int:
+    """The IN-list length a lookup of ``n`` keys uses (padded with a repeated key): a power
+    of two, or CHUNK. The driver keeps each distinct statement prepared (sqlite3 the last
+    128 per connection, up to ~100 KiB each for long lists), and one statement per key
+    count would keep filling that cache for hours as rarer counts come up."""
+    return min(CHUNK, 1 << (n - 1).bit_length())
+
+
 def okey_bytes(okey: Okey) -> bytes:
     """An order key as bytes that sort like the key (device ids never contain NUL)."""
     wall, counter, device, seq = okey
@@ -212,8 +220,9 @@ class SqlState:
         cache = self.cache[table]
         for k in keys:
             cache[k] = None
-        params = [v for k in keys for v in k]
-        self.cursor.execute(t.select + t.where_in(len(keys)), params)
+        size = in_list_length(len(keys))
+        params = [v for k in keys for v in k] + list(keys[-1]) * (size - len(keys))
+        self.cursor.execute(t.select + t.where_in(size), params)
         n = len(t.pk)
         for values in self.cursor.fetchall():
             cache[tuple(values[:n])] = t.row(values)

@@ -180,14 +180,7 @@ async def link_faults(budget: Budget, root: Path) -> Result:
 # docs/RELIABILITY.md): with the production defaults (a million cached rows, 1 GiB of page
 # cache, 4 GiB mapped) the caches fill for hours as the read models grow, which is growth by
 # design; with bounds reached early, growth after the warm-up is a leak.
-SOAK_PROJECTOR_BOUNDS = (
-    "--cache-rows",
-    "2000",
-    "--sqlite-cache-mib",
-    "2",
-    "--sqlite-mmap-mib",
-    "0",
-)
+SOAK_PROJECTOR_BOUNDS = ("--cache-rows", "500", "--sqlite-cache-mib", "1", "--sqlite-mmap-mib", "0")
 
 
 async def soak(budget: Budget, root: Path) -> Result:

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from support.projector_db import sql_snapshot
 
 from central_projector.projector import SQLITE_CACHE_KIB, Projector
+from central_projector.readmodels.sqlstate import CHUNK, in_list_length
 from central_projector.store import CentralStore
 from edge_agent.agent import EdgeAgent
 from edge_agent.simulate import simulate
@@ -73,6 +74,14 @@ def test_no_more_rows_than_cache_rows_stay_cached_and_the_read_models_are_the_sa
     if cache_rows:
         assert max(held) > 0  # the cache is used below its bound, not just dropped
     assert got == want
+
+
+def test_lookups_use_few_statement_shapes() -> None:
+    """Any number of keys up to CHUNK is looked up with one of ten IN-list lengths, never
+    shorter than the keys, so the driver's cache of prepared statements stops growing."""
+    lengths = {in_list_length(n) for n in range(1, CHUNK + 1)}
+    assert all(in_list_length(n) >= n for n in range(1, CHUNK + 1))
+    assert sorted(lengths) == [1, 2, 4, 8, 16, 32, 64, 128, 256, CHUNK]
 
 
 def _pragmas(projector: Projector) -> tuple[int, int, int]:
