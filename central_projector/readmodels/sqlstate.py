@@ -32,11 +32,12 @@ _unpack = msgpack.unpackb
 
 
 def in_list_length(n: int) -> int:
-    """The IN-list length a lookup of ``n`` keys uses (padded with a repeated key): a power
-    of two, or CHUNK. The driver keeps each distinct statement prepared (sqlite3 the last
-    128 per connection, up to ~100 KiB each for long lists), and one statement per key
-    count would keep filling that cache for hours as rarer counts come up."""
-    return min(CHUNK, 1 << (n - 1).bit_length())
+    """The longest of ten IN-list lengths (powers of two, and CHUNK) not above ``n``: a
+    lookup of ``n`` keys is split into lists of these lengths. The driver keeps each
+    distinct statement prepared (sqlite3 the last 128 per connection, up to ~100 KiB each
+    for long lists), and one statement per key count would keep filling that cache for
+    hours as rarer counts come up."""
+    return CHUNK if n >= CHUNK else 1 << (n.bit_length() - 1)
 
 
 def okey_bytes(okey: Okey) -> bytes:
@@ -220,12 +221,13 @@ class SqlState:
         cache = self.cache[table]
         for k in keys:
             cache[k] = None
-        size = in_list_length(len(keys))
-        params = [v for k in keys for v in k] + list(keys[-1]) * (size - len(keys))
-        self.cursor.execute(t.select + t.where_in(size), params)
         n = len(t.pk)
-        for values in self.cursor.fetchall():
-            cache[tuple(values[:n])] = t.row(values)
+        while keys:
+            size = in_list_length(len(keys))
+            part, keys = keys[:size], keys[size:]
+            self.cursor.execute(t.select + t.where_in(size), [v for k in part for v in k])
+            for values in self.cursor.fetchall():
+                cache[tuple(values[:n])] = t.row(values)
 
     def flush(self) -> int:
         """Write every changed row and the new stock movements; returns rows written."""

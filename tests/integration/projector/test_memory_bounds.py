@@ -77,10 +77,16 @@ def test_no_more_rows_than_cache_rows_stay_cached_and_the_read_models_are_the_sa
 
 
 def test_lookups_use_few_statement_shapes() -> None:
-    """Any number of keys up to CHUNK is looked up with one of ten IN-list lengths, never
-    shorter than the keys, so the driver's cache of prepared statements stops growing."""
-    lengths = {in_list_length(n) for n in range(1, CHUNK + 1)}
-    assert all(in_list_length(n) >= n for n in range(1, CHUNK + 1))
+    """Any number of keys up to CHUNK is looked up in lists of ten lengths at most, which
+    add up to the keys exactly, so the driver's cache of prepared statements stops growing."""
+    lengths: set[int] = set()
+    for n in range(1, CHUNK + 1):
+        left, parts = n, []
+        while left:
+            parts.append(in_list_length(left))
+            left -= parts[-1]
+        assert sum(parts) == n and len(parts) <= n.bit_count()
+        lengths.update(parts)
     assert sorted(lengths) == [1, 2, 4, 8, 16, 32, 64, 128, 256, CHUNK]
 
 
