@@ -17,7 +17,14 @@ from typing import Any
 import click
 import structlog
 
-from central_projector.projector import DEFAULT_BATCH, Projector, RunResult
+from central_projector.projector import (
+    CACHE_ROWS,
+    DEFAULT_BATCH,
+    SQLITE_CACHE_KIB,
+    SQLITE_MMAP_BYTES,
+    Projector,
+    RunResult,
+)
 from central_projector.readmodels import queries
 from central_projector.store import DEFAULT_URL, CentralStore
 from kopsync.clikit import configure_logging, emit_json, friendly, json_option
@@ -66,6 +73,33 @@ db_option = click.option(
               show_default=True, help="Events per transaction.")  # fmt: skip
 @click.option("--poll", type=click.FloatRange(0.05, 3600), default=1.0, show_default=True,
               help="Seconds between looks at the store when following.")  # fmt: skip
+@click.option(
+    "--cache-rows",
+    envvar="KOPSYNC_PROJECT_CACHE_ROWS",
+    type=click.IntRange(min=0),
+    default=CACHE_ROWS,
+    show_default=True,
+    help="Read-model rows kept in memory between steps, about 1 KiB each; 0 keeps none "
+    "($KOPSYNC_PROJECT_CACHE_ROWS).",
+)
+@click.option(
+    "--sqlite-cache-mib",
+    envvar="KOPSYNC_PROJECT_SQLITE_CACHE_MIB",
+    type=click.IntRange(min=0),
+    default=SQLITE_CACHE_KIB // 1024,
+    show_default=True,
+    help="SQLite only: page cache of the projector's connection, MiB "
+    "($KOPSYNC_PROJECT_SQLITE_CACHE_MIB).",
+)
+@click.option(
+    "--sqlite-mmap-mib",
+    envvar="KOPSYNC_PROJECT_SQLITE_MMAP_MIB",
+    type=click.IntRange(min=0),
+    default=SQLITE_MMAP_BYTES >> 20,
+    show_default=True,
+    help="SQLite only: how much of the database file is memory-mapped, MiB; 0 maps none "
+    "($KOPSYNC_PROJECT_SQLITE_MMAP_MIB).",
+)
 @json_option
 @friendly
 def project(
@@ -76,6 +110,9 @@ def project(
     once: bool,
     batch_size: int,
     poll: float,
+    cache_rows: int,
+    sqlite_cache_mib: int,
+    sqlite_mmap_mib: int,
     as_json: bool,
 ) -> None:
     """Fold committed events into the read models, exactly once.
@@ -84,7 +121,13 @@ def project(
     store (woken by the canonical stream when --nats is given).
     """
     configure_logging(as_json=as_json)
-    with Projector(db_url, batch_size=batch_size) as projector:
+    with Projector(
+        db_url,
+        batch_size=batch_size,
+        cache_rows=cache_rows,
+        sqlite_cache_kib=sqlite_cache_mib * 1024,
+        sqlite_mmap_bytes=sqlite_mmap_mib << 20,
+    ) as projector:
         if once:
             _report(projector.run_once(), projector, as_json)
             return

@@ -30,6 +30,7 @@ Two details keep the cursor honest:
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -62,6 +63,8 @@ _COLUMNS = (
 )  # fmt: skip
 ID, DEVICE, SEQ, EVENT_ID, COOP, TYPE, VERSION, AGG, WALL, COUNTER, ENVELOPE, RECEIVED = range(12)
 STATUS, FLAGS = 12, 13
+# Memory bounds, the defaults of Projector(cache_rows=, sqlite_cache_kib=, sqlite_mmap_bytes=)
+# and of `kopsync central project --cache-rows/--sqlite-cache-mib/--sqlite-mmap-mib`.
 SQLITE_CACHE_KIB = 1024 * 1024  # 1 GiB of page cache for the read-model B-trees
 SQLITE_MMAP_BYTES = 4 << 30
 SQLITE_CHECKPOINT_PAGES = 16_000
@@ -285,16 +288,36 @@ class Projector:
         engine: sa.Engine | None = None,
         prefix: str = PREFIX,
         fold: Callable[[State, list[Event]], object] = apply,
+        cache_rows: int = CACHE_ROWS,
+        sqlite_cache_kib: int = SQLITE_CACHE_KIB,
+        sqlite_mmap_bytes: int = SQLITE_MMAP_BYTES,
     ) -> None:
         """``prefix`` names the tables projected into (``rm_``; a replay's shadow has its
         own, with its own position); ``fold`` folds a batch (a replay of some areas or
-        cooperatives passes a narrower one)."""
+        cooperatives passes a narrower one).
+
+        Memory is bounded by ``cache_rows`` (read-model rows kept between steps, about
+        1 KiB each; 0 keeps none) and, on SQLite, by ``sqlite_cache_kib`` (the page cache
+        of each connection) and ``sqlite_mmap_bytes`` (how much of the file is mapped;
+        0 maps none)."""
+        for name, value in (
+            ("cache_rows", cache_rows),
+            ("sqlite_cache_kib", sqlite_cache_kib),
+            ("sqlite_mmap_bytes", sqlite_mmap_bytes),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a whole number >= 0, not {value!r}")
         self.url = url
         self.t = table_set(prefix)
         self.fold = fold
+        self.cache_rows = cache_rows
+        self._sqlite_memory = (sqlite_cache_kib, sqlite_mmap_bytes)  # its writer's too
         self.engine = engine if engine is not None else make_engine(url)
         if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _projection_pragmas)
+            pragmas = functools.partial(
+                _projection_pragmas, cache_kib=sqlite_cache_kib, mmap_bytes=sqlite_mmap_bytes
+            )
+            sa.event.listen(self.engine, "connect", pragmas)
         self.batch_size = batch_size
         self._barrier_lock = self.engine.dialect.name == "postgresql"
         # Rows as committed by this projector's last step: valid as long as nobody else
@@ -363,6 +386,8 @@ class Projector:
             res = read.result(pos, writes, state.loads)
         if own:
             self._cache_pos, self._cache_gen = res.position, generation
+        if self._cached_rows() > self.cache_rows:  # never more than that between steps
+            self._cache, self._complete = {}, frozenset()
         return res
 
     @contextlib.contextmanager
@@ -391,7 +416,7 @@ class Projector:
         elif (
             pos != self._cache_pos
             or generation != self._cache_gen
-            or self._cached_rows() > CACHE_ROWS
+            or self._cached_rows() > self.cache_rows
         ):
             # another projector moved on, a replay swapped, or the cache grew too big
             self._cache, self._complete = {}, frozenset()
@@ -494,7 +519,11 @@ class Projector:
         if self._writer is None or not self._writer.alive():
             if self._writer is not None:
                 self._writer.close()
-            pragmas = ["PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", *pragma_statements()]
+            pragmas = [
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA foreign_keys=ON",
+                *pragma_statements(*self._sqlite_memory),
+            ]
             self._writer = WriterProcess(path, pragmas)
         return self._writer
 
@@ -573,7 +602,7 @@ class Projector:
             self._check_cache(pos, generation)
             held = self._count_held(cursor)
             while True:
-                if self._cached_rows() > CACHE_ROWS:
+                if self._cached_rows() > self.cache_rows:
                     pipe.settle()
                     self._cache, self._complete = {}, frozenset()
                 if held:
@@ -603,6 +632,8 @@ class Projector:
                     reader.invalidate()  # not back into the pool as it is
             reader.close()
         self._cache_pos, self._cache_gen = pos, generation
+        if self._cached_rows() > self.cache_rows:  # never more than that between runs
+            self._cache, self._complete = {}, frozenset()
 
     def _peek_position(self, cursor: Any) -> tuple[int, int, int, bool]:
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
@@ -648,7 +679,13 @@ def pragma_statements(
     ]
 
 
-def _projection_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _projection_pragmas(
+    dbapi_conn: Any,
+    _record: Any,
+    *,
+    cache_kib: int = SQLITE_CACHE_KIB,
+    mmap_bytes: int = SQLITE_MMAP_BYTES,
+) -> None:
     """WAL with synchronous=NORMAL for the projector's own connections.
 
     A commit still writes the read-model rows and the position atomically; what NORMAL
@@ -657,7 +694,7 @@ def _projection_pragmas(dbapi_conn: Any, _record: Any) -> None:
     event record itself is written by the ingest's connections, which keep FULL.
     """
     cur = dbapi_conn.cursor()
-    for sql in pragma_statements():
+    for sql in pragma_statements(cache_kib, mmap_bytes):
         cur.execute(sql)
     cur.close()
 

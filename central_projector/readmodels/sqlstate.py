@@ -36,6 +36,15 @@ _pack = msgpack.Packer(use_bin_type=True).pack
 _unpack = msgpack.unpackb
 
 
+def in_list_length(n: int) -> int:
+    """The longest of ten IN-list lengths (powers of two, and CHUNK) not above ``n``: a
+    lookup of ``n`` keys is split into lists of these lengths. The driver keeps each
+    distinct statement prepared (sqlite3 the last 128 per connection, up to ~100 KiB each
+    for long lists), and one statement per key count would keep filling that cache for
+    hours as rarer counts come up."""
+    return CHUNK if n >= CHUNK else 1 << (n.bit_length() - 1)
+
+
 def okey_bytes(okey: Okey) -> bytes:
     """An order key as bytes that sort like the key (device ids never contain NUL)."""
     wall, counter, device, seq = okey
@@ -254,11 +263,13 @@ class SqlState:
         cache = self.cache[table]
         for k in keys:
             cache[k] = None
-        params = [v for k in keys for v in k]
-        self.cursor.execute(t.select + t.where_in(len(keys)), params)
         n = len(t.pk)
-        for values in self.cursor.fetchall():
-            cache[tuple(values[:n])] = t.row(values)
+        while keys:
+            size = in_list_length(len(keys))
+            part, keys = keys[:size], keys[size:]
+            self.cursor.execute(t.select + t.where_in(size), [v for k in part for v in k])
+            for values in self.cursor.fetchall():
+                cache[tuple(values[:n])] = t.row(values)
 
     def flush(self) -> int:
         """Write every changed row and the new stock movements; returns rows written."""

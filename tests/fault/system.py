@@ -107,19 +107,44 @@ class Proc:
 
     def rss_kib(self) -> int | None:
         """Resident set size from /proc, or None if the process is gone."""
+        return self.memory_kib().get("VmRSS")
+
+    def memory_kib(self) -> dict[str, int]:
+        """VmRSS and its parts (RssAnon: heap; RssFile: mapped files; RssShmem: shared
+        memory such as SQLite's WAL index) from /proc, KiB, summed over the process and
+        its descendants (the projector's SQLite writer process); empty if it is gone."""
         pid = self.pid
         if pid is None:
-            return None
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return None
+            return {}
+        out: dict[str, int] = {}
+        for member in _process_tree(pid):
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                    key, _, value = line.partition(":")
+                    if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+                        out[key] = out.get(key, 0) + int(value.split()[0])
+        return out
 
     def log_text(self) -> str:
         with contextlib.suppress(OSError):
             return self.log.read_text(errors="replace")
         return ""
+
+
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and every process descended from it, from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # the command name may hold spaces and parentheses: the ppid follows the last ')'
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
 
 
 @dataclass
@@ -149,6 +174,7 @@ class System:
     device_count: int = 2
     linked: bool = False
     gap_timeout_s: float = 300.0
+    projector_args: Sequence[str] = ()  # more options of `kopsync central project`
     nats: NatsServer = field(init=False)
     devices: list[Device] = field(default_factory=list)
     ingest: Proc = field(init=False)
@@ -185,7 +211,10 @@ class System:
         self.ingest = Proc("ingest", ingest, logs / "ingest.log", self.env)
         project = [KOPSYNC, "central", "project", "--db", self.db_url, "--nats", self.nats.url]
         self.projector = Proc(
-            "projector", [*project, "--poll", "0.5"], logs / "projector.log", self.env
+            "projector",
+            [*project, "--poll", "0.5", *self.projector_args],
+            logs / "projector.log",
+            self.env,
         )
         dirs = list(device_dirs or [])
         for i in range(self.device_count):
