@@ -226,6 +226,7 @@ class _Pipeline:
         self.future: Future[None] | None = None
         self.writes: Writes | None = None
         self.res = StepResult()
+        self._moves: dict[Key, list[tuple[bytes, int]]] | None = None  # of writes, by item
 
     def settle(self, keep: Mapping[str, Collection[Key]] | None = None) -> None:
         """Wait until the batch in flight has committed (raising what it raised); then
@@ -237,6 +238,17 @@ class _Pipeline:
         self._wait()
         writes.evict(self.projector._cache, keep)
         self.out.add(self.res)
+
+    def moves(self, stock: Key) -> tuple[str, int, list[tuple[bytes, int]]] | None:
+        """The batch in flight's movements of ``stock`` (see SqlState.moves_before)."""
+        writes = self.writes
+        if writes is None:
+            return None
+        if self._moves is None:
+            self._moves = {}
+            for coop, location, sku, at, delta in writes.moves:
+                self._moves.setdefault((coop, location, sku), []).append((at, delta))
+        return NAME, self.res.position, self._moves.get(stock, [])
 
     def _wait(self) -> None:
         if self.process is not None:
@@ -256,7 +268,7 @@ class _Pipeline:
         else:
             assert self.pool is not None
             self.future = self.pool.submit(p._commit, job)
-        self.writes, self.res = job.writes, res
+        self.writes, self.res, self._moves = job.writes, res, None
 
     def close(self) -> None:
         try:
@@ -611,7 +623,7 @@ class Projector:
                     cursor, pos, upto, self.batch_size, released=bool(held), session=True
                 )
                 state = SqlState(
-                    reader, self._cache, self._complete, TRANSIENT, self.t.prefix, pipe.settle
+                    reader, self._cache, self._complete, TRANSIENT, self.t.prefix, pipe
                 )
                 writes = self._fold(state, read)
                 res = read.result(pos, writes, state.loads)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Collection, Mapping
 from operator import itemgetter
-from typing import Any
+from typing import Any, Protocol
 
 import msgpack
 import sqlalchemy as sa
@@ -129,13 +129,27 @@ EVICTED: Any = object()  # in a cache: the row exists in the database, load it w
 _MISSING: Any = object()
 
 
+def _row(cursor: Any) -> tuple[Any, ...]:
+    row: tuple[Any, ...] = cursor.fetchone()
+    return row
+
+
 def _scalar(cursor: Any) -> Any:
     row: tuple[Any, ...] | None = cursor.fetchone()
     return None if row is None else row[0]
 
 
-def _nothing(_keep: Mapping[str, Collection[Key]]) -> None:
-    pass
+class InFlight(Protocol):
+    """The batch an earlier step is writing, maybe not yet committed."""
+
+    def settle(self, keep: Mapping[str, Collection[Key]]) -> None:
+        """Wait until it has committed; then its rows kept only as existing may be
+        forgotten, except those in ``keep`` (changed again since)."""
+
+    def moves(self, stock: Key) -> tuple[str, int, list[tuple[bytes, int]]] | None:
+        """``None`` if nothing is in flight; else the name of its position row, the
+        position it moves that row to, and its movements of ``stock`` (order key bytes,
+        delta)."""
 
 
 class SqlState:
@@ -148,17 +162,16 @@ class SqlState:
         complete: frozenset[str] = frozenset(),
         evict: tuple[str, ...] = (),
         prefix: str = PREFIX,
-        settle: Callable[[Mapping[str, Collection[Key]]], None] | None = None,
+        flight: InFlight | None = None,
     ) -> None:
         """``cache``: rows known from earlier steps (the caller vouches they are current);
         ``complete``: tables whose every row is in ``cache``, so a key not there is absent
         (a replay into empty read models), and need not be looked up; ``evict``: tables
         whose written rows are dropped from ``cache`` after the flush, remembered only as
         existing (:data:`EVICTED`); ``prefix``: of the table names (``rm_`` live,
-        another for a replay's shadow tables); ``settle``: called (with the rows changed
-        so far) before the stock ledger is read, to let earlier batches' writes land first
-        (they may be in flight on another connection: the rows of those batches are still
-        in ``cache``, their movements are not)."""
+        another for a replay's shadow tables); ``flight``: the batch an earlier step may
+        still be writing on another connection (:class:`InFlight`): its rows are still in
+        ``cache``, its stock movements are asked of it."""
         self.complete = complete
         self.evict = evict
         self.conn = conn
@@ -173,15 +186,22 @@ class SqlState:
         self.loads = 0
         self.prefix = prefix
         self.bulk = conn.dialect.name == "postgresql"  # COPY-staged writes (pgbulk)
-        self.settle = settle if settle is not None else _nothing
+        self.flight = flight
         # The newest movement's order key per stock item (None if it has none),
         # kept with the cached rows: a count later than it needs no ledger query.
         self.newest: dict[Key, Any] = self.cache.setdefault(LEDGER, {})
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         moves = f'"{prefix}stock_moves"'
+        position = f'"{prefix}projector_position"'
         at = f'"coop_id" = {mark} AND "location" = {mark} AND "sku" = {mark}'
         self.moves_sum = (
             f'SELECT COALESCE(SUM("delta"), 0) FROM {moves} WHERE {at} AND "okey" < {mark}'
+        )
+        # the same with the position, in one statement (one snapshot): did the batch in
+        # flight commit before the sum was taken?
+        self.moves_sum_at = (
+            f'SELECT (SELECT "position" FROM {position} WHERE "name" = {mark}), '
+            f'(SELECT COALESCE(SUM("delta"), 0) FROM {moves} WHERE {at} AND "okey" < {mark})'
         )
         # (no MAX of bytea on PostgreSQL; the key's index answers this as fast)
         self.moves_max = f'SELECT "okey" FROM {moves} WHERE {at} ORDER BY "okey" DESC LIMIT 1'
@@ -226,18 +246,28 @@ class SqlState:
             self.newest[stock] = okey
 
     def moves_before(self, stock: Key, okey: Okey) -> int:
-        self.settle(self.dirty)
-        self.cursor.execute(self.moves_sum, (*stock, okey_bytes(okey)))
-        stored = _scalar(self.cursor)
+        at = okey_bytes(okey)
+        flying = self.flight.moves(stock) if self.flight is not None else None
+        if flying is None:
+            self.cursor.execute(self.moves_sum, (*stock, at))
+            stored = int(_scalar(self.cursor))
+        else:
+            name, lands_at, moves = flying
+            self.cursor.execute(self.moves_sum_at, (name, *stock, at))
+            position, stored = _row(self.cursor)
+            stored = int(stored)
+            if position != lands_at:  # not committed yet: not in the sum
+                stored += sum(d for o, d in moves if o < at)
         pending = sum(d for o, d in self.moves_of.get(stock, ()) if o < okey)
-        return int(stored) + pending
+        return stored + pending
 
     def moves_after(self, stock: Key, okey: Okey) -> bool:
         newest = self.newest.get(stock, _MISSING)
         if newest is _MISSING:
             newest = None
             if "stock" not in self.complete:  # else every movement is one made here
-                self.settle(self.dirty)
+                if self.flight is not None:
+                    self.flight.settle(self.dirty)
                 self.cursor.execute(self.moves_max, stock)
                 stored = _scalar(self.cursor)
                 newest = None if stored is None else okey_of(bytes(stored))
