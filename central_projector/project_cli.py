@@ -88,7 +88,7 @@ db_option = click.option(
     type=click.IntRange(min=0),
     default=SQLITE_CACHE_KIB // 1024,
     show_default=True,
-    help="SQLite only: page cache of the projector's connection, MiB "
+    help="SQLite only: page cache of each of the projector's connections, MiB "
     "($KOPSYNC_PROJECT_SQLITE_CACHE_MIB).",
 )
 @click.option(
