@@ -80,6 +80,8 @@ class Replay:
             self.started = shadow.find(conn)
 
     def close(self) -> None:
+        if self.shadow is not None:
+            self.shadow.close()  # its SQLite writer process; the engine is the live one's
         self.live.close()
 
     def __enter__(self) -> Replay:
