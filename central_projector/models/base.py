@@ -99,7 +99,18 @@ class MemoryState:
         self.tables.get(table, {}).pop(key, None)
 
     def add_move(self, stock: Key, okey: Okey, delta: int) -> None:
-        self.moves.setdefault(stock, []).append((okey, delta))
+        # one entry per order key, as the SQL ledger sums them; a compensating movement
+        # (a superseded recording taken back) that brings it to zero leaves no entry, so
+        # the ledger is the same whatever order the recordings arrived in
+        moves = self.moves.setdefault(stock, [])
+        for i, (k, d) in enumerate(moves):
+            if k == okey:
+                if d + delta:
+                    moves[i] = (k, d + delta)
+                else:
+                    del moves[i]
+                return
+        moves.append((okey, delta))
 
     def moves_before(self, stock: Key, okey: Okey) -> int:
         return sum(d for k, d in self.moves.get(stock, ()) if k < okey)
