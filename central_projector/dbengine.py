@@ -10,6 +10,11 @@ from sqlalchemy import event
 from sync_core.errors import StoreError, StoreUnsafe
 
 SYNCHRONOUS_FULL = 2
+# The projector's SQLite memory, the defaults of Projector(sqlite_cache_kib=,
+# sqlite_mmap_bytes=) and of `kopsync central project --sqlite-cache-mib/--sqlite-mmap-mib`.
+SQLITE_CACHE_KIB = 1024 * 1024  # 1 GiB of page cache for the read-model B-trees
+SQLITE_MMAP_BYTES = 4 << 30
+SQLITE_CHECKPOINT_PAGES = 16_000
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -52,3 +57,38 @@ def make_engine(url: str) -> sa.Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def pragma_statements(
+    cache_kib: int = SQLITE_CACHE_KIB, mmap_bytes: int = SQLITE_MMAP_BYTES
+) -> list[str]:
+    """The projector's SQLite settings (see :func:`projection_pragmas`)."""
+    return [
+        "PRAGMA synchronous=NORMAL",
+        # Upserts seek all over the read-model B-trees: keep them in memory, not re-read.
+        f"PRAGMA cache_size=-{int(cache_kib)}",
+        f"PRAGMA mmap_size={int(mmap_bytes)}",
+        # Each step rewrites the same hot pages: checkpoint them into the file every few
+        # steps rather than after each one.
+        f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}",
+    ]
+
+
+def projection_pragmas(
+    dbapi_conn: Any,
+    _record: Any,
+    *,
+    cache_kib: int = SQLITE_CACHE_KIB,
+    mmap_bytes: int = SQLITE_MMAP_BYTES,
+) -> None:
+    """WAL with synchronous=NORMAL for the projector's own connections.
+
+    A commit still writes the read-model rows and the position atomically; what NORMAL
+    gives up is only the last few commits on power loss, after which the projector finds
+    its older position and projects those events again: harmless by construction. The
+    event record itself is written by the ingest's connections, which keep FULL.
+    """
+    cur = dbapi_conn.cursor()
+    for sql in pragma_statements(cache_kib, mmap_bytes):
+        cur.execute(sql)
+    cur.close()

@@ -23,9 +23,9 @@ from central_projector.projector import (
     SQLITE_CACHE_KIB,
     SQLITE_MMAP_BYTES,
     Projector,
-    RunResult,
 )
 from central_projector.readmodels import queries
+from central_projector.steps import RunResult
 from central_projector.store import DEFAULT_URL, CentralStore
 from kopsync.clikit import configure_logging, emit_json, friendly, json_option
 from kopsync.natsauth import connect_options

@@ -33,47 +33,47 @@ import contextlib
 import functools
 import gc
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from typing import Any
 
-import msgpack
 import sqlalchemy as sa
 
-from central_projector.dbengine import make_engine
+from central_projector.dbengine import SQLITE_CACHE_KIB as SQLITE_CACHE_KIB
+from central_projector.dbengine import SQLITE_MMAP_BYTES as SQLITE_MMAP_BYTES
+from central_projector.dbengine import make_engine, pragma_statements, projection_pragmas
 from central_projector.models import Event, State, apply
-from central_projector.models.base import Key
 from central_projector.models.keys import touches
 from central_projector.readmodels import schema
-from central_projector.readmodels.sqlitewriter import Stale, WriterProcess
+from central_projector.readmodels.sqlitewriter import WriterProcess
 from central_projector.readmodels.sqlstate import SqlState, Writes
 from central_projector.readmodels.tables import PREFIX, SPEC, table_set
+from central_projector.steps import (
+    COLUMNS,
+    ID,
+    STATUS,
+    Check,
+    Job,
+    Pipeline,
+    Read,
+    RunResult,
+    Stale,
+    StepResult,
+    to_event,
+)
+from central_projector.steps import NAME as NAME
 from central_projector.tables import events
 from central_projector.tables import metadata as store_metadata
-from schemas import REGISTRY
-from sync_core.errors import StoreError, UnknownEventType
+from sync_core.errors import StoreError
 
 DEFAULT_BATCH = 5000
-NAME = "main"
 
-_COLUMNS = (
-    "id", "device_id", "seq", "event_id", "coop_id", "type", "version", "aggregate_id",
-    "hlc_wall", "hlc_counter", "envelope", "received_at", "status", "flags",
-)  # fmt: skip
-ID, DEVICE, SEQ, EVENT_ID, COOP, TYPE, VERSION, AGG, WALL, COUNTER, ENVELOPE, RECEIVED = range(12)
-STATUS, FLAGS = 12, 13
-# Memory bounds, the defaults of Projector(cache_rows=, sqlite_cache_kib=, sqlite_mmap_bytes=)
-# and of `kopsync central project --cache-rows/--sqlite-cache-mib/--sqlite-mmap-mib`.
-SQLITE_CACHE_KIB = 1024 * 1024  # 1 GiB of page cache for the read-model B-trees
-SQLITE_MMAP_BYTES = 4 << 30
-SQLITE_CHECKPOINT_PAGES = 16_000
+# The bound of the row cache, the default of Projector(cache_rows=) and of `kopsync central
+# project --cache-rows` (SQLite's page cache and mapping: central_projector.dbengine).
 CACHE_ROWS = 1_000_000  # rows kept between steps (see Projector.step), about 1 GB
 # Rows a later step almost never reads again (one per sale, per redemption claim): only
 # the fact that they exist is kept between steps.
 TRANSIENT = ("sale", "claim")
 COMPLETE = frozenset(SPEC)
-_LATEST = {t: REGISTRY.latest_version(t) for t in REGISTRY.types}
 
 
 # On PostgreSQL, an events table without statistics yet (just loaded or restored, before
@@ -85,7 +85,7 @@ _NO_SORT_LOCAL = "SET LOCAL enable_sort = off"
 
 
 def _sql(mark: str, held: str = "rm_projector_held") -> tuple[str, str]:
-    cols = ", ".join(f"e.{c}" for c in _COLUMNS)
+    cols = ", ".join(f"e.{c}" for c in COLUMNS)
     after = (
         f"SELECT {cols} FROM events e WHERE e.id > {mark} AND e.id <= {mark} "
         f"ORDER BY e.id LIMIT {mark}"
@@ -95,198 +95,6 @@ def _sql(mark: str, held: str = "rm_projector_held") -> tuple[str, str]:
         "WHERE e.status = 'committed'"
     )
     return after, released
-
-
-@dataclass
-class StepResult:
-    """What one transaction did."""
-
-    events: int = 0
-    read: int = 0
-    rows: int = 0
-    position: int = 0
-    held: int = 0
-    released: int = 0
-    skipped: int = 0
-    loads: int = 0
-
-
-@dataclass
-class RunResult:
-    steps: int = 0
-    events: int = 0
-    rows: int = 0
-    seconds: float = 0.0
-    position: int = 0
-    read: int = 0  # rows of the store read, held and skipped ones too
-    progress: Callable[[RunResult], object] | None = field(default=None, repr=False)
-
-    def add(self, res: StepResult) -> None:
-        """Count one committed step."""
-        self.steps += 1
-        self.events += res.events
-        self.rows += res.rows
-        self.read += res.read
-        self.position = res.position
-        if self.progress is not None:
-            self.progress(self)
-
-    @property
-    def rate(self) -> float:
-        return self.events / self.seconds if self.seconds > 0 else 0.0
-
-
-def to_event(row: tuple[Any, ...]) -> Event | None:
-    """A store row as the folds see it (payload upcast), or None for an unknown type."""
-    payload = msgpack.unpackb(row[ENVELOPE], raw=False)["payload"]
-    type_, version = row[TYPE], row[VERSION]
-    latest = _LATEST.get(type_)
-    if latest is None:
-        return None
-    if version != latest:
-        try:
-            _, payload = REGISTRY.upcast(type_, version, payload)
-        except UnknownEventType:
-            return None
-    return Event(
-        (row[WALL], row[COUNTER], row[DEVICE], row[SEQ]),
-        row[EVENT_ID],
-        row[COOP],
-        type_,
-        row[AGG],
-        payload,
-        row[RECEIVED],
-        row[FLAGS] or "",
-    )
-
-
-class _Stale(Exception):
-    """The position or generation moved under a pipelined run: its batch was not written."""
-
-
-@dataclass
-class _Job:
-    """A folded batch, ready to be written after ``pos`` (at ``generation``)."""
-
-    pos: int
-    generation: int
-    exists: bool  # the position row
-    writes: Writes
-    held: list[int]
-    released: list[int]
-    new_pos: int
-    events: int
-
-
-@dataclass
-class _Read:
-    """One batch as read from the store."""
-
-    rows: list[Any]
-    released: list[Any] = field(default_factory=list)
-    batch: list[Event] = field(default_factory=list)
-    held: list[int] = field(default_factory=list)
-    skipped: int = 0
-
-    def job(self, pos: int, generation: int, exists: bool, writes: Writes) -> _Job:
-        new_pos = self.rows[-1][ID] if self.rows else pos
-        released = [r[ID] for r in self.released]
-        return _Job(pos, generation, exists, writes, self.held, released, new_pos,
-                    len(self.batch))  # fmt: skip
-
-    def result(self, pos: int, writes: Writes, loads: int) -> StepResult:
-        return StepResult(
-            events=len(self.batch),
-            read=len(self.rows),
-            rows=writes.rows,
-            position=self.rows[-1][ID] if self.rows else pos,
-            held=len(self.held),
-            released=len(self.released),
-            skipped=self.skipped,
-            loads=loads,
-        )
-
-
-class _Pipeline:
-    """The writer of a pipelined run: one batch in flight at a time, in order; each
-    batch counts in ``out`` once committed. On a SQLite file the writer is a process
-    (:mod:`central_projector.readmodels.sqlitewriter`: a thread would only take turns
-    with this one for the GIL); on PostgreSQL a thread (the driver waits for the server
-    without the GIL)."""
-
-    def __init__(self, projector: Projector, out: RunResult) -> None:
-        self.projector = projector
-        self.out = out
-        self.process = projector._writer_process()
-        self.pool = (
-            None
-            if self.process is not None
-            else ThreadPoolExecutor(1, thread_name_prefix="kopsync-projector-write")
-        )
-        self.future: Future[None] | None = None
-        self.writes: Writes | None = None
-        self.res = StepResult()
-        self._moves: dict[Key, list[tuple[bytes, int]]] | None = None  # of writes, by item
-
-    def settle(self, keep: Mapping[str, Collection[Key]] | None = None) -> None:
-        """Wait until the batch in flight has committed (raising what it raised); then
-        its rows kept only as existing can be forgotten (except those ``keep`` writes)."""
-        writes = self.writes
-        if writes is None:
-            return
-        self.writes = None
-        self._wait()
-        writes.evict(self.projector._cache, keep)
-        self.out.add(self.res)
-
-    def moves(self, stock: Key) -> tuple[str, int, list[tuple[bytes, int]]] | None:
-        """The batch in flight's movements of ``stock`` (see SqlState.moves_before)."""
-        writes = self.writes
-        if writes is None:
-            return None
-        if self._moves is None:
-            self._moves = {}
-            for coop, location, sku, at, delta in writes.moves:
-                self._moves.setdefault((coop, location, sku), []).append((at, delta))
-        return NAME, self.res.position, self._moves.get(stock, [])
-
-    def _wait(self) -> None:
-        if self.process is not None:
-            try:
-                self.process.wait()
-            except Stale as exc:
-                raise _Stale(str(exc)) from exc
-        elif self.future is not None:
-            future, self.future = self.future, None
-            future.result()
-
-    def submit(self, job: _Job, res: StepResult) -> None:
-        self.settle(keep=job.writes.written)
-        p = self.projector
-        if self.process is not None:
-            self.process.send(p._check(job), [*job.writes.sql, *p._bookkeeping(job)])
-        else:
-            assert self.pool is not None
-            self.future = self.pool.submit(p._commit, job)
-        self.writes, self.res, self._moves = job.writes, res, None
-
-    def close(self) -> None:
-        try:
-            self.settle()
-        finally:
-            if self.pool is not None:
-                self.pool.shutdown(wait=True)
-
-    def abandon(self) -> None:
-        """After a failure: let the batch in flight finish (or fail), keep no cache."""
-        if self.writes is not None:
-            self.writes = None
-            with contextlib.suppress(BaseException):
-                self._wait()
-        if self.pool is not None:
-            self.pool.shutdown(wait=True)
-        self.projector._cache, self.projector._complete = {}, frozenset()
-        self.projector._cache_pos = -1
 
 
 class Projector:
@@ -327,7 +135,7 @@ class Projector:
         self.engine = engine if engine is not None else make_engine(url)
         if self.engine.dialect.name == "sqlite":
             pragmas = functools.partial(
-                _projection_pragmas, cache_kib=sqlite_cache_kib, mmap_bytes=sqlite_mmap_bytes
+                projection_pragmas, cache_kib=sqlite_cache_kib, mmap_bytes=sqlite_mmap_bytes
             )
             sa.event.listen(self.engine, "connect", pragmas)
         self.batch_size = batch_size
@@ -442,7 +250,7 @@ class Projector:
         *,
         released: bool,
         session: bool = False,
-    ) -> _Read:
+    ) -> Read:
         """The next committed rows after ``pos`` and (if ``released``) the held ones the
         store has released since, decoded. (``session``: the cursor's connection reads
         without sorts already, see :meth:`_run_pipelined`.)"""
@@ -450,7 +258,7 @@ class Projector:
         if self._barrier_lock and not session:
             cursor.execute(_NO_SORT_LOCAL)
         cursor.execute(after, (pos, upto if upto is not None else 2**62, limit))
-        out = _Read(cursor.fetchall())
+        out = Read(cursor.fetchall())
         if released:
             cursor.execute(released_sql)
             out.released = cursor.fetchall()
@@ -471,7 +279,7 @@ class Projector:
                 out.batch.append(ev)
         return out
 
-    def _fold(self, state: SqlState, read: _Read) -> Writes:
+    def _fold(self, state: SqlState, read: Read) -> Writes:
         try:
             if self._complete != COMPLETE:  # a replay from 0 has nothing to look up
                 state.prefetch(touches(read.batch))
@@ -482,11 +290,11 @@ class Projector:
             self._cache, self._complete = {}, frozenset()
             raise
 
-    def _write(self, conn: sa.Connection, job: _Job) -> None:
+    def _write(self, conn: sa.Connection, job: Job) -> None:
         """The writing part of a step, in ``conn``'s transaction: rows, held events, position."""
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         if self._barrier_lock:
-            # As SQLite's synchronous=NORMAL (see _projection_pragmas): a commit lost to a
+            # As SQLite's synchronous=NORMAL (see projection_pragmas): a commit lost to a
             # crash takes its position with it and is projected again. Only this
             # transaction; the ingest's commits stay fully durable.
             cursor.execute("SET LOCAL synchronous_commit = off")
@@ -494,7 +302,7 @@ class Projector:
         for sql, rows in self._bookkeeping(job):
             cursor.executemany(sql, rows)
 
-    def _bookkeeping(self, job: _Job) -> list[tuple[str, list[Any]]]:
+    def _bookkeeping(self, job: Job) -> list[tuple[str, list[Any]]]:
         """The statements of a step after its rows: held events, then the position."""
         held, position, mark = self.t.held.name, self.t.position.name, self._mark
         out: list[tuple[str, list[Any]]] = []
@@ -515,11 +323,16 @@ class Projector:
         out.append((sql, [(job.new_pos, job.events, _now(), NAME)]))
         return out
 
-    def _check(self, job: _Job) -> tuple[str, tuple[Any, ...], tuple[int, int] | None]:
-        """What the writer process checks first: the position row as the batch expects."""
+    def _statements(self, job: Job) -> tuple[Check, list[tuple[str, list[Any]]]]:
+        """A step as the writer process takes it: first the check that the position row
+        is the one the batch expects, then every statement of the step."""
         sql = (f'SELECT "position", "generation" FROM "{self.t.position.name}" '
                f'WHERE "name" = {self._mark}')  # fmt: skip
-        return sql, (NAME,), (job.pos, job.generation) if job.exists else None
+        check = sql, (NAME,), (job.pos, job.generation) if job.exists else None
+        return check, [*job.writes.sql, *self._bookkeeping(job)]
+
+    def _drop_cache(self) -> None:
+        self._cache, self._complete, self._cache_pos = {}, frozenset(), -1
 
     def _writer_process(self) -> WriterProcess | None:
         """The SQLite file's writer process (started once, restarted if it ended)."""
@@ -539,13 +352,13 @@ class Projector:
             self._writer = WriterProcess(path, pragmas)
         return self._writer
 
-    def _commit(self, job: _Job) -> None:
+    def _commit(self, job: Job) -> None:
         """One prepared step in its own transaction (the pipeline's writer thread), if the
         position is still the one the batch was folded after."""
         with self.engine.begin() as conn:
             pos, _, generation, exists = self._lock_position(conn)
             if (pos, generation, exists) != (job.pos, job.generation, job.exists):
-                raise _Stale(f"position {pos} generation {generation}")
+                raise Stale(f"position {pos} generation {generation}")
             self._write(conn, job)
 
     def _cached_rows(self) -> int:
@@ -575,7 +388,7 @@ class Projector:
         out = RunResult(progress=progress)
         try:
             self._run_pipelined(upto, out)
-        except _Stale:
+        except Stale:
             # Another writer moved the position (or a replay swapped) since this run
             # began: what was folded after it is not written. Carry on from theirs, one
             # transaction at a time.
@@ -599,12 +412,19 @@ class Projector:
         row not in the cache is one no batch of this run wrote, and the stock ledger and
         the held events are read only after the writer has settled. The writer checks the
         position and generation are the ones the batch was folded after (else
-        :class:`_Stale`, nothing written).
+        :class:`Stale`, nothing written).
         """
         reader = self.engine.connect()
         if self._barrier_lock:
             reader = reader.execution_options(isolation_level="AUTOCOMMIT")
-        pipe = _Pipeline(self, out)
+        pipe = Pipeline(
+            out,
+            self._writer_process(),
+            self._commit,
+            self._statements,
+            lambda: self._cache,
+            self._drop_cache,
+        )
         self._cache_pos = -1  # until the run has ended well
         cursor = reader.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
@@ -674,41 +494,6 @@ class Projector:
             return int(
                 conn.execute(sa.select(sa.func.count()).select_from(self.t.held)).scalar_one()
             )
-
-
-def pragma_statements(
-    cache_kib: int = SQLITE_CACHE_KIB, mmap_bytes: int = SQLITE_MMAP_BYTES
-) -> list[str]:
-    """The projector's SQLite settings (see :func:`_projection_pragmas`)."""
-    return [
-        "PRAGMA synchronous=NORMAL",
-        # Upserts seek all over the read-model B-trees: keep them in memory, not re-read.
-        f"PRAGMA cache_size=-{int(cache_kib)}",
-        f"PRAGMA mmap_size={int(mmap_bytes)}",
-        # Each step rewrites the same hot pages: checkpoint them into the file every few
-        # steps rather than after each one.
-        f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}",
-    ]
-
-
-def _projection_pragmas(
-    dbapi_conn: Any,
-    _record: Any,
-    *,
-    cache_kib: int = SQLITE_CACHE_KIB,
-    mmap_bytes: int = SQLITE_MMAP_BYTES,
-) -> None:
-    """WAL with synchronous=NORMAL for the projector's own connections.
-
-    A commit still writes the read-model rows and the position atomically; what NORMAL
-    gives up is only the last few commits on power loss, after which the projector finds
-    its older position and projects those events again: harmless by construction. The
-    event record itself is written by the ingest's connections, which keep FULL.
-    """
-    cur = dbapi_conn.cursor()
-    for sql in pragma_statements(cache_kib, mmap_bytes):
-        cur.execute(sql)
-    cur.close()
 
 
 def _now() -> int:

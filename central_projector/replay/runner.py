@@ -32,7 +32,7 @@ from typing import Any
 import msgpack
 import sqlalchemy as sa
 
-from central_projector.projector import DEFAULT_BATCH, NAME, Projector, RunResult, StepResult
+from central_projector.projector import DEFAULT_BATCH, NAME, Projector
 from central_projector.readmodels.tables import LIVE
 from central_projector.replay import shadow
 from central_projector.replay.scope import (
@@ -43,6 +43,7 @@ from central_projector.replay.scope import (
     shared_keys,
 )
 from central_projector.replay.shadow import Started, TableDiff
+from central_projector.steps import RunResult, StepResult
 from central_projector.tables import events
 from sync_core.errors import KopsyncError, UsageError
 

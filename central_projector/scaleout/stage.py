@@ -21,22 +21,13 @@ import sqlalchemy as sa
 from central_projector.models import apply
 from central_projector.models.base import Key, Okey, Row
 from central_projector.models.keys import touches
-from central_projector.projector import (
-    _COLUMNS,  # the row layout of to_event
-    COOP,
-    DEVICE,
-    ID,
-    STATUS,
-    TRANSIENT,
-    TYPE,
-    Projector,
-    to_event,
-)
+from central_projector.projector import TRANSIENT, Projector
 from central_projector.readmodels.sqlstate import SqlState
 from central_projector.readmodels.tables import projector_position
 from central_projector.scaleout import leases
 from central_projector.scaleout.routing import CROSS, SHARED_TABLES, may_fold, stages_of
 from central_projector.scaleout.scoped import ScopedState
+from central_projector.steps import COLUMNS, COOP, DEVICE, ID, STATUS, TYPE, to_event
 from central_projector.tables import events
 
 CACHE_ROWS = 500_000
@@ -172,7 +163,7 @@ class StageProjector:
         pos, total, known = _position(conn, self.stage)
         if pos != self._cache_pos or sum(len(r) for r in self._cache.values()) > CACHE_ROWS:
             self._cache, self._shadow = {}, {}
-        cols = [events.c[name] for name in _COLUMNS]
+        cols = [events.c[name] for name in COLUMNS]
         rows = conn.execute(
             sa.select(*cols)
             .where(events.c.id > pos, events.c.id <= upto)
