@@ -19,7 +19,7 @@ import msgpack
 
 from central_projector.models import Event
 from central_projector.models.base import Key
-from central_projector.readmodels.sqlitewriter import Stale as ProcessStale
+from central_projector.readmodels.sqlitewriter import Stale as Stale
 from central_projector.readmodels.sqlitewriter import WriterProcess
 from central_projector.readmodels.sqlstate import Writes
 from schemas import REGISTRY
@@ -101,10 +101,6 @@ def to_event(row: tuple[Any, ...]) -> Event | None:
         row[RECEIVED],
         row[FLAGS] or "",
     )
-
-
-class Stale(Exception):
-    """The position or generation moved under a pipelined run: its batch was not written."""
 
 
 @dataclass
@@ -207,10 +203,7 @@ class Pipeline:
 
     def _wait(self) -> None:
         if self.process is not None:
-            try:
-                self.process.wait()
-            except ProcessStale as exc:
-                raise Stale(str(exc)) from exc
+            self.process.wait()
         elif self.future is not None:
             future, self.future = self.future, None
             future.result()

@@ -32,7 +32,8 @@ _LEN = struct.Struct(">Q")
 
 
 class Stale(Exception):
-    """The checked row was not the one the job was prepared after."""
+    """The checked row (the projector's position) was not the one the job was prepared
+    after: nothing of it was written. The writer thread of PostgreSQL raises it too."""
 
 
 def _send(out: IO[bytes], obj: object) -> None:
