@@ -7,10 +7,11 @@ move the position, all committed together. A crash anywhere leaves either the wh
 step or none of it; a re-run starts from the committed position, so nothing is folded
 twice, and the store's ``UNIQUE (device_id, seq)`` means no fact is there twice.
 
-A run (:meth:`Projector.run_once`) overlaps the steps: a writer thread writes and commits
-one batch on its own connection while the projector reads and folds the next; the
-database and its driver work without the GIL, so both cores are busy. The writer checks,
-in its transaction, that the position is still the one the batch was folded after.
+A run (:meth:`Projector.run_once`) overlaps the steps: a writer (a process on a SQLite
+file, a thread on PostgreSQL: :class:`central_projector.steps.Pipeline`) writes and
+commits one batch on its own connection while the projector reads and folds the next, so
+both cores are busy. The writer checks, in its transaction, that the position is still
+the one the batch was folded after.
 
 Rows committed by a step stay cached in the projector for the next one, as long as the
 position it finds is the one it left (any other writer of the read models would have
@@ -148,7 +149,10 @@ class Projector:
         self._complete: frozenset[str] = frozenset()
         self._mark = mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         self._sql = _sql(mark, self.t.held.name)
-        self._writer: WriterProcess | None = None  # SQLite's (see _Pipeline)
+        of_row = f'FROM "{self.t.position.name}" WHERE "name" = {mark}'
+        self._peek_sql = f'SELECT "position", "events", "generation" {of_row}'
+        self._check_sql = f'SELECT "position", "generation" {of_row}'  # the writer process's
+        self._writer: WriterProcess | None = None  # SQLite's (see steps.Pipeline)
         try:
             store_metadata.create_all(self.engine)  # as the store itself does, if new
             schema.upgrade(self.engine)
@@ -207,7 +211,7 @@ class Projector:
         if own:
             self._cache_pos, self._cache_gen = res.position, generation
         if self._cached_rows() > self.cache_rows:  # never more than that between steps
-            self._cache, self._complete = {}, frozenset()
+            self._drop_cache()
         return res
 
     @contextlib.contextmanager
@@ -239,7 +243,7 @@ class Projector:
             or self._cached_rows() > self.cache_rows
         ):
             # another projector moved on, a replay swapped, or the cache grew too big
-            self._cache, self._complete = {}, frozenset()
+            self._drop_cache()
 
     def _read(
         self,
@@ -287,7 +291,7 @@ class Projector:
             return state.prepare()
         except BaseException:
             # rows may be half-folded; the transaction rolls back
-            self._cache, self._complete = {}, frozenset()
+            self._drop_cache()
             raise
 
     def _write(self, conn: sa.Connection, job: Job) -> None:
@@ -326,12 +330,12 @@ class Projector:
     def _statements(self, job: Job) -> tuple[Check, list[tuple[str, list[Any]]]]:
         """A step as the writer process takes it: first the check that the position row
         is the one the batch expects, then every statement of the step."""
-        sql = (f'SELECT "position", "generation" FROM "{self.t.position.name}" '
-               f'WHERE "name" = {self._mark}')  # fmt: skip
-        check = sql, (NAME,), (job.pos, job.generation) if job.exists else None
+        expected = (job.pos, job.generation) if job.exists else None
+        check = self._check_sql, (NAME,), expected
         return check, [*job.writes.sql, *self._bookkeeping(job)]
 
     def _drop_cache(self) -> None:
+        """Forget every cached row: the next step looks them up again."""
         self._cache, self._complete, self._cache_pos = {}, frozenset(), -1
 
     def _writer_process(self) -> WriterProcess | None:
@@ -392,7 +396,7 @@ class Projector:
             # Another writer moved the position (or a replay swapped) since this run
             # began: what was folded after it is not written. Carry on from theirs, one
             # transaction at a time.
-            self._cache, self._complete, self._cache_pos = {}, frozenset(), -1
+            self._drop_cache()
             while True:
                 res = self.step(upto)
                 out.add(res)
@@ -403,8 +407,8 @@ class Projector:
 
     def _run_pipelined(self, upto: int, out: RunResult) -> None:
         """Steps as :meth:`step`, but each batch's transaction is written and committed by
-        a writer thread while this one reads and folds the next (SQLite and the PostgreSQL
-        driver let go of the GIL while the database works).
+        the pipeline's writer (:class:`~central_projector.steps.Pipeline`) while this
+        thread reads and folds the next.
 
         Reads here go through a second connection in autocommit, so they never wait for
         the writer. They see nothing it has not committed, which is safe: the rows the
@@ -436,7 +440,7 @@ class Projector:
             while True:
                 if self._cached_rows() > self.cache_rows:
                     pipe.settle()
-                    self._cache, self._complete = {}, frozenset()
+                    self._drop_cache()
                 if held:
                     pipe.settle()  # the batch in flight may release some of them
                 read = self._read(
@@ -465,15 +469,11 @@ class Projector:
             reader.close()
         self._cache_pos, self._cache_gen = pos, generation
         if self._cached_rows() > self.cache_rows:  # never more than that between runs
-            self._cache, self._complete = {}, frozenset()
+            self._drop_cache()
 
     def _peek_position(self, cursor: Any) -> tuple[int, int, int, bool]:
-        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        cursor.execute(
-            f'SELECT "position", "events", "generation" FROM "{self.t.position.name}" '
-            f'WHERE "name" = {mark}',
-            (NAME,),
-        )
+        """As :meth:`_lock_position`, on a DB-API cursor, without a lock."""
+        cursor.execute(self._peek_sql, (NAME,))
         row = cursor.fetchone()
         if row is None:
             return 0, 0, 0, False

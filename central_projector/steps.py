@@ -127,18 +127,21 @@ class Read:
     held: list[int] = field(default_factory=list)
     skipped: int = 0
 
+    def last(self, pos: int) -> int:
+        """The position after this batch, read after ``pos``."""
+        return self.rows[-1][ID] if self.rows else pos
+
     def job(self, pos: int, generation: int, exists: bool, writes: Writes) -> Job:
-        new_pos = self.rows[-1][ID] if self.rows else pos
         released = [r[ID] for r in self.released]
-        return Job(pos, generation, exists, writes, self.held, released, new_pos,
-                    len(self.batch))  # fmt: skip
+        return Job(pos, generation, exists, writes, self.held, released, self.last(pos),
+                   len(self.batch))  # fmt: skip
 
     def result(self, pos: int, writes: Writes, loads: int) -> StepResult:
         return StepResult(
             events=len(self.batch),
             read=len(self.rows),
             rows=writes.rows,
-            position=self.rows[-1][ID] if self.rows else pos,
+            position=self.last(pos),
             held=len(self.held),
             released=len(self.released),
             skipped=self.skipped,
