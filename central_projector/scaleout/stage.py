@@ -12,7 +12,6 @@ into the shared ``rm_`` tables, the cross stage's private sale copies into
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import msgpack
@@ -27,7 +26,7 @@ from central_projector.readmodels.tables import projector_position
 from central_projector.scaleout import leases
 from central_projector.scaleout.routing import CROSS, SHARED_TABLES, may_fold, stages_of
 from central_projector.scaleout.scoped import ScopedState
-from central_projector.steps import COLUMNS, COOP, DEVICE, ID, STATUS, TYPE, to_event
+from central_projector.steps import COLUMNS, COOP, DEVICE, ID, STATUS, TYPE, StepResult, to_event
 from central_projector.tables import events
 
 CACHE_ROWS = 500_000
@@ -109,18 +108,6 @@ def _pack(value: Any) -> bytes:
     return msgpack.packb(value, use_bin_type=True)
 
 
-@dataclass
-class StageStep:
-    """What one transaction of a stage did."""
-
-    read: int = 0
-    events: int = 0
-    rows: int = 0
-    position: int = 0
-    held: int = 0
-    released: int = 0
-
-
 class StageProjector:
     """Folds the events of one stage; every step is fenced by the stage's lease."""
 
@@ -146,8 +133,8 @@ class StageProjector:
         with self.engine.connect() as conn:
             return _position(conn, self.stage)[0]
 
-    def step(self, owner: str, token: int, ttl_ms: int, now: int, upto: int) -> StageStep:
-        res = StageStep()
+    def step(self, owner: str, token: int, ttl_ms: int, now: int, upto: int) -> StepResult:
+        res = StepResult()
         try:
             with self.engine.begin() as conn:
                 leases.fence(conn, self.stage, owner, token, ttl_ms, now)
@@ -159,7 +146,7 @@ class StageProjector:
         self._cache_pos = res.position
         return res
 
-    def _step(self, conn: sa.Connection, res: StageStep, upto: int) -> None:
+    def _step(self, conn: sa.Connection, res: StepResult, upto: int) -> None:
         pos, total, known = _position(conn, self.stage)
         if pos != self._cache_pos or sum(len(r) for r in self._cache.values()) > CACHE_ROWS:
             self._cache, self._shadow = {}, {}
