@@ -200,16 +200,15 @@ class SqlState:
         # the same with the position, in one statement (one snapshot): did the batch in
         # flight commit before the sum was taken?
         self.moves_sum_at = (
-            f'SELECT (SELECT "position" FROM {position} WHERE "name" = {mark}), '
-            f'(SELECT COALESCE(SUM("delta"), 0) FROM {moves} WHERE {at} AND "okey" < {mark})'
+            f'SELECT (SELECT "position" FROM {position} WHERE "name" = {mark}), ({self.moves_sum})'
         )
         # (no MAX of bytea on PostgreSQL; the key's index answers this as fast)
         self.moves_max = f'SELECT "okey" FROM {moves} WHERE {at} ORDER BY "okey" DESC LIMIT 1'
         self.moves_insert = (
-            f'INSERT INTO "{prefix}stock_moves" ("coop_id", "location", "sku", "okey", "delta") '
+            f'INSERT INTO {moves} ("coop_id", "location", "sku", "okey", "delta") '
             f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) "
             'ON CONFLICT ("coop_id", "location", "sku", "okey") '
-            f'DO UPDATE SET "delta" = "{prefix}stock_moves"."delta" + excluded."delta"'
+            f'DO UPDATE SET "delta" = {moves}."delta" + excluded."delta"'
         )
 
     # --- the State port ----------------------------------------------------------------
