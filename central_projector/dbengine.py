@@ -10,6 +10,9 @@ from sqlalchemy import event
 from sync_core.errors import StoreError, StoreUnsafe
 
 SYNCHRONOUS_FULL = 2
+BUSY_TIMEOUT_S = 30  # how long a SQLite connection waits for the write lock
+# Every central SQLite connection's settings (the durability setting comes after them)
+CONNECTION_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON")
 # The projector's SQLite memory, the defaults of Projector(sqlite_cache_kib=,
 # sqlite_mmap_bytes=) and of `kopsync central project --sqlite-cache-mib/--sqlite-mmap-mib`.
 SQLITE_CACHE_KIB = 1024 * 1024  # 1 GiB of page cache for the read-model B-trees
@@ -28,16 +31,16 @@ def make_engine(url: str) -> sa.Engine:
         ) from exc
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 30})
+    engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's BEGIN below start transactions, not the driver.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        for pragma in CONNECTION_PRAGMAS:
+            cur.execute(pragma)
         cur.execute("PRAGMA synchronous=FULL")
-        cur.execute("PRAGMA foreign_keys=ON")
         mode = cur.execute("PRAGMA journal_mode").fetchone()[0]
         sync = cur.execute("PRAGMA synchronous").fetchone()[0]
         cur.close()

@@ -39,9 +39,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from central_projector.dbengine import (
+    BUSY_TIMEOUT_S,
+    CONNECTION_PRAGMAS,
+    make_engine,
+    pragma_statements,
+    projection_pragmas,
+)
 from central_projector.dbengine import SQLITE_CACHE_KIB as SQLITE_CACHE_KIB
 from central_projector.dbengine import SQLITE_MMAP_BYTES as SQLITE_MMAP_BYTES
-from central_projector.dbengine import make_engine, pragma_statements, projection_pragmas
 from central_projector.models import Event, State, apply
 from central_projector.models.keys import touches
 from central_projector.readmodels import schema
@@ -348,12 +354,8 @@ class Projector:
         if self._writer is None or not self._writer.alive():
             if self._writer is not None:
                 self._writer.close()
-            pragmas = [
-                "PRAGMA journal_mode=WAL",
-                "PRAGMA foreign_keys=ON",
-                *pragma_statements(*self._sqlite_memory),
-            ]
-            self._writer = WriterProcess(path, pragmas)
+            pragmas = [*CONNECTION_PRAGMAS, *pragma_statements(*self._sqlite_memory)]
+            self._writer = WriterProcess(path, pragmas, BUSY_TIMEOUT_S)
         return self._writer
 
     def _commit(self, job: Job) -> None:

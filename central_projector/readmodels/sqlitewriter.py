@@ -57,7 +57,7 @@ def _receive(src: IO[bytes]) -> Any:
 class WriterProcess:
     """The projector's side: start the process, send a job, wait for its answer."""
 
-    def __init__(self, path: str, pragmas: list[str], timeout_s: float = 30.0) -> None:
+    def __init__(self, path: str, pragmas: list[str], timeout_s: float) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", __name__, path, str(timeout_s), *pragmas],
             stdin=subprocess.PIPE,
