@@ -157,29 +157,30 @@ class Writer:
     ) -> None:
         """Upsert ``rows`` (values in ``table.columns`` order) into ``{prefix}{kind}`` and
         delete the keys ``gone``; ``table`` is the :class:`~.sqlstate._Table` of the kind."""
-        cur = self.cur
         st = _stage(self.prefix, kind, table.columns)
-        if len(rows) >= BULK_MIN:
-            self._staging(len(rows))
-            _copy(cur, st.copy_rows, st.types, rows)
-            cur.execute(st.upsert)
-        elif rows:
-            cur.executemany(table.upsert, rows)
-        if len(gone) >= BULK_MIN:
-            self._staging(len(gone))
-            _copy(cur, st.copy_keys, st.key_types, gone)
-            cur.execute(st.delete)
-        elif gone:
-            cur.executemany(table.delete, gone)
+        self._apply(rows, st.copy_rows, st.types, st.upsert, table.upsert)
+        self._apply(gone, st.copy_keys, st.key_types, st.delete, table.delete)
 
     def write_moves(self, insert: str, moves: Sequence[Sequence[Any]]) -> None:
         """Add the summed stock movements ``moves`` (``coop_id, location, sku, okey,
         delta``, unique per key) onto ``{prefix}stock_moves``; ``insert`` is the
         executemany text, for a few."""
-        if len(moves) >= BULK_MIN:
-            self._staging(len(moves))
-            st = _stage(self.prefix, MOVES, _MOVE_COLUMNS)
-            _copy(self.cur, st.copy_rows, st.types, moves)
-            self.cur.execute(st.upsert)
-        elif moves:
-            self.cur.executemany(insert, moves)
+        st = _stage(self.prefix, MOVES, _MOVE_COLUMNS)
+        self._apply(moves, st.copy_rows, st.types, st.upsert, insert)
+
+    def _apply(
+        self,
+        rows: Sequence[Sequence[Any]],
+        copy: str,
+        types: Sequence[str],
+        staged: str,
+        each: str,
+    ) -> None:
+        """``rows`` by COPY into the stage and the ``staged`` statement, or (fewer than
+        BULK_MIN) by executemany of ``each``."""
+        if len(rows) >= BULK_MIN:
+            self._staging(len(rows))
+            _copy(self.cur, copy, types, rows)
+            self.cur.execute(staged)
+        elif rows:
+            self.cur.executemany(each, rows)
