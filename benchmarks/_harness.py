@@ -28,8 +28,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
 
-from central_projector.nats_setup import INGEST, INGEST_CONSUMER
-from edge_agent.linkemu import LinkEmulator
+from central_projector.ingest.streams import INGEST, INGEST_CONSUMER
+from edge_agent.devtools.linkemu import LinkEmulator
 from kopsync.devnats import HOST, free_port, nats_server_binary
 
 

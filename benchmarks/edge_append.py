@@ -25,9 +25,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from edge_agent.agent import EdgeAgent
-from edge_agent.sqlite_durable import PAGE_SIZE, WAL_AUTOCHECKPOINT
-from edge_agent.store import Draft
+from edge_agent.adapters.sqlite_durable import PAGE_SIZE, WAL_AUTOCHECKPOINT
+from edge_agent.adapters.store import Draft
+from edge_agent.app.agent import EdgeAgent
 
 COOP, DEVICE = "6202071003", "pos-bench"
 

@@ -32,9 +32,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from projection import Workload, drop_pg_schema, fresh_pg_schema, load, pg_url
 
-from central_projector.projector import Projector
-from central_projector.scaleout.routing import stage_names
-from central_projector.scaleout.worker import ProjectionWorker
+from central_projector.projection.projector import Projector
+from central_projector.projection.scaleout.routing import stage_names
+from central_projector.projection.scaleout.worker import ProjectionWorker
 
 
 def worker_cmd(url: str, partitions: int, stages: list[str], wid: str) -> list[str]:

@@ -35,10 +35,10 @@ from typing import Any
 import msgpack
 import sqlalchemy as sa
 
-from central_projector.dbengine import make_engine
-from central_projector.projector import DEFAULT_BATCH, Projector
-from central_projector.tables import events
-from central_projector.tables import metadata as store_metadata
+from central_projector.projection.projector import DEFAULT_BATCH, Projector
+from central_projector.record.dbengine import make_engine
+from central_projector.record.tables import events
+from central_projector.record.tables import metadata as store_metadata
 from schemas import REGISTRY
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

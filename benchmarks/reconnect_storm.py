@@ -40,8 +40,8 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import CentralProcess, NatsServer
 
-from central_projector.store import CentralStore
-from central_projector.tables import events as events_table
+from central_projector.record.store import CentralStore
+from central_projector.record.tables import events as events_table
 from sync_core import codec, subjects
 from sync_core.batch import batch_msg_id, encode_batch
 from sync_core.envelope import seal

@@ -25,9 +25,9 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from projection import Workload, drop_pg_schema, fresh_pg_schema, load, pg_url
 
-from central_projector.projector import Projector
-from central_projector.replay import Replay, Scope
-from central_projector.tables import events
+from central_projector.projection.projector import Projector
+from central_projector.projection.replay import Replay, Scope
+from central_projector.record.tables import events
 
 
 def _replay(url: str, scope: Scope, *, verify: bool) -> dict[str, Any]:

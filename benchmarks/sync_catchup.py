@@ -1,6 +1,6 @@
 """Sync catch-up benchmark: a device's offline backlog over a flaky satellite link.
 
-One device records a backlog offline (``edge_agent.simulate``: realistic events of every edge
+One device records a backlog offline (``edge_agent.devtools.sim``: realistic events of every edge
 area), then ``Replicator.run`` (the long-running mode, reconnecting by itself) uploads it
 through a :class:`LinkEmulator` shaped as a geostationary link (300 ms each way, 1 Mbit/s each
 way) that is cut every ``--cut-every`` s (20) for ``--cut-for`` ± 0.5 s (3 ± 0.5, seeded), the
@@ -88,12 +88,12 @@ from _harness import (  # benchmarks/ is sys.path[0] when run as a script
 )
 from nats.aio.msg import Msg
 
-from central_projector.store import CentralStore
-from central_projector.tables import devices
-from edge_agent.agent import EdgeAgent
-from edge_agent.linkemu import LinkEmulator, LinkProfile
-from edge_agent.replicator import Replicator
-from edge_agent.simulate import simulate
+from central_projector.record.store import CentralStore
+from central_projector.record.tables import devices
+from edge_agent.app.agent import EdgeAgent
+from edge_agent.app.replicator import Replicator
+from edge_agent.devtools.linkemu import LinkEmulator, LinkProfile
+from edge_agent.devtools.sim import simulate
 from kopsync.devnats import HOST
 from sync_core import codec, subjects
 

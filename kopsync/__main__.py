@@ -1,3 +1,3 @@
-from kopsync.cli import main
+from kopsync.cli.main import main
 
 main()

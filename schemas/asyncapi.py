@@ -1,7 +1,7 @@
 """The AsyncAPI 3.0 document of partner topics: every channel and payload a partner can receive.
 
 Generated from the catalog, through the same policy the fan-out applies
-(:mod:`central_projector.partners.pseudonymise`), so it describes exactly what is sent: NIK
+(:mod:`schemas.personal`), so it describes exactly what is sent: NIK
 and KK fields as ``hmac:<64 hex>`` pseudonyms, names, phone numbers and addresses absent.
 
 One channel per event type (``kop.partner.{partner}.{prov}.{regency}.{coop}.{area}.{type}``,
@@ -17,15 +17,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from central_projector.partners.pseudonymise import (
+from schemas.catalog import EventSchema
+from schemas.fields import Field
+from schemas.jsonschema import field_schema
+from schemas.personal import (
     PROFILE_PII,
     PSEUDONYM_PATTERN,
     field_pii,
     treatment,
 )
-from schemas.catalog import EventSchema
-from schemas.fields import Field
-from schemas.jsonschema import field_schema
 from schemas.registry import REGISTRY, Registry
 
 ASYNCAPI_VERSION = "3.0.0"

@@ -1,0 +1,1 @@
+"""The shared kernel: envelope, codec, clocks, signatures, subjects, protocol names, errors."""

@@ -1,6 +1,6 @@
 """Alembic environment of the read models: SQLite and PostgreSQL, run programmatically.
 
-:func:`central_projector.readmodels.schema.upgrade` passes an open connection in
+:func:`central_projector.projection.readmodels.schema.upgrade` passes an open connection in
 ``config.attributes["connection"]``; the command line (``alembic -x url=…``) works too.
 The version table is the read models' own, so the central store (or anyone else using
 Alembic in the same database) keeps its own history.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from central_projector.readmodels.tables import metadata
+from central_projector.projection.readmodels.tables import metadata
 
 VERSION_TABLE = "rm_alembic_version"
 

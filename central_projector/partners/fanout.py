@@ -44,12 +44,12 @@ from nats.js.api import (
 )
 from nats.js.errors import BadRequestError, NotFoundError
 
-from central_projector.nats_setup import DAY_S, EVENTS
+from central_projector.ingest.streams import DAY_S, EVENTS
 from central_projector.partners.config import Partner, PartnersConfig
 from central_projector.partners.routing import Forward, Skip, Withhold, partner_wildcard, route
-from central_projector.stopping import sleep_unless_stopped, until_stopped
-from kopsync.natsauth import connect_options
 from sync_core import subjects
+from sync_core.transport.options import connect_options
+from sync_core.transport.stopping import sleep_unless_stopped, until_stopped
 
 log = structlog.get_logger("kopsync.partners")
 

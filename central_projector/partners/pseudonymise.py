@@ -32,62 +32,21 @@ province's fan-out can write it.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 from schemas.catalog import EventSchema
-from schemas.fields import Field, Pii
+from schemas.fields import Field
+from schemas.personal import (
+    NATIONAL_NUMBER,
+    PROFILE_PII,
+    field_pii,
+    pseudonym,
+    treatment,
+)
 from schemas.registry import REGISTRY, Registry
 from sync_core import codec
 from sync_core.envelope import Envelope
-
-Treatment = Literal["keep", "pseudonymise", "remove"]
-
-PSEUDONYM_PREFIX = "hmac:"
-PSEUDONYM_PATTERN = r"^hmac:[0-9a-f]{64}$"
-
-TREATMENT: Mapping[Pii, Treatment] = {
-    "nik": "pseudonymise",
-    "kk": "pseudonymise",
-    "name": "remove",
-    "phone": "remove",
-    "address": "remove",
-}
-
-# Free-text fields naming the person who decided: names, though the catalog leaves them unmarked.
-UNMARKED_NAMES: frozenset[tuple[str, str]] = frozenset(
-    {("MembershipApproved", "approved_by"), ("ConflictResolved", "resolved_by")}
-)
-
-# What a MemberProfileFieldChanged.value is, by the profile field it changes.
-PROFILE_PII: Mapping[str, Pii | None] = {
-    **{f.name: f.pii for f in REGISTRY.get("MemberRegistered").fields},
-    "address": "address",
-}
-
-_NATIONAL_NUMBER = re.compile(r"^\d{16}\Z")
-
-
-def pseudonym(key: bytes, kind: str, value: str) -> str:
-    """The partner's stable pseudonym of one personal value of one kind."""
-    mac = hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
-    return PSEUDONYM_PREFIX + mac
-
-
-def field_pii(event_type: str, f: Field) -> Pii | None:
-    """The personal-data kind of a payload field (``by_field``: decided per event)."""
-    if (event_type, f.name) in UNMARKED_NAMES:
-        return "name"
-    return f.pii
-
-
-def treatment(pii: Pii | None) -> Treatment:
-    if pii is None:
-        return "keep"
-    return TREATMENT.get(pii, "remove")  # by_field is resolved before; anything new: remove
 
 
 def view_fields(
@@ -126,7 +85,7 @@ def view_payload(schema: EventSchema, payload: Mapping[str, Any], key: bytes) ->
 
 
 def view_aggregate_id(aggregate_id: str, key: bytes) -> str:
-    if _NATIONAL_NUMBER.match(aggregate_id):
+    if NATIONAL_NUMBER.match(aggregate_id):
         return pseudonym(key, "id", aggregate_id)
     return aggregate_id
 

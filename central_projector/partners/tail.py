@@ -26,9 +26,10 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from central_projector.partners.routing import PREFIX
-from kopsync.natsauth import connect_options, partner_inbox_prefix
 from sync_core import codec
 from sync_core.errors import KopsyncError, LinkDown, UsageError
+from sync_core.protocol import partner_inbox_prefix
+from sync_core.transport.options import connect_options
 
 STREAM_PREFIX = "KOP_PARTNER_"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\Z")

@@ -8,8 +8,9 @@ its public half verifies those events centrally for as long as they are kept; th
 only opens the NATS connection. Keeping them apart lets a credential be withdrawn or rotated
 (a lost device, a leaked file) without touching the identity its history is verified with,
 and a leaked transport credential cannot sign events. The event key is either made here with
-the device's data directory (``EdgeAgent.init``, as ``kopsync edge init`` does), or read from
-the ``device.json`` a device made itself, so its private half never leaves the device.
+the device's data directory (by the ``make_device`` function the caller passes, which makes
+a store as ``kopsync edge init`` does), or read from the ``device.json`` a device made itself,
+so its private half never leaves the device.
 """
 
 from __future__ import annotations
@@ -17,23 +18,27 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from central_projector.record.store import CentralStore
+from central_projector.record.tables import devices
 from central_projector.security import authfile
 from central_projector.security.credentials import new_user_key, write_seed
 from central_projector.security.policy import check_partner_id
-from central_projector.store import CentralStore
-from central_projector.tables import devices
-from edge_agent.agent import DB_NAME, KEY_NAME, REGISTRATION_NAME, EdgeAgent
 from sync_core.errors import StoreExists, UsageError
 from sync_core.ids import check_coop_id, check_device_id
 
 NKEY_FILE = "nats.nk"
 RETIRED_REASON = "NATS credentials revoked by kopsync admin"
+# Makes a device data directory (refusing one that holds a store) and returns the device's
+# public event key and its registration file.
+MakeDevice = Callable[[Path, str, str], tuple[bytes, Path]]
+
 # A well-formed key no user has: runs a registry change's checks before any key is made.
 _PROBE_NKEY = "U" + "A" * 55
 
@@ -67,8 +72,13 @@ def add_device(
     out_dir: Path,
     db_url: str,
     registration: Path | None = None,
+    make_device: MakeDevice | None = None,
 ) -> DeviceIssued:
-    """Issue a device's nkey, register its event key centrally, add it to the server's users."""
+    """Issue a device's nkey, register its event key centrally, add it to the server's users.
+
+    Without ``registration`` the device's data directory is made in ``out_dir`` by
+    ``make_device``.
+    """
     check_coop_id(coop_id)
     check_device_id(device_id)
     registry = authfile.load(auth_file)
@@ -89,10 +99,9 @@ def add_device(
                     f"device {device_id} is registered centrally already; pass the "
                     "device.json it was registered with (--registration), or choose another id"
                 )
-            if any((out_dir / name).exists() for name in (DB_NAME, KEY_NAME)):
-                raise StoreExists(f"{out_dir} holds a device store already; choose another --out")
-            with EdgeAgent.init(out_dir, coop_id, device_id) as agent:
-                event_key = agent.public_key
+            if make_device is None:
+                raise UsageError("pass the device's registration file, or let kopsync make one")
+            event_key, made = make_device(out_dir, coop_id, device_id)
             data_dir = out_dir
         try:
             reprocessed = store.register_device(coop_id, device_id, event_key)
@@ -100,7 +109,7 @@ def add_device(
             if data_dir is not None:
                 exc.add_note(
                     f"the device directory {data_dir} was made but not registered; register "
-                    f"it with: kopsync central device add {data_dir / REGISTRATION_NAME}"
+                    f"it with: kopsync central device add {made}"
                 )
             raise
     key = new_user_key()

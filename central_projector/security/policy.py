@@ -8,7 +8,7 @@ permissions are allow-lists, so anything not named here is denied.
 - publish ``kop.up.{coop}.{device}`` (its uploads, stored by KOP_INGEST) and
   ``kop.hello.{coop}.{device}`` (the handshake request);
 - the JetStream API for its downlink, each subject naming stream ``KOP_DOWN`` and the one
-  consumer name ``down-{device}`` (:func:`kopsync.natsauth.downlink_consumer_name`):
+  consumer name ``down-{device}`` (:func:`sync_core.protocol.downlink_consumer_name`):
 
   - ``$JS.API.STREAM.INFO.KOP_DOWN``: the stream's first/last sequence, to know whether there
     is anything to read. It shows totals (and, if asked, message counts per subject, i.e. per
@@ -57,15 +57,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kopsync.natsauth import (
+from sync_core import subjects
+from sync_core.errors import InvalidId
+from sync_core.ids import check_coop_id, check_device_id
+from sync_core.protocol import (
     CENTRAL_INBOX_PREFIX,
     device_inbox_prefix,
     downlink_consumer_name,
     partner_inbox_prefix,
 )
-from sync_core import subjects
-from sync_core.errors import InvalidId
-from sync_core.ids import check_coop_id, check_device_id
 
 DOWN_STREAM = "KOP_DOWN"
 JS_API = "$JS.API"

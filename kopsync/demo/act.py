@@ -17,14 +17,14 @@ from pathlib import Path
 
 import nats
 
-from central_projector.nats_setup import EVENTS
+from central_projector.ingest.streams import EVENTS
 from central_projector.partners.config import load as load_partners
-from central_projector.projector import Projector
-from central_projector.store import CentralStore
-from edge_agent.agent import EdgeAgent
-from edge_agent.replicator import Replicator
-from edge_agent.sim import simulate
-from edge_agent.store import Draft
+from central_projector.projection.projector import Projector
+from central_projector.record.store import CentralStore
+from edge_agent.adapters.store import Draft
+from edge_agent.app.agent import EdgeAgent
+from edge_agent.app.replicator import Replicator
+from edge_agent.devtools.sim import simulate
 from kopsync.demo.processes import Services
 from kopsync.demo.scenario import Plan, Round
 from kopsync.demo.staged import Issue

@@ -1,9 +1,10 @@
 """The demo's plan, decided before anything runs: rounds, who is online, what each records.
 
 Pure data (decide, then act: :mod:`kopsync.demo.act` carries it out). Every device records its
-share of a realistic simulated workload (:mod:`edge_agent.sim`) in every round; a device that is
-offline in a round keeps its events until a later round's sync. On top of that the plan stages
-the conflicts of BRIEF §5 that only offline operation produces, with invented people:
+share of a realistic simulated workload (:mod:`edge_agent.devtools.sim`) in every round; a
+device that is offline in a round keeps its events until a later round's sync. On top of
+that the plan stages the conflicts that only offline operation produces, with invented
+people:
 
 - DUPLICATE_REDEMPTION: a Kalampangan family (Palangka Raya) whose SEMBAKO entitlement the
   province also sent to Bapinang Hilir (Kotawaringin Timur), where it stays during the harvest;
@@ -24,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from edge_agent.sim import CENTRAL_DEVICE, EVENTS_PER_DAY, START, Pool, reference_events
+from edge_agent.devtools.sim import CENTRAL_DEVICE, EVENTS_PER_DAY, START, Pool, reference_events
 from kopsync.demo.places import COOPERATIVES, Cooperative
 from kopsync.demo.staged import (
     DUP_COUNTERS,

@@ -12,10 +12,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from central_projector.projector import Projector
-from central_projector.readmodels import queries
-from central_projector.store import CentralStore
-from edge_agent.agent import EdgeAgent
+from central_projector.projection.projector import Projector
+from central_projector.projection.readmodels import queries
+from central_projector.record.store import CentralStore
+from edge_agent.app.agent import EdgeAgent
 from kopsync.demo.scenario import Plan
 from kopsync.devnats import nats_server_binary
 

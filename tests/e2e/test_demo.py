@@ -17,7 +17,7 @@ from support.pii import leaked, pii_of
 from support.procs import processes_using
 from support.replication import stream_messages
 
-from central_projector.nats_setup import EVENTS
+from central_projector.ingest.streams import EVENTS
 from sync_core import subjects
 from sync_core.envelope import Envelope
 

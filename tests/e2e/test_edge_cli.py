@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from edge_agent.agent import EdgeAgent
-from edge_agent.simulate import Pool, install_reference
-from kopsync.cli import cli
+from edge_agent.app.agent import EdgeAgent
+from edge_agent.devtools.sim import Pool, install_reference
+from kopsync.cli.main import cli
 from schemas import REGISTRY
 
 COOP = "6472021005-LMP"  # Lempake, Samarinda Utara (village code made up within 6472)
@@ -198,8 +198,8 @@ def test_simulate_and_errors_through_a_real_process(tmp_path: Path) -> None:
 
 
 def test_the_teller_api_has_a_function_for_every_edge_event_type() -> None:
-    """`edge_agent.teller` names one function per edge event type, and each exists."""
-    from edge_agent import teller
+    """`edge_agent.app.teller` names one function per edge event type, and each exists."""
+    from edge_agent.app import teller
 
     assert set(teller.COMMANDS) == set(REGISTRY.types_from("edge"))
     assert all(callable(getattr(teller, name)) for name in teller.COMMANDS.values())

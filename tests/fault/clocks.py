@@ -9,10 +9,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from central_projector.ingest import SKEW_LIMIT_MS
-from central_projector.tables import events
-from edge_agent.agent import wall_ms
-from edge_agent.simulate import simulate
+from central_projector.ingest.upload import SKEW_LIMIT_MS
+from central_projector.record.tables import events
+from edge_agent.app.agent import wall_ms
+from edge_agent.devtools.sim import simulate
 from fault.common import Budget, Result, judge, result
 from fault.oracle import Key
 from fault.system import Device, System

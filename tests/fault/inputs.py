@@ -14,8 +14,8 @@ import nats
 import sqlalchemy as sa
 from nats.aio.msg import Msg
 
-from central_projector.tables import devices, quarantine
-from edge_agent.agent import EdgeAgent
+from central_projector.record.tables import devices, quarantine
+from edge_agent.app.agent import EdgeAgent
 from fault.common import Budget, Result, judge, result
 from fault.fuzz import generate
 from fault.system import System

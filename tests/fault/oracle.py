@@ -4,7 +4,7 @@ Every event a device recorded is in its log, keyed by ``(device_id, seq)`` and c
 ``event_id``. After the system has converged, the committed central events must equal the
 union of the edge logs exactly (byte for byte; no key missing, none twice, none extra), and
 the read models the projector wrote must equal a from-scratch pure fold
-(``central_projector.models``) of the oracle's events. Only what the central assigns on
+(``central_projector.projection.folds``) of the oracle's events. Only what the central assigns on
 arrival is taken from its rows for that fold: the receipt time and the receipt flags
 (``CLOCK_SKEW``, ``GAP``), which are properties of the delivery, not of the event.
 
@@ -23,9 +23,9 @@ import sqlalchemy as sa
 from support.projection import project, snapshot
 from support.projector_db import sql_snapshot
 
-from central_projector.models import Event
-from central_projector.tables import events
-from edge_agent.agent import EdgeAgent
+from central_projector.projection.folds import Event
+from central_projector.record.tables import events
+from edge_agent.app.agent import EdgeAgent
 from schemas import REGISTRY
 from sync_core.envelope import Envelope
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edge_agent.linkemu import LinkProfile
+from edge_agent.devtools.linkemu import LinkProfile
 from fault.common import Budget, Result, judge, result
 from fault.system import Proc, System
 

@@ -15,7 +15,7 @@ from typing import Any
 import msgpack
 import sqlalchemy as sa
 
-from central_projector.tables import events, quarantine
+from central_projector.record.tables import events, quarantine
 from fault.common import Budget, Result, judge, result
 from fault.oracle import Key
 from fault.system import KOPSYNC, System

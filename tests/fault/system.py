@@ -27,14 +27,14 @@ from pathlib import Path
 import sqlalchemy as sa
 from support.nats import NatsServer
 
-from central_projector.nats_setup import GIB
-from central_projector.projector import NAME
-from central_projector.readmodels.tables import projector_held, projector_position
-from central_projector.store import CentralStore
-from central_projector.tables import events
-from edge_agent.agent import EdgeAgent
-from edge_agent.linkemu import LinkEmulator
-from edge_agent.simulate import simulate
+from central_projector.ingest.streams import GIB
+from central_projector.projection.projector import NAME
+from central_projector.projection.readmodels.tables import projector_held, projector_position
+from central_projector.record.store import CentralStore
+from central_projector.record.tables import events
+from edge_agent.app.agent import EdgeAgent
+from edge_agent.devtools.linkemu import LinkEmulator
+from edge_agent.devtools.sim import simulate
 
 # Made-up village codes within Paser (6401) and Samarinda (6472).
 COOPS = ("6401050012", "6472021005")

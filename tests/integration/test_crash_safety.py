@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.agent import EdgeAgent
+from edge_agent.app.agent import EdgeAgent
 
 APPENDER = Path(__file__).parent.parent / "support" / "crash_appender.py"
 KILLS = int(os.environ.get("KOPSYNC_CRASH_KILLS", "50"))

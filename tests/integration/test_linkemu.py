@@ -15,7 +15,7 @@ from pathlib import Path
 import nats
 import pytest
 
-from edge_agent.linkemu import LinkEmulator, LinkProfile
+from edge_agent.devtools.linkemu import LinkEmulator, LinkProfile
 
 HOST = "127.0.0.1"
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]

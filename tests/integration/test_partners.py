@@ -27,15 +27,15 @@ from support.replication import (
     stream_messages,
 )
 
-from central_projector.nats_setup import EVENTS
+from central_projector.ingest.streams import EVENTS
 from central_projector.partners.config import PartnersConfig, parse
 from central_projector.partners.fanout import FanoutService, FanoutSettings
-from central_projector.partners.pseudonymise import pseudonym
-from central_projector.store import CentralStore
-from edge_agent import teller
-from edge_agent.agent import EdgeAgent
-from kopsync.cli import cli
+from central_projector.record.store import CentralStore
+from edge_agent.app import teller
+from edge_agent.app.agent import EdgeAgent
+from kopsync.cli.main import cli
 from schemas import REGISTRY
+from schemas.personal import pseudonym
 from sync_core import codec, subjects
 from sync_core.envelope import Envelope
 

@@ -27,11 +27,11 @@ from support.replication import (
     stream_messages,
 )
 
-from central_projector.nats_setup import DOWN, EVENTS, ensure_streams
-from central_projector.store import CentralStore
-from edge_agent.agent import EdgeAgent
-from edge_agent.replicator import CentralKeyChanged
-from kopsync.cli import cli
+from central_projector.ingest.streams import DOWN, EVENTS, ensure_streams
+from central_projector.record.store import CentralStore
+from edge_agent.app.agent import EdgeAgent
+from edge_agent.app.replicator import CentralKeyChanged
+from kopsync.cli.main import cli
 from sync_core import subjects
 from sync_core.envelope import Envelope, seal
 from sync_core.hlc import Hlc

@@ -19,8 +19,8 @@ from support.replication import (
     running_central,
 )
 
-from central_projector.store import CentralStore
-from edge_agent.replicator import Replicator
+from central_projector.record.store import CentralStore
+from edge_agent.app.replicator import Replicator
 from sync_core.errors import StoreFull
 
 

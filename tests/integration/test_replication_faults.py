@@ -34,11 +34,11 @@ from support.replication import (
     stream_messages,
 )
 
-from central_projector.nats_setup import EVENTS, INGEST, ensure_streams
-from central_projector.store import CentralStore
-from edge_agent.agent import EdgeAgent
-from edge_agent.linkemu import LinkEmulator, LinkProfile
-from edge_agent.replicator import Replicator
+from central_projector.ingest.streams import EVENTS, INGEST, ensure_streams
+from central_projector.record.store import CentralStore
+from edge_agent.app.agent import EdgeAgent
+from edge_agent.app.replicator import Replicator
+from edge_agent.devtools.linkemu import LinkEmulator, LinkProfile
 from sync_core import subjects
 from sync_core.batch import batch_msg_id, encode_batch
 

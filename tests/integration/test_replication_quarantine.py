@@ -22,9 +22,9 @@ from support.replication import (
     stream_messages,
 )
 
-from central_projector.nats_setup import QUARANTINE
-from central_projector.store import CentralStore
-from edge_agent.agent import EdgeAgent
+from central_projector.ingest.streams import QUARANTINE
+from central_projector.record.store import CentralStore
+from edge_agent.app.agent import EdgeAgent
 from sync_core import subjects
 from sync_core.batch import MAX_BATCH_BYTES, encode_batch
 from sync_core.envelope import Envelope, seal

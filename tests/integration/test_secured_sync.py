@@ -28,18 +28,17 @@ from support.replication import (
 )
 from support.secured import AuthConfig, add_device, auth_config, central_user
 
-from central_projector.nats_setup import DOWN
-from central_projector.store import CentralStore
-from edge_agent.agent import EdgeAgent
-from edge_agent.replicator import Replicator
-from kopsync.cli import cli
-from kopsync.natsauth import (
-    NKEY_ENV,
-    connect_options,
+from central_projector.ingest.streams import DOWN
+from central_projector.record.store import CentralStore
+from edge_agent.app.agent import EdgeAgent
+from edge_agent.app.replicator import Replicator
+from kopsync.cli.main import cli
+from sync_core import subjects
+from sync_core.protocol import (
     device_inbox_prefix,
     downlink_consumer_name,
 )
-from sync_core import subjects
+from sync_core.transport.options import NKEY_ENV, connect_options
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -3,7 +3,7 @@
 The server runs ``deploy/nats/auth/server.conf`` (which includes the deployed
 ``nats-server.conf`` and the ``users.conf`` that ``kopsync admin`` writes); every user is made
 by the ``kopsync admin`` commands, and every client is a plain nats-py client connected with
-its own nkey seed and inbox prefix (``kopsync.natsauth.connect_options``). Each denial is
+its own nkey seed and inbox prefix (``sync_core.transport.options.connect_options``). Each denial is
 observed as the server reports it (``permissions violation`` / ``authorization violation``)
 and, where it matters, by looking at what the streams hold afterwards.
 """
@@ -28,19 +28,19 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 from support.nats import NatsServer
 
-from central_projector.nats_setup import DOWN, EVENTS, INGEST, StreamSettings, ensure_streams
+from central_projector.ingest.streams import DOWN, EVENTS, INGEST, StreamSettings, ensure_streams
 from central_projector.partners.tail import stream_name
+from central_projector.record.store import CentralStore
+from central_projector.record.tables import devices, events
 from central_projector.security.policy import partner_stream, partner_subjects
-from central_projector.store import CentralStore
-from central_projector.tables import devices, events
-from kopsync.cli import cli
-from kopsync.natsauth import (
-    connect_options,
+from kopsync.cli.main import cli
+from sync_core import subjects
+from sync_core.protocol import (
     device_inbox_prefix,
     downlink_consumer_name,
     partner_inbox_prefix,
 )
-from sync_core import subjects
+from sync_core.transport.options import connect_options
 
 DEPLOY = Path(__file__).parents[2] / "deploy" / "nats"
 # Two cooperatives from the brief (Lempake in Samarinda, Paser Belengkong in Paser); the

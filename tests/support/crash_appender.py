@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from edge_agent.agent import EdgeAgent
+from edge_agent.app.agent import EdgeAgent
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Hypothesis strategies for multi-device histories that hit every conflict case of BRIEF §5.
 
-A history is a list of :class:`central_projector.models.Event`: a few central facts
+A history is a list of :class:`central_projector.projection.folds.Event`: a few central facts
 (entitlements, cards, an allowance, a stimulus fund, a write-off) and, per device, a run
 of edge events with gapless seqs and increasing HLCs. Small pools make the cases happen
 often: two NIKs for many registrations (duplicates and collisions), two entitlements
@@ -16,7 +16,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from central_projector.models import Event
+from central_projector.projection.folds import Event
 
 COOP, COOP2 = "6472010001", "6401050012"
 DEVICES = (("d1", COOP), ("d2", COOP), ("e1", COOP2))

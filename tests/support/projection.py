@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from central_projector.models import Event, MemoryProjector
-from central_projector.models.base import MemoryState
-from central_projector.models.conflicts import listing
-from central_projector.models.sync_health import RECEIPT_FIELDS
+from central_projector.projection.folds import Event, MemoryProjector
+from central_projector.projection.folds.base import MemoryState
+from central_projector.projection.folds.conflicts import listing
+from central_projector.projection.folds.sync_health import RECEIPT_FIELDS
 
 
 class HasState(Protocol):

@@ -8,11 +8,11 @@ from typing import Any
 import msgpack
 import sqlalchemy as sa
 
-from central_projector.models import Event
-from central_projector.models.sync_health import RECEIPT_FIELDS
-from central_projector.readmodels.tables import TABLES, decode_row
-from central_projector.readmodels.tables import metadata as rm_metadata
-from central_projector.tables import events, gaps
+from central_projector.projection.folds import Event
+from central_projector.projection.folds.sync_health import RECEIPT_FIELDS
+from central_projector.projection.readmodels.tables import TABLES, decode_row
+from central_projector.projection.readmodels.tables import metadata as rm_metadata
+from central_projector.record.tables import events, gaps
 from schemas import REGISTRY
 
 _HASH = b"\x00" * 32

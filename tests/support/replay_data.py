@@ -12,9 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from central_projector.projector import Projector
-from central_projector.store import CentralStore
-from central_projector.tables import events
+from central_projector.projection.projector import Projector
+from central_projector.record.store import CentralStore
+from central_projector.record.tables import events
 from support.projector_db import sql_snapshot
 
 _BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "projection.py"

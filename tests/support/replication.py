@@ -12,11 +12,11 @@ from typing import Any
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from central_projector.nats_setup import GIB, StreamSettings
-from central_projector.service import CentralService
-from central_projector.store import CentralStore
-from edge_agent.agent import EdgeAgent
-from edge_agent.replicator import Replicator
+from central_projector.ingest.service import CentralService
+from central_projector.ingest.streams import GIB, StreamSettings
+from central_projector.record.store import CentralStore
+from edge_agent.app.agent import EdgeAgent
+from edge_agent.app.replicator import Replicator
 
 COOP_A = "6401050012"  # Paser Belengkong (made-up village code within Paser)
 COOP_B = "6472021005"  # Lempake, Samarinda Utara (made-up village code within Samarinda)
@@ -36,7 +36,7 @@ def make_device(
 
 
 def record(agent: EdgeAgent, events: int, seed: int = 1) -> None:
-    from edge_agent.simulate import simulate
+    from edge_agent.devtools.sim import simulate
 
     simulate(agent, events, seed=seed)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from kopsync.cli import cli
+from kopsync.cli.main import cli
 
 DEPLOY = Path(__file__).parents[2] / "deploy" / "nats"
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from central_projector.store import CentralStore
-from edge_agent.agent import EdgeAgent
+from central_projector.record.store import CentralStore
+from edge_agent.app.agent import EdgeAgent
 from sync_core import subjects
 from sync_core.batch import encode_batch
 from sync_core.envelope import Envelope, seal
@@ -193,7 +193,7 @@ class CentralStoreContract:
         """After a device is retired its uploads are quarantined, not committed."""
         import sqlalchemy as sa
 
-        from central_projector.tables import devices
+        from central_projector.record.tables import devices
 
         agent = _agent(tmp_path, n=3)
         store.register_device(COOP, "pos-1", agent.public_key)

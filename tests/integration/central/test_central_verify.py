@@ -8,10 +8,10 @@ import pytest
 from click.testing import CliRunner
 from fault.storage import tamper_central
 
-from central_projector.cli import central
-from central_projector.store import CentralStore
-from central_projector.verify import verify_store
-from edge_agent.agent import EdgeAgent
+from central_projector.record.store import CentralStore
+from central_projector.record.verify import verify_store
+from edge_agent.app.agent import EdgeAgent
+from kopsync.cli.central import central
 from sync_core import subjects
 from sync_core.batch import encode_batch
 

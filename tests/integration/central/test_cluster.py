@@ -27,11 +27,11 @@ from support.replication import (
     stream_messages,
 )
 
-from central_projector.nats_setup import EVENTS
-from central_projector.scaleout.worker import ProjectionWorker
-from central_projector.service import CentralService
-from central_projector.store import CentralStore
-from edge_agent.agent import EdgeAgent
+from central_projector.ingest.service import CentralService
+from central_projector.ingest.streams import EVENTS
+from central_projector.projection.scaleout.worker import ProjectionWorker
+from central_projector.record.store import CentralStore
+from edge_agent.app.agent import EdgeAgent
 from sync_core import subjects
 
 SETTINGS = dataclasses.replace(TEST_SETTINGS, replicas=3, ingest_partitions=2)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from edge_agent.agent import DB_NAME, EdgeAgent
-from kopsync.cli import cli
+from edge_agent.app.agent import DB_NAME, EdgeAgent
+from kopsync.cli.main import cli
 
 
 def _device(tmp_path: Path, n: int = 12) -> Path:

@@ -11,12 +11,12 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from support.projector_db import store_row
 
-from central_projector.models import Event
-from central_projector.store import CentralStore
-from central_projector.tables import events
-from edge_agent.agent import EdgeAgent
-from edge_agent.simulate import Pool, reference_events, simulate
-from kopsync.cli import cli
+from central_projector.projection.folds import Event
+from central_projector.record.store import CentralStore
+from central_projector.record.tables import events
+from edge_agent.app.agent import EdgeAgent
+from edge_agent.devtools.sim import Pool, reference_events, simulate
+from kopsync.cli.main import cli
 from sync_core import subjects
 from sync_core.batch import encode_batch
 from sync_core.envelope import Envelope

@@ -12,10 +12,10 @@ from support import histories as H
 from support.nats import NatsServer
 from support.projector_db import deliver
 
-from central_projector.models import Event
-from central_projector.project_cli import _follow_nats
-from central_projector.projector import Projector
-from central_projector.store import CentralStore
+from central_projector.projection.folds import Event
+from central_projector.projection.projector import Projector
+from central_projector.record.store import CentralStore
+from kopsync.cli.central.project import _follow_nats
 from sync_core import subjects
 
 

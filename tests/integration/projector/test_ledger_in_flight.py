@@ -11,11 +11,11 @@ from collections.abc import Collection, Mapping
 
 import sqlalchemy as sa
 
-from central_projector.models.base import Key
-from central_projector.projector import NAME, Projector
-from central_projector.readmodels.sqlstate import SqlState, okey_bytes
-from central_projector.readmodels.tables import LIVE
-from central_projector.store import CentralStore
+from central_projector.projection.folds.base import Key
+from central_projector.projection.projector import NAME, Projector
+from central_projector.projection.readmodels.sqlstate import SqlState, okey_bytes
+from central_projector.projection.readmodels.tables import LIVE
+from central_projector.record.store import CentralStore
 
 STOCK: Key = ("6472010001", "main", "BERAS-5KG")
 EARLY, MIDDLE, COUNT = [1, 0, "d1", 1], [2, 0, "d1", 2], [3, 0, "d2", 1]

@@ -10,12 +10,12 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from support.projector_db import sql_snapshot
 
-from central_projector.projector import SQLITE_CACHE_KIB, Projector
-from central_projector.readmodels.sqlstate import CHUNK, in_list_length
-from central_projector.store import CentralStore
-from edge_agent.agent import EdgeAgent
-from edge_agent.simulate import simulate
-from kopsync.cli import cli
+from central_projector.projection.projector import SQLITE_CACHE_KIB, Projector
+from central_projector.projection.readmodels.sqlstate import CHUNK, in_list_length
+from central_projector.record.store import CentralStore
+from edge_agent.app.agent import EdgeAgent
+from edge_agent.devtools.sim import simulate
+from kopsync.cli.main import cli
 from sync_core import subjects
 from sync_core.batch import encode_batch
 

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from central_projector.dbengine import make_engine
-from central_projector.readmodels import schema
-from central_projector.readmodels.tables import metadata
+from central_projector.projection.readmodels import schema
+from central_projector.projection.readmodels.tables import metadata
+from central_projector.record.dbengine import make_engine
 
 VERSION_TABLE = "rm_alembic_version"
 

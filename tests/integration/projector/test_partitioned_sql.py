@@ -21,12 +21,12 @@ from support import histories as H
 from support.projection import project, snapshot
 from support.projector_db import deliver, sql_snapshot, wipe
 
-from central_projector.models import Event
-from central_projector.scaleout import leases
-from central_projector.scaleout.routing import CROSS, stage_names
-from central_projector.scaleout.stage import stage_held, stage_shadow
-from central_projector.scaleout.worker import ProjectionWorker
-from central_projector.store import CentralStore
+from central_projector.projection.folds import Event
+from central_projector.projection.scaleout.routing import CROSS, stage_names
+from central_projector.projection.scaleout.stage import stage_held, stage_shadow
+from central_projector.projection.scaleout.worker import ProjectionWorker
+from central_projector.record import leases
+from central_projector.record.store import CentralStore
 
 FEW = settings(
     max_examples=15,
@@ -137,7 +137,7 @@ def test_greedy_workers_competing_in_threads_apply_every_event_once(
         while time.monotonic() < deadline:
             time.sleep(0.3)
             with a.engine.connect() as conn:
-                from central_projector.readmodels.tables import projector_position as pp
+                from central_projector.projection.readmodels.tables import projector_position as pp
 
                 done = dict(conn.execute(sa.select(pp.c.name, pp.c.position)).all())
                 top = conn.execute(sa.text("SELECT max(id) FROM events")).scalar()

@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 from support.replay_data import commit, workload_rows
 
-from central_projector.projector import Projector
-from central_projector.readmodels import pgbulk
-from central_projector.readmodels.sqlstate import SqlState
-from central_projector.readmodels.tables import PREFIX, SPEC, TableSet, table_set
+from central_projector.projection.projector import Projector
+from central_projector.projection.readmodels import pgbulk
+from central_projector.projection.readmodels.sqlstate import SqlState
+from central_projector.projection.readmodels.tables import PREFIX, SPEC, TableSet, table_set
 
 SHADOW = "rmx_"
 ALWAYS, NEVER = 0, 10**9  # pgbulk.BULK_MIN: COPY every set of rows, or none

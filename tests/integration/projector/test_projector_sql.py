@@ -13,11 +13,11 @@ from support import histories as H
 from support.projection import conflicts_of, project, snapshot
 from support.projector_db import deliver, sql_snapshot, store_row, wipe
 
-from central_projector.models import Event
-from central_projector.projector import Projector
-from central_projector.readmodels import queries
-from central_projector.readmodels.sqlitewriter import WriterProcess
-from central_projector.tables import events
+from central_projector.projection.folds import Event
+from central_projector.projection.projector import Projector
+from central_projector.projection.readmodels import queries
+from central_projector.projection.readmodels.sqlitewriter import WriterProcess
+from central_projector.record.tables import events
 
 FEW = settings(
     max_examples=25,
@@ -27,7 +27,7 @@ FEW = settings(
 
 
 def _projector(url: str) -> Projector:
-    from central_projector.store import CentralStore
+    from central_projector.record.store import CentralStore
 
     CentralStore(url).close()  # the store's own tables, as the ingest service creates them
     return Projector(url)

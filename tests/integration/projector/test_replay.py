@@ -20,12 +20,12 @@ from click.testing import CliRunner, Result
 from support.projector_db import sql_snapshot
 from support.replay_data import commit, fresh_projection, workload_rows
 
-from central_projector.models import State, apply
-from central_projector.models.base import Event
-from central_projector.projector import Projector
-from central_projector.replay import Replay, Scope
-from central_projector.tables import events
-from kopsync.cli import cli
+from central_projector.projection.folds import State, apply
+from central_projector.projection.folds.base import Event
+from central_projector.projection.projector import Projector
+from central_projector.projection.replay import Replay, Scope
+from central_projector.record.tables import events
+from kopsync.cli.main import cli
 
 
 def replay(url: str, *args: str) -> Result:

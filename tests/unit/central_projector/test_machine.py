@@ -10,7 +10,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from support import histories as H
 from support.projection import conflicts_of, project, snapshot
 
-from central_projector.models import Event, MemoryProjector
+from central_projector.projection.folds import Event, MemoryProjector
 
 
 class OfflineDevices(RuleBasedStateMachine):

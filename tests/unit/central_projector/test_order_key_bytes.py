@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from central_projector.models.base import Okey
-from central_projector.readmodels.sqlstate import okey_bytes, okey_of
+from central_projector.projection.folds.base import Okey
+from central_projector.projection.readmodels.sqlstate import okey_bytes, okey_of
 
 # device ids are NATS subject tokens: no '.', '*', '>', spaces, and never a NUL
 devices = st.text(

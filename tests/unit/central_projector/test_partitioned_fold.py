@@ -10,10 +10,10 @@ from support import histories as H
 from support.histories import histories
 from support.projection import project, snapshot
 
-from central_projector.models import Event
-from central_projector.models.base import MemoryState
-from central_projector.scaleout.partfold import PartitionedMemoryProjector
-from central_projector.scaleout.routing import (
+from central_projector.projection.folds import Event
+from central_projector.projection.folds.base import MemoryState
+from central_projector.projection.scaleout.partfold import PartitionedMemoryProjector
+from central_projector.projection.scaleout.routing import (
     CROSS,
     may_fold,
     partition_of,

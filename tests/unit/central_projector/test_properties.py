@@ -10,7 +10,7 @@ from support import histories as H
 from support.histories import histories
 from support.projection import conflicts_of, project, snapshot
 
-from central_projector.models import Event
+from central_projector.projection.folds import Event
 
 
 @given(histories(), st.data())
@@ -136,7 +136,7 @@ def stock_on_hand(events: list[Event], key: tuple[str, ...]) -> int:
 @given(histories())
 def test_every_history_projects_without_error_and_lists_valid_kinds(events: list[Event]) -> None:
     """Every conflict item has a known kind and a deterministic id."""
-    from central_projector.models.conflicts import KINDS, conflict_id
+    from central_projector.projection.folds.conflicts import KINDS, conflict_id
 
     for item in conflicts_of(project(events)):
         assert item["kind"] in KINDS

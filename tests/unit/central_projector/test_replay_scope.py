@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from support import histories as H
 from support.projection import project, snapshot
 
-from central_projector.models import HANDLERS, MemoryProjector, MemoryState
-from central_projector.models.conflicts import KINDS
-from central_projector.readmodels.tables import SPEC
-from central_projector.replay.scope import (
+from central_projector.projection.folds import HANDLERS, MemoryProjector, MemoryState
+from central_projector.projection.folds.conflicts import KINDS
+from central_projector.projection.readmodels.tables import SPEC
+from central_projector.projection.replay.scope import (
     AREAS,
     Scope,
     close_coops,
@@ -122,7 +122,7 @@ def test_a_scoped_fold_writes_exactly_the_full_folds_rows_of_its_scope(
 def _cross_coop_history() -> list[Any]:
     """The province grants E1 to one cooperative; a device of another redeems it, as does
     one of its own (a double redemption across cooperatives), and each sells from stock."""
-    from central_projector.models import Event
+    from central_projector.projection.folds import Event
 
     walls = iter(range(H.T0, H.T0 + 100_000, 1000))
     out = []

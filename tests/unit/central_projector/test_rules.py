@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from central_projector.models import Event, MemoryProjector
-from central_projector.models.conflicts import conflict_id, listing
+from central_projector.projection.folds import Event, MemoryProjector
+from central_projector.projection.folds.conflicts import conflict_id, listing
 
 A, B = "6472010001", "6401050012"
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from edge_agent.agent import EdgeAgent, LogEntry
-from edge_agent.simulate import Pool, simulate
-from kopsync.cli import cli
+from edge_agent.app.agent import EdgeAgent, LogEntry
+from edge_agent.devtools.sim import Pool, simulate
+from kopsync.cli.main import cli
 from schemas import REGISTRY
 
 COOP = "6401050012-PBL"  # Paser Belengkong (village code made up within 6401)

@@ -14,10 +14,10 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from central_projector.partners.pseudonymise import PROFILE_PII, field_pii
 from schemas import REGISTRY
 from schemas.catalog import PROFILE_FIELDS, EventSchema
 from schemas.fields import Field
+from schemas.personal import PROFILE_PII, field_pii
 from sync_core.envelope import Envelope, seal
 from sync_core.hlc import Hlc
 from sync_core.ids import new_event_id

@@ -14,7 +14,7 @@ from partner_strategies import Case, cases
 
 from central_projector.partners.pseudonymise import partner_view
 from central_projector.partners.tail import jsonable
-from kopsync.cli import cli
+from kopsync.cli.main import cli
 from schemas import REGISTRY
 from schemas.asyncapi import PARAMETERS, document
 

@@ -11,16 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from partner_strategies import KEY, Case, cases, national_numbers, pii_values
 
-from central_projector.partners.pseudonymise import (
-    PSEUDONYM_PREFIX,
-    encode_view,
-    field_pii,
-    partner_view,
-    pseudonym,
-    treatment,
-)
+from central_projector.partners.pseudonymise import encode_view, partner_view
 from schemas import REGISTRY
 from schemas.fields import Field
+from schemas.personal import PSEUDONYM_PREFIX, field_pii, pseudonym, treatment
 from sync_core.envelope import seal
 from sync_core.hlc import Hlc
 from sync_core.signing import GENESIS_HASH

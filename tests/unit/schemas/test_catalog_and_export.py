@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge_agent.agent import EdgeAgent
-from kopsync.cli import cli
+from edge_agent.app.agent import EdgeAgent
+from kopsync.cli.main import cli
 from schemas import REGISTRY
 from schemas.catalog import EventSchema
 from schemas.fields import Field

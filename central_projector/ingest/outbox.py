@@ -1,0 +1,90 @@
+"""Publishing the central store's outbox to JetStream (events, downlink, quarantine).
+
+The store writes an outbox row in the same transaction as what it records; publishing is
+at-least-once: a crash between publish and ``mark_published`` publishes again, and the
+``Nats-Msg-Id`` of each row (plus the consumers' own idempotency) absorbs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import nats.errors
+import structlog
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from central_projector.record.store import CentralStore, OutboxItem
+from sync_core.errors import LinkDown, SyncError
+from sync_core.transport.options import connect_options
+
+log = structlog.get_logger("kopsync.central.outbox")
+
+
+async def publish_items(
+    js: JetStreamContext, items: list[OutboxItem], timeout_s: float, in_flight: int = 64
+) -> list[int]:
+    """Publish outbox items pipelined; return the ids of the acknowledged prefix.
+
+    Only the prefix counts as done, so a failed item is published again together with those
+    after it (de-duplicated by their ``Nats-Msg-Id``) and the stream keeps the outbox order
+    as far as it can. Consumers order by content (BRIEF §3), never by stream position.
+    """
+    slots = asyncio.Semaphore(in_flight)
+
+    async def one(item: OutboxItem) -> None:
+        async with slots:
+            headers = {**item.headers, "Nats-Msg-Id": item.msg_id}
+            await asyncio.wait_for(
+                js.publish(item.subject, item.data, timeout=timeout_s, headers=headers),
+                timeout_s + 1,
+            )
+
+    results = await asyncio.gather(*(one(i) for i in items), return_exceptions=True)
+    done: list[int] = []
+    for item, result in zip(items, results, strict=True):
+        if isinstance(result, BaseException):
+            log.warning("publish_failed", subject=item.subject, error=repr(result))
+            break
+        done.append(item.id)
+    return done
+
+
+async def flush_outbox(
+    store: CentralStore,
+    nats_url: str,
+    *,
+    credentials: str | None = None,
+    nkey: str | None = None,
+    timeout_s: float = 10,
+) -> int:
+    """Publish everything in the outbox now (``kopsync central issue --nats``); return count."""
+    nc = Client()
+    options: dict[str, Any] = {"servers": [nats_url], "name": "kopsync-central-issue"}
+    if credentials:
+        options["user_credentials"] = credentials
+    options.update(connect_options(nkey, None))  # the central's nkey, default _INBOX prefix
+    try:
+        await asyncio.wait_for(nc.connect(**options, allow_reconnect=False), timeout_s)
+    except (TimeoutError, OSError, nats.errors.Error) as exc:
+        raise LinkDown(
+            f"cannot reach the NATS server at {nats_url} within {timeout_s:g} s"
+        ) from exc
+    total = 0
+    try:
+        js = nc.jetstream()
+        while items := await asyncio.to_thread(store.outbox, 500):
+            done = await publish_items(js, items, timeout_s)
+            await asyncio.to_thread(store.mark_published, done)
+            total += len(done)
+            if len(done) < len(items):
+                raise SyncError(
+                    f"published {total} outbox messages, then JetStream refused one; the running "
+                    "`kopsync central ingest` publishes the rest"
+                )
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(nc.close(), 5)
+    return total

@@ -1,0 +1,173 @@
+"""The JetStream layout of docs/PROTOCOL.md, created or brought up to date idempotently.
+
+Four file-backed streams with limits retention and one durable pull consumer::
+
+    KOP_INGEST      kop.up.>    device uploads; 7 days; de-dup window (2 min by default)
+    KOP_EVENTS      kop.ev.>    verified events after commit; no age limit, size-capped
+    KOP_QUARANTINE  kop.q.>     what ingest refused, with its reason; 30 days
+    KOP_DOWN        kop.down.>  centrally issued events for the devices; 90 days
+    ingest          durable pull consumer on KOP_INGEST, explicit ack
+
+None of these streams is a system of record: the edge keeps each event until the central
+store has committed it, and the central store is the record after that (deploy/nats/README.md).
+Their limits only bound disk use; losing a stream costs a re-send, not data.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, replace
+from typing import Any
+
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StoreCompression,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError, NotFoundError
+
+from central_projector.ingest.partitions import (
+    consumer_name,
+    partition_filter,
+    stream_transform,
+)
+from sync_core import subjects
+from sync_core.batch import MAX_BATCH_BYTES
+
+INGEST = "KOP_INGEST"
+EVENTS = "KOP_EVENTS"
+QUARANTINE = "KOP_QUARANTINE"
+DOWN = "KOP_DOWN"
+INGEST_CONSUMER = "ingest"
+
+DAY_S = 24 * 3600.0
+GIB = 1024**3
+# Ingest must see an oversize upload to quarantine it, so the stream accepts messages well
+# beyond the ingest limit (the server's max_payload caps what a client can publish anyway).
+MAX_MSG_BYTES = 8 * MAX_BATCH_BYTES
+
+# Shares of the storage budget. KOP_EVENTS keeps history (no age limit), so it gets most.
+_SHARES = {INGEST: 0.25, EVENTS: 0.65, QUARANTINE: 0.03, DOWN: 0.07}
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSettings:
+    """Limits of the four streams; ``budget_bytes`` is split among them (see ``from_env``).
+
+    The server reserves every stream's ``max_bytes`` from its ``max_file_store`` when the
+    stream is created, so the sum must fit the server's JetStream storage.
+    """
+
+    budget_bytes: int = 48 * GIB
+    dedup_window_s: float = 120.0
+    ingest_max_age_s: float = 7 * DAY_S
+    quarantine_max_age_s: float = 30 * DAY_S
+    down_max_age_s: float = 90 * DAY_S
+    ack_wait_s: float = 30.0
+    max_ack_pending: int = 1024
+    replicas: int = 1  # 3 on a clustered JetStream (deploy/compose.yaml)
+    ingest_partitions: int = 1  # > 1: KOP_INGEST split by cooperative (scaleout.ingest_partitions)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> StreamSettings:
+        """Read ``KOPSYNC_JS_BUDGET_BYTES`` and ``KOPSYNC_DEDUP_WINDOW_S``; ``overrides`` win."""
+        s = cls()
+        if budget := os.environ.get("KOPSYNC_JS_BUDGET_BYTES"):
+            s = replace(s, budget_bytes=int(budget))
+        if window := os.environ.get("KOPSYNC_DEDUP_WINDOW_S"):
+            s = replace(s, dedup_window_s=float(window))
+        if replicas := os.environ.get("KOPSYNC_JS_REPLICAS"):
+            s = replace(s, replicas=int(replicas))
+        if parts := os.environ.get("KOPSYNC_INGEST_PARTITIONS"):
+            s = replace(s, ingest_partitions=int(parts))
+        return replace(s, **{k: v for k, v in overrides.items() if v is not None})
+
+    def max_bytes(self, stream: str) -> int:
+        return int(self.budget_bytes * _SHARES[stream])
+
+
+def stream_configs(settings: StreamSettings) -> list[StreamConfig]:
+    """The four stream configurations (pure: decide first, the I/O is in ``ensure_streams``)."""
+
+    def base(name: str, subject: str, max_age: float, **extra: Any) -> StreamConfig:
+        return StreamConfig(
+            name=name,
+            subjects=[subject],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            discard=DiscardPolicy.OLD,
+            max_age=max_age,
+            max_bytes=settings.max_bytes(name),
+            max_msg_size=MAX_MSG_BYTES,
+            num_replicas=settings.replicas,
+            duplicate_window=settings.dedup_window_s,
+            **extra,
+        )
+
+    s2 = StoreCompression.S2
+    split: dict[str, Any] = {}
+    if settings.ingest_partitions > 1:
+        split["subject_transform"] = stream_transform(settings.ingest_partitions)
+    return [
+        # Uploads are zstd already: compressing them again on disk would only cost CPU.
+        base(INGEST, subjects.upload_wildcard(), settings.ingest_max_age_s, **split),
+        base(EVENTS, subjects.canonical_wildcard(), 0, compression=s2),
+        base(QUARANTINE, subjects.quarantine_wildcard(), settings.quarantine_max_age_s),
+        base(DOWN, subjects.downlink_wildcard(), settings.down_max_age_s, compression=s2),
+    ]
+
+
+def ingest_consumers(settings: StreamSettings) -> list[tuple[str, str]]:
+    """(consumer name, filter subject) of every ingest consumer."""
+    n = settings.ingest_partitions
+    if n <= 1:
+        return [(INGEST_CONSUMER, subjects.upload_wildcard())]
+    return [(consumer_name(k, n), partition_filter(k)) for k in range(n)]
+
+
+def ingest_consumer_config(
+    settings: StreamSettings, name: str = INGEST_CONSUMER, filter_subject: str | None = None
+) -> ConsumerConfig:
+    return ConsumerConfig(
+        name=name,
+        durable_name=name,
+        filter_subject=filter_subject or subjects.upload_wildcard(),
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=settings.ack_wait_s,
+        # Unlimited: a message the store cannot take yet (database down) must come back
+        # until it can; poison messages never loop, the store quarantines and they get acked.
+        max_deliver=-1,
+        max_ack_pending=settings.max_ack_pending,
+    )
+
+
+async def ensure_streams(js: JetStreamContext, settings: StreamSettings) -> None:
+    """Create the streams and the ingest consumer, or update them to ``settings``."""
+    for config in stream_configs(settings):
+        try:
+            await js.add_stream(config)
+        except BadRequestError as exc:
+            # "stream name already in use with a different configuration"
+            log.info("updating stream %s (%s)", config.name, exc.description)
+            await js.update_stream(config)
+    for name, filter_subject in ingest_consumers(settings):
+        await js.add_consumer(INGEST, ingest_consumer_config(settings, name, filter_subject))
+
+
+async def stream_last_seq(js: JetStreamContext, stream: str) -> int | None:
+    """The stream's last sequence, or ``None`` if the stream does not exist."""
+    try:
+        info = await js.stream_info(stream)
+    except NotFoundError:
+        return None
+    return int(info.state.last_seq)

@@ -1,0 +1,1 @@
+"""Projection: committed events folded into read models (pure folds, SQL adapters, replay)."""

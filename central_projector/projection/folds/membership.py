@@ -1,0 +1,227 @@
+"""Membership: members, their profiles, and people registered more than once.
+
+Conflict rules (BRIEF §5):
+- Concurrent profile edits: last-writer-wins *per field* by total order (the
+  registration is the first write of every field it carries); different fields merge.
+  Every competing value is kept. Edits of NIK, name or KK made on two or more devices
+  with different values raise PROFILE_CONFLICT (member, field).
+- Same NIK registered twice: members are grouped by their current NIK; the first
+  registration by total order is canonical, later member ids are its aliases
+  (DUPLICATE_NIK). Money is never merged: accounts and loans stay with their member id.
+  An alias whose name or birth date differs from the canonical one is a NIK_COLLISION
+  (maybe two people, maybe a typo: a person decides).
+- Status is a set of facts: resigned beats approved beats registered.
+- ``MembersMerged`` (central): each alias records the merge into the canonical member
+  (the first merge by total order), the canonical one the union of its aliases.
+
+Rows:
+- ``member`` (coop, member_id) = ``{registered, approved, resigned, status, reg_okey,
+  profile: {field: [value, okey, device]}, edits: {field: [[okey, device, value]…]},
+  merged_into, merged_aliases, placed, conflicts}``; ``placed`` is
+  ``[nik, reg_okey, name, birth_date]`` as last filed in its NIK group;
+- ``nik_group`` (coop, nik) = ``{members: {member_id: [reg_okey, name, birth_date]},
+  canonical, aliases, collisions, conflicts}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from central_projector.projection.folds.base import Event, Row, State, masked
+from central_projector.projection.folds.conflicts import found, report
+
+IDENTITY_FIELDS = ("nik", "name", "kk_no")
+REGISTRATION_FIELDS = ("nik", "kk_no", "name", "birth_date", "desa_code", "phone")
+
+
+def _member(state: State, ev: Event, member_id: str | None = None) -> tuple[Row, tuple[str, str]]:
+    key = (ev.coop_id, member_id or ev.aggregate_id)
+    row = state.get("member", key)
+    if row is None:
+        row = {
+            "coop_id": key[0],
+            "member_id": key[1],
+            "registered": False,
+            "approved": False,
+            "resigned": False,
+            "status": "UNKNOWN",
+            "reg_okey": None,
+            "profile": {},
+            "edits": {},
+            "merged_into": None,
+            "merged_aliases": [],
+            "placed": None,
+            "conflicts": {},
+        }
+    return row, key
+
+
+def _finish(state: State, row: Row, key: tuple[str, str]) -> None:
+    row["status"] = (
+        "RESIGNED"
+        if row["resigned"]
+        else "APPROVED"
+        if row["approved"]
+        else "REGISTERED"
+        if row["registered"]
+        else "UNKNOWN"
+    )
+    _regroup(state, row)
+    report(state, row, _profile_conflicts(row))
+    state.put("member", key, row)
+
+
+def _write_field(row: Row, field: str, value: Any, ev: Event) -> None:
+    current = row["profile"].get(field)
+    if current is None or current[1] < ev.okey:
+        row["profile"][field] = [value, ev.okey, ev.device_id]
+
+
+def registered(state: State, ev: Event) -> None:
+    row, key = _member(state, ev)
+    if row["reg_okey"] is None or ev.okey < row["reg_okey"]:
+        row["reg_okey"] = ev.okey
+    row["registered"] = True
+    for field in REGISTRATION_FIELDS:
+        if ev.payload.get(field) is not None:
+            _write_field(row, field, ev.payload[field], ev)
+    _finish(state, row, key)
+
+
+def approved(state: State, ev: Event) -> None:
+    row, key = _member(state, ev)
+    row["approved"] = True
+    _finish(state, row, key)
+
+
+def resigned(state: State, ev: Event) -> None:
+    row, key = _member(state, ev)
+    row["resigned"] = True
+    _finish(state, row, key)
+
+
+def field_changed(state: State, ev: Event) -> None:
+    row, key = _member(state, ev)
+    field, value = ev.payload["field"], ev.payload["value"]
+    edits = row["edits"].setdefault(field, [])
+    if not any(e[0] == ev.okey for e in edits):
+        edits.append([ev.okey, ev.device_id, value])
+        edits.sort()
+    _write_field(row, field, value, ev)
+    _finish(state, row, key)
+
+
+def merged(state: State, ev: Event) -> None:
+    canonical, key = _member(state, ev)
+    aliases = sorted(set(canonical["merged_aliases"]) | set(ev.payload["alias_member_ids"]))
+    canonical["merged_aliases"] = aliases
+    _finish(state, canonical, key)
+    for alias_id in ev.payload["alias_member_ids"]:
+        if alias_id == ev.aggregate_id:
+            continue
+        alias, akey = _member(state, ev, alias_id)
+        current = alias["merged_into"]
+        if current is None or ev.okey < current[1]:
+            alias["merged_into"] = [ev.aggregate_id, ev.okey]
+        _finish(state, alias, akey)
+
+
+def _profile_conflicts(row: Row) -> dict[str, list[Any]]:
+    items = []
+    for field in IDENTITY_FIELDS:
+        edits = row["edits"].get(field, [])
+        devices = {e[1] for e in edits}
+        values = {e[2] for e in edits}
+        if len(devices) >= 2 and len(values) >= 2:
+            show = masked if field in ("nik", "kk_no") else str
+            detail = {
+                "member_id": row["member_id"],
+                "field": field,
+                "current": show(row["profile"][field][0]),
+                "competing": sorted([show(e[2]), e[1]] for e in edits),
+            }
+            subject = f"member:{row['coop_id']}:{row['member_id']}:{field}"
+            items.append(("PROFILE_CONFLICT", subject, row["coop_id"], detail))
+    return found(*items)
+
+
+# --- the same NIK registered more than once ---------------------------------------------
+
+
+def _regroup(state: State, row: Row) -> None:
+    """Move the member to the group of its current NIK, with its current name and birth date."""
+    nik = row["profile"].get("nik")
+    if not row["registered"] or nik is None:
+        return
+    p = row["profile"]
+    entry = [row["reg_okey"], _value(p, "name"), _value(p, "birth_date")]
+    placed = [nik[0], *entry]
+    if row["placed"] == placed:
+        return
+    if row["placed"] is not None and row["placed"][0] != nik[0]:
+        _group_update(state, row["coop_id"], row["placed"][0], row["member_id"], None)
+    _group_update(state, row["coop_id"], nik[0], row["member_id"], entry)
+    row["placed"] = placed
+
+
+def _value(profile: dict[str, Any], field: str) -> Any:
+    v = profile.get(field)
+    return None if v is None else v[0]
+
+
+def _group_update(state: State, coop: str, nik: str, member_id: str, entry: Any) -> None:
+    key = (coop, nik)
+    group = state.get("nik_group", key) or {
+        "coop_id": coop,
+        "nik": nik,
+        "members": {},
+        "canonical": None,
+        "aliases": [],
+        "collisions": [],
+        "conflicts": {},
+    }
+    if entry is None:
+        group["members"].pop(member_id, None)
+    else:
+        group["members"][member_id] = entry
+    ordered = sorted(group["members"].items(), key=lambda kv: (kv[1][0], kv[0]))
+    group["canonical"] = ordered[0][0] if ordered else None
+    group["aliases"] = [m for m, _ in ordered[1:]]
+    first = ordered[0][1] if ordered else None
+    group["collisions"] = [m for m, e in ordered[1:] if first is not None and e[1:] != first[1:]]
+    items = []
+    subject = f"nik:{coop}:{nik}"
+    if group["aliases"]:
+        detail = {"nik": masked(nik), "canonical": group["canonical"], "aliases": group["aliases"]}
+        items.append(("DUPLICATE_NIK", subject, coop, detail))
+    if group["collisions"]:
+        assert first is not None
+        detail = {
+            "nik": masked(nik),
+            "canonical": group["canonical"],
+            "name": first[1],
+            "birth_date": first[2],
+            "colliding": [
+                {
+                    "member_id": m,
+                    "name": group["members"][m][1],
+                    "birth_date": group["members"][m][2],
+                }
+                for m in group["collisions"]
+            ],
+        }
+        items.append(("NIK_COLLISION", subject, coop, detail))
+    report(state, group, found(*items))
+    if group["members"]:
+        state.put("nik_group", key, group)
+    else:
+        state.delete("nik_group", key)
+
+
+HANDLERS = {
+    "MemberRegistered": registered,
+    "MembershipApproved": approved,
+    "MemberResigned": resigned,
+    "MemberProfileFieldChanged": field_changed,
+    "MembersMerged": merged,
+}

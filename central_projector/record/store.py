@@ -1,0 +1,391 @@
+"""The central store: system of record on SQLAlchemy (SQLite file by default, PostgreSQL by URL)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from central_projector.ingest import upload as ingest
+from central_projector.ingest.upload import IngestResult
+from central_projector.record.dbengine import make_engine
+from central_projector.record.tables import (
+    central_meta,
+    devices,
+    events,
+    gaps,
+    metadata,
+    outbox,
+    quarantine,
+)
+from schemas import REGISTRY
+from sync_core import codec, hlc, subjects
+from sync_core.envelope import Envelope, seal
+from sync_core.errors import StoreError, UsageError
+from sync_core.hlc import Hlc
+from sync_core.ids import check_coop_id, check_device_id, check_id, new_event_id
+from sync_core.signing import GENESIS_HASH, DeviceKey
+
+ISSUER_ID = "central"
+DEFAULT_URL = "sqlite:///kopsync-central.db"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A message to publish after commit."""
+
+    id: int
+    subject: str
+    data: bytes
+    msg_id: str
+    headers: dict[str, str]
+
+
+class CentralStore:
+    """Devices, the verified event record, quarantine and the outbox."""
+
+    def __init__(self, url: str = DEFAULT_URL) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        # Writers take SQLite's write lock at BEGIN (see dbengine); reads opt out of it.
+        self._write = self.engine
+        self._read = self.engine.execution_options(kopsync_read=True)
+        self._lock_rows = self.engine.dialect.name != "sqlite"
+        metadata.create_all(self.engine)
+        self.issuer_id = ISSUER_ID
+        self._ensure_meta("issuer_key", lambda: DeviceKey.generate().seed)
+        self._ensure_meta("hlc", lambda: codec.encode(hlc.ZERO.to_wire()))
+
+    def _ensure_meta(self, key: str, make: Callable[[], bytes]) -> None:
+        """Create a central_meta row once; a concurrent first start may win the race."""
+        with self._read.connect() as conn:
+            found = conn.execute(
+                sa.select(central_meta.c.key).where(central_meta.c.key == key)
+            ).first()
+        if found is not None:
+            return
+        try:
+            with self._write.begin() as conn:
+                conn.execute(sa.insert(central_meta).values(key=key, value=make()))
+        except sa.exc.IntegrityError:
+            pass  # another process created it first: theirs is the one
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> CentralStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- devices ----------------------------------------------------------------------
+    def register_device(
+        self, coop_id: str, device_id: str, public_key: bytes, now_ms: int | None = None
+    ) -> int:
+        """Register a device key; re-process its uploads that waited in quarantine."""
+        check_coop_id(coop_id)
+        check_device_id(device_id)
+        if len(public_key) != 32:
+            raise UsageError("a device public key is 32 bytes (64 hex characters)")
+        now = now_ms if now_ms is not None else _now()
+        with self._write.begin() as conn:
+            row = conn.execute(
+                sa.select(devices.c.coop_id, devices.c.public_key).where(
+                    devices.c.device_id == device_id
+                )
+            ).first()
+            if row is not None:
+                if (row[0], row[1]) != (coop_id, public_key):
+                    raise UsageError(
+                        f"device {device_id} is already registered with another cooperative "
+                        "or key; retire it first or choose another device id"
+                    )
+            else:
+                conn.execute(
+                    sa.insert(devices).values(
+                        device_id=device_id,
+                        coop_id=coop_id,
+                        public_key=public_key,
+                        registered_at=now,
+                        retired=False,
+                        committed_seq=0,
+                        committed_hash=GENESIS_HASH,
+                        quarantined=0,
+                        duplicates=0,
+                        clock_skew=0,
+                    )
+                )
+            waiting = conn.execute(
+                sa.select(quarantine.c.id, quarantine.c.subject, quarantine.c.data)
+                .where(
+                    quarantine.c.device_id == device_id,
+                    quarantine.c.reason == "unregistered_device",
+                    quarantine.c.resolved_at.is_(None),
+                )
+                .order_by(quarantine.c.id)
+            ).all()
+        for qid, subject, data in waiting:
+            with self._write.begin() as conn:
+                conn.execute(
+                    sa.update(quarantine).where(quarantine.c.id == qid).values(resolved_at=now)
+                )
+                ingest.process_upload(conn, subject, data, now, lock=self._lock_rows)
+        return len(waiting)
+
+    def register_from_file(self, path: Path) -> tuple[str, str, int]:
+        """Register the ``device.json`` written by ``kopsync edge init``."""
+        try:
+            doc = json.loads(path.read_text())
+            device_id, coop_id = doc["device_id"], doc["coop_id"]
+            key = bytes.fromhex(doc["public_key"])
+        except FileNotFoundError:
+            raise UsageError(f"{path} does not exist") from None
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise UsageError(
+                f"{path} is not a device registration file (device.json with device_id, "
+                f"coop_id, public_key): {exc}"
+            ) from None
+        return device_id, coop_id, self.register_device(coop_id, device_id, key)
+
+    # --- ingest -----------------------------------------------------------------------
+    def process_upload(
+        self,
+        subject: str,
+        data: bytes,
+        now_ms: int,
+        fence: Callable[[sa.Connection], None] | None = None,
+    ) -> IngestResult:
+        """Verify and record one upload message in one transaction (``fence`` runs first)."""
+        with self._write.begin() as conn:
+            if fence is not None:
+                fence(conn)
+            return ingest.process_upload(conn, subject, data, now_ms, lock=self._lock_rows)
+
+    def release_expired_gaps(self, now_ms: int, timeout_ms: int) -> int:
+        with self._write.begin() as conn:
+            return ingest.release_expired_gaps(conn, now_ms, timeout_ms)
+
+    def hello(
+        self, coop_id: str, device_id: str, head_seq: int, hlc_wire: list[int], now_ms: int
+    ) -> dict[str, Any]:
+        """Answer a device's reconciliation handshake (docs/PROTOCOL.md)."""
+        with self._write.begin() as conn:
+            dev = conn.execute(
+                sa.select(devices.c.coop_id, devices.c.committed_seq).where(
+                    devices.c.device_id == device_id
+                )
+            ).first()
+            registered = dev is not None and dev[0] == coop_id
+            committed = int(dev[1]) if registered and dev is not None else 0
+            held_seqs = (
+                [
+                    r[0]
+                    for r in conn.execute(
+                        sa.select(events.c.seq)
+                        .where(
+                            events.c.device_id == device_id,
+                            events.c.seq > committed,
+                            events.c.status == "held",
+                        )
+                        .order_by(events.c.seq)
+                    )
+                ]
+                if registered
+                else []
+            )
+            if registered:
+                conn.execute(
+                    sa.update(devices)
+                    .where(devices.c.device_id == device_id)
+                    .values(last_seen=now_ms)
+                )
+            seen = Hlc.from_wire(hlc_wire)
+            if seen.wall > now_ms + ingest.SKEW_LIMIT_MS:
+                # A clock that far ahead is wrong (its events are flagged CLOCK_SKEW): taken in,
+                # it would drag the central's clock, and through every hello every other
+                # device's, into its future, and flag all of them.
+                seen = hlc.ZERO
+            clock = self._clock(conn, now_ms, seen)
+        return {
+            "v": 1,
+            "registered": registered,
+            "committed_seq": committed,
+            "held": _ranges(held_seqs),
+            "hlc": clock.to_wire(),
+            "central_key": self.central_public_key(),
+            "issuer": self.issuer_id,
+        }
+
+    # --- outbox -----------------------------------------------------------------------
+    def outbox(self, limit: int = 500) -> list[OutboxItem]:
+        with self._read.connect() as conn:
+            rows = conn.execute(sa.select(outbox).order_by(outbox.c.id).limit(limit)).all()
+        return [OutboxItem(r.id, r.subject, r.data, r.msg_id, json.loads(r.headers)) for r in rows]
+
+    def mark_published(self, ids: list[int]) -> None:
+        if ids:
+            with self._write.begin() as conn:
+                conn.execute(sa.delete(outbox).where(outbox.c.id.in_(ids)))
+
+    # --- central issuer ---------------------------------------------------------------
+    def _issuer_key(self, conn: sa.Connection) -> DeviceKey:
+        row = conn.execute(
+            sa.select(central_meta.c.value).where(central_meta.c.key == "issuer_key")
+        ).one()
+        return DeviceKey(row[0])
+
+    def central_public_key(self) -> bytes:
+        with self._write.begin() as conn:
+            return self._issuer_key(conn).public_key
+
+    def _clock(self, conn: sa.Connection, now_ms: int, seen: Hlc = hlc.ZERO) -> Hlc:
+        row = conn.execute(
+            sa.select(central_meta.c.value).where(central_meta.c.key == "hlc")
+        ).first()
+        last = Hlc.from_wire(codec.decode(row[0])) if row else hlc.ZERO
+        new = hlc.receive(last, seen, now_ms) if seen != hlc.ZERO else hlc.send(last, now_ms)
+        value = codec.encode(new.to_wire())
+        if row is None:
+            conn.execute(sa.insert(central_meta).values(key="hlc", value=value))
+        else:
+            conn.execute(
+                sa.update(central_meta).where(central_meta.c.key == "hlc").values(value=value)
+            )
+        return new
+
+    def issue(
+        self,
+        event_type: str,
+        coop_id: str,
+        payload: dict[str, Any],
+        aggregate_id: str,
+        now_ms: int | None = None,
+    ) -> Envelope:
+        """Record a centrally issued event and queue it for the cooperative's downlink."""
+        check_coop_id(coop_id)
+        check_id(aggregate_id, "aggregate id")
+        schema = REGISTRY.get(event_type)
+        if "central" not in schema.origin:
+            raise UsageError(f"{event_type} is recorded on devices, not issued centrally")
+        checked = REGISTRY.validate(event_type, payload)
+        now = now_ms if now_ms is not None else _now()
+        with self._write.begin() as conn:
+            key = self._issuer_key(conn)
+            q = (
+                sa.select(events.c.seq, events.c.hash)
+                .where(events.c.device_id == self.issuer_id)
+                .order_by(events.c.seq.desc())
+                .limit(1)
+            )
+            last = conn.execute(q.with_for_update() if self._lock_rows else q).first()
+            seq, prev = (int(last[0]), last[1]) if last else (0, GENESIS_HASH)
+            env = seal(
+                key,
+                event_id=new_event_id(),
+                coop_id=coop_id,
+                device_id=self.issuer_id,
+                seq=seq + 1,
+                hlc=self._clock(conn, now),
+                type=event_type,
+                version=schema.version,
+                aggregate_id=aggregate_id,
+                payload=checked,
+                prev_hash=prev,
+                payload_is_canonical=True,
+            )
+            ingest._insert(conn, env, "committed", "", now)
+            conn.execute(
+                sa.insert(outbox).values(
+                    subject=subjects.downlink(coop_id),
+                    data=env.encode(),
+                    msg_id=f"{env.device_id}:{env.seq}",
+                    headers="{}",
+                )
+            )
+        return env
+
+    # --- reading ----------------------------------------------------------------------
+    def committed(self, device_id: str) -> list[tuple[int, bytes]]:
+        with self._read.connect() as conn:
+            return [
+                (int(r[0]), bytes(r[1]))
+                for r in conn.execute(
+                    sa.select(events.c.seq, events.c.envelope)
+                    .where(events.c.device_id == device_id, events.c.status == "committed")
+                    .order_by(events.c.seq)
+                )
+            ]
+
+    def quarantined(self, device_id: str | None = None) -> list[dict[str, Any]]:
+        q = sa.select(
+            quarantine.c.id,
+            quarantine.c.reason,
+            quarantine.c.detail,
+            quarantine.c.device_id,
+            quarantine.c.seq,
+            quarantine.c.subject,
+            quarantine.c.received_at,
+            quarantine.c.resolved_at,
+        ).order_by(quarantine.c.id)
+        if device_id is not None:
+            q = q.where(quarantine.c.device_id == device_id)
+        with self._read.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def device_status(self) -> list[dict[str, Any]]:
+        """One row per device: committed seq, last seen, gaps, held, quarantined, skew."""
+        with self._read.connect() as conn:
+            held: dict[str, int] = {
+                r[0]: int(r[1])
+                for r in conn.execute(
+                    sa.select(events.c.device_id, sa.func.count())
+                    .where(events.c.status == "held")
+                    .group_by(events.c.device_id)
+                )
+            }
+            gap_count: dict[str, int] = {
+                r[0]: int(r[1])
+                for r in conn.execute(
+                    sa.select(gaps.c.device_id, sa.func.count())
+                    .where(gaps.c.status != "filled")
+                    .group_by(gaps.c.device_id)
+                )
+            }
+            rows = conn.execute(sa.select(devices).order_by(devices.c.coop_id, devices.c.device_id))
+            return [
+                {
+                    "device_id": r.device_id,
+                    "coop_id": r.coop_id,
+                    "committed_seq": int(r.committed_seq),
+                    "last_seen": r.last_seen,
+                    "gaps": int(gap_count.get(r.device_id, 0)),
+                    "held": int(held.get(r.device_id, 0)),
+                    "quarantined": int(r.quarantined),
+                    "duplicates": int(r.duplicates),
+                    "clock_skew": int(r.clock_skew),
+                }
+                for r in rows
+            ]
+
+
+def _ranges(seqs: list[int]) -> list[list[int]]:
+    out: list[list[int]] = []
+    for s in seqs:
+        if out and out[-1][1] == s - 1:
+            out[-1][1] = s
+        else:
+            out.append([s, s])
+    return out
+
+
+def _now() -> int:
+    return time.time_ns() // 1_000_000
+
+
+__all__ = ["CentralStore", "IngestResult", "OutboxItem", "StoreError"]

@@ -1,0 +1,1 @@
+"""The device's application layer: agent, teller API, replicator, downlink and verification."""

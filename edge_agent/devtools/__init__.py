@@ -1,0 +1,1 @@
+"""Development tooling: a realistic workload simulator and a bad-network link emulator."""

@@ -1,0 +1,64 @@
+"""Recording the generator's commands in batches of a given size."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from edge_agent.adapters.store import Draft
+from edge_agent.app.agent import EdgeAgent
+from sync_core.envelope import Envelope
+from sync_core.errors import KopsyncError
+
+
+class SimulationError(KopsyncError):
+    """The generator produced a command the local rules refuse (a generator bug)."""
+
+
+class Pending:
+    """A queued command; ``envelope`` once its batch is recorded."""
+
+    __slots__ = ("draft", "envelope")
+
+    def __init__(self, draft: Draft, envelope: Envelope | None = None) -> None:
+        self.draft = draft
+        self.envelope = envelope
+
+
+class Batch:
+    """A teller recorder that records the commands it is given ``size`` at a time."""
+
+    def __init__(self, agent: EdgeAgent, size: int) -> None:
+        self.agent = agent
+        self.size = size
+        self.queue: list[Pending] = []
+        self.recorded: list[Envelope] = []
+
+    def record(self, event_type: str, payload: dict[str, Any], aggregate_id: str) -> Pending:
+        pending = Pending(Draft(event_type, aggregate_id, payload))
+        self.queue.append(pending)
+        return pending
+
+    def flush(self) -> None:
+        if not self.queue:
+            return
+        try:
+            envs = self.agent.record_many([p.draft for p in self.queue])
+        except KopsyncError as exc:
+            kinds = dict(Counter(p.draft.type for p in self.queue))
+            raise SimulationError(f"simulated command refused ({exc}); batch: {kinds}") from exc
+        for p, env in zip(self.queue, envs, strict=True):
+            p.envelope = env
+        self.recorded.extend(envs)
+        self.queue.clear()
+
+    def event_id(self, pending: Pending) -> str:
+        """The event id of a command, recording its batch now if need be.
+
+        Recording earlier changes only when a transaction commits, never what is
+        recorded, so the run stays the same whatever the batch size.
+        """
+        if pending.envelope is None:
+            self.flush()
+        assert pending.envelope is not None
+        return pending.envelope.event_id

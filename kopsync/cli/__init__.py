@@ -1,0 +1,1 @@
+"""The `kopsync` command: one module per group of commands (edge, central, partner, admin, ...)."""

@@ -1,0 +1,307 @@
+"""``kopsync central``: the province data centre's commands.
+
+The store is ``--db`` (or ``$KOPSYNC_DB_URL``, default ``sqlite:///kopsync-central.db``); the
+NATS server is ``--nats`` (or ``$KOPSYNC_NATS_URL``), with credentials from
+``$KOPSYNC_NATS_CREDS`` when set, and the central's nkey seed from ``--nkey`` (or
+``$KOPSYNC_NATS_NKEY``) on a server with kopsync's NATS security (``kopsync admin``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from central_projector.ingest.outbox import flush_outbox
+from central_projector.ingest.service import CentralService
+from central_projector.ingest.streams import StreamSettings
+from central_projector.record.store import DEFAULT_URL, CentralStore
+from kopsync.cli.central.options import lease_ttl_option, worker_id_option, worker_name
+from kopsync.cli.common import (
+    configure_logging,
+    creds_option,
+    emit_json,
+    friendly,
+    json_option,
+    parse_json_object,
+    stop_on_signals,
+)
+from kopsync.cli.common import nkey_option as shared_nkey_option
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def db_option(func: F) -> F:
+    return click.option(
+        "--db",
+        "db_url",
+        envvar="KOPSYNC_DB_URL",
+        default=DEFAULT_URL,
+        show_default=True,
+        help="SQLAlchemy URL of the central store ($KOPSYNC_DB_URL).",
+    )(func)
+
+
+def nats_option(required: bool) -> Callable[[F], F]:
+    return click.option(
+        "--nats",
+        "nats_url",
+        envvar="KOPSYNC_NATS_URL",
+        required=required,
+        help="NATS server URL ($KOPSYNC_NATS_URL); credentials from $KOPSYNC_NATS_CREDS.",
+    )
+
+
+nkey_option = shared_nkey_option("The central's", "kopsync admin central-user")
+
+
+@click.group()
+def central() -> None:
+    """Run the central ingest service, register devices, issue central events."""
+
+
+@central.command()
+@nats_option(required=True)
+@db_option
+@creds_option
+@nkey_option
+@click.option(
+    "--gap-timeout",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Seconds events wait behind a seq gap before they are applied, flagged GAP.",
+)
+@click.option(
+    "--fetch-batch",
+    type=int,
+    default=64,
+    show_default=True,
+    help="Messages per pull from the ingest consumer.",
+)
+@click.option(
+    "--dedup-window",
+    type=float,
+    default=None,
+    help="JetStream de-dup window of KOP_INGEST in seconds ($KOPSYNC_DEDUP_WINDOW_S, default 120).",
+)
+@click.option(
+    "--js-budget",
+    type=int,
+    default=None,
+    help="Bytes of JetStream file storage the four streams may use together "
+    "($KOPSYNC_JS_BUDGET_BYTES, default 48 GiB).",
+)
+@click.option(
+    "--ack-wait",
+    type=float,
+    default=None,
+    help="Seconds before an unacknowledged upload is redelivered (default 30).",
+)
+@click.option(
+    "--replicas",
+    type=click.IntRange(1, 5),
+    default=None,
+    help="JetStream replicas of every stream: 3 on a 3-node cluster "
+    "($KOPSYNC_JS_REPLICAS, default 1).",
+)
+@click.option(
+    "--partitions",
+    type=click.IntRange(1, 1024),
+    default=None,
+    help="Split KOP_INGEST by cooperative into N partitions, one lease each; the same on every "
+    "ingest worker ($KOPSYNC_INGEST_PARTITIONS, default 1: one shared consumer).",
+)
+@worker_id_option
+@lease_ttl_option
+@click.option("--log-console", is_flag=True, help="Readable logs instead of JSON lines.")
+@friendly
+def ingest(
+    nats_url: str,
+    db_url: str,
+    credentials: str | None,
+    nkey: str | None,
+    gap_timeout: float,
+    fetch_batch: int,
+    dedup_window: float | None,
+    js_budget: int | None,
+    ack_wait: float | None,
+    replicas: int | None,
+    partitions: int | None,
+    worker_id: str | None,
+    lease_ttl: float,
+    log_console: bool,
+) -> None:
+    """Run the ingest service (until SIGINT/SIGTERM): uploads, hello, outbox, gap timeouts."""
+    configure_logging(as_json=not log_console)
+    settings = StreamSettings.from_env(
+        dedup_window_s=dedup_window,
+        budget_bytes=js_budget,
+        ack_wait_s=ack_wait,
+        replicas=replicas,
+        ingest_partitions=partitions,
+    )
+    wid = worker_name(worker_id)
+    store = CentralStore(db_url)
+    try:
+        service = CentralService(
+            store,
+            nats_url,
+            gap_timeout_s=gap_timeout,
+            fetch_batch=fetch_batch,
+            settings=settings,
+            credentials=credentials,
+            nkey=nkey,
+            worker_id=wid,
+            lease_ttl_s=lease_ttl,
+        )
+        asyncio.run(_serve(service))
+    finally:
+        store.close()
+
+
+async def _serve(service: CentralService) -> None:
+    stop_on_signals(service.stop)
+    await service.run()
+
+
+@central.command()
+@click.argument("event_type")
+@click.option("--coop", "coop_id", required=True, help="The cooperative it is issued to.")
+@click.option("--json", "payload_json", required=True, help="The payload as a JSON object.")
+@click.option("--aggregate", "aggregate_id", required=True, help="Id of the aggregate.")
+@db_option
+@nats_option(required=False)
+@creds_option
+@nkey_option
+@click.option("--print-json", "as_json", is_flag=True, help="Print the issued event as JSON.")
+@friendly
+def issue(
+    event_type: str,
+    coop_id: str,
+    payload_json: str,
+    aggregate_id: str,
+    db_url: str,
+    nats_url: str | None,
+    credentials: str | None,
+    nkey: str | None,
+    as_json: bool,
+) -> None:
+    """Issue a central event TYPE to a cooperative's devices (EntitlementGranted, CardBlocked…).
+
+    It is stored and queued; the running ingest service publishes it, or, with --nats, this
+    command publishes the queue at once.
+    """
+    payload = parse_json_object(payload_json)
+    with CentralStore(db_url) as store:
+        env = store.issue(event_type, coop_id, payload, aggregate_id)
+        published = (
+            asyncio.run(flush_outbox(store, nats_url, credentials=credentials, nkey=nkey))
+            if nats_url
+            else None
+        )
+    if as_json:
+        emit_json(
+            {
+                "issuer": env.device_id,
+                "seq": env.seq,
+                "event_id": env.event_id,
+                "type": env.type,
+                "coop_id": env.coop_id,
+                "aggregate_id": env.aggregate_id,
+                "published": published,
+            }
+        )
+        return
+    click.echo(
+        f"issued {env.type} {env.aggregate_id} to {env.coop_id} as {env.device_id}:{env.seq}"
+    )
+    if published is None:
+        click.echo("queued: the running `kopsync central ingest` publishes it")
+    else:
+        click.echo(f"published {published} queued message(s)")
+
+
+@central.group()
+def device() -> None:
+    """Register the devices whose uploads the central accepts."""
+
+
+@device.command("add")
+@click.argument("registration", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+@json_option
+@friendly
+def device_add(registration: Path, db_url: str, as_json: bool) -> None:
+    """Register the device.json written by `kopsync edge init`; re-process its waiting uploads."""
+    with CentralStore(db_url) as store:
+        device_id, coop_id, reprocessed = store.register_from_file(registration)
+    if as_json:
+        emit_json({"device_id": device_id, "coop_id": coop_id, "reprocessed": reprocessed})
+    else:
+        click.echo(f"registered device {device_id} of cooperative {coop_id}")
+        if reprocessed:
+            click.echo(f"re-processed {reprocessed} upload(s) that waited for the registration")
+
+
+@central.command()
+@db_option
+@json_option
+@friendly
+def status(db_url: str, as_json: bool) -> None:
+    """One row per device: committed seq, last seen, gaps, held, quarantined."""
+    with CentralStore(db_url) as store:
+        rows = store.device_status()
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("no devices registered (kopsync central device add DEVICE.json)")
+        return
+    columns = ("coop_id", "device_id", "committed_seq", "last_seen", "gaps", "held", "quarantined")
+    click.echo("  ".join(f"{c:<14}" for c in columns))
+    for r in rows:
+        click.echo("  ".join(f"{r.get(c)!s:<14}" for c in columns))
+
+
+@central.command()
+@db_option
+@json_option
+@friendly
+def verify(db_url: str, as_json: bool) -> None:
+    """Re-check every stored event's signature, hash and chain; name every bad row."""
+    from central_projector.record.verify import verify_store
+
+    with CentralStore(db_url) as store:
+        report = verify_store(store.engine, store.issuer_id)
+    if as_json:
+        emit_json(
+            {
+                "ok": report.ok,
+                "checked": report.checked,
+                "devices": report.devices,
+                "bad": [{"device_id": b.device_id, "seq": b.seq, "reason": b.reason}
+                        for b in report.bad],
+            }
+        )  # fmt: skip
+    elif report.ok:
+        click.echo(f"ok: {report.checked} events of {report.devices} devices verify")
+    else:
+        for b in report.bad:
+            click.echo(f"BROKEN {b.device_id} seq {b.seq}: {b.reason}", err=True)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+from kopsync.cli.central.project import register  # noqa: E402  (the read-model commands)
+
+register(central)
+
+from kopsync.cli.central.replay import replay  # noqa: E402  (kopsync central replay)
+from kopsync.cli.central.workers import project_worker  # noqa: E402  (scale-out workers)
+
+central.add_command(replay)
+central.add_command(project_worker)

@@ -1,0 +1,365 @@
+"""``kopsync central project|show|conflicts|resolve``: the read models and the conflict queue.
+
+Registered on the ``central`` group by :func:`register`. The database is the central
+store's (``--db`` or ``$KOPSYNC_DB_URL``): the read models live beside the event record,
+so a projection step commits its rows and its position in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import signal
+import threading
+from typing import Any
+
+import click
+import structlog
+
+from central_projector.projection.projector import (
+    CACHE_ROWS,
+    DEFAULT_BATCH,
+    SQLITE_CACHE_KIB,
+    SQLITE_MMAP_BYTES,
+    Projector,
+)
+from central_projector.projection.readmodels import queries
+from central_projector.projection.steps import RunResult
+from central_projector.record.store import DEFAULT_URL, CentralStore
+from kopsync.cli.common import configure_logging, emit_json, friendly, json_option
+from sync_core.errors import UsageError
+from sync_core.ids import check_coop_id, check_id
+from sync_core.transport.options import connect_options
+
+log = structlog.get_logger("kopsync.projector")
+
+db_option = click.option(
+    "--db",
+    "db_url",
+    envvar="KOPSYNC_DB_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    help="SQLAlchemy URL of the central store and its read models ($KOPSYNC_DB_URL).",
+)
+
+
+@click.command()
+@db_option
+@click.option(
+    "--nats",
+    "nats_url",
+    envvar="KOPSYNC_NATS_URL",
+    default=None,
+    help="Wake up on canonical events from this NATS server instead of waiting a poll.",
+)
+@click.option(
+    "--creds",
+    "credentials",
+    envvar="KOPSYNC_NATS_CREDS",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="NATS credentials file ($KOPSYNC_NATS_CREDS).",
+)
+@click.option(
+    "--nkey",
+    envvar="KOPSYNC_NATS_NKEY",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The central's nkey seed file ($KOPSYNC_NATS_NKEY).",
+)
+@click.option("--once", is_flag=True, help="Project everything not yet projected, then exit.")
+@click.option("--batch", "batch_size", type=click.IntRange(1, 100_000), default=DEFAULT_BATCH,
+              show_default=True, help="Events per transaction.")  # fmt: skip
+@click.option("--poll", type=click.FloatRange(0.05, 3600), default=1.0, show_default=True,
+              help="Seconds between looks at the store when following.")  # fmt: skip
+@click.option(
+    "--cache-rows",
+    envvar="KOPSYNC_PROJECT_CACHE_ROWS",
+    type=click.IntRange(min=0),
+    default=CACHE_ROWS,
+    show_default=True,
+    help="Read-model rows kept in memory between steps, about 1 KiB each; 0 keeps none "
+    "($KOPSYNC_PROJECT_CACHE_ROWS).",
+)
+@click.option(
+    "--sqlite-cache-mib",
+    envvar="KOPSYNC_PROJECT_SQLITE_CACHE_MIB",
+    type=click.IntRange(min=0),
+    default=SQLITE_CACHE_KIB // 1024,
+    show_default=True,
+    help="SQLite only: page cache of each of the projector's connections, MiB "
+    "($KOPSYNC_PROJECT_SQLITE_CACHE_MIB).",
+)
+@click.option(
+    "--sqlite-mmap-mib",
+    envvar="KOPSYNC_PROJECT_SQLITE_MMAP_MIB",
+    type=click.IntRange(min=0),
+    default=SQLITE_MMAP_BYTES >> 20,
+    show_default=True,
+    help="SQLite only: how much of the database file is memory-mapped, MiB; 0 maps none "
+    "($KOPSYNC_PROJECT_SQLITE_MMAP_MIB).",
+)
+@json_option
+@friendly
+def project(
+    db_url: str,
+    nats_url: str | None,
+    credentials: str | None,
+    nkey: str | None,
+    once: bool,
+    batch_size: int,
+    poll: float,
+    cache_rows: int,
+    sqlite_cache_mib: int,
+    sqlite_mmap_mib: int,
+    as_json: bool,
+) -> None:
+    """Fold committed events into the read models, exactly once.
+
+    With --once, project what is committed now and exit; without, keep following the
+    store (woken by the canonical stream when --nats is given).
+    """
+    configure_logging(as_json=as_json)
+    with Projector(
+        db_url,
+        batch_size=batch_size,
+        cache_rows=cache_rows,
+        sqlite_cache_kib=sqlite_cache_mib * 1024,
+        sqlite_mmap_bytes=sqlite_mmap_mib << 20,
+    ) as projector:
+        if once:
+            _report(projector.run_once(), projector, as_json)
+            return
+        stop = threading.Event()
+        with contextlib.suppress(ValueError):  # not the main thread (tests): no handler
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            if nats_url:
+                options = connect_options(nkey, None)
+                if credentials:
+                    options["user_credentials"] = credentials
+                asyncio.run(_follow_nats(projector, nats_url, poll, stop, as_json, options))
+            else:
+                _follow(projector, poll, stop, as_json)
+        except KeyboardInterrupt:
+            pass
+
+
+def _report(res: RunResult, projector: Projector, as_json: bool) -> None:
+    summary = {
+        "events": res.events,
+        "rows_written": res.rows,
+        "steps": res.steps,
+        "position": res.position,
+        "held_waiting": projector.pending_held(),
+        "seconds": round(res.seconds, 3),
+        "events_per_s": int(res.rate),
+    }
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(
+            f"projected {res.events} events in {res.seconds:.2f} s ({int(res.rate)}/s), "
+            f"position {res.position}, {summary['held_waiting']} held behind gaps"
+        )
+
+
+def _follow(projector: Projector, poll: float, stop: threading.Event, as_json: bool) -> None:
+    log.info("following the central store", db=projector.url, poll_s=poll)
+    while not stop.is_set():
+        res = projector.run_once()
+        if res.events:
+            _logged(res)
+        stop.wait(poll)
+
+
+def _logged(res: RunResult) -> None:
+    log.info("projected", events=res.events, rows=res.rows, position=res.position,
+             events_per_s=int(res.rate))  # fmt: skip
+
+
+async def _follow_nats(
+    projector: Projector,
+    url: str,
+    poll: float,
+    stop: threading.Event,
+    as_json: bool,
+    options: dict[str, Any] | None = None,
+) -> None:
+    """Project on every canonical event seen (and at least every ``poll`` seconds).
+
+    The stream only wakes the projector; what is projected is read from the store, so a
+    message lost in transport delays nothing beyond the next poll and changes nothing.
+    """
+    if importlib.util.find_spec("nats") is None:
+        raise UsageError("--nats needs the nats-py package; install kopsync with its dependencies")
+    import nats
+
+    from sync_core import subjects
+
+    wake = asyncio.Event()
+
+    async def on_event(_msg: Any) -> None:
+        wake.set()
+
+    try:
+        nc = await nats.connect(url, max_reconnect_attempts=-1, **(options or {}))
+    except Exception as exc:  # nats-py raises several unrelated types when it cannot connect
+        raise UsageError(f"cannot reach NATS at {url}: {exc}") from exc
+    try:
+        await nc.subscribe(subjects.canonical_wildcard(), cb=on_event)
+        log.info("following the central store, woken by NATS", db=projector.url, poll_s=poll)
+        while not stop.is_set():
+            wake.clear()
+            res = await asyncio.to_thread(projector.run_once)
+            if res.events:
+                _logged(res)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=poll)
+    finally:
+        await nc.close()
+
+
+@click.group(name="show")
+def show() -> None:
+    """Show read models."""
+
+
+@show.command(name="coop")
+@click.argument("coop_id")
+@db_option
+@json_option
+@friendly
+def show_coop(coop_id: str, db_url: str, as_json: bool) -> None:
+    """The read models of one cooperative: members, savings, loans, shop, aid, fund, sync."""
+    check_coop_id(coop_id)
+    with Projector(db_url) as projector, projector.engine.connect() as conn:
+        if not queries.coop_exists(conn, coop_id):
+            raise UsageError(
+                f"no events of cooperative {coop_id} are projected; check the id, "
+                "or run `kopsync central project --once` first"
+            )
+        view = queries.show_coop(conn, coop_id)
+    if as_json:
+        emit_json(view)
+        return
+    _print_coop(view)
+
+
+def _rp(amount: int) -> str:
+    sign = "-" if amount < 0 else ""
+    return f"{sign}Rp{abs(amount):,}".replace(",", ".")
+
+
+def _print_coop(v: dict[str, Any]) -> None:
+    m, s, lo, aid = v["members"], v["savings"], v["loans"]["portfolio"], v["aid"]
+    ent = aid["entitlements"]
+    negative = [x for x in v["stock"] if x["negative"]]
+    open_items = [c for c in v["conflicts"] if c["status"] == "OPEN"]
+    lines = [
+        f"Cooperative {v['coop_id']} — {v['events']} events, business date {v['as_of']}",
+        f"  members      {m['count']} {m['by_status']}, {m['aliases']} aliases, "
+        f"{m['nik_collisions']} NIK collisions",
+        f"  savings      {_rp(s['total'])} in {s['accounts']} accounts "
+        + ", ".join(f"{k} {_rp(x)}" for k, x in s["by_product"].items()),
+        f"  loans        {lo['loans']} loans, outstanding {_rp(lo['outstanding'])}, "
+        f"PAR30 {lo['par30_bp'] / 100:.2f} %, written off {_rp(lo['written_off'])}, "
+        f"recovered {_rp(lo['recovered'])}",
+        f"  sales        {sum(x['amount'] for x in v['sales']):,} rupiah over "
+        f"{len({x['day'] for x in v['sales']})} days".replace(",", "."),
+        f"  stock        {len(v['stock'])} items, {len(negative)} below zero",
+        f"  aid          {ent['count']} entitlements, {ent['redeemed']} redeemed, "
+        f"{ent['with_duplicates']} redeemed twice (at risk {_rp(ent['value_at_risk'])}), "
+        f"{len(aid['cards']['overspent'])} cards overspent",
+    ]
+    for f in v["stimulus"]:
+        lines.append(
+            f"  fund {f['fund_id']}  allocated {_rp(f['allocated'])}, disbursed "
+            f"{_rp(f['disbursed'])}, utilised {_rp(f['utilised'])}, repaid {_rp(f['repaid'])}, "
+            f"balance {_rp(f['balance'])}"
+        )
+    lines.append(
+        f"  logistics    {len(v['logistics']['shipments'])} shipments, "
+        f"{v['logistics']['discrepancies']} discrepancies"
+    )
+    for d in v["sync_health"]["devices"]:
+        r = v["sync_health"]["receipts"][d["device_id"]]
+        lines.append(
+            f"  device {d['device_id']}  {d['events']} events up to seq {d['max_seq']}, "
+            f"lag {r['lag_ms'] / 1000:.0f} s, {d['gap_count']} GAP, {d['skew_count']} CLOCK_SKEW"
+        )
+    lines.append(f"  conflicts    {len(open_items)} open of {len(v['conflicts'])}")
+    click.echo("\n".join(lines))
+
+
+@click.command(name="conflicts")
+@db_option
+@click.option("--open", "open_only", is_flag=True, help="Only items not yet decided.")
+@click.option("--coop", "coop_id", default=None, help="Only this cooperative's items.")
+@json_option
+@friendly
+def conflicts_cmd(db_url: str, open_only: bool, coop_id: str | None, as_json: bool) -> None:
+    """The conflict queue: every active item of BRIEF §5 and every decision."""
+    if coop_id is not None:
+        check_coop_id(coop_id)
+    with Projector(db_url) as projector, projector.engine.connect() as conn:
+        items = queries.conflicts(conn, coop_id=coop_id, open_only=open_only)
+    if as_json:
+        emit_json(items)
+        return
+    if not items:
+        click.echo("no conflicts" + (" open" if open_only else ""))
+    for i in items:
+        what = i["subject"] or "(condition cleared)"
+        decided = f"  → {i['resolution']['decision']}" if i["resolution"] else ""
+        click.echo(f"{i['id']}  {i['status']:<8} {i['kind'] or '-':<24} {what}{decided}")
+
+
+@click.command()
+@click.argument("conflict_id")
+@click.option(
+    "--decision", required=True, help="What was decided, e.g. ACCEPT, MERGE, REIMBURSE_WINNER_ONLY."
+)
+@click.option("--note", required=True, help="Why, in a sentence (kept with the decision).")
+@click.option("--by", "resolved_by", default=None, help="Who decided.")
+@db_option
+@json_option
+@friendly
+def resolve(
+    conflict_id: str, decision: str, note: str, resolved_by: str | None, db_url: str, as_json: bool
+) -> None:
+    """Record a decision on a conflict item (a ConflictResolved event) and project it."""
+    check_id(conflict_id, "conflict id")
+    check_id(decision, "--decision")
+    with Projector(db_url) as projector:
+        projector.run_once()
+        with projector.engine.connect() as conn:
+            items = {i["id"]: i for i in queries.conflicts(conn)}
+        item = items.get(conflict_id)
+        if item is None:
+            raise UsageError(
+                f"no conflict {conflict_id}; `kopsync central conflicts --open` lists the open ones"
+            )
+        payload = {"decision": decision, "note": note}
+        if resolved_by:
+            payload["resolved_by"] = resolved_by
+        with CentralStore(db_url) as store:
+            env = store.issue("ConflictResolved", item["coop_id"], payload, conflict_id)
+        projector.run_once()
+    if as_json:
+        emit_json({"conflict_id": conflict_id, "event_id": env.event_id, "decision": decision})
+    else:
+        again = " (it had a decision already; this one is later)" if item["resolution"] else ""
+        click.echo(f"resolved {conflict_id} ({item['kind']}) as {decision}{again}")
+
+
+def register(group: click.Group) -> None:
+    """Add ``project``, ``show``, ``conflicts`` and ``resolve`` to ``group``."""
+    group.add_command(project)
+    group.add_command(show)
+    group.add_command(conflicts_cmd)
+    group.add_command(resolve)
+
+
+__all__ = ["register"]

@@ -1,0 +1,131 @@
+"""``kopsync edge sync|run``: replicate the device's log with the central over NATS.
+
+``sync`` is one shot: it exits 0 when the central confirmed every event, 3 when it uploaded
+but the central has not committed everything yet (nothing is lost: the device keeps every
+event and the next sync carries on), and 2 with one ``error:`` line when the server cannot
+be reached in time. ``run`` replicates until Ctrl-C (or SIGTERM).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from edge_agent.app.agent import EdgeAgent
+from edge_agent.app.replicator import Replicator, SyncReport
+from kopsync.cli.common import (
+    configure_logging,
+    creds_option,
+    data_option,
+    emit_json,
+    friendly,
+    json_option,
+    stop_on_signals,
+)
+from kopsync.cli.common import nkey_option as shared_nkey_option
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_UNCONFIRMED = 3
+
+
+def nats_option(func: F) -> F:
+    return click.option(
+        "--nats",
+        "nats_url",
+        envvar="KOPSYNC_NATS_URL",
+        required=True,
+        help="NATS server URL ($KOPSYNC_NATS_URL); credentials from $KOPSYNC_NATS_CREDS.",
+    )(func)
+
+
+nkey_option = shared_nkey_option("This device's", "kopsync admin device add")
+
+
+@click.command("sync")
+@nats_option
+@creds_option
+@nkey_option
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds to connect, upload and wait for the central's confirmation.",
+)
+@data_option
+@json_option
+@click.option("-v", "--verbose", is_flag=True, help="Log what the replicator does (stderr).")
+@friendly
+def sync_command(
+    nats_url: str,
+    credentials: str | None,
+    nkey: str | None,
+    timeout_s: float,
+    data_dir: Path,
+    as_json: bool,
+    verbose: bool,
+) -> None:
+    """Upload new events, apply central events, and report what the central confirmed."""
+    configure_logging(as_json=False, level=logging.INFO if verbose else logging.ERROR)
+    with EdgeAgent(data_dir) as agent:
+        replicator = Replicator(agent, nats_url, credentials=credentials, nkey=nkey)
+        report = asyncio.run(replicator.sync_once(timeout_s))
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        _describe(report)
+    if not report.complete:
+        sys.exit(EXIT_UNCONFIRMED)
+
+
+def _describe(r: SyncReport) -> None:
+    kib = r.bytes_sent / 1024
+    resent = f", {r.resent} re-sent" if r.resent else ""
+    click.echo(f"uploaded {r.uploaded} events in {r.batches} batches ({kib:.1f} KiB{resent})")
+    if not r.central_answered:
+        click.echo("the central did not answer (is `kopsync central ingest` running?)")
+    elif not r.registered:
+        click.echo(
+            "this device is not registered centrally: its uploads wait in quarantine until "
+            "`kopsync central device add device.json`"
+        )
+    click.echo(f"central confirmed seq {r.confirmed_seq} of {r.head_seq} ({r.pending} pending)")
+    refused = f", refused {r.refused} (see the log)" if r.refused else ""
+    click.echo(f"applied {r.downloaded} central events{refused}")
+
+
+@click.command("run")
+@nats_option
+@creds_option
+@nkey_option
+@data_option
+@click.option("--log-json", is_flag=True, help="JSON log lines (for a service manager).")
+@friendly
+def run_command(
+    nats_url: str, credentials: str | None, nkey: str | None, data_dir: Path, log_json: bool
+) -> None:
+    """Replicate continuously until Ctrl-C: reconnects by itself, syncs as events are recorded."""
+    configure_logging(as_json=log_json, level=logging.INFO)
+    with EdgeAgent(data_dir) as agent:
+        asyncio.run(_run(Replicator(agent, nats_url, credentials=credentials, nkey=nkey)))
+    click.echo("stopped", err=True)
+
+
+async def _run(replicator: Replicator) -> None:
+    stop = asyncio.Event()
+    stop_on_signals(stop.set)
+    await replicator.run(stop)
+
+
+def register(edge: click.Group) -> None:
+    """Add ``sync`` and ``run`` to the ``kopsync edge`` group."""
+    edge.add_command(sync_command)
+    edge.add_command(run_command)

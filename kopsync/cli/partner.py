@@ -1,0 +1,181 @@
+"""``kopsync partner``: feed partner topics, watch them, make keys, check the partners file.
+
+The NATS server is ``--nats`` (or ``$KOPSYNC_NATS_URL``), credentials from
+``$KOPSYNC_NATS_CREDS`` when set, and an nkey seed from ``--nkey`` (or ``$KOPSYNC_NATS_NKEY``)
+on a server with kopsync's NATS security: the central's for ``fanout``, the partner's for
+``tail``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import secrets
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from central_projector.partners.config import load
+from central_projector.partners.fanout import FanoutService
+from central_projector.partners.tail import Tailed, format_json, format_line, parse_since, tail
+from kopsync.cli.central import nats_option
+from kopsync.cli.common import (
+    configure_logging,
+    creds_option,
+    emit_json,
+    friendly,
+    json_option,
+    nkey_option,
+    stop_on_signals,
+)
+from sync_core.errors import UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The partners file (TOML, one [[partner]] table per partner).",
+)
+
+
+@click.group()
+def partner() -> None:
+    """Partner topics: pseudonymised, filtered event streams for banks, Bulog, ministries."""
+
+
+@partner.command()
+@nats_option(required=True)
+@config_option
+@creds_option
+@nkey_option("The central's")
+@click.option("--log-console", is_flag=True, help="Readable logs instead of JSON lines.")
+@friendly
+def fanout(
+    nats_url: str, config_path: Path, credentials: str | None, nkey: str | None, log_console: bool
+) -> None:
+    """Feed every partner's stream from KOP_EVENTS (until SIGINT/SIGTERM)."""
+    config = load(config_path)
+    configure_logging(as_json=not log_console)
+    service = FanoutService(config, nats_url, credentials=credentials, nkey=nkey)
+
+    async def serve() -> None:
+        stop_on_signals(service.stop)
+        await service.run()
+
+    asyncio.run(serve())
+
+
+@partner.command("tail")
+@nats_option(required=True)
+@click.option(
+    "--filter",
+    "subject_filter",
+    required=True,
+    help="Partner topic filter, e.g. kop.partner.bank-kalteng.62.> or kop.partner.*.*.6401.>",
+)
+@click.option("--since", default=None, help="From this ISO time or this long ago (2h, 7d).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after N events.")
+@click.option(
+    "--idle-exit",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop after this many seconds without an event.",
+)
+@creds_option
+@nkey_option("The partner's")
+@friendly
+def tail_(
+    nats_url: str,
+    subject_filter: str,
+    since: str | None,
+    as_json: bool,
+    limit: int | None,
+    idle_exit: float | None,
+    credentials: str | None,
+    nkey: str | None,
+) -> None:
+    """Print the events of partner topics, one line each (Ctrl-C stops)."""
+    start = parse_since(since, dt.datetime.now(dt.UTC)) if since else None
+    render = format_json if as_json else format_line
+
+    def emit(t: Tailed) -> None:
+        click.echo(render(t))
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop.set)
+        await tail(
+            nats_url,
+            subject_filter,
+            emit,
+            since=start,
+            limit=limit,
+            idle_exit_s=idle_exit,
+            stop=stop,
+            credentials=credentials,
+            nkey=nkey,
+        )
+
+    try:
+        asyncio.run(run())
+    except BrokenPipeError:
+        # `kopsync partner tail … | head`: the reader is gone, which is no error of ours.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (silences the exit-time flush)
+
+
+@partner.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@friendly
+def keygen(file: Path) -> None:
+    """Write a new random 32-byte HMAC key (hex) to FILE, readable by its owner only."""
+    try:
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise UsageError(
+            f"{file} exists; refusing to overwrite a key (pseudonyms would change)"
+        ) from None
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_hex(32) + "\n")
+    click.echo(f"wrote a new HMAC key to {file}")
+
+
+@partner.command()
+@config_option
+@json_option
+@friendly
+def check(config_path: Path, as_json: bool) -> None:
+    """Check the partners file and show each partner's scope (keys are not shown)."""
+    config = load(config_path)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "id": p.id,
+                    "stream": p.stream,
+                    "regions": list(p.regions) if p.regions is not None else "*",
+                    "areas": sorted(p.areas),
+                    "types": sorted(p.types) if p.types is not None else "*",
+                    "retention_days": p.retention_days,
+                }
+                for p in config.partners
+            ]
+        )
+        return
+    for p in config.partners:
+        regions = ",".join(p.regions) if p.regions is not None else "*"
+        types = ",".join(sorted(p.types)) if p.types is not None else "*"
+        click.echo(
+            f"{p.id:<16} {p.stream:<28} regions={regions} "
+            f"areas={','.join(sorted(p.areas))} types={types}"
+        )
