@@ -15,14 +15,24 @@ Rules (BRIEF §4):
 
 Views:
 - ``loan:{loan_id}`` = ``{member_id, state, requested, principal, disbursed, repaid,
-  recovered, written_off}`` (money in rupiah; principal 0 until approved);
+  recovered, written_off, terms, moves, n}`` (money in rupiah; principal 0 until approved);
+  ``terms`` are the approved ``{rate_bp, method, tenor_months, first_due}``, ``moves`` the
+  money movements ``[date, n, kind D|R|W, amount, event_id]`` (a reversed repayment
+  leaves the list; ``n`` numbers them in the order recorded here), bounded by the tenor;
 - ``tx:{event_id}`` = ``{aggregate, kind: REPAYMENT|RECOVERY, amount, reversed_by}``.
+
+:func:`statement` turns a loan view into the member's statement on a date (schedule,
+what was paid of each instalment, arrears) with the same book the central keeps
+(:mod:`sync_core.loanbook`), so the counter shows offline what the province will show.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from edge_agent.domain.base import Proposed, Rule, View, Views, no_check
 from edge_agent.domain.common import add_tx, get_or_add, loaded, rupiah, tx_key
+from sync_core import loanbook, loanschedule
 from sync_core.errors import RuleViolation
 
 APPLIED = "APPLIED"
@@ -48,8 +58,19 @@ def _loan(views: Views, ev: Proposed) -> View:
         "repaid": 0,
         "recovered": 0,
         "written_off": 0,
+        "terms": None,
+        "moves": [],
+        "n": 0,
     }
     return get_or_add(views, loan_key(ev.aggregate_id), default)
+
+
+def _move(loan: View, ev: Proposed, kind: str, date_field: str) -> None:
+    """Remember a money movement for the statement (views made before it had none)."""
+    n = loan.get("n", 0) + 1
+    loan["n"] = n
+    entry = [ev.payload[date_field], n, kind, ev.payload["amount"], ev.event_id]
+    loan["moves"] = [*loan.get("moves", []), entry]
 
 
 def _known_loan(views: Views, ev: Proposed) -> View:
@@ -100,6 +121,8 @@ def _apply_approved(views: Views, ev: Proposed) -> None:
     loan = _loan(views, ev)
     loan["state"] = APPROVED
     loan["principal"] = ev.payload["principal"]
+    p = ev.payload
+    loan["terms"] = {k: p[k] for k in ("rate_bp", "method", "tenor_months", "first_due")}
 
 
 def _check_disbursed(views: Views, ev: Proposed) -> None:
@@ -123,6 +146,7 @@ def _check_disbursed(views: Views, ev: Proposed) -> None:
 def _apply_disbursed(views: Views, ev: Proposed) -> None:
     loan = _loan(views, ev)
     loan["disbursed"] += ev.payload["amount"]
+    _move(loan, ev, loanbook.DISBURSE, "disbursed_on")
     if loan["state"] != WRITTEN_OFF:
         loan["state"] = DISBURSED
 
@@ -144,6 +168,7 @@ def _apply_repaid(views: Views, ev: Proposed) -> None:
     recovery = loan["state"] == WRITTEN_OFF
     if recovery:
         loan["recovered"] += ev.payload["amount"]
+    _move(loan, ev, loanbook.REPAY, "paid_on")
     add_tx(views, ev, loan_key(ev.aggregate_id), RECOVERY if recovery else REPAYMENT)
 
 
@@ -178,7 +203,9 @@ def _check_repayment_reversed(views: Views, ev: Proposed) -> None:
 def _apply_repayment_reversed(views: Views, ev: Proposed) -> None:
     loan = _loan(views, ev)
     loan["repaid"] -= ev.payload["amount"]
-    tx = loaded(views, tx_key(ev.payload["reversed_event_id"]))
+    target = ev.payload["reversed_event_id"]
+    loan["moves"] = [m for m in loan.get("moves", []) if m[4] != target]
+    tx = loaded(views, tx_key(target))
     if tx is not None:
         if tx["kind"] == RECOVERY:
             loan["recovered"] -= ev.payload["amount"]
@@ -192,6 +219,51 @@ def _apply_written_off(views: Views, ev: Proposed) -> None:
     loan = _loan(views, ev)
     loan["state"] = WRITTEN_OFF
     loan["written_off"] = ev.payload["amount"]
+    _move(loan, ev, loanbook.WRITE_OFF, "written_off_on")
+
+
+# --- the member's statement ----------------------------------------------------------
+
+
+def statement(view: View, as_of: str) -> dict[str, Any]:
+    """A loan's statement on business date ``as_of``: schedule, payments, arrears (pure)."""
+    t = view.get("terms")
+    terms = None if t is None else loanbook.Terms(
+        t["rate_bp"], t["method"], t["tenor_months"], t["first_due"]
+    )  # fmt: skip
+    moves = [loanbook.Movement(on, n, kind, amount, ref)
+             for on, n, kind, amount, ref in view.get("moves", [])]  # fmt: skip
+    book = loanbook.replay(terms, moves, as_of)
+    late = book.arrears(as_of)
+    rows = loanschedule.statement_rows(book.schedule, book.position, as_of)
+    return {
+        "member_id": view["member_id"],
+        "as_of": as_of,
+        "state": view["state"],
+        "terms": t,
+        "disbursed": book.disbursed,
+        "principal_repaid": book.principal_repaid,
+        "interest_repaid": book.interest_repaid,
+        "overpaid": book.overpaid,
+        "outstanding_principal": book.outstanding_principal,
+        "interest_outstanding": book.interest_outstanding,
+        "written_off": book.written_off,
+        "recovered": book.recovered,
+        "arrears": {"days": late.days, "principal": late.principal, "interest": late.interest},
+        "schedule": [_row(r) for r in rows] if terms else [],
+    }
+
+
+def _row(r: loanschedule.Row) -> dict[str, Any]:
+    return {
+        "number": r.number,
+        "due": r.due,
+        "principal": r.principal,
+        "interest": r.interest,
+        "principal_paid": r.principal_paid,
+        "interest_paid": r.interest_paid,
+        "status": r.status,
+    }
 
 
 RULES: dict[str, Rule] = {

@@ -376,9 +376,17 @@ REFERRING = {
 
 
 @st.composite
-def device_runs(draw: st.DrawFn, device: str, coop: str, max_size: int = 8) -> list[Event]:
-    """One device's events: seq 1..n, increasing HLC, some flagged by the store."""
-    actions = draw(st.lists(edge_actions, min_size=1, max_size=max_size))
+def device_runs(
+    draw: st.DrawFn,
+    device: str,
+    coop: str,
+    max_size: int = 8,
+    actions_from: st.SearchStrategy[Action] = edge_actions,
+    first: tuple[Action, ...] = (),
+) -> list[Event]:
+    """One device's events (``first``, then drawn ones): seq 1..n, increasing HLC, some
+    flagged by the store."""
+    actions = [*first, *draw(st.lists(actions_from, min_size=1, max_size=max_size))]
     wall = T0 + draw(st.integers(0, 4)) * 1000
     out: list[Event] = []
     for seq, (etype, agg, payload) in enumerate(actions, start=1):
@@ -400,7 +408,7 @@ def device_runs(draw: st.DrawFn, device: str, coop: str, max_size: int = 8) -> l
     return out
 
 
-def _central(facts: list[Action], walls: list[int], start_seq: int = 1) -> list[Event]:
+def central_events(facts: list[Action], walls: list[int], start_seq: int = 1) -> list[Event]:
     return [
         Event(
             key=(wall, 0, CENTRAL, seq),
@@ -417,7 +425,7 @@ def _central(facts: list[Action], walls: list[int], start_seq: int = 1) -> list[
     ]
 
 
-def _link_references(events: list[Event], draw: st.DrawFn) -> list[Event]:
+def link_references(events: list[Event], draw: st.DrawFn) -> list[Event]:
     """Point voids and reversals at events of the same history (or at nothing)."""
     out = []
     for ev in events:
@@ -463,11 +471,11 @@ def histories(draw: st.DrawFn, max_per_device: int = 8) -> list[Event]:
             st.lists(st.integers(T0 - 10_000, T0 + 8_000), min_size=len(facts), max_size=len(facts))
         )
     )
-    events = _central(facts, walls)
+    events = central_events(facts, walls)
     n_devices = draw(st.integers(2, 3))
     for device, coop in DEVICES[:n_devices]:
         events += draw(device_runs(device, coop, max_per_device))
-    events = _link_references(events, draw)
+    events = link_references(events, draw)
     return sorted(events, key=lambda e: e.key)
 
 

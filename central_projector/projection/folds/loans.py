@@ -1,35 +1,43 @@
-"""Loans: the portfolio, replayed in business-date order.
+"""Loans: the portfolio, replayed in business-date order with core-banking semantics.
 
-Conflict rules (BRIEF §5, after Apache Fineract's backdated-transaction replay):
+Conflict rules (after Apache Fineract's backdated-transaction replay):
 - Terms come from the application and the approval (last by total order wins).
 - Money events (disbursements, repayments, the write-off) are replayed in
   *business-date* order (``disbursed_on``, ``paid_on``, ``written_off_on``; ties by total
-  order), so an earlier-dated late arrival recomputes everything after it.
+  order) through :mod:`sync_core.loanbook`, so an earlier-dated late arrival recomputes
+  everything after it: the schedule is that of what was disbursed, on the approved terms
+  (flat or declining balance, :mod:`sync_core.loanschedule`); a repayment pays interest
+  due first, then principal, then instalments in advance, the rest is an overpayment.
 - The first write-off in that order ends the loan: its amount is *recomputed* as the
-  outstanding at that point; every later repayment is a recovery
-  (RECOVERY_AFTER_WRITE_OFF).
-- A repayment dated before the write-off but recorded after it (a larger order
-  key) is a late repayment: LATE_REPAYMENT, with the written-off amount as recorded and
-  as recomputed.
+  principal outstanding at that point (interest never earned is never a loss); every
+  later repayment is a recovery (RECOVERY_AFTER_WRITE_OFF).
+- A repayment dated before the write-off but recorded after it (a larger order key) is a
+  late repayment: LATE_REPAYMENT, with the written-off amount as recorded and as
+  recomputed.
 - A reversal cancels the repayment it names, wherever it falls.
-- Outstanding = disbursed + flat interest on it − repaid (the simulator's and the
-  tellers' schedule: principal × rate × tenor / 12); arrears are computed as of the
-  cooperative's latest business date (:func:`arrears`).
+- Arrears, buckets and PAR30 are computed on principal *as of a chosen date*
+  (:func:`as_of`, :func:`portfolio`): the book replayed from the movements dated by then.
 
 Row ``loan`` (coop, loan_id) = terms, ``log`` (money events ``[date, okey, kind, amount,
-event_id, ref]``, bounded by the tenor) and the derived portfolio fields; ``plain`` (no
-write-off, no reversal) lets the latest repayment be added without a replay.
+event_id, ref]``, bounded by the tenor), the book's figures, ``alloc`` (what was paid of
+each instalment: ``[interest…], [principal…]``) and ``by_year`` (per calendar year of
+the business date: disbursed, principal, interest, overpaid, recovered, written off);
+``plain`` (no write-off, no reversal) lets the latest repayment be allocated without a
+replay.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from central_projector.projection.folds.base import Event, Handler, Row, State
 from central_projector.projection.folds.conflicts import found, report
+from sync_core import loanbook as lb
+from sync_core import loanschedule as ls
 
-DISBURSE, REPAY, WRITE_OFF, REVERSE = "D", "R", "W", "X"
+DISBURSE, REPAY, WRITE_OFF, REVERSE = lb.DISBURSE, lb.REPAY, lb.WRITE_OFF, "X"
+FIGURES = ("disbursed", "principal_repaid", "interest_repaid", "overpaid", "written_off",
+           "recovered", "recoveries")  # fmt: skip
 
 
 def _loan(state: State, ev: Event) -> tuple[Row, tuple[str, str]]:
@@ -48,19 +56,21 @@ def _loan(state: State, ev: Event) -> tuple[Row, tuple[str, str]]:
             "log": [],
             "status": "UNKNOWN",
             "principal": 0,
-            "disbursed": 0,
-            "interest": 0,
-            "repaid": 0,
-            "outstanding": 0,
-            "written_off": 0,
-            "written_off_recorded": 0,
-            "written_off_on": None,
-            "recovered": 0,
+            "method": None,
             "installment": 0,
             "first_due": None,
             "tenor_months": 0,
+            "repaid": 0,
+            "outstanding_principal": 0,
+            "interest_charged": 0,
+            "interest_outstanding": 0,
+            "written_off_recorded": 0,
+            "written_off_on": None,
+            "alloc": None,
+            "by_year": {},
             "plain": True,
             "conflicts": {},
+            **dict.fromkeys(FIGURES, 0),
         }
     return row, key
 
@@ -104,9 +114,11 @@ def _money(kind: str, date_field: str | None) -> Handler:
         log = row["log"]
         if kind == REPAY and row["plain"] and (not log or log[-1][:2] < entry[:2]):
             # The usual case: the latest repayment of a loan with no write-off and no
-            # reversal; the replay would only add it at the end.
+            # reversal; the replay would only allocate it after all the others.
             log.append(entry)
-            row["repaid"] += entry[3]
+            book = _restore(row)
+            book.apply(lb.Movement(date, ev.okey, REPAY, p["amount"], ev.event_id))
+            _store(row, book)
             _finish(state, row, key)
             return
         log.append(entry)
@@ -116,54 +128,80 @@ def _money(kind: str, date_field: str | None) -> Handler:
     return handler
 
 
-def _derive(state: State, row: Row, key: tuple[str, str]) -> None:
-    terms = row["terms"]
-    rate, tenor = (terms["rate_bp"], terms["tenor_months"]) if terms else (0, 1)
+def terms_of(row: Row) -> lb.Terms | None:
+    t = row["terms"]
+    if t is None:
+        return None
+    return lb.Terms(t["rate_bp"], t["method"], t["tenor_months"], t["first_due"])
+
+
+def movements(row: Row) -> list[lb.Movement]:
+    """The loan's money movements, reversed repayments and reversals left out."""
     reversed_ids = {e[5] for e in row["log"] if e[2] == REVERSE}
-    disbursed = repaid = recovered = written_off = recorded = 0
-    write_off: list[Any] | None = None
+    return [
+        lb.Movement(date, okey, kind, amount, event_id)
+        for date, okey, kind, amount, event_id, _ref in row["log"]
+        if kind != REVERSE and event_id not in reversed_ids
+    ]
+
+
+def as_of(row: Row, day: str | None) -> lb.Book:
+    """The loan's book replayed from the movements dated by ``day`` (all, without one)."""
+    return lb.replay(terms_of(row), movements(row), day)
+
+
+def _restore(row: Row) -> lb.Book:
+    """The book as the row holds it (for allocating one more repayment at its end)."""
+    sched = lb.schedule_of(terms_of(row), row["disbursed"])
+    interest, principal = row["alloc"] or ([0] * len(sched), [0] * len(sched))
+    book = lb.Book(sched, ls.Position(list(interest), list(principal), row["overpaid"]))
+    for name in FIGURES:
+        setattr(book, name, row[name])
+    book.by_year = {y: list(v) for y, v in row["by_year"].items()}
+    return book
+
+
+def _store(row: Row, book: lb.Book) -> None:
+    for name in FIGURES:
+        row[name] = getattr(book, name)
+    row["written_off_on"] = book.written_off_on
+    row["repaid"] = book.principal_repaid + book.interest_repaid + book.overpaid
+    row["outstanding_principal"] = book.outstanding_principal
+    row["interest_charged"] = book.interest_charged
+    row["interest_outstanding"] = book.interest_outstanding
+    row["alloc"] = [book.position.interest, book.position.principal] if book.disbursed else None
+    row["installment"] = book.schedule[0].total if row["terms"] and book.disbursed else 0
+    row["by_year"] = book.by_year
+
+
+def _derive(state: State, row: Row, key: tuple[str, str]) -> None:
+    reversed_ids = {e[5] for e in row["log"] if e[2] == REVERSE}
+    book = as_of(row, None)
+    _store(row, book)
+    recorded = next(
+        (e[3] for e in row["log"] if e[2] == WRITE_OFF and [e[0], e[1]] ==
+         [book.written_off_on, book.write_off_order]), 0
+    )  # fmt: skip
     late: list[list[Any]] = []
-    recoveries = 0
-    for date, okey, kind, amount, event_id, _ref in row["log"]:
-        if kind == REVERSE or event_id in reversed_ids:
-            continue
-        if kind == DISBURSE:
-            disbursed += amount
-        elif kind == REPAY:
-            if write_off is None:
-                repaid += amount
-            else:
-                recovered += amount
-                recoveries += 1
-        elif kind == WRITE_OFF and write_off is None:
-            write_off = [date, okey]
-            recorded = amount
-            written_off = max(0, disbursed + _interest(disbursed, rate, tenor) - repaid)
-    # Dated before the write-off but recorded after it: replayed before the write-off
-    # above, so it lowered the recomputed amount.
-    if write_off is not None:
+    if book.closed:
+        # Dated before the write-off but recorded after it: replayed before the
+        # write-off above, so it lowered the recomputed amount.
         late = [
             [event_id, amount, date]
             for date, okey, kind, amount, event_id, _ref in row["log"]
             if kind == REPAY
             and event_id not in reversed_ids
-            and date < write_off[0]
-            and okey > write_off[1]
+            and date < book.written_off_on
+            and okey > book.write_off_order
         ]
-    interest = _interest(disbursed, rate, tenor)
-    row["plain"] = write_off is None and not reversed_ids
-    row["disbursed"] = disbursed
-    row["interest"] = interest
-    row["repaid"] = repaid
-    row["recovered"] = recovered
-    row["written_off"] = written_off
+    row["plain"] = not book.closed and not reversed_ids
     row["written_off_recorded"] = recorded
-    row["written_off_on"] = write_off[0] if write_off else None
+    terms = row["terms"]
     if terms:
         row["principal"] = terms["principal"]
-        row["tenor_months"] = tenor
+        row["method"] = terms["method"]
+        row["tenor_months"] = terms["tenor_months"]
         row["first_due"] = terms["first_due"]
-        row["installment"] = -(-(disbursed + interest) // tenor)
     items = []
     subject = f"loan:{row['coop_id']}:{row['loan_id']}"
     if late:
@@ -171,95 +209,37 @@ def _derive(state: State, row: Row, key: tuple[str, str]) -> None:
             "loan_id": row["loan_id"],
             "written_off_on": row["written_off_on"],
             "written_off_recorded": recorded,
-            "written_off_recomputed": written_off,
+            "written_off_recomputed": book.written_off,
             "late_repayments": sorted(late),
         }
         items.append(("LATE_REPAYMENT", subject, row["coop_id"], detail))
-    if recovered:
-        detail = {"loan_id": row["loan_id"], "recovered": recovered, "recoveries": recoveries}
+    if book.recovered:
+        detail = {
+            "loan_id": row["loan_id"],
+            "recovered": book.recovered,
+            "recoveries": book.recoveries,
+        }
         items.append(("RECOVERY_AFTER_WRITE_OFF", subject, row["coop_id"], detail))
     report(state, row, found(*items))
     _finish(state, row, key)
 
 
 def _finish(state: State, row: Row, key: tuple[str, str]) -> None:
-    written_off = row["written_off_on"] is not None
-    disbursed, interest = row["disbursed"], row["interest"]
-    row["outstanding"] = 0 if written_off else max(0, disbursed + interest - row["repaid"])
-    row["status"] = (
-        "WRITTEN_OFF"
-        if written_off
-        else "PAID"
-        if disbursed and row["outstanding"] == 0
-        else "DISBURSED"
-        if disbursed
-        else "APPROVED"
-        if row["terms"]
-        else "APPLIED"
-        if row["applied_okey"]
-        else "UNKNOWN"
-    )
+    status = _status(row)
+    row["status"] = status
     state.put("loan", key, row)
 
 
-def _interest(amount: int, rate_bp: int, tenor: int) -> int:
-    return amount * rate_bp * tenor // 120_000
-
-
-def arrears(row: Row, as_of: str | None) -> tuple[int, int]:
-    """(days past due, amount in arrears) of a running loan on business date ``as_of``."""
-    if row["status"] != "DISBURSED" or not row["first_due"] or not as_of:
-        return 0, 0
-    first = dt.date.fromisoformat(row["first_due"])
-    today = dt.date.fromisoformat(as_of)
-    installment, tenor = row["installment"], max(1, row["tenor_months"])
-    due_count = 0
-    while due_count < tenor and _add_months(first, due_count) <= today:
-        due_count += 1
-    expected = min(row["disbursed"] + row["interest"], installment * due_count)
-    behind = expected - row["repaid"]
-    if behind <= 0:
-        return 0, 0
-    # the oldest due date not covered by what was repaid
-    covered = row["repaid"] // installment if installment else 0
-    oldest_unpaid = _add_months(first, covered)
-    return (today - oldest_unpaid).days, behind
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    m = day.month - 1 + months
-    year, month = day.year + m // 12, m % 12 + 1
-    return dt.date(year, month, min(day.day, 28))
-
-
-BUCKETS = (("current", 0, 0), ("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90))
-
-
-def portfolio(loans: list[Row], as_of: str | None) -> dict[str, Any]:
-    """Outstanding, arrears buckets, PAR30 (basis points), write-offs and recoveries."""
-    buckets = {name: 0 for name, _, _ in BUCKETS} | {"90+": 0}
-    outstanding = par30 = 0
-    for row in loans:
-        if row["status"] != "DISBURSED":
-            continue
-        days, _ = arrears(row, as_of)
-        outstanding += row["outstanding"]
-        name = next((n for n, lo, hi in BUCKETS if lo <= days <= hi), "90+")
-        buckets[name] += row["outstanding"]
-        if days > 30:
-            par30 += row["outstanding"]
-    return {
-        "as_of": as_of,
-        "loans": len(loans),
-        "outstanding": outstanding,
-        "arrears_buckets": buckets,
-        "par30_bp": par30 * 10_000 // outstanding if outstanding else 0,
-        "written_off": sum(r["written_off"] for r in loans),
-        "written_off_loans": sum(1 for r in loans if r["status"] == "WRITTEN_OFF"),
-        "recovered": sum(r["recovered"] for r in loans),
-        "disbursed": sum(r["disbursed"] for r in loans),
-        "repaid": sum(r["repaid"] for r in loans),
-    }
+def _status(row: Row) -> str:
+    if row["written_off_on"] is not None:
+        return "WRITTEN_OFF"
+    if row["disbursed"]:
+        if row["outstanding_principal"] or row["interest_outstanding"]:
+            return "DISBURSED"
+        return "OVERPAID" if row["overpaid"] else "PAID"
+    if row["terms"]:
+        return "APPROVED"
+    return "APPLIED" if row["applied_okey"] else "UNKNOWN"
 
 
 HANDLERS = {

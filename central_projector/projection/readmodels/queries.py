@@ -8,16 +8,18 @@ be told apart from the business read models.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from typing import Any
 
 import sqlalchemy as sa
 
-from central_projector.projection.folds import loans as loan_rules
+from central_projector.projection.folds import portfolio
 from central_projector.projection.folds.base import masked
 from central_projector.projection.folds.conflicts import listing
 from central_projector.projection.readmodels.tables import TABLES, decode_row
 from central_projector.record.tables import gaps
+from sync_core import localtime
 
 T = TABLES
 
@@ -46,17 +48,18 @@ def coop_exists(conn: sa.Connection, coop_id: str) -> bool:
     )
 
 
-def show_coop(conn: sa.Connection, coop_id: str) -> dict[str, Any]:
-    """The read models of one cooperative."""
+def show_coop(conn: sa.Connection, coop_id: str, as_of: str | None = None) -> dict[str, Any]:
+    """The read models of one cooperative; the loan book as of ``as_of`` (default: today
+    in the cooperative's time zone)."""
     coop = _rows(conn, "coop", T["coop"].c.coop_id == coop_id)
-    as_of = coop[0]["as_of"] if coop else None
+    day = as_of or localtime.today(coop_id, int(time.time() * 1000))
     return {
         "coop_id": coop_id,
-        "as_of": as_of,
+        "as_of": coop[0]["as_of"] if coop else None,
         "events": coop[0]["events"] if coop else 0,
         "members": _members(conn, coop_id),
         "savings": _savings(conn, coop_id),
-        "loans": _loans(conn, coop_id, as_of),
+        "loans": loan_book(conn, coop_id, day),
         "sales": _sales(conn, coop_id),
         "stock": _stock(conn, coop_id),
         "aid": _aid(conn, coop_id),
@@ -131,26 +134,11 @@ def _savings(conn: sa.Connection, coop_id: str) -> dict[str, Any]:
     }
 
 
-def _loans(conn: sa.Connection, coop_id: str, as_of: str | None) -> dict[str, Any]:
-    rows = _rows(conn, "loan", T["loan"].c.coop_id == coop_id)
-    listed = []
-    for r in rows:
-        days, behind = loan_rules.arrears(r, as_of)
-        listed.append(
-            {
-                "loan_id": r["loan_id"],
-                "member_id": r["member_id"],
-                "status": r["status"],
-                "disbursed": r["disbursed"],
-                "repaid": r["repaid"],
-                "outstanding": r["outstanding"],
-                "days_past_due": days,
-                "in_arrears": behind,
-                "written_off": r["written_off"],
-                "recovered": r["recovered"],
-            }
-        )
-    return {"portfolio": loan_rules.portfolio(rows, as_of), "list": listed}
+def loan_book(conn: sa.Connection, coop_id: str, as_of: str) -> dict[str, Any]:
+    """The cooperative's loans on business date ``as_of``: the portfolio and each loan."""
+    book = portfolio.portfolio(_rows(conn, "loan", T["loan"].c.coop_id == coop_id), as_of)
+    listed = book.pop("list")
+    return {"portfolio": book, "list": listed}
 
 
 def _sales(conn: sa.Connection, coop_id: str) -> list[dict[str, Any]]:

@@ -75,10 +75,12 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
         (
             ("member_id", S), ("requested", B), ("purpose", T), ("applied_okey", J),
             ("terms", J), ("terms_okey", J), ("log", J), ("status", S), ("principal", B),
-            ("disbursed", B), ("interest", B), ("repaid", B), ("outstanding", B),
-            ("written_off", B), ("written_off_recorded", B), ("written_off_on", S),
-            ("recovered", B), ("installment", B), ("first_due", S), ("tenor_months", B),
-            ("plain", F), ("conflicts", J),
+            ("method", S), ("disbursed", B), ("principal_repaid", B), ("interest_repaid", B),
+            ("overpaid", B), ("repaid", B), ("outstanding_principal", B),
+            ("interest_charged", B), ("interest_outstanding", B), ("written_off", B),
+            ("written_off_recorded", B), ("written_off_on", S), ("recovered", B),
+            ("recoveries", B), ("installment", B), ("first_due", S), ("tenor_months", B),
+            ("alloc", J), ("by_year", J), ("plain", F), ("conflicts", J),
         ),
     ),
     "sale": (

@@ -30,6 +30,7 @@ from central_projector.record.store import DEFAULT_URL, CentralStore
 from kopsync.cli.common import configure_logging, emit_json, friendly, json_option
 from sync_core.errors import UsageError
 from sync_core.ids import check_coop_id, check_id
+from sync_core.localtime import check_date
 from sync_core.transport.options import connect_options
 
 log = structlog.get_logger("kopsync.projector")
@@ -228,19 +229,29 @@ def show() -> None:
 
 @show.command(name="coop")
 @click.argument("coop_id")
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="Business date of the loan book (arrears, buckets, PAR30); default today in the "
+    "cooperative's time zone (WIB, WITA or WIT from its province code).",
+)
 @db_option
 @json_option
 @friendly
-def show_coop(coop_id: str, db_url: str, as_json: bool) -> None:
+def show_coop(coop_id: str, as_of: str | None, db_url: str, as_json: bool) -> None:
     """The read models of one cooperative: members, savings, loans, shop, aid, fund, sync."""
     check_coop_id(coop_id)
+    if as_of is not None:
+        check_date(as_of, "--as-of")
     with Projector(db_url) as projector, projector.engine.connect() as conn:
         if not queries.coop_exists(conn, coop_id):
             raise UsageError(
                 f"no events of cooperative {coop_id} are projected; check the id, "
                 "or run `kopsync central project --once` first"
             )
-        view = queries.show_coop(conn, coop_id)
+        view = queries.show_coop(conn, coop_id, as_of)
     if as_json:
         emit_json(view)
         return
@@ -263,9 +274,12 @@ def _print_coop(v: dict[str, Any]) -> None:
         f"{m['nik_collisions']} NIK collisions",
         f"  savings      {_rp(s['total'])} in {s['accounts']} accounts "
         + ", ".join(f"{k} {_rp(x)}" for k, x in s["by_product"].items()),
-        f"  loans        {lo['loans']} loans, outstanding {_rp(lo['outstanding'])}, "
-        f"PAR30 {lo['par30_bp'] / 100:.2f} %, written off {_rp(lo['written_off'])}, "
-        f"recovered {_rp(lo['recovered'])}",
+        f"  loans        {lo['loans']} loans on {lo['as_of']}, {lo['running']} running, "
+        f"principal outstanding {_rp(lo['outstanding_principal'])}, "
+        f"PAR30 {lo['par30_bp'] / 100:.2f} % ({_rp(lo['par30'])}), "
+        f"written off {_rp(lo['written_off'])}, recovered {_rp(lo['recovered'])}",
+        "               arrears "
+        + ", ".join(f"{k} {_rp(x)}" for k, x in lo["arrears_buckets"].items()),
         f"  sales        {sum(x['amount'] for x in v['sales']):,} rupiah over "
         f"{len({x['day'] for x in v['sales']})} days".replace(",", "."),
         f"  stock        {len(v['stock'])} items, {len(negative)} below zero",

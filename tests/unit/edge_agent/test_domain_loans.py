@@ -61,6 +61,13 @@ def test_loan_life_happy_path() -> None:
         "repaid": 400_000,
         "recovered": 0,
         "written_off": 0,
+        "terms": {k: APPROVE[k] for k in ("rate_bp", "method", "tenor_months", "first_due")},
+        "moves": [
+            ["2026-01-06", 1, "D", 1_000_000, "ev-000003"],
+            ["2026-01-06", 2, "D", 3_000_000, "ev-000004"],
+            ["2026-02-05", 3, "R", 400_000, "ev-000005"],
+        ],
+        "n": 3,
     }
 
 
@@ -157,3 +164,32 @@ def test_repayment_reversed_twice_is_refused() -> None:
     book.record("LoanRepaymentReversed", "L1", unrepay(r.event_id, 300_000))
     refusal = book.refusal("LoanRepaymentReversed", "L1", unrepay(r.event_id, 300_000))
     assert refusal.rule == "already_reversed"
+
+
+def test_the_statement_shows_the_schedule_payments_and_arrears_offline() -> None:
+    """The member's statement is the central's book: 12 annuity instalments, interest first."""
+    from edge_agent.domain.loans import statement
+
+    book = disbursed_loan()
+    book.record("LoanRepaymentReceived", "L1", repay(400_000))
+    s = statement(loan(book), "2026-04-01")
+    assert len(s["schedule"]) == 12 and s["schedule"][0]["interest"] == 40_000
+    first = s["schedule"][0]
+    assert (first["status"], first["interest_paid"]) == ("PAID", 40_000)
+    assert s["principal_repaid"] + s["outstanding_principal"] == 4_000_000
+    # the February instalment is paid; March's (due 5 March) is 27 days late on 1 April
+    assert s["arrears"]["days"] == 27
+    assert s["schedule"][1]["status"] == "LATE"
+    before = statement(loan(book), "2026-01-31")
+    assert before["arrears"]["days"] == 0 and before["principal_repaid"] == 0
+
+
+def test_a_reversed_repayment_leaves_the_statement() -> None:
+    """Reversing a repayment takes it out of the movements the statement replays."""
+    from edge_agent.domain.loans import statement
+
+    book = disbursed_loan()
+    r = book.record("LoanRepaymentReceived", "L1", repay(400_000))
+    book.record("LoanRepaymentReversed", "L1", unrepay(r.event_id, 400_000))
+    s = statement(loan(book), "2026-03-01")
+    assert s["principal_repaid"] == 0 == s["interest_repaid"]

@@ -1,0 +1,62 @@
+"""The books' properties on the SQL read models (SQLite and PostgreSQL), any delivery order."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support import books as B
+from support import histories as H
+from support.projector_db import deliver, wipe
+
+from central_projector.projection.folds import Event
+from central_projector.projection.projector import Projector
+from central_projector.projection.readmodels.tables import TABLES, decode_row
+from central_projector.record.store import CentralStore
+
+# As many examples as the profile asks (200 in CI); one projector for all of them.
+EXAMPLES = settings(
+    settings.default,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def _projector(url: str) -> Projector:
+    CentralStore(url).close()
+    return Projector(url, batch_size=7)
+
+
+def _project(projector: Projector, events: list[Event], data: st.DataObject) -> None:
+    wipe(projector.engine)
+    seen: set[tuple[str, int]] = set()
+    for batch in H.deliveries(data.draw, events):
+        deliver(projector.engine, batch, seen)
+        if data.draw(st.booleans(), label="project now"):
+            projector.run_once()
+    projector.run_once()
+
+
+def _rows(projector: Projector, kind: str) -> list[dict[str, object]]:
+    with projector.engine.connect() as conn:
+        return [decode_row(kind, dict(m)) for m in conn.execute(TABLES[kind].select()).mappings()]
+
+
+def test_sql_loans_conserve_principal_and_interest(db_url: str) -> None:
+    """Loan conservation holds on the SQL read models for any delivery and batching."""
+    projector = _projector(db_url)
+
+    @EXAMPLES
+    @given(events=B.loan_histories(), data=st.data())
+    def check(events: list[Event], data: st.DataObject) -> None:
+        _project(projector, events, data)
+        loans = _rows(projector, "loan")
+        for row in loans:
+            B.check_loan(row, events)
+        assert {(r["coop_id"], r["loan_id"]) for r in loans} == {
+            (e.coop_id, e.aggregate_id) for e in events if e.type.startswith("Loan")
+        }
+
+    try:
+        check()
+    finally:
+        projector.close()
