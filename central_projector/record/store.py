@@ -12,8 +12,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from central_projector.ingest import upload as ingest
-from central_projector.ingest.upload import IngestResult
+from central_projector.ingest.verdict import SKEW_LIMIT_MS, IngestResult
 from central_projector.record.dbengine import make_engine
+from central_projector.record.rows import canonical_item, event_row
 from central_projector.record.tables import (
     central_meta,
     devices,
@@ -206,7 +207,7 @@ class CentralStore:
                     .values(last_seen=now_ms)
                 )
             seen = Hlc.from_wire(hlc_wire)
-            if seen.wall > now_ms + ingest.SKEW_LIMIT_MS:
+            if seen.wall > now_ms + SKEW_LIMIT_MS:
                 # A clock that far ahead is wrong (its events are flagged CLOCK_SKEW): taken in,
                 # it would drag the central's clock, and through every hello every other
                 # device's, into its future, and flag all of them.
@@ -299,15 +300,14 @@ class CentralStore:
                 prev_hash=prev,
                 payload_is_canonical=True,
             )
-            ingest._insert(conn, env, "committed", "", now)
-            conn.execute(
-                sa.insert(outbox).values(
-                    subject=subjects.downlink(coop_id),
-                    data=env.encode(),
-                    msg_id=f"{env.device_id}:{env.seq}",
-                    headers="{}",
-                )
-            )
+            conn.execute(sa.insert(events), [event_row(env, "committed", "", now)])
+            down = {
+                "subject": subjects.downlink(coop_id),
+                "data": env.encode(),
+                "msg_id": f"{env.device_id}:{env.seq}",
+                "headers": "{}",
+            }
+            conn.execute(sa.insert(outbox), [canonical_item(env), down])
         return env
 
     # --- reading ----------------------------------------------------------------------

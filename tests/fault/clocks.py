@@ -9,7 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from central_projector.ingest.upload import SKEW_LIMIT_MS
+from central_projector.ingest.verdict import SKEW_LIMIT_MS
 from central_projector.record.tables import events
 from edge_agent.app.agent import wall_ms
 from edge_agent.devtools.sim import simulate
