@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import structlog
 
 from sync_core.errors import KopsyncError
 
@@ -89,6 +88,8 @@ def nkey_option(whose: str, made_by: str = "kopsync admin") -> Callable[[F], F]:
 
 def configure_logging(*, as_json: bool, level: int = logging.INFO) -> None:
     """Once per process: JSON lines for services, readable lines for people, on stderr."""
+    import structlog  # here, not at the top: it loads rich, which a teller command never needs
+
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if as_json

@@ -1,30 +1,30 @@
-"""The one command-line tool, ``kopsync``, with a group per kind of user."""
+"""The one command-line tool, ``kopsync``, with a group per kind of user.
+
+Each group is imported only when it runs (:class:`~kopsync.cli.lazy.LazyGroup`): a
+device's command never loads the central's code, and ``--version`` loads none.
+"""
 
 from __future__ import annotations
 
 import click
 
 from kopsync import __version__
-from kopsync.cli.admin import admin_group
-from kopsync.cli.central import central
-from kopsync.cli.demo import demo
-from kopsync.cli.edge import edge
-from kopsync.cli.partner import partner
-from kopsync.cli.schemas import schemas
+from kopsync.cli.lazy import LazyGroup
+
+GROUPS = {
+    "edge": "kopsync.cli.edge:edge",
+    "central": "kopsync.cli.central:central",
+    "schemas": "kopsync.cli.schemas:schemas",
+    "partner": "kopsync.cli.partner:partner",
+    "admin": "kopsync.cli.admin:admin_group",
+    "demo": "kopsync.cli.demo:demo",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=GROUPS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kopsync")
 def cli() -> None:
     """kopsync: offline-first, event-sourced sync for village cooperatives."""
-
-
-cli.add_command(edge)
-cli.add_command(central)
-cli.add_command(schemas)
-cli.add_command(partner)
-cli.add_command(admin_group)
-cli.add_command(demo)
 
 
 def main() -> None:

@@ -9,9 +9,17 @@ import click
 
 from edge_agent.app.agent import DB_NAME, REGISTRATION_NAME, EdgeAgent
 from kopsync.cli.common import data_option, emit_json, friendly, json_option, parse_json_object
+from kopsync.cli.lazy import LazyGroup
+
+# Replication over NATS is imported only by the commands that use it: a teller command at the
+# counter does not load nats-py.
+LAZY = {
+    "sync": "kopsync.cli.edge.sync:sync_command",
+    "run": "kopsync.cli.edge.sync:run_command",
+}
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy=LAZY)
 def edge() -> None:
     """Record and verify a cooperative device's events (works offline)."""
 
@@ -142,8 +150,3 @@ def status(data_dir: Path, as_json: bool) -> None:
 from kopsync.cli.edge.teller import register as _register_teller  # noqa: E402
 
 _register_teller(edge)
-
-# `sync` and `run` (replication over NATS) live in their own module too.
-from kopsync.cli.edge.sync import register as _register_sync  # noqa: E402
-
-_register_sync(edge)

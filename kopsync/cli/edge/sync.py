@@ -123,9 +123,3 @@ async def _run(replicator: Replicator) -> None:
     stop = asyncio.Event()
     stop_on_signals(stop.set)
     await replicator.run(stop)
-
-
-def register(edge: click.Group) -> None:
-    """Add ``sync`` and ``run`` to the ``kopsync edge`` group."""
-    edge.add_command(sync_command)
-    edge.add_command(run_command)
