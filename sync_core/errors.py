@@ -11,7 +11,8 @@ each carries a message that says what was wrong and what to do. Library errors
     ├── UsageError (ValueError)              the caller broke the rules
     │   ├── InvalidId                        an id is not a valid subject token
     │   ├── ValidationError                  a payload does not match its schema
-    │   └── UnknownEventType (LookupError)   no schema for (type, version)
+    │   ├── UnknownEventType (LookupError)   no schema for (type, version)
+    │   └── IdempotencyKeyReused             one idempotency key sent with another request
     ├── RuleViolation                        a local business rule refused a command
     ├── IntegrityError                       a peer or the disk broke the rules
     │   ├── DecodeError                      bytes are not a canonical envelope
@@ -55,6 +56,10 @@ class ValidationError(UsageError):
 
 class UnknownEventType(UsageError, LookupError):
     """No schema is registered for an event type or version."""
+
+
+class IdempotencyKeyReused(UsageError):
+    """An idempotency key that already answered one request came with a different one."""
 
 
 class RuleViolation(KopsyncError):

@@ -16,6 +16,9 @@ Layout (one SQLite file, WAL, synchronous=FULL):
   so an append writes only the event and the views it changed.
 - ``meta``: identity and sync positions; ``@clock`` (a view) keeps the HLC
   advanced past clocks seen from the central.
+- ``refs``: which events mention which entity (:mod:`edge_agent.adapters.refs`), and
+  ``idempotency``: the events each client key recorded
+  (:mod:`edge_agent.adapters.idempotency`); both written in the append's transaction.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import msgpack
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
+from edge_agent.adapters import idempotency, refs, viewtable
+from edge_agent.adapters.idempotency import Once
 from edge_agent.adapters.sqlite_durable import (
     Writer,
     open_datastore,
@@ -85,9 +90,13 @@ class EdgeStore:
         with self._writer.transaction() as c:
             self.log._create_table(c)
             self.downlink._create_table(c)
-            c.execute(_CREATE_VIEWS)
+            c.execute(viewtable.CREATE)
             c.execute(_CREATE_META)
         self.coop_id, self.device_id = self._identity()
+        with self._writer.transaction() as c:
+            for ddl in idempotency.CREATE:
+                c.execute(ddl)
+            refs.create(c, lambda first, last: self._stored_events(c, first, last))
         self._head: Head | None = None
 
     # --- lifecycle ------------------------------------------------------------------
@@ -100,9 +109,8 @@ class EdgeStore:
         ds = open_datastore(str(db_path))
         with write_transaction(ds) as c:
             c.execute(_CREATE_META)
-            c.execute(_CREATE_VIEWS)
+            c.execute(viewtable.CREATE)
             _put_meta(c, "identity", {"coop_id": coop_id, "device_id": device_id})
-            c.execute(_CREATE_VIEWS)
         ds.close()
         return cls(db_path)
 
@@ -135,14 +143,30 @@ class EdgeStore:
         check: bool = True,
     ) -> list[Envelope]:
         """Check, seal and durably record ``drafts`` in one transaction (all or nothing)."""
+        return self.append_once(key, drafts, now_ms, None, check=check)[0]
+
+    def append_once(
+        self,
+        key: DeviceKey,
+        drafts: list[Draft],
+        now_ms: Callable[[], int],
+        once: Once | None,
+        *,
+        check: bool = True,
+    ) -> tuple[list[Envelope], bool]:
+        """:meth:`append` at most once per ``once.key``: (envelopes, whether replayed).
+
+        A key that already recorded returns the events it recorded then, and records
+        nothing; the key is claimed in the same transaction as the events it records.
+        """
         # Decide what can be decided without the store before taking the write lock.
         prepared = [self._prepare(d) for d in drafts]
         keys = [k for _, _, p, rule in prepared for k in rule.keys(p)]
         try:
-            return self._append(key, prepared, keys, now_ms, check)
+            return self._append(key, prepared, keys, now_ms, check, once)
         except ConcurrentAppend:
             self._head = None  # another process appended: reload the head and decide again
-            return self._append(key, prepared, keys, now_ms, check)
+            return self._append(key, prepared, keys, now_ms, check, once)
 
     def _append(
         self,
@@ -151,13 +175,17 @@ class EdgeStore:
         keys: list[str],
         now_ms: Callable[[], int],
         check: bool,
-    ) -> list[Envelope]:
+        once: Once | None,
+    ) -> tuple[list[Envelope], bool]:
         sealed: list[Envelope] = []
         with self._writer.transaction() as c:
+            done = None if once is None else idempotency.find(c, once)
+            if done is not None:
+                return self._stored_events(c, *done), True
             views: Views = {}
             head = self._current_head(c, views, keys)
             for version, payload, proposed, rule in prepared:
-                load_for(rule, proposed, views, lambda ks: _load_views(c, views, ks))
+                load_for(rule, proposed, views, lambda ks: viewtable.load(c, views, ks))
                 if check:
                     rule.check(views, proposed)
                 rule.apply(views, proposed)
@@ -185,10 +213,21 @@ class EdgeStore:
             # A high-water mark beside the views (same statement, no extra round trip), so
             # that `verify` also detects a log whose newest events were deleted.
             views[MARK_KEY] = {"seq": head.seq, "hash": head.hash}
-            _save_views(c, views)
+            viewtable.save(c, views)
+            refs.index(c, sealed)
+            if once is not None and sealed:
+                idempotency.claim(c, once, sealed[0].seq, sealed[-1].seq, now_ms())
             self._head = None
         self._head = head
-        return sealed
+        return sealed, False
+
+    def _stored_events(self, c: SQLiteCursor, first: int = 1, last: int = 2**62) -> list[Envelope]:
+        c.execute(
+            "SELECT state FROM device_events WHERE originator_id=? "
+            "AND originator_version BETWEEN ? AND ? ORDER BY originator_version",
+            (self.device_id, first, last),
+        )
+        return [Envelope.decode(bytes(row[0])) for row in c.fetchall()]
 
     def _current_head(self, c: SQLiteCursor, views: Views, keys: list[str]) -> Head:
         """The chain head, cached between appends of this process.
@@ -199,7 +238,7 @@ class EdgeStore:
         """
         if self._head is None:
             return _get_head(c, self.device_id, views, keys)
-        _load_views(c, views, [CLOCK_KEY, *keys])
+        viewtable.load(c, views, [CLOCK_KEY, *keys])
         seen = views.pop(CLOCK_KEY)
         clock = Hlc.from_wire(seen["hlc"]) if seen else hlc.ZERO
         return Head(self._head.seq, self._head.hash, max(self._head.hlc, clock))
@@ -232,14 +271,14 @@ class EdgeStore:
                     env.type, env.aggregate_id, payload, env.event_id, env.device_id, env.coop_id
                 )
                 rule = rule_for(env.type)
-                load_for(rule, proposed, views, lambda ks: _load_views(c, views, ks))
+                load_for(rule, proposed, views, lambda ks: viewtable.load(c, views, ks))
                 rule.apply(views, proposed)
                 self.downlink._insert_events(c, [_stored(env, env.device_id, env.seq)])
                 clock = hlc.receive(clock, env.hlc, now_ms)
                 applied.append(env)
             if applied:
                 views[CLOCK_KEY] = {"hlc": clock.to_wire()}
-            _save_views(c, views)
+            viewtable.save(c, views)
         return applied
 
     def observe_clock(self, remote: Hlc, now_ms: int) -> Hlc:
@@ -247,7 +286,7 @@ class EdgeStore:
         with self._writer.transaction() as c:
             head = _get_head(c, self.device_id, {}, [])
             new = hlc.receive(head.hlc, remote, now_ms)
-            _save_views(c, {CLOCK_KEY: {"hlc": new.to_wire()}})
+            viewtable.save(c, {CLOCK_KEY: {"hlc": new.to_wire()}})
         return new
 
     # --- reading --------------------------------------------------------------------
@@ -280,6 +319,12 @@ class EdgeStore:
                 return
             start = rows[-1].id + 1
 
+    def events_about(self, ref: str, before: int | None = None, limit: int = 50) -> list[Envelope]:
+        """The newest ``limit`` local events about ``ref`` (see :mod:`.refs`), newest first."""
+        with read_transaction(self._ds) as c:
+            rows = refs.select(c, self.device_id, ref, before=before, limit=limit)
+        return [Envelope.decode(data) for _, data in rows]
+
     def high_water(self) -> tuple[int, bytes]:
         """The seq and hash of the newest event ever appended (the ``@mark`` view)."""
         mark = self.view(MARK_KEY)
@@ -289,7 +334,7 @@ class EdgeStore:
         with read_transaction(self._ds) as c:
             c.execute("SELECT value FROM views WHERE key=?", (key,))
             row = c.fetchone()
-        return None if row is None else _unpack_view(row[0])
+        return None if row is None else viewtable.unpack(row[0])
 
     def views(self, prefix: str) -> Iterator[tuple[str, dict[str, Any]]]:
         with read_transaction(self._ds) as c:
@@ -300,7 +345,7 @@ class EdgeStore:
             rows = c.fetchall()
         for k, v in rows:
             if not k.startswith("@"):
-                yield k, _unpack_view(v)
+                yield k, viewtable.unpack(v)
 
     def meta(self, name: str) -> Any:
         with read_transaction(self._ds) as c:
@@ -333,7 +378,7 @@ def _put_meta(c: SQLiteCursor | Any, name: str, value: Any) -> None:
 def _get_head(c: SQLiteCursor, device_id: str, views: Views, keys: list[str]) -> Head:
     """The chain head is the last stored event; the clock may have been advanced past it
     by the central (view ``@clock``), which is loaded in the same query as ``keys``."""
-    _load_views(c, views, [CLOCK_KEY, *keys])
+    viewtable.load(c, views, [CLOCK_KEY, *keys])
     seen = views.pop(CLOCK_KEY)
     clock = Hlc.from_wire(seen["hlc"]) if seen else hlc.ZERO
     c.execute(
@@ -348,39 +393,6 @@ def _get_head(c: SQLiteCursor, device_id: str, views: Views, keys: list[str]) ->
     return Head(row[0], digest(row[1]), max(last, clock))
 
 
-def _load_views(c: SQLiteCursor, views: Views, keys: list[str]) -> None:
-    wanted = [k for k in dict.fromkeys(keys) if k not in views]
-    if not wanted:
-        return
-    c.execute(f"SELECT key, value FROM views WHERE key IN ({','.join('?' * len(wanted))})", wanted)
-    found = {k: _unpack_view(v) for k, v in c.fetchall()}
-    for k in wanted:
-        views[k] = found.get(k)
-
-
-def _save_views(c: SQLiteCursor, views: Views) -> None:
-    gone = [k for k, v in views.items() if v is None]
-    kept = [(k, _pack_view(v)) for k, v in views.items() if v is not None]
-    if gone:
-        c.execute(f"DELETE FROM views WHERE key IN ({','.join('?' * len(gone))})", gone)
-    if kept:
-        c.execute(
-            f"INSERT OR REPLACE INTO views (key, value) VALUES {','.join(['(?,?)'] * len(kept))}",
-            [x for pair in kept for x in pair],
-        )
-
-
-# Views are local working state written and read only by this module: plain msgpack,
-# without the canonical ordering and peer-input checks that signed envelopes need.
-def _pack_view(v: dict[str, Any]) -> bytes:
-    return msgpack.packb(v, use_bin_type=True)
-
-
-def _unpack_view(b: bytes) -> dict[str, Any]:
-    return msgpack.unpackb(b, raw=False)  # type: ignore[no-any-return]
-
-
-_CREATE_VIEWS = "CREATE TABLE IF NOT EXISTS views (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID"
 _CREATE_META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB)"
 CLOCK_KEY = "@clock"
 MARK_KEY = "@mark"

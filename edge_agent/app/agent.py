@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge_agent.adapters.idempotency import Once
 from edge_agent.adapters.store import Draft, EdgeStore, Head
 from edge_agent.app.verify import VerifyReport, verify_chain
 from schemas import REGISTRY
@@ -120,6 +121,19 @@ class EdgeAgent:
 
     def record_many(self, drafts: list[Draft]) -> list[Envelope]:
         """Record several events atomically (all or none)."""
+        self._check_edge(drafts)
+        return self.store.append(self.key, drafts, self.clock)
+
+    def record_once(self, drafts: list[Draft], once: Once) -> tuple[list[Envelope], bool]:
+        """Record ``drafts`` atomically, at most once per ``once.key``.
+
+        Returns the events and whether they were recorded by an earlier request with the
+        same key (then nothing new is recorded): see :mod:`edge_agent.adapters.idempotency`.
+        """
+        self._check_edge(drafts)
+        return self.store.append_once(self.key, drafts, self.clock, once)
+
+    def _check_edge(self, drafts: list[Draft]) -> None:
         for d in drafts:
             schema = REGISTRY.get(d.type, d.version)
             if "edge" not in schema.origin:
@@ -128,7 +142,6 @@ class EdgeAgent:
                     f"(`kopsync central issue {d.type} …`)"
                 )
             check_id(d.aggregate_id, "aggregate id")
-        return self.store.append(self.key, drafts, self.clock)
 
     def receive_central(self, envs: list[Envelope]) -> list[Envelope]:
         """Apply already-verified central events exactly once."""

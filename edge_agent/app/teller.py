@@ -103,7 +103,7 @@ def change_member_field(recorder: Recorder[R_co], member_id: str, field: str, va
             check_value(kind, value, "value")
         except FieldProblem as exc:
             raise ValidationError(
-                "MemberProfileFieldChanged", f"value ({field})", exc.problem
+                "MemberProfileFieldChanged", "value", f"({field}) {exc.problem}"
             ) from None
     payload = {"field": field, "value": value}
     return recorder.record("MemberProfileFieldChanged", payload, check_id(member_id, "member id"))

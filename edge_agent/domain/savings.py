@@ -17,6 +17,8 @@ Views:
 
 from __future__ import annotations
 
+from typing import Any
+
 from edge_agent.domain.base import Proposed, Rule, View, Views
 from edge_agent.domain.common import add_tx, get_or_add, loaded, rupiah, tx_key
 from sync_core.errors import RuleViolation
@@ -27,6 +29,18 @@ WITHDRAWAL = "WITHDRAWAL"
 
 def account_key(account_id: str) -> str:
     return f"savings:{account_id}"
+
+
+def movement(event_type: str, payload: dict[str, Any]) -> int:
+    """What an event of a savings account adds to its balance (negative: takes out)."""
+    amount: int = payload.get("amount", 0)
+    if event_type == "SavingsDeposited":
+        return amount
+    if event_type == "SavingsWithdrawn":
+        return -amount
+    if event_type == "SavingsTransactionReversed":
+        return -amount if payload["kind"] == DEPOSIT else amount
+    return 0
 
 
 def _account(views: Views, ev: Proposed) -> View:
@@ -91,7 +105,7 @@ def _check_deposited(views: Views, ev: Proposed) -> None:
 
 def _apply_deposited(views: Views, ev: Proposed) -> None:
     account = _account(views, ev)
-    account["balance"] += ev.payload["amount"]
+    account["balance"] += movement(ev.type, ev.payload)
     add_tx(views, ev, account_key(ev.aggregate_id), DEPOSIT)
 
 
@@ -101,7 +115,7 @@ def _check_withdrawn(views: Views, ev: Proposed) -> None:
 
 def _apply_withdrawn(views: Views, ev: Proposed) -> None:
     account = _account(views, ev)
-    account["balance"] -= ev.payload["amount"]
+    account["balance"] += movement(ev.type, ev.payload)
     add_tx(views, ev, account_key(ev.aggregate_id), WITHDRAWAL)
 
 
@@ -140,9 +154,8 @@ def _check_reversed(views: Views, ev: Proposed) -> None:
 
 
 def _apply_reversed(views: Views, ev: Proposed) -> None:
-    amount: int = ev.payload["amount"]
     account = _account(views, ev)
-    account["balance"] += -amount if ev.payload["kind"] == DEPOSIT else amount
+    account["balance"] += movement(ev.type, ev.payload)
     tx = loaded(views, tx_key(ev.payload["reversed_event_id"]))
     if tx is not None:
         tx["reversed_by"] = ev.event_id

@@ -70,3 +70,18 @@ def asyncapi_(file: Path) -> None:
         f"wrote AsyncAPI {doc['asyncapi']} with {len(doc['channels'])} channels and "
         f"{len(doc['components']['messages'])} messages to {file}"
     )
+
+
+@schemas.command("openapi")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@friendly
+def openapi_(file: Path) -> None:
+    """Write the OpenAPI 3.1 document of the edge agent's HTTP API to FILE."""
+    import json
+
+    from edge_agent.http.openapi import document
+
+    doc = document()
+    file.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    operations = sum(len(ops) for ops in doc["paths"].values())
+    click.echo(f"wrote OpenAPI {doc['openapi']} with {operations} operations to {file}")

@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from edge_agent.app.agent import DB_NAME, REGISTRATION_NAME, EdgeAgent
+from edge_agent.app.token import make_token
 from kopsync.cli.common import data_option, emit_json, friendly, json_option, parse_json_object
+from kopsync.cli.edge.serve import show_token
 from kopsync.cli.lazy import LazyGroup
 
 # Replication over NATS is imported only by the commands that use it: a teller command at the
@@ -16,6 +18,8 @@ from kopsync.cli.lazy import LazyGroup
 LAZY = {
     "sync": "kopsync.cli.edge.sync:sync_command",
     "run": "kopsync.cli.edge.sync:run_command",
+    "serve": "kopsync.cli.edge.serve:serve_command",
+    "token": "kopsync.cli.edge.serve:token_command",
 }
 
 
@@ -35,7 +39,7 @@ def open_agent(data_dir: Path) -> EdgeAgent:
 @json_option
 @friendly
 def init(coop_id: str, device_id: str, data_dir: Path, as_json: bool) -> None:
-    """Create the device store and its Ed25519 key pair."""
+    """Create the device store, its Ed25519 key pair and the API's access token (shown once)."""
     with EdgeAgent.init(data_dir, coop_id, device_id) as agent:
         info = {
             "coop_id": agent.coop_id,
@@ -43,12 +47,14 @@ def init(coop_id: str, device_id: str, data_dir: Path, as_json: bool) -> None:
             "public_key": agent.public_key.hex(),
             "store": str(data_dir / DB_NAME),
             "registration": str(data_dir / REGISTRATION_NAME),
+            "http_token": make_token(data_dir),
         }
     if as_json:
         emit_json(info)
     else:
         click.echo(f"initialised device {device_id} of cooperative {coop_id} in {data_dir}")
         click.echo(f"register it centrally with: kopsync central device add {info['registration']}")
+        show_token(info["http_token"])
 
 
 @edge.command()

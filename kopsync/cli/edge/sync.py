@@ -29,6 +29,7 @@ from kopsync.cli.common import (
     stop_on_signals,
 )
 from kopsync.cli.common import nkey_option as shared_nkey_option
+from kopsync.cli.edge.serve import Api, http_option, prepare_api, serve_api, together
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -106,20 +107,32 @@ def _describe(r: SyncReport) -> None:
 @nats_option
 @creds_option
 @nkey_option
+@http_option(None)
 @data_option
 @click.option("--log-json", is_flag=True, help="JSON log lines (for a service manager).")
 @friendly
 def run_command(
-    nats_url: str, credentials: str | None, nkey: str | None, data_dir: Path, log_json: bool
+    nats_url: str,
+    credentials: str | None,
+    nkey: str | None,
+    http: str | None,
+    data_dir: Path,
+    log_json: bool,
 ) -> None:
-    """Replicate continuously until Ctrl-C: reconnects by itself, syncs as events are recorded."""
+    """Replicate continuously until Ctrl-C: reconnects by itself, syncs as events are recorded.
+
+    With --http, the counter's API and teller page run in the same process."""
     configure_logging(as_json=log_json, level=logging.INFO)
     with EdgeAgent(data_dir) as agent:
-        asyncio.run(_run(Replicator(agent, nats_url, credentials=credentials, nkey=nkey)))
+        api = None if http is None else prepare_api(agent, http)
+        asyncio.run(_run(Replicator(agent, nats_url, credentials=credentials, nkey=nkey), api))
     click.echo("stopped", err=True)
 
 
-async def _run(replicator: Replicator) -> None:
+async def _run(replicator: Replicator, api: Api | None) -> None:
     stop = asyncio.Event()
     stop_on_signals(stop.set)
-    await replicator.run(stop)
+    jobs = [replicator.run(stop)]
+    if api is not None:
+        jobs.append(serve_api(api, stop))
+    await together(jobs, stop)

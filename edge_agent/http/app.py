@@ -1,0 +1,192 @@
+"""The agent's HTTP API as an ASGI app: routes, error answers, access, the teller page.
+
+:func:`build_app` is given everything it serves (the agent, the access settings, any
+extra routes such as ``/metrics``); handlers parse the request, call the application
+function in a worker thread (SQLite commits wait for fsync; the event loop also runs the
+replicator) and answer JSON, or a problem (:mod:`edge_agent.http.problems`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from edge_agent.adapters.idempotency import Once
+from edge_agent.app.agent import EdgeAgent
+from edge_agent.app.health import readiness
+from edge_agent.app.once import OnceRecorder
+from edge_agent.http import openapi
+from edge_agent.http.access import Guard
+from edge_agent.http.commands import COMMANDS, Command, generic_arguments, record_any
+from edge_agent.http.problems import Problem, problem, problem_for
+from edge_agent.http.queries import QUERIES, Query
+from edge_agent.http.requests import json_body, once
+from schemas import REGISTRY
+from sync_core.envelope import Envelope
+from sync_core.errors import KopsyncError
+
+STATIC = Path(__file__).parent / "static"
+REPLAYED = "Idempotent-Replayed"
+Handler = Callable[[Request], Awaitable[Response]]
+log = structlog.get_logger("kopsync.edge.http")
+
+
+def build_app(
+    agent: EdgeAgent,
+    *,
+    token_digest: bytes | None = None,
+    loopback: bool = True,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """The API of ``agent``; ``extra_routes`` (e.g. ``/metrics``) are served beside it."""
+    routes: list[BaseRoute] = [
+        *(Route(c.path, _answers(_command(agent, c)), methods=["POST"]) for c in COMMANDS),
+        Route("/v1/events/{event_type}", _answers(_generic(agent)), methods=["POST"]),
+        *(Route(q.path, _answers(_query(agent, q)), methods=["GET"]) for q in QUERIES),
+        Route("/openapi.json", _openapi, methods=["GET"]),
+        Route("/healthz", _healthz, methods=["GET"]),
+        Route("/readyz", _answers(_readyz(agent)), methods=["GET"]),
+        Route("/", _index, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        *extra_routes,
+    ]
+    guard = Middleware(Guard, token_digest=token_digest, loopback=loopback)
+    return Starlette(
+        routes=routes,
+        middleware=[guard],
+        exception_handlers={HTTPException: _http_error, Exception: _internal},
+    )
+
+
+# --- answering -------------------------------------------------------------------------
+
+
+def _answers(handler: Handler) -> Handler:
+    """``handler`` with every kopsync error and :class:`Problem` answered as a problem."""
+
+    async def answer(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except Problem as p:
+            return p.response(request.url.path)
+        except KopsyncError as exc:
+            return problem_for(exc).response(request.url.path)
+
+    return answer
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "bad_request")
+    detail = f"no {request.method} {request.url.path} here; GET /openapi.json lists the API"
+    headers = dict(exc.headers or {})
+    return Problem(exc.status_code, code, detail, headers=headers).response(request.url.path)
+
+
+async def _internal(request: Request, exc: Exception) -> Response:
+    log.error("internal_error", path=request.url.path, error=repr(exc), exc_info=exc)
+    detail = "the agent failed on this request (a bug, logged); nothing was recorded by it"
+    return problem(500, "internal", detail).response(request.url.path)
+
+
+def receipt(env: Envelope, id_name: str | None = None) -> dict[str, Any]:
+    """What a recording answers: where the event went in the log, and the new record's id."""
+    out = {
+        "seq": env.seq,
+        "event_id": env.event_id,
+        "type": env.type,
+        "aggregate_id": env.aggregate_id,
+        "recorded_at_ms": env.hlc.wall,
+    }
+    if id_name is not None:
+        out[id_name] = env.aggregate_id
+    return out
+
+
+def _recorded(env: Envelope, replayed: bool, id_name: str | None = None) -> Response:
+    headers = {REPLAYED: "true"} if replayed else {}
+    return JSONResponse(receipt(env, id_name), 201, headers=headers)
+
+
+# --- recording -------------------------------------------------------------------------
+
+
+def _record(
+    agent: EdgeAgent, call: Callable[..., Envelope], kwargs: dict[str, Any], key: Once | None
+) -> tuple[Envelope, bool]:
+    if key is None:
+        return call(agent, **kwargs), False
+    recorder = OnceRecorder(agent, key)
+    return call(recorder, **kwargs), recorder.replayed
+
+
+def _command(agent: EdgeAgent, command: Command) -> Handler:
+    async def handle(request: Request) -> Response:
+        body = await json_body(request)
+        kwargs = command.arguments(body, request.path_params)
+        key = once(request, body)
+        env, replayed = await run_in_threadpool(_record, agent, command.call, kwargs, key)
+        return _recorded(env, replayed, command.new_id)
+
+    return handle
+
+
+def _generic(agent: EdgeAgent) -> Handler:
+    """``POST /v1/events/{type}``: any edge event, as ``kopsync edge record`` records it."""
+
+    async def handle(request: Request) -> Response:
+        event_type = request.path_params["event_type"]
+        REGISTRY.latest_version(event_type)  # an unknown type is a 404 before the body is read
+        body = await json_body(request)
+        kwargs = generic_arguments(event_type, body)
+        key = once(request, body)
+        env, replayed = await run_in_threadpool(_record, agent, record_any, kwargs, key)
+        return _recorded(env, replayed)
+
+    return handle
+
+
+# --- asking ----------------------------------------------------------------------------
+
+
+def _query(agent: EdgeAgent, query: Query) -> Handler:
+    async def handle(request: Request) -> Response:
+        answer = await run_in_threadpool(query.answer, agent, request)
+        if answer is None:
+            raise problem(404, "not_found", f"this device knows no {request.url.path}")
+        return JSONResponse(answer)
+
+    return handle
+
+
+def _readyz(agent: EdgeAgent) -> Handler:
+    async def handle(request: Request) -> Response:
+        problems = await run_in_threadpool(readiness, agent)
+        if problems:
+            raise problem(503, "not_ready", "; ".join(problems))
+        return JSONResponse({"status": "ready", "device_id": agent.device_id})
+
+    return handle
+
+
+async def _healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def _openapi(request: Request) -> Response:
+    return JSONResponse(openapi.document())
+
+
+async def _index(request: Request) -> Response:
+    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,374 @@
+"""Every teller operation over the agent's HTTP API: its happy path and its refusals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from support.edge_http import LiveApi
+
+from edge_agent.app.agent import EdgeAgent
+
+SITI = {
+    "nik": "6401051204880001",
+    "kk_no": "6401050101090003",
+    "name": "Siti Rahmawati",
+    "birth_date": "1988-04-12",
+    "desa_code": "6401050012",
+    "phone": "+6281234567890",
+}
+
+
+def last_event(agent: EdgeAgent) -> Any:
+    head = agent.head().seq
+    return next(agent.log(head - 1))
+
+
+def test_members_register_approve_change_resign(api: LiveApi, agent: EdgeAgent) -> None:
+    """Register (id made or given), approve, change a field and resign; each is one event."""
+    made = api.ok("/v1/members", SITI)
+    assert made["member_id"].startswith("M-") and made["type"] == "MemberRegistered"
+    assert made["seq"] == 1 and last_event(agent).payload["nik"] == SITI["nik"]
+    other = SITI | {"nik": "6401051212800002", "member_id": "M-budi"}
+    assert api.ok("/v1/members", other)["member_id"] == "M-budi"
+    m = made["member_id"]
+    assert api.ok(f"/v1/members/{m}/approval", {"approved_by": "Ketua"})["type"] == (
+        "MembershipApproved"
+    )
+    api.ok(f"/v1/members/{m}/profile", {"field": "phone", "value": "+6285212345678"})
+    api.ok("/v1/members/M-budi/resignation", {"reason": "pindah domisili"})
+    assert agent.view(f"member:{m}")["profile"]["phone"] == "+6285212345678"  # type: ignore[index]
+    assert agent.view("member:M-budi")["status"] == "RESIGNED"  # type: ignore[index]
+
+
+def test_member_refusals(api: LiveApi) -> None:
+    """A NIK registered twice, a bad NIK, an unknown or resigned member are refused."""
+    api.ok("/v1/members", SITI | {"member_id": "M-1"})
+    dup = api.refused("/v1/members", SITI | {"member_id": "M-2"}, 409, "duplicate_nik")
+    assert dup.body["rule"] == "duplicate_nik" and "M-1" in dup.body["detail"]
+    api.refused("/v1/members", SITI | {"member_id": "M-1"}, 409, "duplicate_member")
+    bad = api.refused("/v1/members", SITI | {"nik": "12345"}, 400, "invalid_field")
+    assert bad.body["field"] == "nik"
+    api.refused("/v1/members/M-404/approval", {}, 409, "unknown_member")
+    wrong = api.refused(
+        "/v1/members/M-1/profile", {"field": "nik", "value": "1"}, 400, "invalid_field"
+    )
+    assert wrong.body["field"] == "value"
+    api.ok("/v1/members/M-1/resignation", {})
+    api.refused("/v1/members/M-1/approval", {}, 409, "member_resigned")
+
+
+def test_savings_open_deposit_withdraw_reverse(api: LiveApi, agent: EdgeAgent) -> None:
+    """Open an account, deposit, withdraw and reverse; the balance follows."""
+    acc = api.ok("/v1/savings", {"member_id": "M-1", "product": "WAJIB"})["account_id"]
+    api.ok(
+        f"/v1/savings/{acc}/deposits",
+        {"amount": 150_000, "receipt_no": "KW-1", "period": "2026-11"},
+    )
+    out = api.ok(f"/v1/savings/{acc}/withdrawals", {"amount": 50_000, "receipt_no": "KW-2"})
+    api.ok(
+        f"/v1/savings/{acc}/reversals",
+        {
+            "reversed_event_id": out["event_id"],
+            "kind": "WITHDRAWAL",
+            "amount": 50_000,
+            "reason": "salah input",
+        },
+    )
+    assert agent.view(f"savings:{acc}")["balance"] == 150_000  # type: ignore[index]
+
+
+def test_savings_refusals(api: LiveApi) -> None:
+    """Overdrawing, an unknown account, a second opening, a double reversal are refused."""
+    api.ok("/v1/savings", {"member_id": "M-1", "product": "SUKARELA", "account_id": "S-1"})
+    api.refused(
+        "/v1/savings",
+        {"member_id": "M-1", "product": "SUKARELA", "account_id": "S-1"},
+        409,
+        "duplicate_account",
+    )
+    bad = api.refused("/v1/savings", {"member_id": "M-1", "product": "EMAS"}, 400, "invalid_field")
+    assert bad.body["field"] == "product"
+    dep = api.ok("/v1/savings/S-1/deposits", {"amount": 50_000, "receipt_no": "KW-1"})
+    over = api.refused(
+        "/v1/savings/S-1/withdrawals",
+        {"amount": 50_001, "receipt_no": "KW-2"},
+        409,
+        "insufficient_balance",
+    )
+    assert "Rp50.000" in over.body["detail"]
+    api.refused(
+        "/v1/savings/S-9/deposits", {"amount": 1, "receipt_no": "KW-3"}, 409, "unknown_account"
+    )
+    reversal = {
+        "reversed_event_id": dep["event_id"],
+        "kind": "DEPOSIT",
+        "amount": 50_000,
+        "reason": "salah akun",
+    }
+    api.ok("/v1/savings/S-1/reversals", reversal)
+    api.refused("/v1/savings/S-1/reversals", reversal, 409, "already_reversed")
+    api.refused(
+        "/v1/savings/S-1/reversals",
+        reversal | {"reversed_event_id": "nope"},
+        409,
+        "unknown_transaction",
+    )
+
+
+def test_loans_apply_approve_disburse_repay_reverse(api: LiveApi, agent: EdgeAgent) -> None:
+    """A loan goes through its life over HTTP; the view holds its totals."""
+    loan = api.ok(
+        "/v1/loans",
+        {
+            "member_id": "M-1",
+            "amount_requested": 2_000_000,
+            "purpose": "modal warung",
+            "tenor_months": 10,
+        },
+    )["loan_id"]
+    api.ok(
+        f"/v1/loans/{loan}/approval",
+        {
+            "principal": 2_000_000,
+            "rate_bp": 1200,
+            "method": "flat",
+            "tenor_months": 10,
+            "first_due": "2026-12-05",
+        },
+    )
+    api.ok(f"/v1/loans/{loan}/disbursements", {"amount": 2_000_000})
+    rep = api.ok(f"/v1/loans/{loan}/repayments", {"amount": 220_000, "receipt_no": "KW-3"})
+    api.ok(
+        f"/v1/loans/{loan}/repayment-reversals",
+        {"reversed_event_id": rep["event_id"], "amount": 220_000, "reason": "tercatat dua kali"},
+    )
+    view = agent.view(f"loan:{loan}")
+    assert view is not None and (view["disbursed"], view["repaid"]) == (2_000_000, 0)
+
+
+def test_loan_refusals(api: LiveApi) -> None:
+    """An unknown loan, a second approval, over-disbursement, an unknown repayment: refused."""
+    api.refused(
+        "/v1/loans/L-404/repayments", {"amount": 1000, "receipt_no": "KW-1"}, 409, "unknown_loan"
+    )
+    body = {
+        "member_id": "M-1",
+        "amount_requested": 1_000_000,
+        "purpose": "pupuk",
+        "tenor_months": 6,
+        "loan_id": "L-1",
+    }
+    api.ok("/v1/loans", body)
+    api.refused("/v1/loans", body, 409, "duplicate_loan")
+    api.refused("/v1/loans/L-1/disbursements", {"amount": 1}, 409, "loan_not_approved")
+    terms = {
+        "principal": 1_000_000,
+        "rate_bp": 1200,
+        "method": "declining",
+        "tenor_months": 6,
+        "first_due": "2027-01-05",
+    }
+    api.ok("/v1/loans/L-1/approval", terms)
+    api.refused("/v1/loans/L-1/approval", terms, 409, "loan_not_applied")
+    api.refused("/v1/loans/L-1/disbursements", {"amount": 1_000_001}, 409, "over_disbursement")
+    api.refused(
+        "/v1/loans/L-1/repayment-reversals",
+        {"reversed_event_id": "x", "amount": 5, "reason": "r"},
+        409,
+        "unknown_repayment",
+    )
+    bad = api.refused("/v1/loans/L-1/approval", terms | {"method": "bunga"}, 400, "invalid_field")
+    assert bad.body["field"] == "method"
+
+
+def test_shop_prices_stock_sales(api: LiveApi, agent: EdgeAgent) -> None:
+    """Set a price, receive, sell (cash by default), void, adjust and count stock."""
+    api.ok("/v1/prices", {"sku": "GULA-1KG", "unit_price": 18_500})
+    api.ok(
+        "/v1/stock/receipts",
+        {
+            "sku": "GULA-1KG",
+            "qty": 20,
+            "supplier": "UD Sumber Rejeki",
+            "doc_no": "SJ-1",
+            "unit_cost": 16_000,
+        },
+    )
+    sale = api.ok(
+        "/v1/sales",
+        {"lines": [{"sku": "GULA-1KG", "qty": 2, "unit_price": 18_500}], "member_id": "M-1"},
+    )
+    assert last_event(agent).payload["payments"] == [{"method": "cash", "amount": 37_000}]
+    assert agent.view("stock:main:GULA-1KG") == {"on_hand": 18}
+    api.ok(f"/v1/sales/{sale['sale_id']}/void", {"reason": "pembeli batal"})
+    api.ok("/v1/stock/adjustments", {"sku": "GULA-1KG", "delta": -2, "reason": "kemasan sobek"})
+    api.ok("/v1/stock/counts", {"sku": "GULA-1KG", "counted_qty": 17})
+    assert agent.view("stock:main:GULA-1KG") == {"on_hand": 17}
+
+
+def test_shop_refusals(api: LiveApi, aid: EdgeAgent) -> None:
+    """Negative stock (unless overridden with a reason), unmatched payments, a blocked card,
+    a second void and bad quantities are refused."""
+    line = {"sku": "LPG-3KG", "qty": 1, "unit_price": 20_000}
+    short = api.refused("/v1/sales", {"lines": [line]}, 409, "negative_stock")
+    assert "on hand 0" in short.body["detail"]
+    api.refused(
+        "/v1/sales",
+        {
+            "lines": [line],
+            "payments": [{"method": "cash", "amount": 1}],
+            "stock_override_reason": "x",
+        },
+        409,
+        "payment_mismatch",
+    )
+    khbs = {
+        "lines": [line],
+        "payments": [{"method": "khbs", "amount": 20_000}],
+        "card_uid": "KHBS-2",
+        "stock_override_reason": "tabung di rak",
+    }
+    api.refused("/v1/sales", khbs, 409, "card_blocked")
+    sale = api.ok("/v1/sales", khbs | {"card_uid": "KHBS-1", "sale_id": "SL-1"})
+    assert aid.view("stock:main:LPG-3KG") == {"on_hand": -1}
+    api.refused(
+        "/v1/sales", khbs | {"card_uid": "KHBS-1", "sale_id": "SL-1"}, 409, "duplicate_sale"
+    )
+    api.ok(f"/v1/sales/{sale['sale_id']}/void", {"reason": "batal"})
+    api.refused("/v1/sales/SL-1/void", {"reason": "lagi"}, 409, "already_voided")
+    api.refused("/v1/sales/SL-404/void", {"reason": "x"}, 409, "unknown_sale")
+    bad = api.refused(
+        "/v1/stock/receipts",
+        {"sku": "X", "qty": 0, "supplier": "S", "doc_no": "D"},
+        400,
+        "invalid_field",
+    )
+    assert bad.body["field"] == "qty"
+    api.refused("/v1/stock/counts", {"sku": "X", "counted_qty": -1}, 400, "invalid_field")
+    api.refused("/v1/stock/adjustments", {"sku": "X", "delta": 1}, 400, "invalid_field")
+    api.refused("/v1/prices", {"sku": "X", "unit_price": 0}, 400, "invalid_field")
+    lines = api.refused("/v1/sales", {"lines": [{"sku": "X", "qty": 1}]}, 400, "invalid_field")
+    assert lines.body["field"] == "lines[0].unit_price"
+
+
+def test_aid_redeem_and_void(api: LiveApi, aid: EdgeAgent) -> None:
+    """Redeem an entitlement against the allowance, void it: count and value come back."""
+    red = api.ok(
+        "/v1/aid/entitlements/ENT-1/redemption",
+        {"card_uid": "KHBS-1", "allowance_id": "ALW-1", "value": 300_000},
+    )
+    assert aid.view("allowance:ALW-1")["used_value"] == 300_000  # type: ignore[index]
+    api.ok(
+        "/v1/aid/entitlements/ENT-1/redemption-void",
+        {"redemption_event_id": red["event_id"], "reason": "tertempel dua kali"},
+    )
+    assert aid.view("allowance:ALW-1")["used_count"] == 0  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("entitlement", "body", "code"),
+    [
+        (
+            "ENT-404",
+            {"card_uid": "KHBS-1", "allowance_id": "ALW-1", "value": 1},
+            "unknown_entitlement",
+        ),
+        ("ENT-1", {"card_uid": "KHBS-2", "allowance_id": "ALW-1", "value": 300_000}, "wrong_card"),
+        (
+            "ENT-3",
+            {"card_uid": "KHBS-2", "allowance_id": "ALW-1", "value": 300_000},
+            "card_blocked",
+        ),
+        ("ENT-1", {"card_uid": "KHBS-1", "allowance_id": "ALW-1", "value": 1}, "wrong_value"),
+        (
+            "ENT-1",
+            {"card_uid": "KHBS-1", "allowance_id": "ALW-OTHER", "value": 300_000},
+            "no_allowance",
+        ),
+    ],
+)
+def test_aid_refusals(
+    api: LiveApi, aid: EdgeAgent, entitlement: str, body: dict[str, Any], code: str
+) -> None:
+    """Each aid rule refuses with its own code, and nothing is recorded."""
+    reply = api.refused(f"/v1/aid/entitlements/{entitlement}/redemption", body, 409, code)
+    assert reply.body["rule"] == code
+
+
+def test_aid_second_redemption_and_exhausted_allowance(api: LiveApi, aid: EdgeAgent) -> None:
+    """The same entitlement twice is refused; so is a third redemption of a two-count
+    allowance, and voiding what is not the current redemption."""
+    path = "/v1/aid/entitlements/{}/redemption"
+    api.ok(path.format("ENT-1"), {"card_uid": "KHBS-1", "allowance_id": "ALW-1", "value": 300_000})
+    api.refused(
+        path.format("ENT-1"),
+        {"card_uid": "KHBS-1", "allowance_id": "ALW-1", "value": 300_000},
+        409,
+        "already_redeemed",
+    )
+    api.ok(path.format("ENT-2"), {"card_uid": "KHBS-1", "allowance_id": "ALW-1", "value": 200_000})
+    api.refused(
+        path.format("ENT-4"),
+        {"card_uid": "KHBS-1", "allowance_id": "ALW-1", "value": 100_000},
+        409,
+        "allowance_exhausted",
+    )
+    api.refused(
+        "/v1/aid/entitlements/ENT-4/redemption-void",
+        {"redemption_event_id": "x", "reason": "r"},
+        409,
+        "unknown_redemption",
+    )
+
+
+def test_fund_and_shipments(api: LiveApi, agent: EdgeAgent) -> None:
+    """Use and repay the stimulus fund; dispatch, receive and note a shipment's discrepancy."""
+    api.ok(
+        "/v1/funds/FUND-1/utilizations",
+        {"amount": 5_000_000, "purpose": "MEMBER_LOANS", "doc_no": "BKK-1"},
+    )
+    api.ok(
+        "/v1/funds/FUND-1/repayments", {"amount": 500_000, "receipt_no": "KW-4", "member_id": "M-1"}
+    )
+    assert agent.view("fund:FUND-1")["repaid"] == 500_000  # type: ignore[index]
+    api.ok("/v1/stock/receipts", {"sku": "GULA-1KG", "qty": 5, "supplier": "UD", "doc_no": "SJ-1"})
+    ship = api.ok(
+        "/v1/shipments",
+        {"origin": "main", "destination": "6401050013", "lines": [{"sku": "GULA-1KG", "qty": 5}]},
+    )
+    sid = ship["shipment_id"]
+    api.ok(
+        f"/v1/shipments/{sid}/receipts",
+        {"lines": [{"sku": "GULA-1KG", "qty": 4}], "location": "gudang"},
+    )
+    api.ok(
+        f"/v1/shipments/{sid}/discrepancies",
+        {"sku": "GULA-1KG", "expected_qty": 5, "received_qty": 4, "reason": "satu karung sobek"},
+    )
+    assert agent.view("stock:gudang:GULA-1KG") == {"on_hand": 4}
+
+
+def test_fund_and_shipment_refusals(api: LiveApi) -> None:
+    """A fund use without a purpose, dispatching what is not in stock, a shipment dispatched
+    twice and a receipt with no lines are refused."""
+    bad = api.refused(
+        "/v1/funds/FUND-1/utilizations", {"amount": 5, "doc_no": "B"}, 400, "invalid_field"
+    )
+    assert bad.body["field"] == "purpose"
+    api.refused(
+        "/v1/funds/FUND-1/repayments", {"amount": -5, "receipt_no": "K"}, 400, "invalid_field"
+    )
+    ship = {
+        "origin": "main",
+        "destination": "6401050013",
+        "shipment_id": "SH-1",
+        "lines": [{"sku": "GULA-1KG", "qty": 5}],
+    }
+    api.refused("/v1/shipments", ship, 409, "negative_stock")
+    api.ok("/v1/shipments", ship | {"stock_override_reason": "kiriman dari gudang lain"})
+    api.refused("/v1/shipments", ship | {"stock_override_reason": "x"}, 409, "duplicate_shipment")
+    api.refused("/v1/shipments/SH-1/receipts", {"lines": []}, 400, "invalid_field")
+    api.refused(
+        "/v1/shipments/SH-1/discrepancies", {"sku": "G", "expected_qty": 5}, 400, "invalid_field"
+    )
