@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio.to_thread
 import structlog
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -38,8 +38,25 @@ from sync_core.errors import KopsyncError
 
 STATIC = Path(__file__).parent / "static"
 REPLAYED = "Idempotent-Replayed"
+# Store calls run in at most this many worker threads: appends take turns on the store's one
+# write connection anyway, and each thread costs memory a Raspberry Pi counts.
+WORKERS = 2
 Handler = Callable[[Request], Awaitable[Response]]
+T = TypeVar("T")
 log = structlog.get_logger("kopsync.edge.http")
+
+
+class Workers:
+    """Runs store calls in worker threads, at most :data:`WORKERS` at a time (SQLite commits
+    wait for fsync, and the event loop also runs the replicator)."""
+
+    def __init__(self) -> None:
+        self._limiter: anyio.CapacityLimiter | None = None  # made in the loop that serves
+
+    async def run(self, func: Callable[..., T], *args: Any) -> T:
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(WORKERS)
+        return await anyio.to_thread.run_sync(func, *args, limiter=self._limiter)
 
 
 def build_app(
@@ -50,13 +67,14 @@ def build_app(
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The API of ``agent``; ``extra_routes`` (e.g. ``/metrics``) are served beside it."""
+    w = Workers()
     routes: list[BaseRoute] = [
-        *(Route(c.path, _answers(_command(agent, c)), methods=["POST"]) for c in COMMANDS),
-        Route("/v1/events/{event_type}", _answers(_generic(agent)), methods=["POST"]),
-        *(Route(q.path, _answers(_query(agent, q)), methods=["GET"]) for q in QUERIES),
+        *(Route(c.path, _answers(_command(agent, c, w)), methods=["POST"]) for c in COMMANDS),
+        Route("/v1/events/{event_type}", _answers(_generic(agent, w)), methods=["POST"]),
+        *(Route(q.path, _answers(_query(agent, q, w)), methods=["GET"]) for q in QUERIES),
         Route("/openapi.json", _openapi, methods=["GET"]),
         Route("/healthz", _healthz, methods=["GET"]),
-        Route("/readyz", _answers(_readyz(agent)), methods=["GET"]),
+        Route("/readyz", _answers(_readyz(agent, w)), methods=["GET"]),
         Route("/", _index, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *extra_routes,
@@ -131,18 +149,18 @@ def _record(
     return call(recorder, **kwargs), recorder.replayed
 
 
-def _command(agent: EdgeAgent, command: Command) -> Handler:
+def _command(agent: EdgeAgent, command: Command, workers: Workers) -> Handler:
     async def handle(request: Request) -> Response:
         body = await json_body(request)
         kwargs = command.arguments(body, request.path_params)
         key = once(request, body)
-        env, replayed = await run_in_threadpool(_record, agent, command.call, kwargs, key)
+        env, replayed = await workers.run(_record, agent, command.call, kwargs, key)
         return _recorded(env, replayed, command.new_id)
 
     return handle
 
 
-def _generic(agent: EdgeAgent) -> Handler:
+def _generic(agent: EdgeAgent, workers: Workers) -> Handler:
     """``POST /v1/events/{type}``: any edge event, as ``kopsync edge record`` records it."""
 
     async def handle(request: Request) -> Response:
@@ -151,7 +169,7 @@ def _generic(agent: EdgeAgent) -> Handler:
         body = await json_body(request)
         kwargs = generic_arguments(event_type, body)
         key = once(request, body)
-        env, replayed = await run_in_threadpool(_record, agent, record_any, kwargs, key)
+        env, replayed = await workers.run(_record, agent, record_any, kwargs, key)
         return _recorded(env, replayed)
 
     return handle
@@ -160,9 +178,9 @@ def _generic(agent: EdgeAgent) -> Handler:
 # --- asking ----------------------------------------------------------------------------
 
 
-def _query(agent: EdgeAgent, query: Query) -> Handler:
+def _query(agent: EdgeAgent, query: Query, workers: Workers) -> Handler:
     async def handle(request: Request) -> Response:
-        answer = await run_in_threadpool(query.answer, agent, request)
+        answer = await workers.run(query.answer, agent, request)
         if answer is None:
             raise problem(404, "not_found", f"this device knows no {request.url.path}")
         return JSONResponse(answer)
@@ -170,9 +188,9 @@ def _query(agent: EdgeAgent, query: Query) -> Handler:
     return handle
 
 
-def _readyz(agent: EdgeAgent) -> Handler:
+def _readyz(agent: EdgeAgent, workers: Workers) -> Handler:
     async def handle(request: Request) -> Response:
-        problems = await run_in_threadpool(readiness, agent)
+        problems = await workers.run(readiness, agent)
         if problems:
             raise problem(503, "not_ready", "; ".join(problems))
         return JSONResponse({"status": "ready", "device_id": agent.device_id})

@@ -14,7 +14,8 @@ CENTRAL = ("central_projector", "sqlalchemy", "alembic")
 # Runs the real entry point in a fresh interpreter and prints, at exit, every module it loaded.
 PROBE = """
 import atexit, json, sys
-atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))
+loaded = lambda: sorted(name for name, module in sys.modules.items() if module is not None)
+atexit.register(lambda: print(json.dumps(loaded()), file=sys.stderr))
 sys.argv = ["kopsync", *json.loads(sys.argv[1])]
 from kopsync.cli.main import main
 main()
@@ -71,12 +72,14 @@ def test_edge_commands_load_no_central_code(tmp_path: Path, args: list[str]) -> 
 
 
 def test_edge_run_loads_no_central_code(tmp_path: Path) -> None:
-    """Even the replicating `edge run` (here refused for a missing store) loads no central code."""
+    """Even the replicating `edge run` (here refused for a missing store) loads no central code,
+    and no rich (structlog's console tracebacks would load it: 4 MB of a device's memory)."""
     args = ["edge", "run", "--nats", "nats://127.0.0.1:1", "--data", str(tmp_path / "none")]
     code, modules = loaded_modules(args, tmp_path)
     assert code != 0
-    assert "kopsync.cli.edge.sync" in modules
+    assert {"kopsync.cli.edge.sync", "structlog"} <= modules
     assert central_among(modules) == []
+    assert "rich" not in modules
 
 
 def test_help_still_lists_every_group(tmp_path: Path) -> None:

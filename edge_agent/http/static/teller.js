@@ -350,7 +350,7 @@ async function periksaKartu(ev) {
       el("td", {}, e.status === "AVAILABLE" ? "Tersedia" : "Sudah diambil"),
       el("td", {}, el("button", { type: "button", class: "ambil", onclick: () => ambil(k.card_uid, e) }, "Ambil"))));
   box.replaceChildren(
-    el("p", {}, "Status kartu: ", el("b", { id: "kartu-status" }, status),
+    el("p", { "data-kartu": k.card_uid }, "Status kartu: ", el("b", { id: "kartu-status" }, status),
       ". Sisa nilai: ", el("b", { id: "kartu-sisa" }, rupiah(k.available_value))),
     el("table", { id: "tabel-hak" }, el("tbody", {}, ...rows)));
 }

@@ -1,0 +1,265 @@
+"""Edge API benchmark: a record over HTTP beside the same append in process and one CLI call.
+
+- **HTTP record latency** at 1k and 100k events of history: ``kopsync edge serve`` in its own
+  process per device, one keep-alive client posting the edge append benchmark's realistic mix
+  to ``POST /v1/events/{type}`` (each a durable transaction: schema, rules, seal, sign, chain,
+  fsync, then the JSON answer), p50 and p99 of the round trip.
+- **Throughput** over HTTP against the same events appended in process with
+  ``EdgeAgent.record`` (the baseline), in interleaved blocks so both see the same load.
+- **One CLI call**: the wall time of ``kopsync edge sale record`` (a whole process: start,
+  imports, open the store, record, exit) and of ``kopsync --version``.
+- **Idle RSS** of ``kopsync edge run --nats URL --http …`` (the replicator and the API in
+  one process, connected to a NATS server, nothing to do), beside ``edge run`` without the API.
+
+    python benchmarks/edge_api.py [--quick] [--out FILE]
+
+Prints one JSON object, then a one-line summary on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from _harness import NatsServer, percentile  # benchmarks/ is sys.path[0] when run as a script
+from edge_append import COOP, DEVICE, grow, mix, setup
+
+from edge_agent.adapters.store import Draft
+from edge_agent.app.agent import EdgeAgent
+from kopsync.devnats import HOST, free_port
+
+KOPSYNC = [sys.executable, "-P", "-m", "kopsync"]
+
+
+class Served:
+    """``kopsync edge serve`` on one device's data, with a keep-alive client."""
+
+    def __init__(self, data: Path, log: Path, *, nats_url: str | None = None) -> None:
+        self.port = free_port()
+        address = f"{HOST}:{self.port}"
+        if nats_url is None:
+            cmd = [*KOPSYNC, "edge", "serve", "--data", str(data), "--http", address]
+        else:
+            cmd = [*KOPSYNC, "edge", "run", "--nats", nats_url, "--data", str(data)]
+            cmd += ["--http", address]
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+        self.conn = http.client.HTTPConnection(HOST, self.port, timeout=30)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if self.request("GET", "/readyz")[0] == 200:
+                    break
+            except OSError:
+                self.conn.close()
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the agent did not start; see {log}")
+            time.sleep(0.05)
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body)
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        self.conn.request(method, path, data, headers)
+        resp = self.conn.getresponse()
+        return resp.status, json.loads(resp.read())
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def close(self) -> None:
+        self.conn.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def http_block(served: Served, gen: Iterator[Draft], n: int, lat: list[float]) -> float:
+    """Post ``n`` events one after the other; their latencies go to ``lat``; returns events/s."""
+    start = time.perf_counter()
+    for _ in range(n):
+        d = next(gen)
+        t0 = time.perf_counter()
+        status, answer = served.request(
+            "POST", f"/v1/events/{d.type}", {"aggregate_id": d.aggregate_id, "payload": d.payload}
+        )
+        lat.append(time.perf_counter() - t0)
+        if status != 201:
+            raise RuntimeError(f"{d.type} was not recorded: {answer}")
+    return n / (time.perf_counter() - start)
+
+
+def process_block(agent: EdgeAgent, gen: Iterator[Draft], n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        d = next(gen)
+        agent.record(d.type, d.payload, d.aggregate_id)
+    return n / (time.perf_counter() - start)
+
+
+def device(root: Path, name: str, history: int) -> tuple[Path, Iterator[Draft]]:
+    """A device with ``history`` events of the mix (batched: not what is measured)."""
+    data = root / name
+    with EdgeAgent.init(data, COOP, DEVICE) as agent:
+        setup(agent)
+        gen = mix(0)
+        grow(agent, gen, history)
+    return data, gen
+
+
+def wall_times(cmd: list[str], runs: int, cwd: Path) -> list[float]:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def cli_times(root: Path, runs: int) -> dict[str, list[float]]:
+    data = root / "cli"
+    with EdgeAgent.init(data, COOP, DEVICE) as agent:
+        goods = {"sku": "BRS-5KG", "qty": 10_000, "location": "main"}
+        agent.record("StockReceived", goods | {"supplier": "Bulog", "doc_no": "DO-1"}, "BRS-5KG")
+    # The installed entry point, as a person at the counter runs it.
+    kopsync = shutil.which("kopsync", path=str(Path(sys.executable).parent)) or "kopsync"
+    sale = [kopsync, "edge", "sale", "record", "--line", "BRS-5KG:1:72500", "--data", str(data)]
+    return {
+        "version": wall_times([kopsync, "--version"], runs, root),
+        "sale_record": wall_times(sale, runs, root),
+    }
+
+
+def idle_rss(root: Path, settle_s: float) -> dict[str, int]:
+    """RSS (KiB) of `edge run` with and without the API, idle, connected to a NATS server."""
+    out: dict[str, int] = {}
+    with NatsServer(root) as nats:
+        data, _ = device(root, "idle", 1_000)
+        with_api = Served(data, root / "run-http.log", nats_url=nats.url)
+        try:
+            time.sleep(settle_s)
+            out["edge_run_http_kib"] = with_api.rss_kib()
+        finally:
+            with_api.close()
+        log = (root / "run.log").open("ab")
+        bare = subprocess.Popen(
+            [*KOPSYNC, "edge", "run", "--nats", nats.url, "--data", str(data)],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(settle_s + 2)
+            status = Path(f"/proc/{bare.pid}/status").read_text().splitlines()
+            out["edge_run_kib"] = next(int(x.split()[1]) for x in status if x.startswith("VmRSS"))
+        finally:
+            bare.terminate()
+            bare.wait(15)
+    return out
+
+
+def ms(values: list[float], q: float) -> float:
+    p = percentile(values, q)
+    return round((p or 0.0) * 1000, 3)
+
+
+def run(quick: bool) -> dict[str, Any]:
+    n = 1_000 if quick else 5_000
+    block = 100
+    cli_runs = 5 if quick else 15
+    with tempfile.TemporaryDirectory(prefix="kopsync-bench-api-") as tmp:
+        root = Path(tmp)
+        small_data, small_gen = device(root, "small", 1_000)
+        big_data, big_gen = device(root, "big", 100_000)
+        base_data, base_gen = device(root, "inproc", 1_000)
+        small = Served(small_data, root / "small.log")
+        big = Served(big_data, root / "big.log")
+        lat_1k: list[float] = []
+        lat_100k: list[float] = []
+        http_rates, proc_rates = [], []
+        try:
+            with EdgeAgent(base_data) as baseline:
+                for _ in range(n // block):
+                    http_rates.append(http_block(small, small_gen, block, lat_1k))
+                    http_block(big, big_gen, block, lat_100k)
+                    proc_rates.append(process_block(baseline, base_gen, block))
+        finally:
+            small.close()
+            big.close()
+        with EdgeAgent(big_data) as agent:
+            history = agent.head().seq
+            chain_ok = agent.verify().ok
+        cli = cli_times(root, cli_runs)
+        rss = idle_rss(root, 3.0 if quick else 10.0)
+    res: dict[str, Any] = {
+        "benchmark": "edge_api",
+        "quick": quick,
+        "requests_per_history": n,
+        "history_events_small": 1_000,
+        "history_events_big": history,
+        "http_p50_ms_1k": ms(lat_1k, 50),
+        "http_p99_ms_1k": ms(lat_1k, 99),
+        "http_p50_ms_100k": ms(lat_100k, 50),
+        "http_p99_ms_100k": ms(lat_100k, 99),
+        "http_events_per_s": round(statistics.median(http_rates)),
+        "in_process_events_per_s": round(statistics.median(proc_rates)),
+        "cli_sale_record_s_median": round(statistics.median(cli["sale_record"]), 3),
+        "cli_sale_record_s_max": round(max(cli["sale_record"]), 3),
+        "cli_version_s_median": round(statistics.median(cli["version"]), 3),
+        "cli_version_s_max": round(max(cli["version"]), 3),
+        "idle_rss_mb_edge_run_http": round(rss["edge_run_http_kib"] / 1024, 1),
+        "idle_rss_mb_edge_run": round(rss["edge_run_kib"] / 1024, 1),
+        "chain_verified": chain_ok,
+    }
+    res["http_to_in_process"] = round(res["http_events_per_s"] / res["in_process_events_per_s"], 3)
+    res["http_p50_to_cli_call"] = round(
+        res["http_p50_ms_1k"] / 1000 / res["cli_sale_record_s_median"], 4
+    )
+    res["targets_met"] = {
+        "http_p99_le_10ms": res["http_p99_ms_1k"] <= 10 and res["http_p99_ms_100k"] <= 10,
+        "http_ge_half_in_process": res["http_to_in_process"] >= 0.5,
+        "version_le_0_15s": res["cli_version_s_median"] <= 0.15,
+        "sale_record_le_0_35s": res["cli_sale_record_s_median"] <= 0.35,
+        "idle_rss_le_45mb": res["idle_rss_mb_edge_run_http"] <= 45,
+    }
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="finish within a minute or two")
+    ap.add_argument("--out", type=Path, help="also write the JSON here")
+    args = ap.parse_args()
+    res = run(args.quick)
+    text = json.dumps(res, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(
+        f"edge_api: HTTP record p50/p99 {res['http_p50_ms_1k']}/{res['http_p99_ms_1k']} ms @1k, "
+        f"{res['http_p50_ms_100k']}/{res['http_p99_ms_100k']} ms @100k; "
+        f"{res['http_events_per_s']} ev/s vs {res['in_process_events_per_s']} in process "
+        f"(x{res['http_to_in_process']}); CLI sale {res['cli_sale_record_s_median']} s, "
+        f"--version {res['cli_version_s_median']} s; idle RSS edge run --http "
+        f"{res['idle_rss_mb_edge_run_http']} MB (without API {res['idle_rss_mb_edge_run']} MB)",
+        file=sys.stderr,
+    )
+
+
+if __name__ == "__main__":
+    main()
