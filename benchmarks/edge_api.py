@@ -9,7 +9,8 @@
 - **One CLI call**: the wall time of ``kopsync edge sale record`` (a whole process: start,
   imports, open the store, record, exit) and of ``kopsync --version``.
 - **Idle RSS** of ``kopsync edge run --nats URL --http …`` (the replicator and the API in
-  one process, connected to a NATS server, nothing to do), beside ``edge run`` without the API.
+  one process; a registered device whose 1k events ``kopsync central ingest`` committed,
+  nothing left to do), beside ``edge run`` without the API.
 
     python benchmarks/edge_api.py [--quick] [--out FILE]
 
@@ -19,6 +20,7 @@ Prints one JSON object, then a one-line summary on stderr.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import os
@@ -33,9 +35,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from _harness import NatsServer, percentile  # benchmarks/ is sys.path[0] when run as a script
+from _harness import (  # benchmarks/ is sys.path[0] when run as a script
+    CentralProcess,
+    NatsServer,
+    percentile,
+)
 from edge_append import COOP, DEVICE, grow, mix, setup
 
+from central_projector.record.store import CentralStore
 from edge_agent.adapters.store import Draft
 from edge_agent.app.agent import EdgeAgent
 from kopsync.devnats import HOST, free_port
@@ -46,17 +53,37 @@ KOPSYNC = [sys.executable, "-P", "-m", "kopsync"]
 class Served:
     """``kopsync edge serve`` on one device's data, with a keep-alive client."""
 
-    def __init__(self, data: Path, log: Path, *, nats_url: str | None = None) -> None:
+    def __init__(
+        self, data: Path, log: Path, *, nats_url: str | None = None, api: bool = True
+    ) -> None:
+        self.data = data
         self.port = free_port()
         address = f"{HOST}:{self.port}"
         if nats_url is None:
             cmd = [*KOPSYNC, "edge", "serve", "--data", str(data), "--http", address]
         else:
             cmd = [*KOPSYNC, "edge", "run", "--nats", nats_url, "--data", str(data)]
-            cmd += ["--http", address]
+            cmd += ["--http", address] if api else []
         with log.open("ab") as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
         self.conn = http.client.HTTPConnection(HOST, self.port, timeout=30)
+        if api:
+            self._wait_ready(log)
+
+    def wait_synced(self, timeout_s: float = 120) -> None:
+        """Until this process has heard from the central and it committed every event."""
+        started_ms = time.time_ns() // 1_000_000
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with EdgeAgent(self.data) as agent:
+                status = agent.status()
+            if status["pending"] == 0 and (status["last_contact"] or 0) > started_ms:
+                return
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the device did not sync")
+            time.sleep(0.5)
+
+    def _wait_ready(self, log: Path) -> None:
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -158,30 +185,33 @@ def cli_times(root: Path, runs: int) -> dict[str, tuple[list[float], list[float]
 
 
 def idle_rss(root: Path, settle_s: float) -> dict[str, int]:
-    """RSS (KiB) of `edge run` with and without the API, idle, connected to a NATS server."""
+    """RSS (KiB) of `edge run` with and without the API, idle: a registered device with 1k
+    events of history, every one already committed by `kopsync central ingest` (one `edge sync`
+    first), connected, nothing left to do."""
+    data, _ = device(root, "idle", 1_000)
+    db_url = f"sqlite:///{root / 'central.db'}"
+    with EdgeAgent(data) as agent:
+        store = CentralStore(db_url)
+        store.register_device(agent.coop_id, agent.device_id, agent.public_key)
+        store.close()
     out: dict[str, int] = {}
     with NatsServer(root) as nats:
-        data, _ = device(root, "idle", 1_000)
-        with_api = Served(data, root / "run-http.log", nats_url=nats.url)
+        central = CentralProcess(nats.url, db_url, root, 1 << 30)
+        asyncio.run(central.__aenter__())
         try:
-            time.sleep(settle_s)
-            out["edge_run_http_kib"] = with_api.rss_kib()
+            # Synced once beforehand, so that both runs measured start with nothing to upload.
+            sync = [*KOPSYNC, "edge", "sync", "--nats", nats.url, "--data", str(data)]
+            subprocess.run(sync, check=True, capture_output=True, timeout=300)
+            for key, api in (("edge_run_http_kib", True), ("edge_run_kib", False)):
+                agent = Served(data, root / f"{key}.log", nats_url=nats.url, api=api)
+                try:
+                    agent.wait_synced()
+                    time.sleep(settle_s)
+                    out[key] = agent.rss_kib()
+                finally:
+                    agent.close()
         finally:
-            with_api.close()
-        log = (root / "run.log").open("ab")
-        bare = subprocess.Popen(
-            [*KOPSYNC, "edge", "run", "--nats", nats.url, "--data", str(data)],
-            stdout=log,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-        )
-        try:
-            time.sleep(settle_s + 2)
-            status = Path(f"/proc/{bare.pid}/status").read_text().splitlines()
-            out["edge_run_kib"] = next(int(x.split()[1]) for x in status if x.startswith("VmRSS"))
-        finally:
-            bare.terminate()
-            bare.wait(15)
+            asyncio.run(central.__aexit__(None, None, None))
     return out
 
 
