@@ -1,14 +1,12 @@
-"""A member's statement: savings by product with their history, loans with their terms.
+"""A member's statement: savings by product with their history, loans with their schedule.
 
 Accounts and loans are found through the log's ``refs`` index (the events that name the
-member), balances and loan totals in the rule views, histories as the newest events about
-each account or loan: no request replays the log.
-
-Loan schedules and arrears are not computed here yet: the edge views hold what was
-disbursed, repaid, recovered and written off, and the approved terms are read from the
-approval event. A schedule needs the loan book's repayment split (interest first, then
-principal, flat or declining), which belongs to one function shared with the central;
-until it exists, ``schedule`` and ``arrears`` are ``None``.
+member), balances in the rule views, histories as the newest events about each account
+or loan: no request replays the log. A loan's schedule, what was paid of each instalment
+and its arrears on a business date come from its view through the loan book the central
+keeps too (:func:`edge_agent.domain.loans.statement`), so the counter shows offline what
+the province will show. The business date defaults to today in the cooperative's own
+time zone.
 """
 
 from __future__ import annotations
@@ -18,21 +16,30 @@ from typing import Any
 from edge_agent.adapters.refs import aggregate_ref, field_ref
 from edge_agent.app import lookup
 from edge_agent.app.agent import EdgeAgent
+from edge_agent.domain import loans
 from edge_agent.domain.common import tx_key
 from edge_agent.domain.loans import loan_key
 from edge_agent.domain.savings import movement
 from schemas import REGISTRY
 from schemas.catalog import PRODUCTS
+from sync_core import localtime
 from sync_core.envelope import Envelope
+from sync_core.localtime import check_date
 
 HISTORY = 50
 MAX_HISTORY = 500
-SCHEDULE_NOTE = (
-    "schedule and arrears are not computed on the device yet; the totals are the device's own"
-)
 
 
-def statement(agent: EdgeAgent, member_id: str, history: int = HISTORY) -> dict[str, Any] | None:
+def business_day(agent: EdgeAgent, as_of: str | None = None) -> str:
+    """``as_of``, checked, or today in the cooperative's time zone (from its region code)."""
+    if as_of is not None:
+        return check_date(as_of, "as_of")
+    return localtime.today(agent.coop_id, agent.clock())
+
+
+def statement(
+    agent: EdgeAgent, member_id: str, history: int = HISTORY, as_of: str | None = None
+) -> dict[str, Any] | None:
     """Everything the counter shows a member about her money, or None for an unknown member."""
     person = lookup.member(agent, member_id)
     if person is None:
@@ -45,13 +52,15 @@ def statement(agent: EdgeAgent, member_id: str, history: int = HISTORY) -> dict[
         group = by_product.setdefault(account["product"], {"total": 0, "accounts": []})
         group["accounts"].append(account)
         group["total"] += account["balance"]
-    loans = [loan(agent, loan_id, history) for loan_id in _named_by(agent, "Loan", member_id)]
+    day = business_day(agent, as_of)
+    loan_ids = _named_by(agent, "Loan", member_id)
+    loans = [loan(agent, loan_id, history, day) for loan_id in loan_ids]
     return {
         "member": person,
+        "as_of": day,
         "savings": by_product,
         "savings_total": sum(g["total"] for g in by_product.values()),
         "loans": [x for x in loans if x is not None],
-        "schedule_note": SCHEDULE_NOTE,
     }
 
 
@@ -82,20 +91,22 @@ def passbook(agent: EdgeAgent, account_id: str, history: int = HISTORY) -> dict[
     return {**account, "history": lines}
 
 
-def loan(agent: EdgeAgent, loan_id: str, history: int = HISTORY) -> dict[str, Any] | None:
-    """A loan's totals from its view, its approved terms, and its newest events."""
+def loan(
+    agent: EdgeAgent, loan_id: str, history: int = HISTORY, as_of: str | None = None
+) -> dict[str, Any] | None:
+    """A loan on a business date: its book (schedule, paid, outstanding, arrears) and its
+    newest events."""
     view = agent.view(loan_key(loan_id))
     if view is None:
         return None
-    events = _about(agent, "Loan", loan_id, MAX_HISTORY)
-    terms = next((_payload(e) for e in events if e.type == "LoanApproved"), None)
+    book = loans.statement(view, business_day(agent, as_of))
+    events = _about(agent, "Loan", loan_id, history)
     return {
         "loan_id": loan_id,
-        **view,
-        "terms": terms,
-        "history": [_line(e, _payload(e)) for e in events[:history]],
-        "schedule": None,
-        "arrears": None,
+        "requested": view["requested"],
+        "principal": view["principal"],
+        **book,
+        "history": [_line(e, _payload(e)) for e in events],
     }
 
 

@@ -18,8 +18,9 @@ from edge_agent.app import lookup, statement
 from edge_agent.app.agent import EdgeAgent
 from edge_agent.http.requests import int_param
 from schemas.fields import Field, FieldProblem, check_value
-from sync_core.errors import ValidationError
+from sync_core.errors import UsageError, ValidationError
 from sync_core.ids import check_id
+from sync_core.localtime import check_date
 
 Answer = Callable[[EdgeAgent, Request], Any]
 NIK = Field("nik", "digits", digits=16)
@@ -55,6 +56,18 @@ def _history(request: Request) -> int:
     return int_param(request, "history", statement.HISTORY, 1, statement.MAX_HISTORY)
 
 
+def _as_of(request: Request) -> str | None:
+    value = request.query_params.get("as_of")
+    if value is None:
+        return None
+    try:
+        return check_date(value, "as_of")
+    except UsageError:
+        raise ValidationError(
+            "query", "as_of", f"must be a date YYYY-MM-DD, got {value!r}"
+        ) from None
+
+
 def _member_by_nik(agent: EdgeAgent, request: Request) -> Any:
     nik = request.query_params.get("nik")
     if nik is None:
@@ -79,6 +92,12 @@ HISTORY = Param(
     {"type": "integer", "minimum": 1, "maximum": statement.MAX_HISTORY},
 )
 
+AS_OF = Param(
+    "as_of",
+    "business date of the loan figures (default: today in the cooperative's time zone)",
+    {"type": "string", "format": "date"},
+)
+
 QUERIES: tuple[Query, ...] = (
     Query(
         "/v1/members",
@@ -97,11 +116,11 @@ QUERIES: tuple[Query, ...] = (
     ),
     Query(
         "/v1/members/{member_id}/statement",
-        "A member's savings by product with history, and loans",
+        "A member's savings by product with history, and loans with schedule and arrears",
         "members",
-        lambda a, r: statement.statement(a, _id(r, "member_id"), _history(r)),
+        lambda a, r: statement.statement(a, _id(r, "member_id"), _history(r), _as_of(r)),
         "Statement",
-        (HISTORY,),
+        (HISTORY, AS_OF),
     ),
     Query(
         "/v1/savings/{account_id}",
@@ -113,11 +132,11 @@ QUERIES: tuple[Query, ...] = (
     ),
     Query(
         "/v1/loans/{loan_id}",
-        "A loan: totals, terms and history",
+        "A loan on a date: schedule, paid, outstanding, arrears, history",
         "loans",
-        lambda a, r: statement.loan(a, _id(r, "loan_id"), _history(r)),
+        lambda a, r: statement.loan(a, _id(r, "loan_id"), _history(r), _as_of(r)),
         "Loan",
-        (HISTORY,),
+        (HISTORY, AS_OF),
     ),
     Query(
         "/v1/stock",

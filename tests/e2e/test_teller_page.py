@@ -143,11 +143,20 @@ def test_find_or_register_a_member(page: Page, agent: EdgeAgent) -> None:
     assert page.text("#anggota-total") == "Rp0"
     [registered] = logged(agent, "MemberRegistered")
     assert registered["nik"] == SITI["nik"] and registered["birth_date"] == "1988-04-12"
+    # A loan paid out two years ago and never repaid: the statement shows its arrears.
+    loan = {"member_id": member_id, "amount_requested": 1_200_000, "loan_id": "L-1",
+            "purpose": "modal warung", "tenor_months": 12}  # fmt: skip
+    page.api.ok("/v1/loans", loan)
+    page.api.ok("/v1/loans/L-1/approval", {"principal": 1_200_000, "rate_bp": 1200,
+                "method": "flat", "tenor_months": 12, "first_due": "2025-01-05"})  # fmt: skip
+    page.api.ok("/v1/loans/L-1/disbursements", {"amount": 1_200_000, "disbursed_on": "2024-12-05"})
     page.driver.refresh()
     page.open()
     page.fill("#form-cari", nik=SITI["nik"])
     page.find("#form-cari button").click()
     assert page.text("#anggota-id") == member_id
+    owed = page.text(".pinjaman")
+    assert "sisa pokok Rp1.200.000" in owed and "tunggakan" in owed and "Rp1.344.000" in owed
     page.fill("#form-daftar", **SITI)
     page.submit("#form-daftar")
     assert "NIK sudah terdaftar" in page.message

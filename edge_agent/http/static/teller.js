@@ -162,7 +162,8 @@ async function tampilAnggota(m) {
     }
   }
   for (const l of st.body.loans) {
-    list.append(el("li", {}, `Pinjaman ${l.loan_id} (${l.state}): dicairkan ${rupiah(l.disbursed)}, dibayar ${rupiah(l.repaid)}`));
+    const telat = l.arrears.days > 0 ? `, tunggakan ${l.arrears.days} hari (${rupiah(l.arrears.principal + l.arrears.interest)})` : "";
+    list.append(el("li", { class: "pinjaman" }, `Pinjaman ${l.loan_id} (${l.state}): dicairkan ${rupiah(l.disbursed)}, sisa pokok ${rupiah(l.outstanding_principal)}${telat}`));
   }
   box.append(el("p", {}, "Total simpanan: ", el("b", { id: "anggota-total" }, rupiah(st.body.savings_total))), list);
   $("#form-buka [name=member_id]").value = m.member_id;

@@ -6,7 +6,6 @@ import pytest
 from support.edge_http import LiveApi
 
 from edge_agent.app.agent import EdgeAgent
-from edge_agent.app.statement import SCHEDULE_NOTE
 
 SITI = {
     "nik": "6401051204880001",
@@ -62,8 +61,11 @@ def siti(api: LiveApi) -> LiveApi:
             "first_due": "2027-01-05",
         },
     )
-    api.ok("/v1/loans/L-1/disbursements", {"amount": 1_200_000})
-    api.ok("/v1/loans/L-1/repayments", {"amount": 112_000, "receipt_no": "KW-6"})
+    api.ok("/v1/loans/L-1/disbursements", {"amount": 1_200_000, "disbursed_on": "2026-12-01"})
+    api.ok(
+        "/v1/loans/L-1/repayments",
+        {"amount": 112_000, "receipt_no": "KW-6", "paid_on": "2026-12-20"},
+    )
     return api
 
 
@@ -82,8 +84,8 @@ def test_member_lookup_by_nik_and_id(siti: LiveApi) -> None:
 
 def test_statement_groups_savings_by_product_with_history_and_loans(siti: LiveApi) -> None:
     """The statement holds only this member's accounts, by product, each with its passbook,
-    and her loan with its terms; money is integer rupiah."""
-    st = siti.get("/v1/members/M-siti/statement").body
+    and her loan with its book; money is integer rupiah."""
+    st = siti.get("/v1/members/M-siti/statement?as_of=2026-12-31").body
     assert st["member"]["member_id"] == "M-siti"
     assert st["savings"]["WAJIB"]["total"] == 50_000
     assert st["savings"]["SUKARELA"]["total"] == 900_000
@@ -107,11 +109,35 @@ def test_statement_groups_savings_by_product_with_history_and_loans(siti: LiveAp
     assert sukarela["history"][2]["reversed_by"] == sukarela["history"][1]["event_id"]
     [loan] = st["loans"]
     assert loan["loan_id"] == "L-1" and loan["state"] == "DISBURSED"
-    assert (loan["disbursed"], loan["repaid"]) == (1_200_000, 112_000)
     assert loan["terms"]["method"] == "flat" and loan["terms"]["tenor_months"] == 12
-    assert st["schedule_note"] == SCHEDULE_NOTE
+    assert (loan["principal_repaid"], loan["interest_repaid"]) == (100_000, 12_000)
+    assert loan["outstanding_principal"] == 1_100_000
+    assert len(loan["schedule"]) == 12
+    assert sum(row["principal"] for row in loan["schedule"]) == 1_200_000
     assert siti.get("/v1/members/M-budi/statement").body["savings_total"] == 7_000
     assert siti.get("/v1/members/M-x/statement").status == 404
+
+
+def test_loan_schedule_and_arrears_on_a_date(siti: LiveApi) -> None:
+    """A loan's schedule and arrears are those of the shared loan book on the date asked:
+    the repayment paid the first instalment in advance; by 10 March the next two are late."""
+    before = siti.get("/v1/loans/L-1?as_of=2026-12-31").body
+    assert before["arrears"] == {"days": 0, "principal": 0, "interest": 0}
+    first = before["schedule"][0]
+    assert (first["due"], first["principal"], first["interest"], first["status"]) == (
+        "2027-01-05",
+        100_000,
+        12_000,
+        "PAID",
+    )
+    late = siti.get("/v1/loans/L-1?as_of=2027-03-10").body
+    assert late["arrears"] == {"days": 33, "principal": 200_000, "interest": 24_000}
+    assert [row["status"] for row in late["schedule"][:4]] == ["PAID", "LATE", "LATE", "OPEN"]
+    statement = siti.get("/v1/members/M-siti/statement?as_of=2027-03-10").body
+    assert statement["as_of"] == "2027-03-10"
+    assert statement["loans"][0]["arrears"]["days"] == 33
+    bad = siti.get("/v1/loans/L-1?as_of=2027-13-01")
+    assert (bad.status, bad.body["field"]) == (400, "as_of")
 
 
 def test_passbook_and_loan_pages(siti: LiveApi) -> None:
@@ -119,9 +145,8 @@ def test_passbook_and_loan_pages(siti: LiveApi) -> None:
     page = siti.get("/v1/savings/S-s?history=2").body
     assert page["balance"] == 900_000 and len(page["history"]) == 2
     assert page["history"][0]["receipt_no"] == "KW-4"
-    loan = siti.get("/v1/loans/L-1").body
-    assert [h["type"] for h in loan["history"]][:2] == ["LoanRepaymentReceived", "LoanDisbursed"]
-    assert loan["schedule"] is None and loan["arrears"] is None
+    loan = siti.get("/v1/loans/L-1?history=2").body
+    assert [h["type"] for h in loan["history"]] == ["LoanRepaymentReceived", "LoanDisbursed"]
     assert siti.get("/v1/savings/S-x").code == "not_found"
     assert siti.get("/v1/loans/L-x").code == "not_found"
     bad = siti.get("/v1/savings/S-s?history=0")
