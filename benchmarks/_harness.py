@@ -28,9 +28,9 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
 
-from central_projector.ingest.streams import INGEST, INGEST_CONSUMER
 from edge_agent.devtools.linkemu import LinkEmulator
 from kopsync.devnats import HOST, free_port, nats_server_binary
+from sync_core.protocol import INGEST_CONSUMER, INGEST_STREAM
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -122,7 +122,7 @@ class CentralProcess:
                 if self._proc is not None and self._proc.poll() is not None:
                     raise RuntimeError(f"the central service exited; see {self.log_path}")
                 with contextlib.suppress(NotFoundError):
-                    await js.consumer_info(INGEST, INGEST_CONSUMER)
+                    await js.consumer_info(INGEST_STREAM, INGEST_CONSUMER)
                     return
                 await asyncio.sleep(0.1)
         finally:

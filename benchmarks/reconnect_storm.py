@@ -42,10 +42,11 @@ from _harness import CentralProcess, NatsServer
 
 from central_projector.record.store import CentralStore
 from central_projector.record.tables import events as events_table
-from sync_core import codec, subjects
+from sync_core import subjects
 from sync_core.batch import batch_msg_id, encode_batch
 from sync_core.envelope import seal
 from sync_core.hlc import Hlc
+from sync_core.protocol import HelloRefusal, HelloReply, HelloRequest
 from sync_core.signing import GENESIS_HASH, DeviceKey
 
 COOPS = ("6401050012", "6472021005", "6202030001", "6208010004")
@@ -140,20 +141,13 @@ async def run_device(
 
 
 async def hello(nc: Any, dev: Device) -> int:
-    request = {
-        "v": 1,
-        "coop_id": dev.coop_id,
-        "device_id": dev.device_id,
-        "head_seq": len(dev.log),
-        "hlc": [int(time.time() * 1000), 0],
-    }
-    msg = await nc.request(
-        subjects.hello(dev.coop_id, dev.device_id), codec.encode(request), timeout=10
-    )
-    reply = codec.decode(msg.data)
-    if "error" in reply:
-        raise RuntimeError(reply["error"])
-    return int(reply["committed_seq"])
+    clock = Hlc(int(time.time() * 1000), 0)
+    request = HelloRequest(dev.coop_id, dev.device_id, len(dev.log), clock)
+    msg = await nc.request(subjects.hello(dev.coop_id, dev.device_id), request.encode(), timeout=10)
+    reply = HelloReply.decode(msg.data)
+    if isinstance(reply, HelloRefusal):
+        raise RuntimeError(reply.error)
+    return reply.committed_seq
 
 
 def check(db_url: str, devices: list[Device]) -> tuple[int, int]:

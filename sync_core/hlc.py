@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Clocks are kept in signed 64-bit columns centrally; a peer's larger value is malformed.
+INT64_MAX = 2**63 - 1
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class Hlc:
@@ -24,9 +27,12 @@ class Hlc:
         if (
             not isinstance(value, list)
             or len(value) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
+            or not all(
+                isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= INT64_MAX
+                for v in value
+            )
         ):
-            raise ValueError("hlc must be a list [wall_ms, counter] of non-negative integers")
+            raise ValueError("hlc must be a list [wall_ms, counter] of integers in 0 .. 2**63-1")
         return cls(value[0], value[1])
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from schemas.registry import REGISTRY, Registry
 from sync_core.errors import UsageError
+from sync_core.protocol import partner_stream
 
 MIN_KEY_BYTES = 32
 DEFAULT_RETENTION_DAYS = 30.0
@@ -64,7 +65,7 @@ class Partner:
     @property
     def stream(self) -> str:
         # Ids are lower-case, so upper-casing them cannot make two partners share a stream.
-        return f"KOP_PARTNER_{self.id.upper()}"
+        return partner_stream(self.id)
 
     @property
     def consumer(self) -> str:

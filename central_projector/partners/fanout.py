@@ -44,10 +44,11 @@ from nats.js.api import (
 )
 from nats.js.errors import BadRequestError, NotFoundError
 
-from central_projector.ingest.streams import DAY_S, EVENTS
+from central_projector.ingest.streams import DAY_S
 from central_projector.partners.config import Partner, PartnersConfig
 from central_projector.partners.routing import Forward, Skip, Withhold, partner_wildcard, route
 from sync_core import subjects
+from sync_core.protocol import EVENTS_STREAM
 from sync_core.transport.options import connect_options
 from sync_core.transport.stopping import sleep_unless_stopped, until_stopped
 
@@ -249,8 +250,8 @@ class FanoutService:
         except BadRequestError as exc:
             log.info("updating_partner_stream", stream=config.name, reason=exc.description)
             await self.js.update_stream(config)
-        await self.js.add_consumer(EVENTS, partner_consumer_config(partner, self.settings))
-        sub = await self.js.pull_subscribe_bind(consumer=partner.consumer, stream=EVENTS)
+        await self.js.add_consumer(EVENTS_STREAM, partner_consumer_config(partner, self.settings))
+        sub = await self.js.pull_subscribe_bind(consumer=partner.consumer, stream=EVENTS_STREAM)
         self._subscribed.add(partner.id)
         if len(self._subscribed) == len(self.config.partners):
             self.ready.set()
@@ -259,7 +260,7 @@ class FanoutService:
 
     async def _stalled(self, partner: Partner) -> bool:
         try:
-            info = await self.js.consumer_info(EVENTS, partner.consumer, timeout=5)
+            info = await self.js.consumer_info(EVENTS_STREAM, partner.consumer, timeout=5)
         except NotFoundError:
             return True  # the server lost the consumer: make it again
         except Exception as exc:

@@ -10,6 +10,7 @@ cooperative, area and type with subject wildcards.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -18,7 +19,7 @@ from central_projector.partners.pseudonymise import encode_view, partner_view
 from schemas.registry import REGISTRY, Registry
 from sync_core import subjects
 from sync_core.envelope import Envelope
-from sync_core.errors import KopsyncError, UnknownEventType
+from sync_core.errors import KopsyncError, UnknownEventType, UsageError
 from sync_core.ids import check_coop_id, check_id, region_of
 
 PREFIX = f"{subjects.PREFIX}.partner"
@@ -35,6 +36,43 @@ def partner_subject(partner_id: str, coop_id: str, area: str, event_type: str) -
 
 def partner_wildcard(partner_id: str) -> str:
     return f"{PREFIX}.{check_id(partner_id, 'partner id')}.>"
+
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_\-]+\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerFilter:
+    """A subscriber's filter on partner topics: ``kop.partner.`` then tokens or wildcards."""
+
+    tokens: tuple[str, ...]
+
+    @property
+    def partner(self) -> str | None:
+        """The partner the filter names, or ``None`` when it is a wildcard."""
+        return None if self.tokens[2] in ("*", ">") else self.tokens[2]
+
+    def narrow(self, partner_id: str) -> str | None:
+        """The filter restricted to one partner's stream, or ``None`` if it cannot match it."""
+        if self.tokens[2] == ">":
+            return f"{PREFIX}.{partner_id}.>"
+        if self.tokens[2] not in ("*", partner_id):
+            return None
+        return ".".join([*self.tokens[:2], partner_id, *self.tokens[3:]])
+
+
+def parse_partner_filter(text: str) -> PartnerFilter:
+    """A partner-topic filter, or a UsageError saying what is wrong with it."""
+    tokens = text.split(".")
+    example = f"{PREFIX}.bank-kalteng.62.>"
+    if tokens[:2] != PREFIX.split(".") or len(tokens) < 3:
+        raise UsageError(f"--filter must be a partner topic, e.g. {example}, got {text!r}")
+    for i, t in enumerate(tokens[2:], start=2):
+        if t == ">" and i != len(tokens) - 1:
+            raise UsageError(f"--filter {text!r}: '>' may only be the last token")
+        if t not in ("*", ">") and not _TOKEN.match(t):
+            raise UsageError(f"--filter {text!r}: token {t!r} is not a subject token")
+    return PartnerFilter(tuple(tokens))
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,16 +25,14 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from central_projector.partners.routing import PREFIX
+from central_projector.partners.routing import PartnerFilter, parse_partner_filter
 from sync_core import codec
 from sync_core.errors import KopsyncError, LinkDown, UsageError
-from sync_core.protocol import partner_inbox_prefix
+from sync_core.protocol import PARTNER_STREAM_PREFIX, partner_inbox_prefix, partner_stream
 from sync_core.transport.options import connect_options
 
-STREAM_PREFIX = "KOP_PARTNER_"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\Z")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_TOKEN = re.compile(r"^[A-Za-z0-9_\-]+\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,39 +60,6 @@ def parse_since(text: str, now: dt.datetime) -> dt.datetime:
             f"duration (90s, 15m, 2h, 7d), got {text!r}"
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-
-
-def check_filter(subject: str) -> list[str]:
-    """The tokens of a partner-topic filter, or a UsageError saying what is wrong with it."""
-    tokens = subject.split(".")
-    head = PREFIX.split(".")
-    example = f"{PREFIX}.bank-kalteng.62.>"
-    if tokens[:2] != head or len(tokens) < 3:
-        raise UsageError(f"--filter must be a partner topic, e.g. {example}, got {subject!r}")
-    for i, t in enumerate(tokens[2:], start=2):
-        if t == ">" and i != len(tokens) - 1:
-            raise UsageError(f"--filter {subject!r}: '>' may only be the last token")
-        if t not in ("*", ">") and not _TOKEN.match(t):
-            raise UsageError(f"--filter {subject!r}: token {t!r} is not a subject token")
-    return tokens
-
-
-def partner_of_filter(tokens: list[str]) -> str | None:
-    """The partner a filter names, or ``None`` when it is a wildcard."""
-    return None if tokens[2] in ("*", ">") else tokens[2]
-
-
-def narrow(tokens: list[str], partner_id: str) -> str | None:
-    """The filter restricted to one partner's stream, or ``None`` if it cannot match it."""
-    if tokens[2] == ">":
-        return f"{PREFIX}.{partner_id}.>"
-    if tokens[2] not in ("*", partner_id):
-        return None
-    return ".".join([*tokens[:2], partner_id, *tokens[3:]])
-
-
-def stream_name(partner_id: str) -> str:
-    return f"{STREAM_PREFIX}{partner_id.upper()}"
 
 
 def jsonable(value: Any) -> Any:
@@ -146,7 +111,7 @@ async def tail(
     connect_timeout_s: float = 5.0,
 ) -> int:
     """Emit every message matching the filter until ``limit``, ``idle_exit_s`` or ``stop``."""
-    tokens = check_filter(subject_filter)
+    wanted = parse_partner_filter(subject_filter)
     stop = stop or asyncio.Event()
     nc = Client()
     options: dict[str, Any] = {
@@ -160,7 +125,7 @@ async def tail(
         options["user_credentials"] = credentials
     # A partner may subscribe only under its own inbox prefix (the ordered consumers deliver
     # there); a wildcard filter names no partner and keeps $KOPSYNC_NATS_INBOX or the default.
-    named = partner_of_filter(tokens)
+    named = wanted.partner
     options.update(connect_options(nkey, partner_inbox_prefix(named) if named else None))
     try:
         # Connecting retries forever with these options: the timeout makes a wrong URL an error.
@@ -174,13 +139,13 @@ async def tail(
 
     try:
         js = nc.jetstream()
-        streams = await _streams(js, tokens)
+        streams = await _streams(js, wanted)
         config = ConsumerConfig(
             deliver_policy=DeliverPolicy.BY_START_TIME if since else DeliverPolicy.ALL,
             opt_start_time=since,
         )
         for partner_id, stream in streams:
-            narrowed = narrow(tokens, partner_id)
+            narrowed = wanted.narrow(partner_id)
             assert narrowed is not None
             await js.subscribe(
                 narrowed, stream=stream, cb=on_msg, ordered_consumer=True, config=config
@@ -195,11 +160,11 @@ async def _quiet(exc: Exception) -> None:
     """Connection trouble is retried; nats-py would print every attempt."""
 
 
-async def _streams(js: Any, tokens: list[str]) -> list[tuple[str, str]]:
+async def _streams(js: Any, wanted: PartnerFilter) -> list[tuple[str, str]]:
     """(partner id, stream name) of every partner stream the filter can match."""
-    named = partner_of_filter(tokens)
+    named = wanted.partner
     if named is not None:
-        stream = stream_name(named)
+        stream = partner_stream(named)
         try:
             await js.stream_info(stream)
         except NotFoundError:
@@ -211,9 +176,9 @@ async def _streams(js: Any, tokens: list[str]) -> list[tuple[str, str]]:
     found = []
     for info in await js.streams_info():
         name = info.config.name
-        if name.startswith(STREAM_PREFIX):
-            partner_id = name[len(STREAM_PREFIX) :].lower()
-            if narrow(tokens, partner_id) is not None:
+        if name.startswith(PARTNER_STREAM_PREFIX):
+            partner_id = name[len(PARTNER_STREAM_PREFIX) :].lower()
+            if wanted.narrow(partner_id) is not None:
                 found.append((partner_id, name))
     if not found:
         raise UsageError("no partner stream on this server: is `kopsync partner fanout` running?")

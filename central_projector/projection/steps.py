@@ -15,14 +15,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgpack
-
 from central_projector.projection.folds import Event
 from central_projector.projection.folds.base import Key
 from central_projector.projection.readmodels.sqlitewriter import Stale as Stale
 from central_projector.projection.readmodels.sqlitewriter import WriterProcess
 from central_projector.projection.readmodels.sqlstate import Writes
 from schemas import REGISTRY
+from sync_core.envelope import stored_payload
 from sync_core.errors import UnknownEventType
 
 NAME = "main"  # the single projector's row in the position table
@@ -81,7 +80,7 @@ class RunResult:
 
 def to_event(row: tuple[Any, ...]) -> Event | None:
     """A store row as the folds see it (payload upcast), or None for an unknown type."""
-    payload = msgpack.unpackb(row[ENVELOPE], raw=False)["payload"]
+    payload = stored_payload(row[ENVELOPE])
     type_, version = row[TYPE], row[VERSION]
     latest = _LATEST.get(type_)
     if latest is None:

@@ -57,19 +57,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sync_core import subjects
+from sync_core import protocol, subjects
 from sync_core.errors import InvalidId
 from sync_core.ids import check_coop_id, check_device_id
 from sync_core.protocol import (
     CENTRAL_INBOX_PREFIX,
+    DOWN_STREAM,
     device_inbox_prefix,
     downlink_consumer_name,
     partner_inbox_prefix,
 )
 
-DOWN_STREAM = "KOP_DOWN"
 JS_API = "$JS.API"
-PARTNER_STREAM_PREFIX = "KOP_PARTNER_"
 
 # The rule of central_projector.partners.config (lower-case, so upper-casing gives the stream).
 _PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}\Z")
@@ -95,7 +94,7 @@ def check_partner_id(partner_id: str) -> str:
 
 
 def partner_stream(partner_id: str) -> str:
-    return f"{PARTNER_STREAM_PREFIX}{check_partner_id(partner_id).upper()}"
+    return protocol.partner_stream(check_partner_id(partner_id))
 
 
 def partner_subjects(partner_id: str) -> str:

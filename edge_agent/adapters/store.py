@@ -46,7 +46,7 @@ from edge_agent.domain import rule_for
 from edge_agent.domain.base import Proposed, Rule, Views, load_for
 from schemas import REGISTRY
 from sync_core import codec, hlc
-from sync_core.envelope import Envelope, seal
+from sync_core.envelope import Envelope, seal, stored_hlc
 from sync_core.errors import StoreError, StoreExists, StoreNotFound
 from sync_core.hlc import Hlc
 from sync_core.ids import new_event_id
@@ -389,7 +389,7 @@ def _get_head(c: SQLiteCursor, device_id: str, views: Views, keys: list[str]) ->
     row = c.fetchone()
     if row is None:
         return Head(0, GENESIS_HASH, clock)
-    last = Hlc.from_wire(msgpack.unpackb(row[1], raw=False)["hlc"])
+    last = stored_hlc(row[1])
     return Head(row[0], digest(row[1]), max(last, clock))
 
 

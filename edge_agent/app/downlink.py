@@ -24,10 +24,9 @@ from schemas import REGISTRY
 from sync_core import subjects
 from sync_core.envelope import Envelope
 from sync_core.errors import KopsyncError, StoreError
-from sync_core.protocol import downlink_consumer_name
+from sync_core.protocol import DOWN_STREAM, downlink_consumer_name
 from sync_core.transport.link import Link
 
-DOWN_STREAM = "KOP_DOWN"
 REFUSED_META = "downlink_refused"
 REFUSED_KEEP = 100
 FETCH = 256

@@ -51,7 +51,7 @@ import structlog
 from edge_agent.app.agent import EdgeAgent
 from edge_agent.app.downlink import pull_downlink
 from edge_agent.app.syncstate import SyncReport, Tally, read_sync, update_sync
-from sync_core import codec, subjects
+from sync_core import subjects
 from sync_core.batch import MAX_BATCH_BYTES, batch_msg_id, encode_batch
 from sync_core.errors import (
     CentralKeyChanged,
@@ -62,8 +62,7 @@ from sync_core.errors import (
     SyncError,
     SyncTimeout,
 )
-from sync_core.hlc import Hlc
-from sync_core.protocol import device_inbox_prefix
+from sync_core.protocol import HelloRefusal, HelloReply, HelloRequest, device_inbox_prefix
 from sync_core.transport.link import Backoff, Link, NoResponders, wait_any
 
 __all__ = ["CentralKeyChanged", "Replicator", "SyncReport"]
@@ -296,7 +295,7 @@ class Replicator:
         elif self._acked < head:
             await self._upload(link, self._acked + 1, head, tally)
         await self._downlink(link, tally)
-        if reply is not None and reply["registered"]:
+        if reply is not None and reply.registered:
             await self._confirm(link, tally, reply, confirm_until)
 
     def _head_start(self) -> tuple[int, int] | None:
@@ -316,24 +315,18 @@ class Replicator:
             return None
         return self._acked + 1, min(head, self._acked + self.head_start_events)
 
-    def _committed(self, reply: dict[str, Any] | None) -> int:
-        if reply is not None and reply["registered"]:
-            return int(reply["committed_seq"])
+    def _committed(self, reply: HelloReply | None) -> int:
+        if reply is not None and reply.registered:
+            return reply.committed_seq
         return int(self._sync_meta().get("confirmed_seq", 0))
 
-    async def _hello(self, link: Link, tally: Tally) -> dict[str, Any] | None:
+    async def _hello(self, link: Link, tally: Tally) -> HelloReply | None:
         head = self.agent.head()
-        request = {
-            "v": 1,
-            "coop_id": self.agent.coop_id,
-            "device_id": self.agent.device_id,
-            "head_seq": head.seq,
-            "hlc": head.hlc.to_wire(),
-        }
+        request = HelloRequest(self.agent.coop_id, self.agent.device_id, head.seq, head.hlc)
         subject = subjects.hello(self.agent.coop_id, self.agent.device_id)
         try:
             msg = await link.guarded(
-                link.nc.request(subject, codec.encode(request), timeout=self.hello_timeout_s),
+                link.nc.request(subject, request.encode(), timeout=self.hello_timeout_s),
                 self.hello_timeout_s + 1,
                 "hello",
             )
@@ -345,13 +338,13 @@ class Replicator:
         self._central_seen = True
         reply = _check_reply(msg.data)
         tally.central_answered = True
-        tally.registered = bool(reply["registered"])
-        self._pin_key(reply["central_key"], reply["issuer"])
+        tally.registered = reply.registered
+        self._pin_key(reply.central_key, reply.issuer)
         self._trusted = True
-        self.agent.observe_clock(Hlc.from_wire(reply["hlc"]))
+        self.agent.observe_clock(reply.hlc)
         changes: dict[str, Any] = {"last_contact": _now_ms()}
-        if reply["registered"]:
-            changes["confirmed_seq"] = int(reply["committed_seq"])
+        if reply.registered:
+            changes["confirmed_seq"] = reply.committed_seq
         else:
             self._log.warning(
                 "device_not_registered",
@@ -485,16 +478,16 @@ class Replicator:
             msg_id = f"{msg_id}:r{time.time_ns() // 1_000_000}"
 
     # --- confirmation and re-sending ---------------------------------------------------
-    async def _confirm(self, link: Link, tally: Tally, reply: dict[str, Any], until: float) -> None:
+    async def _confirm(self, link: Link, tally: Tally, reply: HelloReply, until: float) -> None:
         """Ask until the central committed everything JetStream acked; re-send what is lost."""
         loop = asyncio.get_running_loop()
         while True:
-            committed = int(reply["committed_seq"])
+            committed = reply.committed_seq
             self._placed = [p for p in self._placed if p.last > committed]
             now = loop.time()
             if committed > self._progress[0]:
                 self._progress, self._stall = (committed, now), self.stall_s
-            floor = reply.get("ingest_seq")
+            floor = reply.ingest_seq
             if floor != self._floor[0]:
                 self._floor = (floor, now)
             # Idle: neither our commits nor the central's ingest position moved. A central
@@ -504,7 +497,7 @@ class Replicator:
                 return
             lost = self._lost(committed, floor)
             if lost or now - since >= self._stall:
-                missing = _missing(committed, self._acked, reply["held"])
+                missing = _missing(committed, self._acked, reply.held)
                 self._log.info(
                     "resending",
                     seq=committed + 1,
@@ -522,16 +515,16 @@ class Replicator:
                 return
             await asyncio.sleep(min(self.poll_s, left))
             answer = await self._hello(link, tally)
-            if answer is None or not answer["registered"]:
+            if answer is None or not answer.registered:
                 return
             reply = answer
 
-    def _lost(self, committed: int, ingest_seq: object) -> bool:
+    def _lost(self, committed: int, ingest_seq: int | None) -> bool:
         """Whether the central processed past the message holding ``committed + 1`` without it."""
         holding = [p for p in self._placed if p.first <= committed + 1 <= p.last]
         if not holding:
             return True  # sent before the central forgot it (a restored central database)
-        if not isinstance(ingest_seq, int):
+        if ingest_seq is None:
             return False  # an older central: only the stall timer can tell
         # The latest placement counts: a re-send may still be queued behind other uploads.
         return max(p.stream_seq for p in holding) <= ingest_seq
@@ -572,37 +565,21 @@ class Replicator:
         )
 
 
-def _check_reply(data: bytes) -> dict[str, Any]:
+def _check_reply(data: bytes) -> HelloReply:
     try:
-        reply = codec.decode(data)
+        reply = HelloReply.decode(data)
     except DecodeError as exc:
-        raise SyncError(f"the central's hello reply is not msgpack: {exc}") from exc
-    if not isinstance(reply, dict):
-        raise SyncError("the central's hello reply is not a map")
-    if "error" in reply:
-        raise SyncError(f"the central refused the hello: {reply['error']}")
-    ok = (
-        isinstance(reply.get("registered"), bool)
-        and isinstance(reply.get("committed_seq"), int)
-        and isinstance(reply.get("held"), list)
-        and isinstance(reply.get("central_key"), bytes)
-        and len(reply["central_key"]) == 32
-        and isinstance(reply.get("issuer"), str)
-    )
-    if not ok:
-        raise SyncError(f"the central's hello reply is malformed: {sorted(reply)}")
-    try:
-        Hlc.from_wire(reply.get("hlc"))
-    except ValueError as exc:
-        raise SyncError(f"the central's hello reply has a bad clock: {exc}") from exc
+        raise SyncError(f"the central's hello reply is malformed: {exc}") from exc
+    if isinstance(reply, HelloRefusal):
+        raise SyncError(f"the central refused the hello: {reply.error}")
     return reply
 
 
-def _missing(committed: int, upto: int, held: list[Any]) -> list[tuple[int, int]]:
+def _missing(committed: int, upto: int, held: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
     """The seq ranges in ``committed+1 .. upto`` the central does not hold."""
     ranges: list[tuple[int, int]] = []
     nxt = committed + 1
-    for pair in sorted((int(a), int(b)) for a, b in held):
+    for pair in sorted(held):
         if pair[0] > nxt:
             ranges.append((nxt, min(pair[0] - 1, upto)))
         nxt = max(nxt, pair[1] + 1)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import nats
 
-from central_projector.ingest.streams import EVENTS
 from central_projector.partners.config import load as load_partners
 from central_projector.projection.projector import Projector
 from central_projector.record.store import CentralStore
@@ -29,6 +28,7 @@ from kopsync.demo.processes import Services
 from kopsync.demo.scenario import Plan, Round
 from kopsync.demo.staged import Issue
 from sync_core.errors import SyncError
+from sync_core.protocol import EVENTS_STREAM
 
 Say = Callable[[str], None]
 
@@ -196,7 +196,7 @@ class Demo:
 
             async def caught_up() -> bool:
                 try:
-                    infos = [await js.consumer_info(EVENTS, c) for c in ids]
+                    infos = [await js.consumer_info(EVENTS_STREAM, c) for c in ids]
                 except nats.errors.Error:
                     return False
                 return all(i.num_pending == 0 and i.num_ack_pending == 0 for i in infos)

@@ -29,12 +29,11 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 from support.nats import NatsServer
 
 from central_projector.ingest.streams import DOWN, EVENTS, INGEST, StreamSettings, ensure_streams
-from central_projector.partners.tail import stream_name
 from central_projector.record.store import CentralStore
 from central_projector.record.tables import devices, events
 from central_projector.security.policy import partner_stream, partner_subjects
 from kopsync.cli.main import cli
-from sync_core import subjects
+from sync_core import protocol, subjects
 from sync_core.protocol import (
     device_inbox_prefix,
     downlink_consumer_name,
@@ -398,7 +397,7 @@ async def test_device_push_consumer_cannot_smuggle_its_downlink_into_uploads(
 
 async def test_partner_reads_its_own_stream(secured: Secured, watch: Any) -> None:
     """A partner tails its stream with an ordered consumer (as kopsync partner tail does)."""
-    assert partner_stream("bank-kalteng") == stream_name("bank-kalteng")
+    assert partner_stream("bank-kalteng") == protocol.partner_stream("bank-kalteng")
     partner = await watch("bank-kalteng")
     got: asyncio.Queue[Msg] = asyncio.Queue()
 

@@ -29,7 +29,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import msgpack
 import sqlalchemy as sa
 
 from central_projector.projection.projector import DEFAULT_BATCH, NAME, Projector
@@ -45,6 +44,7 @@ from central_projector.projection.replay.scope import (
 from central_projector.projection.replay.shadow import Started, TableDiff
 from central_projector.projection.steps import RunResult, StepResult
 from central_projector.record.tables import events
+from sync_core.envelope import stored_payload
 from sync_core.errors import KopsyncError, UsageError
 
 Progress = Callable[[int, int], None]  # (events read so far, events to read)
@@ -310,7 +310,7 @@ def _links(conn: sa.Connection, upto: int) -> list[tuple[str, str]]:
     )
     out = []
     for coop, type_, agg, envelope in conn.execute(query):
-        payload = msgpack.unpackb(envelope, raw=False).get("payload") or {}
+        payload = stored_payload(envelope)
         out += [(coop, key) for key in shared_keys(type_, agg, payload)]
     return out
 

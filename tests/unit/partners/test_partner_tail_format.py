@@ -7,15 +7,8 @@ import json
 
 import pytest
 
-from central_projector.partners.tail import (
-    Tailed,
-    check_filter,
-    format_json,
-    format_line,
-    narrow,
-    parse_since,
-    partner_of_filter,
-)
+from central_projector.partners.routing import parse_partner_filter
+from central_projector.partners.tail import Tailed, format_json, format_line, parse_since
 from sync_core.errors import UsageError
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
@@ -51,16 +44,16 @@ def test_since_error_shows_both_forms() -> None:
 def test_filters_outside_partner_topics_are_refused(bad: str) -> None:
     """A filter must be a well-formed subject under kop.partner."""
     with pytest.raises(UsageError, match="--filter"):
-        check_filter(bad)
+        parse_partner_filter(bad)
 
 
 def test_filters_are_narrowed_to_each_partner_stream() -> None:
     """A wildcard partner token is narrowed per stream; a named partner matches only itself."""
-    assert narrow(check_filter("kop.partner.>"), "bank") == "kop.partner.bank.>"
-    assert narrow(check_filter("kop.partner.*.64.>"), "bank") == "kop.partner.bank.64.>"
-    assert narrow(check_filter("kop.partner.bulog.64.>"), "bank") is None
-    assert partner_of_filter(check_filter("kop.partner.bulog.64.>")) == "bulog"
-    assert partner_of_filter(check_filter("kop.partner.*.64.>")) is None
+    assert parse_partner_filter("kop.partner.>").narrow("bank") == "kop.partner.bank.>"
+    assert parse_partner_filter("kop.partner.*.64.>").narrow("bank") == "kop.partner.bank.64.>"
+    assert parse_partner_filter("kop.partner.bulog.64.>").narrow("bank") is None
+    assert parse_partner_filter("kop.partner.bulog.64.>").partner == "bulog"
+    assert parse_partner_filter("kop.partner.*.64.>").partner is None
 
 
 EVENT = {

@@ -93,6 +93,8 @@ def test_order_is_wall_then_counter(a: Hlc, b: Hlc) -> None:
         [1, 2, 3],
         [-1, 0],
         [1, -1],
+        [2**63, 0],
+        [0, 2**63],
         [True, 0],
         [1, False],
         ["1", 0],
@@ -102,6 +104,6 @@ def test_order_is_wall_then_counter(a: Hlc, b: Hlc) -> None:
     ],
 )
 def test_from_wire_rejects_malformed(wire: object) -> None:
-    """Anything but a list of two non-negative integers (bools excluded) is a ValueError."""
+    """Anything but a list of two integers in 0 .. 2**63-1 (bools excluded) is a ValueError."""
     with pytest.raises(ValueError, match="hlc"):
         Hlc.from_wire(wire)

@@ -158,3 +158,45 @@ def test_subject_helpers_refuse_bad_tokens(coop_id: str, device_id: str, bad: st
     for call in calls:
         with pytest.raises(InvalidId):
             call()
+
+
+@given(coop_ids, device_ids)
+def test_device_subjects_parse_back_to_their_ids(coop: str, device: str) -> None:
+    """Upload, hello and control subjects give back the ids they were built from."""
+    want = subjects.DeviceSubject(coop, device)
+    assert subjects.parse_upload(subjects.upload(coop, device)) == want
+    assert subjects.parse_hello(subjects.hello(coop, device)) == want
+    assert subjects.parse_control(subjects.control(coop, device)) == want
+    assert subjects.parse_downlink(subjects.downlink(coop)) == coop
+
+
+@given(coop_ids, ids(), ids())
+def test_canonical_subjects_parse_back(coop: str, area: str, event_type: str) -> None:
+    """A canonical subject gives back its region, cooperative, area and type."""
+    parsed = subjects.parse_canonical(subjects.canonical(coop, area, event_type))
+    prov, regency = ids_mod.region_of(coop)
+    assert parsed == subjects.CanonicalSubject(prov, regency, coop, area, event_type)
+
+
+@pytest.mark.parametrize(
+    ("parse", "subject"),
+    [
+        (subjects.parse_upload, "kop.up.6401050012"),
+        (subjects.parse_upload, "kop.up.6401050012.kasir-1.x"),
+        (subjects.parse_upload, "kop.hello.6401050012.kasir-1"),
+        (subjects.parse_upload, "kop.up.64.kasir-1"),
+        (subjects.parse_upload, "kop.up.6401050012.*"),
+        (subjects.parse_hello, "kop.hello.6401050012." + "a" * 33),
+        (subjects.parse_hello, ""),
+        (subjects.parse_control, "kop.ctl.>"),
+        (subjects.parse_downlink, "kop.down.6401050012.x"),
+        (subjects.parse_downlink, "kop.down.abc"),
+        (subjects.parse_canonical, "kop.ev.62.6202.6401050012.shop.SaleRecorded"),
+        (subjects.parse_canonical, "kop.ev.64.6401.6401050012.shop"),
+        (subjects.parse_canonical, "kop.ev.64.6401.6401050012.shop.Sale Recorded"),
+    ],
+)
+def test_malformed_subjects_are_invalid_ids(parse: Callable[[str], object], subject: str) -> None:
+    """A subject of another kind, shape or with a bad token is an InvalidId naming the form."""
+    with pytest.raises(InvalidId):
+        parse(subject)
