@@ -23,14 +23,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-import nats
-from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
 
 from edge_agent.devtools.linkemu import LinkEmulator
 from kopsync.devnats import HOST, free_port, nats_server_binary
+from sync_core import subjects
 from sync_core.protocol import INGEST_CONSUMER, INGEST_STREAM
+from sync_core.transport import ConnectOptions, Link, connected
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -115,9 +115,8 @@ class CentralProcess:
 
     async def _ready(self) -> None:
         """The ingest consumer exists (the hello responder subscribes before it is made)."""
-        nc = await nats.connect(self.nats_url)
-        try:
-            js = nc.jetstream()
+        async with connected(ConnectOptions.for_url(self.nats_url, name="bench-watch")) as link:
+            js = link.js
             while True:
                 if self._proc is not None and self._proc.poll() is not None:
                     raise RuntimeError(f"the central service exited; see {self.log_path}")
@@ -125,8 +124,6 @@ class CentralProcess:
                     await js.consumer_info(INGEST_STREAM, INGEST_CONSUMER)
                     return
                 await asyncio.sleep(0.1)
-        finally:
-            await nc.close()
 
     async def __aexit__(
         self,
@@ -240,20 +237,21 @@ class UploadMonitor:
 
     nats_url: str
     arrivals: list[tuple[float, int, str]] = field(default_factory=list)  # (t, bytes, msg id)
-    _nc: Client | None = None
+    _link: Link | None = None
 
     async def start(self) -> None:
-        self._nc = await nats.connect(self.nats_url)
-        await self._nc.subscribe("kop.up.>", cb=self._on_msg)
-        await self._nc.flush()
+        self._link = Link(ConnectOptions.for_url(self.nats_url, name="bench-monitor"))
+        await self._link.open(10)
+        await self._link.nc.subscribe(subjects.upload_wildcard(), cb=self._on_msg)
+        await self._link.nc.flush()
 
     async def _on_msg(self, msg: Msg) -> None:
         msg_id = (msg.headers or {}).get("Nats-Msg-Id", "")
         self.arrivals.append((time.monotonic(), len(msg.data), msg_id))
 
     async def stop(self) -> None:
-        if self._nc is not None:
-            await self._nc.close()
+        if self._link is not None:
+            await self._link.close()
 
     def events_received(self) -> tuple[int, int]:
         """(events carried in upload messages, of which already carried before)."""

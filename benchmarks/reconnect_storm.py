@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import random
 import sys
@@ -34,7 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nats
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -48,6 +46,7 @@ from sync_core.envelope import seal
 from sync_core.hlc import Hlc
 from sync_core.protocol import HelloRefusal, HelloReply, HelloRequest
 from sync_core.signing import GENESIS_HASH, DeviceKey
+from sync_core.transport import ConnectOptions, Link
 
 COOPS = ("6401050012", "6472021005", "6202030001", "6208010004")
 T0 = 1_767_225_600_000
@@ -99,13 +98,13 @@ async def run_device(
         await asyncio.sleep(rng.uniform(0, args.spread))
     while dev.done_at is None:
         dev.attempts += 1
-        nc = None
+        # One connect attempt per try (a retry wait longer than the timeout): what is measured
+        # is the devices' own backoff, below.
+        link = Link(ConnectOptions.for_url(url, name=dev.device_id, reconnect_wait_s=10.0))
         try:
-            nc = await nats.connect(
-                servers=[url], connect_timeout=5, allow_reconnect=False, name=dev.device_id
-            )
-            js = nc.jetstream()
-            committed = await hello(nc, dev)
+            await link.open(5, allow_reconnect=False)
+            js = link.js
+            committed = await hello(link, dev)
             if committed < len(dev.log):
                 batch = encode_batch(dev.coop_id, dev.device_id, dev.log[committed:])
                 msg_id = batch_msg_id(dev.device_id, committed + 1, len(dev.log))
@@ -118,7 +117,7 @@ async def run_device(
             deadline = time.monotonic() + args.confirm_s
             wait = args.poll
             while time.monotonic() < deadline:
-                if await hello(nc, dev) >= len(dev.log):
+                if await hello(link, dev) >= len(dev.log):
                     dev.done_at = time.monotonic()
                     break
                 # Growing waits: a thousand devices asking every half second would keep
@@ -135,15 +134,15 @@ async def run_device(
             else:
                 await asyncio.sleep(0.01)
         finally:
-            if nc is not None:
-                with contextlib.suppress(Exception):
-                    await nc.close()
+            await link.close()
 
 
-async def hello(nc: Any, dev: Device) -> int:
+async def hello(link: Link, dev: Device) -> int:
     clock = Hlc(int(time.time() * 1000), 0)
     request = HelloRequest(dev.coop_id, dev.device_id, len(dev.log), clock)
-    msg = await nc.request(subjects.hello(dev.coop_id, dev.device_id), request.encode(), timeout=10)
+    msg = await link.nc.request(
+        subjects.hello(dev.coop_id, dev.device_id), request.encode(), timeout=10
+    )
     reply = HelloReply.decode(msg.data)
     if isinstance(reply, HelloRefusal):
         raise RuntimeError(reply.error)

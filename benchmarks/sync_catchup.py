@@ -75,7 +75,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import nats
 import sqlalchemy as sa
 import structlog
 from _harness import (  # benchmarks/ is sys.path[0] when run as a script
@@ -96,6 +95,7 @@ from edge_agent.devtools.linkemu import LinkEmulator, LinkProfile
 from edge_agent.devtools.sim import simulate
 from kopsync.devnats import HOST
 from sync_core import codec, subjects
+from sync_core.transport import ConnectOptions, connected
 
 # A made-up village code within Seruyan (6208), Central Kalimantan.
 COOP, DEVICE = "6208031004", "kasir-seruyan-1"
@@ -185,20 +185,18 @@ async def json_baseline(
         if count == len(picked):
             arrived.set()
 
-    watcher = await nats.connect(server_url)
-    nc = await nats.connect(link.url, connect_timeout=10, allow_reconnect=False)
-    try:
-        await watcher.subscribe(subject, cb=on_msg)
-        await watcher.flush()
-        await nc.flush(timeout=10)
+    async with (
+        connected(ConnectOptions.for_url(server_url, name="bench-watch")) as watcher,
+        connected(ConnectOptions.for_url(link.url, name="bench-json")) as sender,
+    ):
+        await watcher.nc.subscribe(subject, cb=on_msg)
+        await watcher.nc.flush()
+        await sender.nc.flush(timeout=10)
         before, started = link.bytes_up, time.monotonic()
         for body in picked:
-            await nc.publish(subject, body)
+            await sender.nc.publish(subject, body)
         await asyncio.wait_for(arrived.wait(), 600)
         sent = link.bytes_up - before
-    finally:
-        await nc.close()
-        await watcher.close()
     return {
         "json_bytes_per_event": sent / len(picked),
         "json_sample": len(picked),
@@ -245,7 +243,7 @@ async def catch_up(cfg: Config, workdir: Path) -> dict[str, Any]:
                 sampler = ByteSampler(link, interval_s=0.025)
                 replicator = TimedReplicator(
                     agent,
-                    link.url,
+                    ConnectOptions.for_url(link.url),
                     batch_events=cfg.batch_events,
                     max_in_flight=cfg.max_in_flight,
                 )

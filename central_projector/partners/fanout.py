@@ -25,11 +25,9 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import nats.errors
 import structlog
-from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -49,8 +47,8 @@ from central_projector.partners.config import Partner, PartnersConfig
 from central_projector.partners.routing import Forward, Skip, Withhold, partner_wildcard, route
 from sync_core import subjects
 from sync_core.protocol import EVENTS_STREAM
-from sync_core.transport.options import connect_options
-from sync_core.transport.stopping import sleep_unless_stopped, until_stopped
+from sync_core.transport import ConnectOptions, Link
+from sync_core.transport.stopping import sleep_unless_stopped
 
 log = structlog.get_logger("kopsync.partners")
 
@@ -115,41 +113,34 @@ class FanoutService:
     def __init__(
         self,
         config: PartnersConfig,
-        nats_url: str,
+        connection: ConnectOptions,
         *,
         settings: FanoutSettings | None = None,
-        credentials: str | None = None,
-        nkey: str | None = None,
     ) -> None:
         self.config = config
-        self.nats_url = nats_url
+        # The fan-out runs as the central (its nkey, nats-py's default _INBOX prefix).
+        self.link = Link(connection, log=log)
         self.settings = settings or FanoutSettings()
-        self.credentials = credentials
-        self.nkey = nkey  # the central's nkey seed file; None: $KOPSYNC_NATS_NKEY, else none
         self.stats = {p.id: PartnerStats() for p in config.partners}
         self.ready = asyncio.Event()  # every partner loop has subscribed once
         self._subscribed: set[str] = set()
         self._stop = asyncio.Event()
-        self._nc = Client()
-        self._js: JetStreamContext | None = None
 
     def stop(self) -> None:
         self._stop.set()
 
     @property
     def js(self) -> JetStreamContext:
-        if self._js is None:
-            self._js = self._nc.jetstream()
-        return self._js
+        return self.link.js
 
     # --- lifecycle ---------------------------------------------------------------------
     async def run(self) -> None:
         """Connect (waiting for the server as long as it takes), then fan out until stopped."""
-        if not await self._until_stopped(self._connect()):
+        if not await self.link.open_until_stopped(self._stop):
             return
         tasks = [asyncio.create_task(self._supervise(p)) for p in self.config.partners]
         log.info(
-            "fanout_started", nats=self.nats_url, partners=[p.id for p in self.config.partners]
+            "fanout_started", nats=self.link.url, partners=[p.id for p in self.config.partners]
         )
         try:
             await self._stop.wait()
@@ -159,33 +150,8 @@ class FanoutService:
             )
             for task in pending:
                 task.cancel()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._nc.close(), 5)
+            await self.link.close()
             log.info("fanout_stopped", **{p: _counts(s) for p, s in self.stats.items()})
-
-    async def _connect(self) -> None:
-        options: dict[str, Any] = {
-            "servers": [self.nats_url],
-            "name": "kopsync-partner-fanout",
-            "max_reconnect_attempts": -1,  # nats-py's default gives up after 60
-            "reconnect_time_wait": 0.5,
-            "ping_interval": 10,
-            "max_outstanding_pings": 3,
-            "disconnected_cb": self._on_disconnected,
-            "reconnected_cb": self._on_reconnected,
-            "error_cb": self._on_error,
-        }
-        if self.credentials:
-            options["user_credentials"] = self.credentials
-        # The fanout runs as the central (its seed, nats-py's default _INBOX prefix).
-        options.update(connect_options(self.nkey, None))
-        log.info("connecting", nats=self.nats_url)
-        await self._nc.connect(**options)
-        log.info("connected", nats=self.nats_url)
-
-    async def _until_stopped(self, aw: Awaitable[None]) -> bool:
-        """Await ``aw`` unless :meth:`stop` comes first; ``True`` if it finished."""
-        return await until_stopped(self._stop, aw)
 
     async def _sleep(self, seconds: float) -> None:
         await sleep_unless_stopped(self._stop, seconds)
@@ -288,7 +254,7 @@ class FanoutService:
         outcome = dict(
             zip(
                 (id(d) for d in forwards),
-                await publish_all(self.js, forwards, self.settings.publish_timeout_s),
+                await publish_all(self.link, forwards, self.settings.publish_timeout_s),
                 strict=True,
             )
         )
@@ -325,27 +291,14 @@ class FanoutService:
         log.debug("partner_batch", partner=partner.id, forwarded=len(forwards), failed=failed)
         return failed
 
-    # --- connection events -------------------------------------------------------------
-    async def _on_disconnected(self) -> None:
-        if not self._stop.is_set():
-            log.warning("nats_connection_lost", nats=self.nats_url)
-
-    async def _on_reconnected(self) -> None:
-        log.info("nats_connection_restored", nats=self.nats_url)
-
-    async def _on_error(self, exc: Exception) -> None:
-        log.debug("nats_client_error", error=repr(exc))
-
 
 async def publish_all(
-    js: JetStreamContext, forwards: Sequence[Forward], timeout_s: float
+    link: Link, forwards: Sequence[Forward], timeout_s: float
 ) -> list[BaseException | None]:
     """Publish concurrently, each bounded by ``timeout_s``; ``None`` for each acknowledged one."""
 
     async def one(f: Forward) -> None:
-        await asyncio.wait_for(
-            js.publish(f.subject, f.data, timeout=timeout_s, headers=f.headers), timeout_s + 1
-        )
+        await link.publish(f.subject, f.data, timeout_s, f"publish to {f.subject}", f.headers)
 
     results = await asyncio.gather(*(one(f) for f in forwards), return_exceptions=True)
     return [r if isinstance(r, BaseException) else None for r in results]

@@ -11,7 +11,6 @@ Parsing and formatting are pure functions; :func:`tail` does the I/O.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import re
@@ -19,17 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import nats.errors
-from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from central_projector.partners.routing import PartnerFilter, parse_partner_filter
 from sync_core import codec
-from sync_core.errors import KopsyncError, LinkDown, UsageError
+from sync_core.errors import KopsyncError, UsageError
 from sync_core.protocol import PARTNER_STREAM_PREFIX, partner_inbox_prefix, partner_stream
-from sync_core.transport.options import connect_options
+from sync_core.transport import ConnectOptions, connected
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\Z")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -98,7 +95,7 @@ def format_line(t: Tailed) -> str:
 
 # --- I/O ---------------------------------------------------------------------------------
 async def tail(
-    nats_url: str,
+    connection: ConnectOptions,
     subject_filter: str,
     emit: Callable[[Tailed], None],
     *,
@@ -106,39 +103,23 @@ async def tail(
     limit: int | None = None,
     idle_exit_s: float | None = None,
     stop: asyncio.Event | None = None,
-    credentials: str | None = None,
-    nkey: str | None = None,
     connect_timeout_s: float = 5.0,
 ) -> int:
     """Emit every message matching the filter until ``limit``, ``idle_exit_s`` or ``stop``."""
     wanted = parse_partner_filter(subject_filter)
     stop = stop or asyncio.Event()
-    nc = Client()
-    options: dict[str, Any] = {
-        "servers": [nats_url],
-        "name": "kopsync-partner-tail",
-        "connect_timeout": connect_timeout_s,
-        "max_reconnect_attempts": -1,  # once connected, ride out server restarts
-        "error_cb": _quiet,
-    }
-    if credentials:
-        options["user_credentials"] = credentials
     # A partner may subscribe only under its own inbox prefix (the ordered consumers deliver
-    # there); a wildcard filter names no partner and keeps $KOPSYNC_NATS_INBOX or the default.
-    named = wanted.partner
-    options.update(connect_options(nkey, partner_inbox_prefix(named) if named else None))
-    try:
-        # Connecting retries forever with these options: the timeout makes a wrong URL an error.
-        await asyncio.wait_for(nc.connect(**options), connect_timeout_s)
-    except (TimeoutError, OSError, nats.errors.Error) as exc:
-        raise LinkDown(f"cannot reach the NATS server at {nats_url}: {exc!r}") from exc
+    # there); a wildcard filter names no partner and keeps the prefix the caller gave.
+    if wanted.partner is not None:
+        connection = connection.but(inbox_prefix=partner_inbox_prefix(wanted.partner))
     queue: asyncio.Queue[Msg] = asyncio.Queue()
 
     async def on_msg(msg: Msg) -> None:
         await queue.put(msg)
 
-    try:
-        js = nc.jetstream()
+    # Once connected, the link rides out server restarts (it reconnects forever).
+    async with connected(connection, connect_timeout_s) as link:
+        js = link.js
         streams = await _streams(js, wanted)
         config = ConsumerConfig(
             deliver_policy=DeliverPolicy.BY_START_TIME if since else DeliverPolicy.ALL,
@@ -151,13 +132,6 @@ async def tail(
                 narrowed, stream=stream, cb=on_msg, ordered_consumer=True, config=config
             )
         return await _drain(queue, emit, limit, idle_exit_s, stop)
-    finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(nc.close(), 5)
-
-
-async def _quiet(exc: Exception) -> None:
-    """Connection trouble is retried; nats-py would print every attempt."""
 
 
 async def _streams(js: Any, wanted: PartnerFilter) -> list[tuple[str, str]]:

@@ -63,7 +63,8 @@ from sync_core.errors import (
     SyncTimeout,
 )
 from sync_core.protocol import HelloRefusal, HelloReply, HelloRequest, device_inbox_prefix
-from sync_core.transport.link import Backoff, Link, NoResponders, wait_any
+from sync_core.transport import ConnectOptions, Link, NoResponders
+from sync_core.transport.link import Backoff, wait_any
 
 __all__ = ["CentralKeyChanged", "Replicator", "SyncReport"]
 
@@ -100,7 +101,7 @@ class Replicator:
     def __init__(
         self,
         agent: EdgeAgent,
-        nats_url: str,
+        connection: ConnectOptions,
         *,
         batch_events: int = 500,
         max_in_flight: int = 8,
@@ -115,11 +116,9 @@ class Replicator:
         backoff_cap_s: float = 3.0,
         reconnect_wait_s: float = 0.1,
         head_start_events: int = 500,
-        credentials: str | None = None,
-        nkey: str | None = None,
     ) -> None:
         self.agent = agent
-        self.nats_url = nats_url
+        self.connection = connection
         self.batch_events = batch_events
         self.max_in_flight = max_in_flight
         self.ack_timeout_s = ack_timeout_s
@@ -133,8 +132,6 @@ class Replicator:
         self.backoff_cap_s = backoff_cap_s
         self.reconnect_wait_s = reconnect_wait_s
         self.head_start_events = head_start_events
-        self.credentials = credentials
-        self.nkey = nkey  # nkey seed file; None: $KOPSYNC_NATS_NKEY, else no nkey
         self._acked = 0  # highest seq JetStream acknowledged, contiguously from the start
         self._central_seen = True  # to log the central going away once, not every cycle
         self._trusted = False  # a hello in this process answered with the pinned central key
@@ -161,9 +158,7 @@ class Replicator:
         deadline = loop.time() + timeout_s
         tally = Tally()
         link = self._link()
-        await link.open(
-            min(timeout_s, self.connect_timeout_s), reconnect_wait_s=self.reconnect_wait_s
-        )
+        await link.open(min(timeout_s, self.connect_timeout_s))
         try:
             while True:
                 try:
@@ -196,11 +191,7 @@ class Replicator:
         while not stop.is_set():
             link = self._link()
             try:
-                await link.open(
-                    self.connect_timeout_s,
-                    reconnect_wait_s=self.reconnect_wait_s,
-                    allow_reconnect=False,
-                )
+                await link.open(self.connect_timeout_s, allow_reconnect=False)
             except LinkDown as exc:
                 self._log.warning("connect_failed", error=str(exc))
                 await wait_any(stop, None, backoff.next())
@@ -325,11 +316,7 @@ class Replicator:
         request = HelloRequest(self.agent.coop_id, self.agent.device_id, head.seq, head.hlc)
         subject = subjects.hello(self.agent.coop_id, self.agent.device_id)
         try:
-            msg = await link.guarded(
-                link.nc.request(subject, request.encode(), timeout=self.hello_timeout_s),
-                self.hello_timeout_s + 1,
-                "hello",
-            )
+            msg = await link.request(subject, request.encode(), self.hello_timeout_s, "hello")
         except NoResponders:
             if self._central_seen:
                 self._log.warning("central_not_answering", detail="uploading without a hello")
@@ -461,15 +448,12 @@ class Replicator:
         """Publish one batch; return the stream sequence JetStream stored it at."""
         msg_id = batch_msg_id(self.agent.device_id, batch.first, batch.last)
         while True:
-            ack = await link.guarded(
-                link.js.publish(
-                    subject,
-                    batch.data,
-                    timeout=self.ack_timeout_s,
-                    headers={"Nats-Msg-Id": msg_id},
-                ),
-                self.ack_timeout_s + 1,
+            ack = await link.publish(
+                subject,
+                batch.data,
+                self.ack_timeout_s,
                 f"upload of seq {batch.first}-{batch.last}",
+                {"Nats-Msg-Id": msg_id},
             )
             if not (resend and ack.duplicate) or ":r" in msg_id:
                 return int(ack.seq)
@@ -535,14 +519,13 @@ class Replicator:
 
     # --- helpers -----------------------------------------------------------------------
     def _link(self) -> Link:
-        return Link(
-            self.nats_url,
+        options = self.connection.but(
             name=f"kopsync-edge-{self.agent.device_id}",
-            credentials=self.credentials,
-            nkey=self.nkey,
             # A device's permissions allow replies only under its own prefix.
             inbox_prefix=device_inbox_prefix(self.agent.device_id),
+            reconnect_wait_s=self.reconnect_wait_s,
         )
+        return Link(options, log=self._log)
 
     def _sync_meta(self) -> dict[str, Any]:
         return read_sync(self.agent)

@@ -4,7 +4,8 @@ Integration tests and benchmarks point a NATS client at the emulator instead of 
 then degrade the link while the client runs::
 
     async with LinkEmulator("127.0.0.1", nats_port, LinkProfile.satellite()) as link:
-        nc = await nats.connect(link.url, max_reconnect_attempts=-1)
+        client = Link(ConnectOptions.for_url(link.url))  # sync_core.transport
+        await client.open(10)
         link.cut()             # link down: open connections reset, new ones reset on accept
         link.restore()         # link up again (also ends half_open)
         link.drop_connections()  # reset open connections once; new ones work at once

@@ -33,6 +33,7 @@ from kopsync.cli.common import (
     nkey_option,
     stop_on_signals,
 )
+from kopsync.connection import nats_connection
 from sync_core.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -65,7 +66,10 @@ def fanout(
     """Feed every partner's stream from KOP_EVENTS (until SIGINT/SIGTERM)."""
     config = load(config_path)
     configure_logging(as_json=not log_console)
-    service = FanoutService(config, nats_url, credentials=credentials, nkey=nkey)
+    connection = nats_connection(
+        nats_url, "kopsync-partner-fanout", credentials=credentials, nkey=nkey
+    )
+    service = FanoutService(config, connection)
 
     async def serve() -> None:
         stop_on_signals(service.stop)
@@ -115,15 +119,13 @@ def tail_(
         stop = asyncio.Event()
         stop_on_signals(stop.set)
         await tail(
-            nats_url,
+            nats_connection(nats_url, "kopsync-partner-tail", credentials=credentials, nkey=nkey),
             subject_filter,
             emit,
             since=start,
             limit=limit,
             idle_exit_s=idle_exit,
             stop=stop,
-            credentials=credentials,
-            nkey=nkey,
         )
 
     try:

@@ -29,6 +29,7 @@ from kopsync.demo.scenario import Plan, Round
 from kopsync.demo.staged import Issue
 from sync_core.errors import SyncError
 from sync_core.protocol import EVENTS_STREAM
+from sync_core.transport import ConnectOptions, connected
 
 Say = Callable[[str], None]
 
@@ -66,6 +67,11 @@ class Demo:
             agent.close()
         if self.store is not None:
             self.store.close()
+
+    @property
+    def connection(self) -> ConnectOptions:
+        """The demo's own open development server: no credentials, whatever the environment."""
+        return ConnectOptions.for_url(self.services.url, name="kopsync-demo")
 
     @property
     def central(self) -> CentralStore:
@@ -142,7 +148,7 @@ class Demo:
         async def one(device: str) -> None:
             agent = self.agents[device]
             for _ in range(3):
-                report = await Replicator(agent, self.services.url).sync_once(timeout_s)
+                report = await Replicator(agent, self.connection).sync_once(timeout_s)
                 if report.complete:
                     return
                 self.services.check_alive()
@@ -190,9 +196,8 @@ class Demo:
         """Until every partner consumer is drained; the messages on each partner stream."""
         partners = load_partners(self.partners_file).partners
         ids = [p.consumer for p in partners]
-        nc = await nats.connect(self.services.url)
-        try:
-            js = nc.jetstream()
+        async with connected(self.connection) as link:
+            js = link.js
 
             async def caught_up() -> bool:
                 try:
@@ -203,8 +208,6 @@ class Demo:
 
             await self._until(caught_up, "the partner fan-out forwarded every event")
             return {p.stream: (await js.stream_info(p.stream)).state.messages for p in partners}
-        finally:
-            await nc.close()
 
     async def _until(
         self, check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 60

@@ -1,4 +1,18 @@
 """The NATS adapter both sides share: connection, credentials, guarded operations, stopping.
 
-The rest of :mod:`sync_core` is pure; this sub-package is where its I/O lives.
+The rest of :mod:`sync_core` is pure; this sub-package is where its I/O lives. Every kopsync
+client connects through :class:`Link` with one :class:`ConnectOptions`.
 """
+
+from sync_core.transport.link import AuthRefused, Link, NoResponders, connected, translate
+from sync_core.transport.options import ConnectOptions, TlsFiles
+
+__all__ = [
+    "AuthRefused",
+    "ConnectOptions",
+    "Link",
+    "NoResponders",
+    "TlsFiles",
+    "connected",
+    "translate",
+]

@@ -1,23 +1,25 @@
-"""One NATS connection of a device, with the guards a bad link needs.
+"""One NATS connection, with the guards a bad link needs: the adapter every kopsync client uses.
 
 A link opens in one of two modes:
 
-- ``allow_reconnect=True`` (the one-shot sync): nats-py reconnects by itself (here forever:
-  ``max_reconnect_attempts=-1``; its default gives up after 60 attempts and closes the client)
-  and the caller waits for :attr:`Link.up`.
-- ``allow_reconnect=False`` (the long-running replicator): a drop closes the link and the caller
-  opens a fresh one. :meth:`Link.open` then retries the connect itself, every
+- ``allow_reconnect=True`` (services, one-shot clients): nats-py reconnects by itself (here
+  forever: ``max_reconnect_attempts=-1``; its default gives up after 60 attempts and closes the
+  client) and the caller waits for :attr:`Link.up`.
+- ``allow_reconnect=False`` (the edge's long-running replicator): a drop closes the link and
+  the caller opens a fresh one. :meth:`Link.open` then retries the connect itself, every
   ``reconnect_wait_s``, with a fresh client each time. Over a 600 ms round trip a fresh connect
   (INFO, CONNECT+PING, PONG) is ready in about half the time nats-py's reconnect takes (which
   also re-subscribes and flushes once more before it reports the connection restored).
 
 Either way, a request or a JetStream publish that was in flight when the link dropped is not
 failed by the client: it waits for its own timeout. On a link that comes back after a second
-that would stall a sync for the whole timeout. So every operation runs through
-:meth:`Link.guarded`, which fails it at once when the connection drops (``LinkDown``) or when
-its time is up (``SyncTimeout``).
+that would stall a sync for the whole timeout. So operations run through :meth:`Link.guarded`
+(:meth:`Link.request` and :meth:`Link.publish` use it), which fails one at once when the
+connection drops (``LinkDown``) or when its time is up (``SyncTimeout``); ``js.publish``
+futures can otherwise hang on server errors.
 
-nats errors are translated here, at the boundary, into :mod:`sync_core.errors`.
+nats errors are translated here, at the boundary, into :mod:`sync_core.errors`. The link logs
+losing and regaining its connection (``nats_connection_lost``, ``nats_connection_restored``).
 """
 
 from __future__ import annotations
@@ -25,21 +27,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
 import nats.errors
 import nats.js.errors
 import structlog
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 
 from sync_core.errors import LinkDown, SyncError, SyncTimeout
-from sync_core.transport.options import connect_options
+from sync_core.transport.options import ConnectOptions
+from sync_core.transport.stopping import sleep_unless_stopped, until_stopped
 
 T = TypeVar("T")
 
-log = structlog.get_logger("kopsync.edge.link")
+LOGGER = "kopsync.nats"
+# A service whose credentials the server refused tries again this often: an administrator may
+# register it and reload the server.
+REFUSED_RETRY_S = 5.0
 
 
 class NoResponders(SyncError):
@@ -55,30 +63,29 @@ class AuthRefused(LinkDown):
 
 
 class Link:
-    """A connected client plus ``up``/``down`` events kept by the client's callbacks."""
+    """A connected client plus ``up``/``down`` events kept by the client's callbacks.
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        name: str,
-        credentials: str | None = None,
-        nkey: str | None = None,
-        inbox_prefix: str | None = None,
-    ) -> None:
-        self.url = url
-        self.name = name
-        self.credentials = credentials
-        self.nkey = (
-            nkey  # nkey seed file (else $KOPSYNC_NATS_NKEY): see sync_core.transport.options
-        )
-        self.inbox_prefix = inbox_prefix  # else $KOPSYNC_NATS_INBOX, else nats-py's _INBOX
+    ``log`` is the logger to bind (a caller's, carrying its ids); by default ``kopsync.nats``.
+    """
+
+    def __init__(self, options: ConnectOptions, *, log: Any = None) -> None:
+        self.options = options
         self.nc = Client()
         self.up = asyncio.Event()
         self.down = asyncio.Event()
         self.closed = False
         self._js: JetStreamContext | None = None
         self._refused = asyncio.Event()  # the server said "Authorization Violation" to a connect
+        # A logger per link, not one module-level proxy: with structlog's
+        # cache_logger_on_first_use a module proxy keeps the processors of whichever
+        # configuration was current when it was first bound, for the life of the process.
+        self._log = (log if log is not None else structlog.get_logger(LOGGER)).bind(
+            client=options.name, nats=options.url
+        )
+
+    @property
+    def url(self) -> str:
+        return self.options.url
 
     @property
     def js(self) -> JetStreamContext:
@@ -86,15 +93,9 @@ class Link:
             raise SyncError("the link is not open")
         return self._js
 
-    async def open(
-        self,
-        timeout_s: float,
-        *,
-        reconnect_wait_s: float = 0.5,
-        ping_interval_s: int = 10,
-        allow_reconnect: bool = True,
-    ) -> None:
-        """Connect within ``timeout_s`` or raise :class:`LinkDown`.
+    async def open(self, timeout_s: float | None, *, allow_reconnect: bool = True) -> None:
+        """Connect within ``timeout_s`` (``None``: as long as it takes) or raise
+        :class:`LinkDown` (:class:`AuthRefused` when the server refuses the credentials).
 
         With ``allow_reconnect`` the client reconnects by itself after a drop (and nats-py
         retries the first connect every ``reconnect_wait_s``); without, a drop closes the link
@@ -102,11 +103,13 @@ class Link:
         fresh client.
         """
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        wait_s = self.options.reconnect_wait_s
+        self.nc = Client()  # a used client is not reused: its state is half set up or closed
         while True:
-            options = self._options(reconnect_wait_s, ping_interval_s, allow_reconnect, timeout_s)
+            options = self._options(allow_reconnect, timeout_s)
             try:
-                left = max(deadline - loop.time(), 0.001)
+                left = None if deadline is None else max(deadline - loop.time(), 0.001)
                 await self._connect(options, left)
                 break
             except (TimeoutError, OSError, nats.errors.Error) as exc:
@@ -114,22 +117,34 @@ class Link:
             if self._refused.is_set():
                 await self.close()
                 raise AuthRefused(self._refusal(options)) from error
-            if allow_reconnect or deadline - loop.time() <= reconnect_wait_s:
+            if allow_reconnect or (deadline is not None and deadline - loop.time() <= wait_s):
                 await self.close()
+                within = "" if timeout_s is None else f" within {timeout_s:g} s"
                 raise LinkDown(
-                    f"cannot reach the NATS server at {self.url} within {timeout_s:g} s "
+                    f"cannot reach the NATS server at {self.url}{within} "
                     "(is the link up and the URL right?)"
                 ) from error
-            log.debug("connect_retry", url=self.url, error=repr(error))
+            self._log.debug("connect_retry", error=repr(error))
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.nc.close(), 5)
-            await asyncio.sleep(reconnect_wait_s)
-            self.nc = Client()  # a failed client is not reused: its state is half set up
+            await asyncio.sleep(wait_s)
+            self.nc = Client()
         self._js = self.nc.jetstream()
         self.closed = False
         self.down.clear()
         self.up.set()
         self._watch(self.nc)
+
+    async def open_until_stopped(self, stop: asyncio.Event) -> bool:
+        """Connect as a service does: waiting for the server as long as it takes, and trying
+        refused credentials again every few seconds; ``False`` if ``stop`` came first."""
+        while not stop.is_set():
+            try:
+                return await until_stopped(stop, self.open(None))
+            except AuthRefused as exc:
+                self._log.error("nats_auth_refused", error=str(exc))
+                await sleep_unless_stopped(stop, REFUSED_RETRY_S)
+        return False
 
     def _watch(self, nc: Client) -> None:
         """Notice the client closing even when nats-py does not call ``closed_cb``.
@@ -148,16 +163,16 @@ class Link:
 
         def ended(task: asyncio.Task[Any]) -> None:
             if not task.cancelled() and task.exception() is not None:  # retrieved: noted here
-                log.debug("nats_read_loop_failed", error=repr(task.exception()))
+                self._log.debug("nats_read_loop_failed", error=repr(task.exception()))
             if nc is self.nc and nc.is_closed and not self.down.is_set():
-                log.warning("link_lost", url=self.url, detail="client closed without callback")
+                self._log.warning("nats_connection_lost", detail="client closed without callback")
                 self.closed = True
                 self.up.clear()
                 self.down.set()
 
         task.add_done_callback(ended)
 
-    async def _connect(self, options: dict[str, Any], timeout_s: float) -> None:
+    async def _connect(self, options: dict[str, Any], timeout_s: float | None) -> None:
         """``nc.connect``, failed at once when the server refuses the credentials.
 
         With ``allow_reconnect`` nats-py retries a refused connect until the timeout; only its
@@ -185,20 +200,19 @@ class Link:
 
     def _refusal(self, options: dict[str, Any]) -> str:
         seed = options.get("nkeys_seed")
-        if seed is None and not self.credentials:
+        creds = self.options.credentials
+        if seed is None and not creds:
             return (
-                f"the NATS server at {self.url} requires authentication: give this device's "
-                "nkey seed file with --nkey FILE (or $KOPSYNC_NATS_NKEY)"
+                f"the NATS server at {self.url} requires authentication: give the nkey seed "
+                "file with --nkey FILE (or $KOPSYNC_NATS_NKEY)"
             )
-        what = f"the nkey in {seed}" if seed else f"the credentials in {self.credentials}"
+        what = f"the nkey in {seed}" if seed else f"the credentials in {creds}"
         return (
             f"the NATS server at {self.url} refused {what} (authorization violation): "
-            "is this device registered and not revoked (kopsync admin)?"
+            "is it registered and not revoked (kopsync admin)?"
         )
 
-    def _options(
-        self, reconnect_wait_s: float, ping_interval_s: int, allow_reconnect: bool, timeout_s: float
-    ) -> dict[str, Any]:
+    def _options(self, allow_reconnect: bool, timeout_s: float | None) -> dict[str, Any]:
         nc = self.nc
 
         # Callbacks of a client this link has since replaced must not touch its state.
@@ -214,25 +228,16 @@ class Link:
             if nc is self.nc:
                 await self._on_closed()
 
-        options: dict[str, Any] = {
-            "servers": self.url.split(","),  # a cluster: any of its nodes
-            "name": self.name,
+        connect_s = 5 if timeout_s is None else max(1, min(5, int(timeout_s)))
+        return self.options.client_kwargs() | {
             "allow_reconnect": allow_reconnect,
             "max_reconnect_attempts": -1,
-            "reconnect_time_wait": reconnect_wait_s,
-            "connect_timeout": max(1, min(5, int(timeout_s))),
-            # A black-holed link is noticed after ping_interval * max_outstanding_pings.
-            "ping_interval": ping_interval_s,
-            "max_outstanding_pings": 3,
+            "connect_timeout": connect_s,
             "disconnected_cb": disconnected,
             "reconnected_cb": reconnected,
             "closed_cb": closed,
             "error_cb": self._on_error,
         }
-        if self.credentials:
-            options["user_credentials"] = self.credentials
-        options.update(connect_options(self.nkey, self.inbox_prefix))
-        return options
 
     async def close(self) -> None:
         self.closed = True
@@ -269,6 +274,27 @@ class Link:
             raise LinkDown(f"link lost during {what}")
         raise SyncTimeout(f"{what} got no answer within {timeout_s:g} s")
 
+    async def request(self, subject: str, data: bytes, timeout_s: float, what: str) -> Msg:
+        """A core request, guarded."""
+        return await self.guarded(
+            self.nc.request(subject, data, timeout=timeout_s), timeout_s + 1, what
+        )
+
+    async def publish(
+        self,
+        subject: str,
+        data: bytes,
+        timeout_s: float,
+        what: str,
+        headers: dict[str, str] | None = None,
+    ) -> PubAck:
+        """A JetStream publish, guarded; the stream's acknowledgement."""
+        return await self.guarded(
+            self.js.publish(subject, data, timeout=timeout_s, headers=headers),
+            timeout_s + 1,
+            what,
+        )
+
     async def wait_up(self, timeout_s: float) -> bool:
         """Wait until the client is connected again; ``False`` if it was not in time."""
         if self.closed:
@@ -279,12 +305,12 @@ class Link:
 
     async def _on_disconnected(self) -> None:
         if self.up.is_set() and not self.closed:
-            log.warning("link_lost", url=self.url)
+            self._log.warning("nats_connection_lost")
         self.up.clear()
         self.down.set()
 
     async def _on_reconnected(self) -> None:
-        log.info("link_restored", url=self.url)
+        self._log.info("nats_connection_restored")
         self.down.clear()
         self.up.set()
         self._watch(self.nc)  # a reconnect starts a new read loop
@@ -300,7 +326,20 @@ class Link:
             or "authorization violation" in str(exc).lower()
         ):
             self._refused.set()
-        log.debug("nats_client_error", error=repr(exc))
+        self._log.debug("nats_client_error", error=repr(exc))
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    options: ConnectOptions, timeout_s: float | None = 10.0, *, log: Any = None
+) -> AsyncIterator[Link]:
+    """An open link for the block (reconnecting by itself), closed after it."""
+    link = Link(options, log=log)
+    await link.open(timeout_s)
+    try:
+        yield link
+    finally:
+        await link.close()
 
 
 def translate(exc: BaseException, what: str) -> Exception:

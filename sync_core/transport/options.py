@@ -1,4 +1,4 @@
-"""How a kopsync client authenticates to NATS: nkey seed files and inbox prefixes.
+"""How a kopsync client connects to NATS: servers, name, credentials, inbox prefix, TLS.
 
 The server (``deploy/nats/auth/``) knows each device, partner and the central by an nkey: an
 Ed25519 key whose seed stays with the client in a file of mode 0600. Its permissions allow a
@@ -6,18 +6,93 @@ client to subscribe only under its own inbox prefix (:mod:`sync_core.protocol`),
 client must tell nats-py to use that prefix for every reply subject (requests, JetStream
 publishes, pull fetches); with the default ``_INBOX`` it would get a permissions violation on
 its first request.
+
+Nothing here reads the environment: the composition root (``kopsync``) turns flags and
+environment variables into one :class:`ConnectOptions` and passes it down.
 """
 
 from __future__ import annotations
 
-import os
+import ssl
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from sync_core.errors import UsageError
 
-NKEY_ENV = "KOPSYNC_NATS_NKEY"
-INBOX_ENV = "KOPSYNC_NATS_INBOX"
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """TLS to the server: a CA file to verify it by, and a client certificate and key if the
+    server asks for one. Files are read when a client connects."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    def context(self) -> ssl.SSLContext:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise UsageError("a TLS client certificate needs both its certificate and key file")
+        try:
+            ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_file)
+            if self.cert_file is not None:
+                ctx.load_cert_chain(self.cert_file, self.key_file)
+        except FileNotFoundError as exc:
+            raise UsageError(f"TLS file {exc.filename} does not exist") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise UsageError(f"cannot use the TLS files ({exc})") from None
+        return ctx
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectOptions:
+    """Where and as whom one client connects.
+
+    ``servers``: the URLs of one server or of a cluster's nodes (any of them will do).
+    ``credentials``: a NATS ``.creds`` file. ``nkey_seed``: an nkey seed file (the client signs
+    the server's nonce with it). ``inbox_prefix``: the prefix of every reply subject; ``None``
+    keeps nats-py's ``_INBOX``, which only the central's permissions allow.
+    A black-holed link is noticed after ``ping_interval_s * max_outstanding_pings``.
+    """
+
+    servers: tuple[str, ...]
+    name: str = "kopsync"
+    credentials: str | None = None
+    nkey_seed: str | None = None
+    inbox_prefix: str | None = None
+    tls: TlsFiles | None = None
+    ping_interval_s: int = 10
+    max_outstanding_pings: int = 3
+    reconnect_wait_s: float = 0.5
+
+    @classmethod
+    def for_url(cls, url: str, **fields: Any) -> ConnectOptions:
+        """Options for ``url`` (a cluster as comma-separated URLs)."""
+        return cls(tuple(u.strip() for u in url.split(",") if u.strip()), **fields)
+
+    @property
+    def url(self) -> str:
+        return ",".join(self.servers)
+
+    def but(self, **changes: Any) -> ConnectOptions:
+        """These options with some fields changed (a name, an inbox prefix, a wait)."""
+        return replace(self, **changes)
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``nats.aio.client.Client.connect``, callbacks and reconnect
+        policy aside (the link adds those)."""
+        kwargs: dict[str, Any] = {
+            "servers": list(self.servers),
+            "name": self.name,
+            "reconnect_time_wait": self.reconnect_wait_s,
+            "ping_interval": self.ping_interval_s,
+            "max_outstanding_pings": self.max_outstanding_pings,
+        }
+        if self.credentials:
+            kwargs["user_credentials"] = self.credentials
+        if self.tls is not None:
+            kwargs["tls"] = self.tls.context()
+        return kwargs | connect_options(self.nkey_seed, self.inbox_prefix)
 
 
 def read_seed_file(path: str | Path) -> str:
@@ -39,19 +114,13 @@ def read_seed_file(path: str | Path) -> str:
 
 
 def connect_options(nkey_seed_file: str | None, inbox_prefix: str | None = None) -> dict[str, Any]:
-    """Keyword arguments for ``nats.aio.client.Client.connect`` (merge them into the others).
-
-    ``nkey_seed_file`` (or ``$KOPSYNC_NATS_NKEY`` when ``None``): the client signs the server's
-    nonce with it. ``inbox_prefix`` (or ``$KOPSYNC_NATS_INBOX``): see the module docstring;
-    with an nkey and no prefix, nats-py's default ``_INBOX`` is used, which only the central's
-    permissions allow. No seed and no prefix: no options (an open development server).
-    """
-    seed_file = nkey_seed_file or os.environ.get(NKEY_ENV) or None
-    prefix = inbox_prefix or os.environ.get(INBOX_ENV) or None
+    """The authentication keyword arguments for ``Client.connect``: the seed file (checked
+    here, so a bad one fails with a clear message, not inside nats-py) and the inbox prefix.
+    Neither: no options (an open development server)."""
     options: dict[str, Any] = {}
-    if seed_file:
-        read_seed_file(seed_file)  # fail here with a clear message, not inside nats-py
-        options["nkeys_seed"] = str(seed_file)
-    if prefix:
-        options["inbox_prefix"] = prefix
+    if nkey_seed_file:
+        read_seed_file(nkey_seed_file)
+        options["nkeys_seed"] = str(nkey_seed_file)
+    if inbox_prefix:
+        options["inbox_prefix"] = inbox_prefix
     return options

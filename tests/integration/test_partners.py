@@ -38,6 +38,7 @@ from schemas import REGISTRY
 from schemas.personal import pseudonym
 from sync_core import codec, subjects
 from sync_core.envelope import Envelope
+from sync_core.transport import ConnectOptions
 
 BANK_KEY = "a1" * 32
 BULOG_KEY = "b2" * 32
@@ -90,7 +91,7 @@ def _record_known_people(agent: EdgeAgent) -> None:
 
 @contextlib.asynccontextmanager
 async def running_fanout(config: PartnersConfig, url: str) -> AsyncIterator[FanoutService]:
-    service = FanoutService(config, url, settings=FAST)
+    service = FanoutService(config, ConnectOptions.for_url(url), settings=FAST)
     task = asyncio.create_task(service.run())
     try:
         await eventually(service.ready.is_set, 30, "the fan-out is subscribed", task)

@@ -22,6 +22,7 @@ from support.replication import (
 from central_projector.record.store import CentralStore
 from edge_agent.app.replicator import Replicator
 from sync_core.errors import StoreFull
+from sync_core.transport import ConnectOptions
 
 
 class FullDisk(Replicator):
@@ -53,7 +54,7 @@ async def test_run_keeps_going_through_a_full_disk(nats_server: NatsServer, tmp_
     store = CentralStore(f"sqlite:///{tmp_path / 'central.db'}")
     register(store, agent)
     stop = asyncio.Event()
-    rep = FullDisk(agent, nats_server.url, poll_s=0.05)
+    rep = FullDisk(agent, ConnectOptions.for_url(nats_server.url), poll_s=0.05)
     try:
         async with running_central(store, nats_server.url):
             with capture_logs() as logs:

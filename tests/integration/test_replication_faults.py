@@ -41,6 +41,7 @@ from edge_agent.app.replicator import Replicator
 from edge_agent.devtools.linkemu import LinkEmulator, LinkProfile
 from sync_core import subjects
 from sync_core.batch import batch_msg_id, encode_batch
+from sync_core.transport import ConnectOptions
 
 
 def committed_seq(store: CentralStore, agent: EdgeAgent) -> int:
@@ -122,7 +123,7 @@ async def test_run_resumes_with_a_fresh_connection_and_a_head_start(
             running_central(store, nats_server.url),
             LinkEmulator("127.0.0.1", nats_server.port, LinkProfile(0.2, 1_000_000)) as link,
         ):
-            rep = _Watched(agent, link.url, batch_events=200)
+            rep = _Watched(agent, ConnectOptions.for_url(link.url), batch_events=200)
             task = asyncio.create_task(rep.run(stop))
             await eventually(lambda: committed_seq(store, agent) > 0, 60, "first commit", task)
             link.cut()

@@ -33,12 +33,14 @@ from central_projector.record.store import CentralStore
 from edge_agent.app.agent import EdgeAgent
 from edge_agent.app.replicator import Replicator
 from kopsync.cli.main import cli
+from kopsync.connection import INBOX_ENV, NKEY_ENV
 from sync_core import subjects
 from sync_core.protocol import (
     device_inbox_prefix,
     downlink_consumer_name,
 )
-from sync_core.transport.options import NKEY_ENV, connect_options
+from sync_core.transport import ConnectOptions
+from sync_core.transport.options import connect_options
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -76,13 +78,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 @pytest.fixture(autouse=True)
 def no_nkey_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(NKEY_ENV, raising=False)
-    monkeypatch.delenv("KOPSYNC_NATS_INBOX", raising=False)
+    monkeypatch.delenv(INBOX_ENV, raising=False)
 
 
 async def _sync(world: World, agent: EdgeAgent) -> int:
     """One sync of ``agent`` with its own nkey; the number of central events it applied."""
     seed = str(world.seeds[agent.device_id])
-    report = await Replicator(agent, world.server.url, nkey=seed).sync_once(30)
+    connection = ConnectOptions.for_url(world.server.url, nkey_seed=seed)
+    report = await Replicator(agent, connection).sync_once(30)
     assert report.complete, report
     return report.downloaded
 

@@ -17,6 +17,7 @@ from central_projector.ingest.streams import GIB, StreamSettings
 from central_projector.record.store import CentralStore
 from edge_agent.app.agent import EdgeAgent
 from edge_agent.app.replicator import Replicator
+from sync_core.transport import ConnectOptions
 
 COOP_A = "6401050012"  # Paser Belengkong (made-up village code within Paser)
 COOP_B = "6472021005"  # Lempake, Samarinda Utara (made-up village code within Samarinda)
@@ -102,7 +103,7 @@ def fully_committed(store: CentralStore, *agents: EdgeAgent) -> Callable[[], boo
 
 
 def replicator(agent: EdgeAgent, url: str, **kwargs: Any) -> Replicator:
-    return Replicator(agent, url, **kwargs)
+    return Replicator(agent, ConnectOptions.for_url(url), **kwargs)
 
 
 async def stream_messages(url: str, stream: str, subject: str) -> list[Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import signal
 import threading
 from typing import Any
@@ -28,10 +27,12 @@ from central_projector.projection.readmodels import queries
 from central_projector.projection.steps import RunResult
 from central_projector.record.store import DEFAULT_URL, CentralStore
 from kopsync.cli.common import configure_logging, emit_json, friendly, json_option
+from kopsync.connection import nats_connection
+from sync_core import subjects
 from sync_core.errors import UsageError
 from sync_core.ids import check_coop_id, check_id
 from sync_core.localtime import check_date
-from sync_core.transport.options import connect_options
+from sync_core.transport import ConnectOptions, connected
 
 log = structlog.get_logger("kopsync.projector")
 
@@ -137,10 +138,10 @@ def project(
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
             if nats_url:
-                options = connect_options(nkey, None)
-                if credentials:
-                    options["user_credentials"] = credentials
-                asyncio.run(_follow_nats(projector, nats_url, poll, stop, as_json, options))
+                connection = nats_connection(
+                    nats_url, "kopsync-projector", credentials=credentials, nkey=nkey
+                )
+                asyncio.run(_follow_nats(projector, connection, poll, stop))
             else:
                 _follow(projector, poll, stop, as_json)
         except KeyboardInterrupt:
@@ -181,35 +182,21 @@ def _logged(res: RunResult) -> None:
 
 
 async def _follow_nats(
-    projector: Projector,
-    url: str,
-    poll: float,
-    stop: threading.Event,
-    as_json: bool,
-    options: dict[str, Any] | None = None,
+    projector: Projector, connection: ConnectOptions, poll: float, stop: threading.Event
 ) -> None:
     """Project on every canonical event seen (and at least every ``poll`` seconds).
 
     The stream only wakes the projector; what is projected is read from the store, so a
     message lost in transport delays nothing beyond the next poll and changes nothing.
     """
-    if importlib.util.find_spec("nats") is None:
-        raise UsageError("--nats needs the nats-py package; install kopsync with its dependencies")
-    import nats
-
-    from sync_core import subjects
-
     wake = asyncio.Event()
 
     async def on_event(_msg: Any) -> None:
         wake.set()
 
-    try:
-        nc = await nats.connect(url, max_reconnect_attempts=-1, **(options or {}))
-    except Exception as exc:  # nats-py raises several unrelated types when it cannot connect
-        raise UsageError(f"cannot reach NATS at {url}: {exc}") from exc
-    try:
-        await nc.subscribe(subjects.canonical_wildcard(), cb=on_event)
+    # A service: it waits for the server as long as it takes, then rides out its restarts.
+    async with connected(connection, None, log=log) as link:
+        await link.nc.subscribe(subjects.canonical_wildcard(), cb=on_event)
         log.info("following the central store, woken by NATS", db=projector.url, poll_s=poll)
         while not stop.is_set():
             wake.clear()
@@ -218,8 +205,6 @@ async def _follow_nats(
                 _logged(res)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=poll)
-    finally:
-        await nc.close()
 
 
 @click.group(name="show")

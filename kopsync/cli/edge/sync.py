@@ -30,6 +30,7 @@ from kopsync.cli.common import (
 )
 from kopsync.cli.common import nkey_option as shared_nkey_option
 from kopsync.cli.edge.serve import Api, http_option, prepare_api, serve_api, together
+from kopsync.connection import nats_connection
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,7 +78,8 @@ def sync_command(
     """Upload new events, apply central events, and report what the central confirmed."""
     configure_logging(as_json=False, level=logging.INFO if verbose else logging.ERROR)
     with EdgeAgent(data_dir) as agent:
-        replicator = Replicator(agent, nats_url, credentials=credentials, nkey=nkey)
+        connection = nats_connection(nats_url, "kopsync-edge", credentials=credentials, nkey=nkey)
+        replicator = Replicator(agent, connection)
         report = asyncio.run(replicator.sync_once(timeout_s))
     if as_json:
         emit_json(report.to_json())
@@ -125,7 +127,8 @@ def run_command(
     configure_logging(as_json=log_json, level=logging.INFO)
     with EdgeAgent(data_dir) as agent:
         api = None if http is None else prepare_api(agent, http)
-        asyncio.run(_run(Replicator(agent, nats_url, credentials=credentials, nkey=nkey), api))
+        connection = nats_connection(nats_url, "kopsync-edge", credentials=credentials, nkey=nkey)
+        asyncio.run(_run(Replicator(agent, connection), api))
     click.echo("stopped", err=True)
 
 

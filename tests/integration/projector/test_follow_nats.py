@@ -17,6 +17,7 @@ from central_projector.projection.projector import Projector
 from central_projector.record.store import CentralStore
 from kopsync.cli.central.project import _follow_nats
 from sync_core import subjects
+from sync_core.transport import ConnectOptions
 
 
 def test_a_canonical_event_wakes_the_projector_before_the_poll(
@@ -27,8 +28,9 @@ def test_a_canonical_event_wakes_the_projector_before_the_poll(
     CentralStore(url).close()
     projector = Projector(url)
     stop = threading.Event()
+    connection = ConnectOptions.for_url(nats_server.url)
     thread = threading.Thread(
-        target=lambda: asyncio.run(_follow_nats(projector, nats_server.url, 60.0, stop, True))
+        target=lambda: asyncio.run(_follow_nats(projector, connection, 60.0, stop))
     )
     thread.start()
     try:

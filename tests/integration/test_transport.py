@@ -1,0 +1,155 @@
+"""The one NATS adapter: connecting, logging drops, refusals, guarded operations, TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+from support.nats import NatsServer
+
+from edge_agent.devtools.linkemu import LinkEmulator
+from kopsync.connection import INBOX_ENV, NKEY_ENV, nats_connection
+from sync_core.errors import LinkDown, SyncTimeout, UsageError
+from sync_core.transport import AuthRefused, ConnectOptions, Link, NoResponders, TlsFiles, connected
+
+HOST = "127.0.0.1"
+NatsServerFactory = Callable[..., NatsServer]
+
+
+async def test_link_logs_losing_and_regaining_its_server(nats_server: NatsServer) -> None:
+    """A link that reconnects by itself logs the server going away and coming back."""
+    with capture_logs() as logs:
+        async with connected(ConnectOptions.for_url(nats_server.url, name="t")) as link:
+            nats_server.restart()
+            await asyncio.wait_for(link.down.wait(), 30)
+            assert await link.wait_up(30)
+    events = [e["event"] for e in logs]
+    assert "nats_connection_lost" in events and "nats_connection_restored" in events
+    assert all(e["client"] == "t" for e in logs if e["event"].startswith("nats_connection"))
+
+
+async def test_refused_credentials_fail_at_once(
+    nats_server_factory: NatsServerFactory, tmp_path: Path
+) -> None:
+    """A server that wants credentials the client lacks gives AuthRefused before the timeout."""
+    conf = tmp_path / "auth.conf"
+    conf.write_text('authorization { user: "central", password: "secret" }\n')
+    server = nats_server_factory(config=conf)
+    link = Link(ConnectOptions.for_url(server.url))
+    with pytest.raises(AuthRefused, match="requires authentication"):
+        await link.open(600)  # a timeout the suite's own would cut: only the refusal ends it
+
+
+async def test_an_unreachable_server_is_link_down(tmp_path: Path) -> None:
+    """Nothing listening is a LinkDown naming the URL, once the time is up."""
+    server = NatsServer(tmp_path)  # never started: its port is free
+    with pytest.raises(LinkDown, match=server.url):
+        await Link(ConnectOptions.for_url(server.url)).open(1)
+
+
+async def test_requests_nobody_answers_are_no_responders(nats_server: NatsServer) -> None:
+    """A request on a subject with no subscriber is NoResponders, not a timeout."""
+    async with connected(ConnectOptions.for_url(nats_server.url)) as link:
+        with pytest.raises(NoResponders):
+            await link.request("kop.hello.6401050012.nobody", b"x", 5, "hello")
+
+
+async def test_a_request_in_flight_fails_at_once_when_the_link_drops(
+    nats_server: NatsServer,
+) -> None:
+    """A guarded request cut off by a drop is LinkDown, not a wait for its (long) timeout."""
+    async with (
+        connected(ConnectOptions.for_url(nats_server.url)) as responder,
+        LinkEmulator(HOST, nats_server.port) as emu,
+    ):
+        heard = asyncio.Event()
+
+        async def silent(_msg: object) -> None:
+            heard.set()  # and never answers
+
+        await responder.nc.subscribe("kop.test.silent", cb=silent)
+        await responder.nc.flush()
+        link = Link(ConnectOptions.for_url(emu.url))
+        await link.open(10, allow_reconnect=False)
+        try:
+            asking = asyncio.ensure_future(link.request("kop.test.silent", b"?", 600, "ask"))
+            await asyncio.wait_for(heard.wait(), 30)
+            emu.cut()
+            with pytest.raises(LinkDown, match="link lost during ask"):
+                await asyncio.wait_for(asking, 60)
+        finally:
+            await link.close()
+
+
+async def test_a_guarded_operation_times_out_as_sync_timeout(nats_server: NatsServer) -> None:
+    """An operation that outlives its time is a SyncTimeout naming it."""
+    async with connected(ConnectOptions.for_url(nats_server.url)) as link:
+        with pytest.raises(SyncTimeout, match="nap got no answer"):
+            await link.guarded(asyncio.sleep(60), 0.05, "nap")
+
+
+def _certificates(root: Path) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1 signed by it: (ca, cert, key)."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=root)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
+            "-keyout", "ca.key", "-out", "ca.pem")  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+            "-keyout", "server.key", "-out", "server.csr")  # fmt: skip
+    (root / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", "san.ext",
+            "-out", "server.pem")  # fmt: skip
+    return root / "ca.pem", root / "server.pem", root / "server.key"
+
+
+async def test_tls_verifies_the_server_by_the_ca_given(
+    nats_server_factory: NatsServerFactory, tmp_path: Path
+) -> None:
+    """With the CA file the client connects over TLS; with another CA it refuses the server."""
+    ca, cert, key = _certificates(tmp_path)
+    args = ("--tls", "--tlscert", str(cert), "--tlskey", str(key))
+    server = nats_server_factory(extra_args=args)
+    trusted = ConnectOptions.for_url(server.url, tls=TlsFiles(ca_file=str(ca)))
+    async with connected(trusted) as link:
+        await link.nc.flush(timeout=5)
+        assert link.nc.connected_url is not None
+    other = tmp_path / "other"
+    other.mkdir()
+    strange_ca, _, _ = _certificates(other)
+    with pytest.raises(LinkDown):
+        await Link(trusted.but(tls=TlsFiles(ca_file=str(strange_ca)))).open(3)
+
+
+def test_tls_files_are_checked_before_connecting(tmp_path: Path) -> None:
+    """A missing TLS file, or a client certificate without its key, is a UsageError."""
+    with pytest.raises(UsageError, match="does not exist"):
+        TlsFiles(ca_file=str(tmp_path / "none.pem")).context()
+    with pytest.raises(UsageError, match="both"):
+        TlsFiles(cert_file=str(tmp_path / "client.pem")).context()
+
+
+def test_options_name_servers_and_credentials() -> None:
+    """A comma-separated URL is a cluster; only the credentials given reach nats-py."""
+    options = ConnectOptions.for_url("nats://a:4222, nats://b:4222", name="x")
+    kwargs = options.client_kwargs()
+    assert kwargs["servers"] == ["nats://a:4222", "nats://b:4222"]
+    assert kwargs["name"] == "x"
+    assert not {"nkeys_seed", "user_credentials", "inbox_prefix", "tls"} & set(kwargs)
+    assert options.but(inbox_prefix="_INBOX_dev").client_kwargs()["inbox_prefix"] == "_INBOX_dev"
+
+
+def test_the_environment_is_read_by_the_composition_root_only() -> None:
+    """nats_connection takes the environment's nkey and inbox where no flag gives them."""
+    env = {NKEY_ENV: "/keys/central.nk", INBOX_ENV: "_PINBOX.bank"}
+    options = nats_connection("nats://h:4222", "svc", environ=env)
+    assert (options.nkey_seed, options.inbox_prefix) == ("/keys/central.nk", "_PINBOX.bank")
+    given = nats_connection("nats://h:4222", "svc", nkey="/k.nk", inbox_prefix="_I", environ=env)
+    assert (given.nkey_seed, given.inbox_prefix) == ("/k.nk", "_I")
+    assert nats_connection("nats://h:4222", "svc", environ={}).nkey_seed is None
