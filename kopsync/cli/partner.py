@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import os
 import secrets
 import sys
@@ -109,6 +110,8 @@ def tail_(
     nkey: str | None,
 ) -> None:
     """Print the events of partner topics, one line each (Ctrl-C stops)."""
+    # The events go to stdout; the connection's own troubles, if any, to stderr.
+    configure_logging(as_json=False, level=logging.WARNING)
     start = parse_since(since, dt.datetime.now(dt.UTC)) if since else None
     render = format_json if as_json else format_line
 

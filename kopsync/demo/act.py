@@ -23,6 +23,7 @@ from central_projector.record.store import CentralStore
 from edge_agent.adapters.store import Draft
 from edge_agent.app.agent import EdgeAgent
 from edge_agent.app.replicator import Replicator
+from edge_agent.app.settings import ReplicatorSettings
 from edge_agent.devtools.sim import simulate
 from kopsync.demo.processes import Services
 from kopsync.demo.scenario import Plan, Round
@@ -148,7 +149,8 @@ class Demo:
         async def one(device: str) -> None:
             agent = self.agents[device]
             for _ in range(3):
-                report = await Replicator(agent, self.connection).sync_once(timeout_s)
+                settings = ReplicatorSettings(self.connection)
+                report = await Replicator(agent, settings).sync_once(timeout_s)
                 if report.complete:
                     return
                 self.services.check_alive()

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
@@ -164,7 +163,7 @@ class Link:
         def ended(task: asyncio.Task[Any]) -> None:
             if not task.cancelled() and task.exception() is not None:  # retrieved: noted here
                 self._log.debug("nats_read_loop_failed", error=repr(task.exception()))
-            if nc is self.nc and nc.is_closed and not self.down.is_set():
+            if nc is self.nc and nc.is_closed and not self.down.is_set() and not self.closed:
                 self._log.warning("nats_connection_lost", detail="client closed without callback")
                 self.closed = True
                 self.up.clear()
@@ -371,29 +370,3 @@ def translate(exc: BaseException, what: str) -> Exception:
     if isinstance(exc, Exception):
         return exc
     return SyncError(f"{what} failed: {exc!r}")
-
-
-class Backoff:
-    """Jittered exponential backoff: ``initial * 2**n`` capped, times a factor in [0.5, 1]."""
-
-    def __init__(self, initial: float, cap: float) -> None:
-        self.initial, self.cap, self.n = initial, cap, 0
-
-    def next(self) -> float:
-        delay = min(self.cap, self.initial * 2.0**self.n)
-        self.n = min(self.n + 1, 16)
-        return delay * random.uniform(0.5, 1.0)
-
-    def reset(self) -> None:
-        self.n = 0
-
-
-async def wait_any(stop: asyncio.Event, other: asyncio.Event | None, timeout_s: float) -> None:
-    waiters = [asyncio.ensure_future(stop.wait())]
-    if other is not None:
-        waiters.append(asyncio.ensure_future(other.wait()))
-    try:
-        await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()

@@ -21,6 +21,7 @@ from support.replication import (
 
 from central_projector.record.store import CentralStore
 from edge_agent.app.replicator import Replicator
+from edge_agent.app.settings import ReplicatorSettings
 from sync_core.errors import StoreFull
 from sync_core.transport import ConnectOptions
 
@@ -37,14 +38,17 @@ class FullDisk(Replicator):
         super().__init__(*args, **kwargs)
         self.full = True
         self.refused = 0
+        update = self.handshake.update_sync
 
-    def _update_sync_meta(self, changes: dict[str, Any]) -> None:
-        if self.full:
-            self.refused += 1
-            raise StoreFull(
-                "the disk is full: nothing was recorded. Free some space and try again."
-            )
-        super()._update_sync_meta(changes)
+        def update_sync(changes: dict[str, Any]) -> None:
+            if self.full:
+                self.refused += 1
+                raise StoreFull(
+                    "the disk is full: nothing was recorded. Free some space and try again."
+                )
+            update(changes)
+
+        self.handshake.update_sync = update_sync  # type: ignore[method-assign]
 
 
 async def test_run_keeps_going_through_a_full_disk(nats_server: NatsServer, tmp_path: Path) -> None:
@@ -54,7 +58,7 @@ async def test_run_keeps_going_through_a_full_disk(nats_server: NatsServer, tmp_
     store = CentralStore(f"sqlite:///{tmp_path / 'central.db'}")
     register(store, agent)
     stop = asyncio.Event()
-    rep = FullDisk(agent, ConnectOptions.for_url(nats_server.url), poll_s=0.05)
+    rep = FullDisk(agent, ReplicatorSettings(ConnectOptions.for_url(nats_server.url), poll_s=0.05))
     try:
         async with running_central(store, nats_server.url):
             with capture_logs() as logs:

@@ -38,6 +38,7 @@ from central_projector.ingest.streams import EVENTS, INGEST, ensure_streams
 from central_projector.record.store import CentralStore
 from edge_agent.app.agent import EdgeAgent
 from edge_agent.app.replicator import Replicator
+from edge_agent.app.settings import ReplicatorSettings
 from edge_agent.devtools.linkemu import LinkEmulator, LinkProfile
 from sync_core import subjects
 from sync_core.batch import batch_msg_id, encode_batch
@@ -91,22 +92,26 @@ async def test_link_cut_mid_batch_twenty_times_loses_and_duplicates_nothing(
 
 
 class _Watched(Replicator):
-    """Notes when each hello and each batch publish starts and ends (private hooks)."""
+    """Notes when each hello and each batch publish starts and ends (wrapping its parts)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.events: list[tuple[float, str]] = []
+        hello, publish = self.handshake.hello, self.uploader.publish
 
-    async def _hello(self, *args: Any, **kwargs: Any) -> Any:
-        result = await super()._hello(*args, **kwargs)
-        self.events.append((time.monotonic(), "hello_answered"))
-        return result
+        async def watched_hello(*args: Any, **kwargs: Any) -> Any:
+            result = await hello(*args, **kwargs)
+            self.events.append((time.monotonic(), "hello_answered"))
+            return result
 
-    async def _publish(self, *args: Any, **kwargs: Any) -> Any:
-        self.events.append((time.monotonic(), "publish"))
-        result = await super()._publish(*args, **kwargs)
-        self.events.append((time.monotonic(), "acked"))
-        return result
+        async def watched_publish(*args: Any, **kwargs: Any) -> Any:
+            self.events.append((time.monotonic(), "publish"))
+            result = await publish(*args, **kwargs)
+            self.events.append((time.monotonic(), "acked"))
+            return result
+
+        self.handshake.hello = watched_hello  # type: ignore[method-assign]
+        self.uploader.publish = watched_publish  # type: ignore[method-assign]
 
 
 async def test_run_resumes_with_a_fresh_connection_and_a_head_start(
@@ -123,7 +128,8 @@ async def test_run_resumes_with_a_fresh_connection_and_a_head_start(
             running_central(store, nats_server.url),
             LinkEmulator("127.0.0.1", nats_server.port, LinkProfile(0.2, 1_000_000)) as link,
         ):
-            rep = _Watched(agent, ConnectOptions.for_url(link.url), batch_events=200)
+            settings = ReplicatorSettings(ConnectOptions.for_url(link.url), batch_events=200)
+            rep = _Watched(agent, settings)
             task = asyncio.create_task(rep.run(stop))
             await eventually(lambda: committed_seq(store, agent) > 0, 60, "first commit", task)
             link.cut()

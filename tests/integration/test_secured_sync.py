@@ -32,6 +32,7 @@ from central_projector.ingest.streams import DOWN
 from central_projector.record.store import CentralStore
 from edge_agent.app.agent import EdgeAgent
 from edge_agent.app.replicator import Replicator
+from edge_agent.app.settings import ReplicatorSettings
 from kopsync.cli.main import cli
 from kopsync.connection import INBOX_ENV, NKEY_ENV
 from sync_core import subjects
@@ -85,7 +86,7 @@ async def _sync(world: World, agent: EdgeAgent) -> int:
     """One sync of ``agent`` with its own nkey; the number of central events it applied."""
     seed = str(world.seeds[agent.device_id])
     connection = ConnectOptions.for_url(world.server.url, nkey_seed=seed)
-    report = await Replicator(agent, connection).sync_once(30)
+    report = await Replicator(agent, ReplicatorSettings(connection)).sync_once(30)
     assert report.complete, report
     return report.downloaded
 

@@ -17,6 +17,7 @@ from central_projector.ingest.streams import GIB, StreamSettings
 from central_projector.record.store import CentralStore
 from edge_agent.app.agent import EdgeAgent
 from edge_agent.app.replicator import Replicator
+from edge_agent.app.settings import ReplicatorSettings
 from sync_core.transport import ConnectOptions
 
 COOP_A = "6401050012"  # Paser Belengkong (made-up village code within Paser)
@@ -102,8 +103,9 @@ def fully_committed(store: CentralStore, *agents: EdgeAgent) -> Callable[[], boo
     return check
 
 
-def replicator(agent: EdgeAgent, url: str, **kwargs: Any) -> Replicator:
-    return Replicator(agent, ConnectOptions.for_url(url), **kwargs)
+def replicator(agent: EdgeAgent, url: str, **settings: Any) -> Replicator:
+    """A replicator of ``agent`` to the open server at ``url``, with some settings changed."""
+    return Replicator(agent, ReplicatorSettings(ConnectOptions.for_url(url), **settings))
 
 
 async def stream_messages(url: str, stream: str, subject: str) -> list[Any]:

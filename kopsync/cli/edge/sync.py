@@ -19,6 +19,7 @@ import click
 
 from edge_agent.app.agent import EdgeAgent
 from edge_agent.app.replicator import Replicator, SyncReport
+from edge_agent.app.settings import ReplicatorSettings
 from kopsync.cli.common import (
     configure_logging,
     creds_option,
@@ -78,8 +79,7 @@ def sync_command(
     """Upload new events, apply central events, and report what the central confirmed."""
     configure_logging(as_json=False, level=logging.INFO if verbose else logging.ERROR)
     with EdgeAgent(data_dir) as agent:
-        connection = nats_connection(nats_url, "kopsync-edge", credentials=credentials, nkey=nkey)
-        replicator = Replicator(agent, connection)
+        replicator = Replicator(agent, _settings(nats_url, credentials, nkey))
         report = asyncio.run(replicator.sync_once(timeout_s))
     if as_json:
         emit_json(report.to_json())
@@ -127,9 +127,14 @@ def run_command(
     configure_logging(as_json=log_json, level=logging.INFO)
     with EdgeAgent(data_dir) as agent:
         api = None if http is None else prepare_api(agent, http)
-        connection = nats_connection(nats_url, "kopsync-edge", credentials=credentials, nkey=nkey)
-        asyncio.run(_run(Replicator(agent, connection), api))
+        asyncio.run(_run(Replicator(agent, _settings(nats_url, credentials, nkey)), api))
     click.echo("stopped", err=True)
+
+
+def _settings(nats_url: str, credentials: str | None, nkey: str | None) -> ReplicatorSettings:
+    """The replicator's settings: its defaults, and the NATS connection from flags and env."""
+    connection = nats_connection(nats_url, "kopsync-edge", credentials=credentials, nkey=nkey)
+    return ReplicatorSettings(connection)
 
 
 async def _run(replicator: Replicator, api: Api | None) -> None:
