@@ -23,7 +23,8 @@ from typing import Any
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from projection import Workload, drop_pg_schema, fresh_pg_schema, load, pg_url
+from _stores import drop_pg_schema, fresh_pg_schema, load, pg_url
+from _workload import Workload
 
 from central_projector.projection.projector import Projector
 from central_projector.projection.replay import Replay, Scope

@@ -1,6 +1,6 @@
 """A realistic central store for replay tests: the projection benchmark's workload.
 
-The workload (benchmarks/projection.py) is loaded by path: it is the same deterministic
+The workload (benchmarks/_workload.py) is loaded by path: it is the same deterministic
 mix of every area that the projection figures are measured on.
 """
 
@@ -17,12 +17,12 @@ from central_projector.record.store import CentralStore
 from central_projector.record.tables import events
 from support.projector_db import sql_snapshot
 
-_BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "projection.py"
+_BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "_workload.py"
 
 
 def workload_rows(coops: int, n: int, seed: int = 7) -> list[dict[str, Any]]:
     """``n`` store rows of ``coops`` cooperatives, in arrival order."""
-    spec = importlib.util.spec_from_file_location("kopsync_bench_projection", _BENCH)
+    spec = importlib.util.spec_from_file_location("kopsync_bench_workload", _BENCH)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
