@@ -26,7 +26,14 @@ from central_projector.projection.projector import (
 from central_projector.projection.readmodels import queries
 from central_projector.projection.steps import RunResult
 from central_projector.record.store import DEFAULT_URL, CentralStore
-from kopsync.cli.common import configure_logging, emit_json, friendly, json_option
+from kopsync.cli.common import (
+    configure_logging,
+    creds_option,
+    emit_json,
+    friendly,
+    json_option,
+    nkey_option,
+)
 from kopsync.connection import nats_connection
 from sync_core import subjects
 from sync_core.errors import UsageError
@@ -55,21 +62,8 @@ db_option = click.option(
     default=None,
     help="Wake up on canonical events from this NATS server instead of waiting a poll.",
 )
-@click.option(
-    "--creds",
-    "credentials",
-    envvar="KOPSYNC_NATS_CREDS",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="NATS credentials file ($KOPSYNC_NATS_CREDS).",
-)
-@click.option(
-    "--nkey",
-    envvar="KOPSYNC_NATS_NKEY",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="The central's nkey seed file ($KOPSYNC_NATS_NKEY).",
-)
+@creds_option
+@nkey_option("The central's", "kopsync admin central-user")
 @click.option("--once", is_flag=True, help="Project everything not yet projected, then exit.")
 @click.option("--batch", "batch_size", type=click.IntRange(1, 100_000), default=DEFAULT_BATCH,
               show_default=True, help="Events per transaction.")  # fmt: skip
