@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 from support.nats import NatsServer
 
@@ -20,6 +21,19 @@ HOST = "127.0.0.1"
 NatsServerFactory = Callable[..., NatsServer]
 
 
+@pytest.fixture
+def every_level() -> Iterator[None]:
+    """structlog's defaults for the test (a command run earlier in this process may have
+    configured it to drop warnings), the process's configuration again after it."""
+    saved = structlog.get_config()
+    structlog.reset_defaults()
+    try:
+        yield
+    finally:
+        structlog.configure(**saved)
+
+
+@pytest.mark.usefixtures("every_level")
 async def test_link_logs_losing_and_regaining_its_server(nats_server: NatsServer) -> None:
     """A link that reconnects by itself logs the server going away and coming back."""
     with capture_logs() as logs:
