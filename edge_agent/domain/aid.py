@@ -14,18 +14,24 @@ Rules for a redemption (BRIEF §4), in the order they are checked:
 - the named allowance is known here and covers the entitlement's program and cycle and,
   when its scope is DEVICE, this device (``no_allowance``): no redemption of an
   entitlement this device has no allowance for;
-- the allowance has a redemption and enough value left (``allowance_exhausted``).
-A redemption uses one count and its value from the allowance and marks the entitlement
-redeemed. A void names the entitlement's current redemption (``unknown_redemption``) and
-gives the count and value back.
+- the allowance has a redemption and enough value left (``allowance_exhausted``);
+- an entitlement by value is drawn on the family's KHBS card, the one wallet the shop's
+  KHBS payments draw on too: the card must have its value left, as this device knows it
+  (``card_value_exhausted``: granted by the downlink, less what this device drew on it).
+A redemption uses one count and its value from the allowance, draws a value entitlement
+on the card and marks the entitlement redeemed. A void names the entitlement's current
+redemption (``unknown_redemption``) and gives the count, the value and the card's draw
+back. An entitlement granted to a card credits it (a grant moved to another card moves
+its credit).
 
 Views:
 - ``beneficiary:{id}`` = ``{home_coop}``;
-- ``card:{uid}`` = ``{beneficiary_id, blocked, reason}`` (a block is final: a later
-  CardIssued for the same uid does not lift it);
+- ``card:{uid}`` = ``{beneficiary_id, blocked, reason, credits, spent}`` (a block is
+  final: a later CardIssued for the same uid does not lift it; see
+  :func:`edge_agent.domain.common.card_key`);
 - ``entitlement:{id}`` = ``{beneficiary_id, card_uid, program, cycle, value, redeemed_by,
-  allowance_id, redeemed_value}`` (``value`` None when by items; ``redeemed_by`` the event
-  id of the current redemption, or None);
+  allowance_id, redeemed_value, drawn}`` (``value`` None when by items; ``redeemed_by`` the
+  event id of the current redemption, or None; ``drawn`` what it drew on the card);
 - ``allowance:{id}`` = ``{scope, device_id, program, cycle, max_count, max_value,
   used_count, used_value}``.
 """
@@ -35,7 +41,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from edge_agent.domain.base import Proposed, Rule, View, Views, no_check
-from edge_agent.domain.common import card_key, get_or_add, loaded, refuse_blocked_card, rupiah
+from edge_agent.domain.common import (
+    card_key,
+    get_or_add,
+    loaded,
+    new_card,
+    refuse_blocked_card,
+    refuse_card_overspend,
+    rupiah,
+    spend_card,
+)
 from sync_core.errors import RuleViolation
 
 
@@ -51,10 +66,6 @@ def allowance_key(allowance_id: str) -> str:
     return f"allowance:{allowance_id}"
 
 
-def _new_card() -> View:
-    return {"beneficiary_id": None, "blocked": False, "reason": None}
-
-
 def _new_entitlement() -> View:
     return {
         "beneficiary_id": None,
@@ -65,6 +76,7 @@ def _new_entitlement() -> View:
         "redeemed_by": None,
         "allowance_id": None,
         "redeemed_value": 0,
+        "drawn": 0,
     }
 
 
@@ -98,21 +110,42 @@ def _apply_enrolled(views: Views, ev: Proposed) -> None:
 
 
 def _apply_card_issued(views: Views, ev: Proposed) -> None:
-    card = get_or_add(views, card_key(ev.aggregate_id), _new_card())
+    card = get_or_add(views, card_key(ev.aggregate_id), new_card())
     card["beneficiary_id"] = ev.payload["beneficiary_id"]
 
 
 def _apply_card_blocked(views: Views, ev: Proposed) -> None:
-    card = get_or_add(views, card_key(ev.aggregate_id), _new_card())
+    card = get_or_add(views, card_key(ev.aggregate_id), new_card())
     card["blocked"] = True
     card["reason"] = ev.payload["reason"]
 
 
+def _granted_keys(ev: Proposed) -> list[str]:
+    return [entitlement_key(ev.aggregate_id), card_key(ev.payload["card_uid"])]
+
+
+def _granted_more_keys(views: Views, ev: Proposed) -> list[str]:
+    ent = views.get(entitlement_key(ev.aggregate_id))
+    old = None if ent is None else ent["card_uid"]
+    return [card_key(old)] if old is not None and old != ev.payload["card_uid"] else []
+
+
 def _apply_granted(views: Views, ev: Proposed) -> None:
     entitlement = get_or_add(views, entitlement_key(ev.aggregate_id), _new_entitlement())
+    old = entitlement["card_uid"]
+    if old is not None and old != ev.payload["card_uid"]:
+        old_card = loaded(views, card_key(old))
+        if old_card is not None:
+            old_card.get("credits", {}).pop(ev.aggregate_id, None)
     for f in ("beneficiary_id", "card_uid", "program", "cycle"):
         entitlement[f] = ev.payload[f]
     entitlement["value"] = ev.payload.get("value")
+    card = get_or_add(views, card_key(ev.payload["card_uid"]), new_card())
+    credits = card.setdefault("credits", {})
+    if entitlement["value"] is None:
+        credits.pop(ev.aggregate_id, None)
+    else:
+        credits[ev.aggregate_id] = entitlement["value"]
 
 
 def _apply_allocated(views: Views, ev: Proposed) -> None:
@@ -163,6 +196,8 @@ def _check_redeem(views: Views, ev: Proposed) -> None:
             f"not {rupiah(value)}; redeem it for its full value",
         )
     _check_allowance(views, ev, ent, value)
+    if ent["value"] is not None:
+        refuse_card_overspend(views, card_uid, value, "this redemption")
 
 
 def _check_allowance(views: Views, ev: Proposed, ent: View, value: int) -> None:
@@ -204,6 +239,8 @@ def _apply_redeem(views: Views, ev: Proposed) -> None:
     ent["redeemed_value"] = ev.payload["value"]
     allowance["used_count"] += 1
     allowance["used_value"] += ev.payload["value"]
+    ent["drawn"] = 0 if ent["value"] is None else ev.payload["value"]
+    spend_card(views, ev.payload["card_uid"], ent["drawn"])
 
 
 # --- AidRedemptionVoided -------------------------------------------------------------
@@ -217,7 +254,7 @@ def _void_more_keys(views: Views, ev: Proposed) -> list[str]:
     ent = views.get(entitlement_key(ev.aggregate_id))
     if ent is None or ent["allowance_id"] is None:
         return []
-    return [allowance_key(ent["allowance_id"])]
+    return [allowance_key(ent["allowance_id"]), card_key(ent["card_uid"])]
 
 
 def _check_void(views: Views, ev: Proposed) -> None:
@@ -244,6 +281,8 @@ def _apply_void(views: Views, ev: Proposed) -> None:
     if allowance is not None:
         allowance["used_count"] -= 1
         allowance["used_value"] -= ent["redeemed_value"]
+    spend_card(views, ent["card_uid"], -ent.get("drawn", 0))
+    ent["drawn"] = 0
     ent["redeemed_by"] = None
     ent["allowance_id"] = None
     ent["redeemed_value"] = 0
@@ -253,7 +292,9 @@ RULES: dict[str, Rule] = {
     "BeneficiaryEnrolled": _fact(beneficiary_key, _apply_enrolled),
     "CardIssued": _fact(card_key, _apply_card_issued),
     "CardBlocked": _fact(card_key, _apply_card_blocked),
-    "EntitlementGranted": _fact(entitlement_key, _apply_granted),
+    "EntitlementGranted": Rule(
+        _granted_keys, no_check, _apply_granted, more_keys=_granted_more_keys
+    ),
     "RedemptionAllowanceAllocated": _fact(allowance_key, _apply_allocated),
     "AidRedeemed": Rule(_redeem_keys, _check_redeem, _apply_redeem),
     "AidRedemptionVoided": Rule(_void_keys, _check_void, _apply_void, more_keys=_void_more_keys),

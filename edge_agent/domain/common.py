@@ -62,8 +62,43 @@ def masked(digits: str) -> str:
 
 
 def card_key(card_uid: str) -> str:
-    """A KHBS card, ``{beneficiary_id, blocked, reason}``: built by the downlink, read by sales."""
+    """A KHBS card, ``{beneficiary_id, blocked, reason, credits, spent}``: built by the
+    downlink (``credits``: value entitlement id -> value granted to the card), spent by the
+    aid desk and the shop (``spent``: what this device drew on it, voids given back)."""
     return f"card:{card_uid}"
+
+
+def new_card() -> View:
+    return {"beneficiary_id": None, "blocked": False, "reason": None, "credits": {}, "spent": 0}
+
+
+def card_left(card: View | None) -> int:
+    """What a card has left as this device knows it (views older than the wallet: 0 spent)."""
+    if card is None:
+        return 0
+    credits: dict[str, int] = card.get("credits", {})
+    return sum(credits.values()) - int(card.get("spent", 0))
+
+
+def refuse_card_overspend(views: Views, card_uid: str, amount: int, what: str) -> None:
+    """Refuse drawing ``amount`` from a KHBS card beyond what it has left (one wallet for
+    the aid desk and the shop, as far as this device knows it offline)."""
+    card = loaded(views, card_key(card_uid))
+    left = card_left(card)
+    if amount > left:
+        granted = sum((card or {}).get("credits", {}).values())
+        raise RuleViolation(
+            "card_value_exhausted",
+            f"KHBS card {card_uid} has {rupiah(max(left, 0))} left on this device "
+            f"({rupiah(granted)} granted, {rupiah(granted - left)} already used), {what} "
+            f"needs {rupiah(amount)}; take the rest in cash, or sync to receive new entitlements",
+        )
+
+
+def spend_card(views: Views, card_uid: str, amount: int) -> None:
+    """Draw ``amount`` on the card (a negative amount gives it back)."""
+    card = get_or_add(views, card_key(card_uid), new_card())
+    card["spent"] = int(card.get("spent", 0)) + amount
 
 
 def refuse_blocked_card(views: Views, card_uid: str) -> None:

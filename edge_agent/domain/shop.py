@@ -6,9 +6,12 @@ Rules (BRIEF §4):
 - No negative stock unless the operator overrides with a reason: each sku sold must be on
   hand at the sale's location (``main`` when none is given), else ``negative_stock``,
   unless the sale carries ``stock_override_reason`` (``--override-stock REASON``).
-- A KHBS card payment with a card the central has blocked is refused (``card_blocked``).
+- A KHBS card payment names its card (``card_missing``); a card the central has blocked
+  is refused (``card_blocked``), and so is a payment beyond what the card has left as this
+  device knows it (``card_value_exhausted``): one wallet, shared with the aid desk.
 - A void needs a recorded sale (``unknown_sale``) not voided before (``already_voided``);
-  it puts the sold goods back where they were taken from.
+  it puts the sold goods back where they were taken from, and a KHBS payment back on
+  its card.
 - Stock received adds; an adjustment adds its signed delta and is never refused (it
   always carries a reason, which stands as the operator's override); a count sets the
   on-hand to what was counted.
@@ -20,8 +23,8 @@ caller chooses the aggregate id of StockItem events.
 
 Views:
 - ``price:{sku}`` = ``{unit_price, effective_from}``;
-- ``sale:{sale_id}`` = ``{location, lines: [{sku, qty}], total, voided_by}`` (the line
-  list is bounded by the schema);
+- ``sale:{sale_id}`` = ``{location, lines: [{sku, qty}], total, voided_by, card_uid,
+  khbs}`` (the line list is bounded by the schema);
 - ``stock:{location}:{sku}`` = ``{on_hand}`` (see :mod:`edge_agent.domain.common`);
 - ``quota:{program}:{sku}:{period}`` = ``{qty}``.
 """
@@ -38,10 +41,12 @@ from edge_agent.domain.common import (
     loaded,
     move_stock,
     refuse_blocked_card,
+    refuse_card_overspend,
     refuse_negative_stock,
     return_stock,
     rupiah,
     set_stock,
+    spend_card,
     stock_key,
     stock_keys,
     take_stock,
@@ -112,23 +117,40 @@ def _check_sale(views: Views, ev: Proposed) -> None:
             f"the lines total {rupiah(total)} but the payments total {rupiah(paid)}; "
             "make the payments add up to the lines",
         )
-    if "card_uid" in ev.payload and any(p["method"] == "khbs" for p in ev.payload["payments"]):
+    khbs = _khbs(ev.payload)
+    if khbs and "card_uid" not in ev.payload:
+        raise RuleViolation(
+            "card_missing",
+            f"a KHBS payment of {rupiah(khbs)} needs the card it is paid with; "
+            "tap the family's card (--card UID)",
+        )
+    if khbs:
         refuse_blocked_card(views, ev.payload["card_uid"])
+        refuse_card_overspend(views, ev.payload["card_uid"], khbs, "this payment")
     refuse_negative_stock(
         views, ev.payload["lines"], _location(ev), ev.payload.get("stock_override_reason")
     )
 
 
+def _khbs(payload: dict[str, Any]) -> int:
+    return sum(int(p["amount"]) for p in payload["payments"] if p["method"] == "khbs")
+
+
 def _apply_sale(views: Views, ev: Proposed) -> None:
     location = _location(ev)
     lines = [{"sku": line["sku"], "qty": line["qty"]} for line in ev.payload["lines"]]
+    khbs = _khbs(ev.payload) if "card_uid" in ev.payload else 0
     views[sale_key(ev.aggregate_id)] = {
         "location": location,
         "lines": lines,
         "total": _total(ev.payload["lines"]),
         "voided_by": None,
+        "card_uid": ev.payload.get("card_uid"),
+        "khbs": khbs,
     }
     take_stock(views, lines, location)
+    if khbs:
+        spend_card(views, ev.payload["card_uid"], khbs)
 
 
 # --- SaleVoided ----------------------------------------------------------------------
@@ -140,7 +162,10 @@ def _void_keys(ev: Proposed) -> list[str]:
 
 def _void_more_keys(views: Views, ev: Proposed) -> list[str]:
     sale = views.get(sale_key(ev.aggregate_id))
-    return [] if sale is None else stock_keys(sale["lines"], sale["location"])
+    if sale is None:
+        return []
+    keys = stock_keys(sale["lines"], sale["location"])
+    return [*keys, card_key(sale["card_uid"])] if sale.get("khbs") else keys
 
 
 def _check_void(views: Views, ev: Proposed) -> None:
@@ -163,6 +188,8 @@ def _apply_void(views: Views, ev: Proposed) -> None:
         return  # nothing was taken, or it was already given back
     sale["voided_by"] = ev.event_id
     return_stock(views, sale["lines"], sale["location"])
+    if sale.get("khbs"):
+        spend_card(views, sale["card_uid"], -sale["khbs"])
 
 
 # --- StockReceived, StockAdjusted, StockCounted --------------------------------------

@@ -5,14 +5,18 @@ Conflict rules (BRIEF §5):
   with the smallest total-order key wins; the others are DUPLICATE, kept, and their
   value is *value at risk*. Every redemption is a reimbursement claim of the cooperative
   that made it: the winner's CLAIMED, each duplicate's DISPUTED (DUPLICATE_REDEMPTION).
-- Entitlement value = redeemed + remaining − overspend (an entitlement by items is
-  worth what its winning redemption records).
+- An entitlement is worth its granted value (one by items: what its winning redemption
+  records); redeemed = the winner's value, remaining = worth − redeemed (never below 0).
+  Each rupiah at risk is counted once: a duplicate's value is *value at risk* of the
+  entitlement, and only the winner draws on the card.
 - Allowance overspent: the allowance's debits (non-voided redemptions naming it) are
   applied in total order against its max count and value; the debit that crosses zero
   is split covered/uncovered (OVERSPEND with the overspend and the devices involved).
-- KHBS card wallet: credited by the value entitlements granted to the card, debited by
-  KHBS payments at the counter (a void gives the debit back), all in total order; a
-  debit beyond what is available is split the same way (OVERSPEND).
+- KHBS card wallet, one per card and shared by the aid desk and the shop: credited by the
+  value entitlements granted to the card; debited by the winning redemption of each value
+  entitlement (on the card it was redeemed with) and by KHBS payments at the shop (a void
+  gives either back), all in total order; a debit beyond what is available is split the
+  same way (OVERSPEND, with the devices and the kinds of debit, aid or shop, involved).
 - A void cancels the redemption it names (before or after it arrives): no claim, no
   debit. A card block is final.
 Each aggregate keeps its own small list of debits/redemptions and re-derives from it,
@@ -32,6 +36,8 @@ from central_projector.projection.folds.base import Event, Okey, Row, State, cla
 from central_projector.projection.folds.conflicts import found, report
 
 # --- beneficiaries and cards --------------------------------------------------------------
+
+AID, SHOP = "aid", "shop"  # the two kinds of card debit
 
 
 def enrolled(state: State, ev: Event) -> None:
@@ -70,6 +76,7 @@ def _card(state: State, uid: str) -> Row:
         "overspend": 0,
         "available": 0,
         "devices_over": [],
+        "kinds_over": [],
         "walked": None,
         "conflicts": {},
     }
@@ -94,27 +101,39 @@ def card_blocked(state: State, ev: Event) -> None:
     _walk_card(state, row)
 
 
+def sale_debit_key(coop: str, sale_id: str) -> str:
+    return f"{coop}/{sale_id}"
+
+
+def aid_debit_key(entitlement_id: str) -> str:
+    return f"{AID}/{entitlement_id}"  # coop ids begin with digits: never "aid/"
+
+
+def _kind(key: str) -> str:
+    return AID if key.startswith(AID + "/") else SHOP
+
+
 def card_debit(
-    state: State, uid: str, sale_id: str, okey: Okey, device: str, coop: str, amount: int
+    state: State, uid: str, key: str, okey: Okey, device: str, coop: str, amount: int
 ) -> None:
-    """The KHBS payment of a sale (0 once the sale is voided), at the sale's order key."""
+    """A debit of the card at ``okey``: a sale's KHBS payment (0 once the sale is voided)
+    or a value entitlement's winning redemption; ``key`` names it (``*_debit_key``)."""
     row = _card(state, uid)
     claim_owner(row, okey, coop, False)
-    key = f"{coop}/{sale_id}"
     appended = key not in row["debits"] and (row["walked"] is None or okey > row["walked"])
     row["debits"][key] = [okey, device, amount, coop]
     if appended:  # the usual case: the newest debit of the card, applied on the totals
         row["walked"] = okey
-        _card_step(row, amount, device)
+        _card_step(row, amount, device, _kind(key))
         _card_finish(state, row)
     else:
         _walk_card(state, row)
 
 
-def card_forget(state: State, uid: str, coop: str, sale_id: str) -> None:
-    """Drop a sale's payment entry (the sale id's recording was superseded)."""
+def card_forget(state: State, uid: str, key: str) -> None:
+    """Drop a debit (a superseded sale recording, a redemption that no longer wins)."""
     row = _card(state, uid)
-    row["debits"].pop(f"{coop}/{sale_id}", None)
+    row["debits"].pop(key, None)
     _walk_card(state, row)
 
 
@@ -142,21 +161,24 @@ def _card_credit(state: State, ev: Event, uid: str, entitlement_id: str, value: 
 
 def _walk_card(state: State, row: Row) -> None:
     """Re-derive the wallet from its own entries in total order."""
-    entries: list[tuple[Okey, int, str]] = [(c[0], c[1], "") for c in row["credits"].values()]
-    entries += [(d[0], -d[2], d[1]) for d in row["debits"].values()]
+    entries: list[tuple[Okey, int, str, str]] = [
+        (c[0], c[1], "", "") for c in row["credits"].values()
+    ]
+    entries += [(d[0], -d[2], d[1], _kind(k)) for k, d in row["debits"].items()]
     entries.sort()
-    row.update(available=0, credited=0, spent=0, overspend=0, devices_over=[], walked=None)
-    for okey, amount, device in entries:
+    row.update(available=0, credited=0, spent=0, overspend=0, devices_over=[], kinds_over=[],
+               walked=None)  # fmt: skip
+    for okey, amount, device, kind in entries:
         if amount >= 0 and device == "":
             row["available"] += amount
             row["credited"] += amount
         else:
-            _card_step(row, -amount, device)
+            _card_step(row, -amount, device, kind)
         row["walked"] = okey
     _card_finish(state, row)
 
 
-def _card_step(row: Row, debit: int, device: str) -> None:
+def _card_step(row: Row, debit: int, device: str, kind: str) -> None:
     """Apply one debit; the part beyond what is available is uncovered."""
     covered = min(debit, row["available"])
     row["available"] -= covered
@@ -165,6 +187,8 @@ def _card_step(row: Row, debit: int, device: str) -> None:
         row["overspend"] += debit - covered
         if device not in row["devices_over"]:
             row["devices_over"] = sorted([*row["devices_over"], device])
+        if kind not in row["kinds_over"]:
+            row["kinds_over"] = sorted([*row["kinds_over"], kind])
 
 
 def _card_finish(state: State, row: Row) -> None:
@@ -174,6 +198,7 @@ def _card_finish(state: State, row: Row) -> None:
             "card_uid": row["card_uid"],
             "overspend": row["overspend"],
             "devices": row["devices_over"],
+            "debits": row["kinds_over"],
         }
         items.append(("OVERSPEND", f"card:{row['card_uid']}", row["coop_id"], detail))
     report(state, row, found(*items))
@@ -227,7 +252,7 @@ def _allowance_debit(
     state: State, redemption_id: str, redemption: list[Any], entitlement_id: str, live: bool
 ) -> None:
     """Add (``live``) or take back a redemption's debit; ownership as the redemption says."""
-    okey, coop, device, value, allowance_id = redemption
+    okey, coop, device, value, allowance_id, _card_uid = redemption
     row = _allowance(state, allowance_id)
     claim_owner(row, okey, coop, False)
     appended = (
@@ -313,9 +338,9 @@ def _entitlement(state: State, entitlement_id: str) -> Row:
         "worth": 0,
         "redeemed_value": 0,
         "remaining": 0,
-        "overspend": 0,
         "duplicates": [],
         "value_at_risk": 0,
+        "card_draw": None,
         "claims": {},
         "conflicts": {},
     }
@@ -348,7 +373,7 @@ def redeemed(state: State, ev: Event) -> None:
         return
     claim_owner(row, ev.okey, ev.coop_id, False)
     p = ev.payload
-    redemption = [ev.okey, ev.coop_id, ev.device_id, p["value"], p["allowance_id"]]
+    redemption = [ev.okey, ev.coop_id, ev.device_id, p["value"], p["allowance_id"], p["card_uid"]]
     row["redemptions"][ev.event_id] = redemption
     live = ev.event_id not in row["voided"]
     _allowance_debit(state, ev.event_id, redemption, ev.aggregate_id, live)
@@ -371,8 +396,8 @@ def _derive(state: State, row: Row) -> None:
     voided_ids = set(row["voided"])
     live = sorted((r[0], eid, r) for eid, r in row["redemptions"].items() if eid not in voided_ids)
     winner = live[0] if live else None
-    redeemed_value = sum(r[3] for _, _, r in live)
-    worth = row["value"] if row["value"] is not None else (winner[2][3] if winner else 0)
+    redeemed_value = winner[2][3] if winner else 0
+    worth = row["value"] if row["value"] is not None else redeemed_value
     dups = [
         {"event_id": eid, "coop_id": r[1], "device_id": r[2], "value": r[3]}
         for _, eid, r in live[1:]
@@ -383,11 +408,11 @@ def _derive(state: State, row: Row) -> None:
         worth=worth,
         redeemed_value=redeemed_value,
         remaining=max(0, worth - redeemed_value),
-        overspend=max(0, redeemed_value - worth),
         duplicates=dups,
         value_at_risk=sum(d["value"] for d in dups),
     )
     _claims(state, row, winner[1] if winner else None)
+    _draw(state, row, winner[2] if winner and row["value"] is not None else None)
     items = []
     if dups:
         assert winner is not None
@@ -404,6 +429,21 @@ def _derive(state: State, row: Row) -> None:
     state.put("entitlement", (row["entitlement_id"],), row)
 
 
+def _draw(state: State, row: Row, winner: list[Any] | None) -> None:
+    """The winning redemption of a value entitlement draws on the card it was made with."""
+    now = None if winner is None else [winner[5], winner[0], winner[2], winner[1], winner[3]]
+    before = row["card_draw"]
+    if now == before:
+        return
+    key = aid_debit_key(row["entitlement_id"])
+    if before is not None and (now is None or before[0] != now[0]):
+        card_forget(state, before[0], key)
+    if now is not None:
+        uid, okey, device, coop, value = now
+        card_debit(state, uid, key, okey, device, coop, value)
+    row["card_draw"] = now
+
+
 def _claims(state: State, row: Row, winner: str | None) -> None:
     """Every redemption is its cooperative's reimbursement claim; duplicates are DISPUTED."""
     voided_ids = set(row["voided"])
@@ -414,7 +454,7 @@ def _claims(state: State, row: Row, winner: str | None) -> None:
     for eid, mark in now.items():
         if row["claims"].get(eid) == mark:
             continue
-        okey, coop, device, value, _allowance_id = row["redemptions"][eid]
+        okey, coop, device, value, _allowance_id, _card_uid = row["redemptions"][eid]
         state.put(
             "claim",
             (eid,),

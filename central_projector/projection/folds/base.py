@@ -138,14 +138,6 @@ def claim_owner(row: Row, okey: Okey, coop_id: str, authoritative: bool) -> None
         row["coop_id"] = coop_id
 
 
-def day_of(wall_ms: int) -> str:
-    """The business day (WIB, UTC+7) of an HLC wall time, as YYYY-MM-DD."""
-    import datetime as dt
-
-    t = dt.datetime.fromtimestamp(wall_ms / 1000 + 7 * 3600, tz=dt.UTC)
-    return t.strftime("%Y-%m-%d")
-
-
 def masked(digits: str) -> str:
     """A NIK or KK number by its last four digits (UU PDP: conflict details reach screens)."""
     return f"…{digits[-4:]}" if len(digits) > 4 else digits

@@ -38,7 +38,7 @@ def _sale(ev: Event) -> list[Touch]:
     out: list[Touch] = [("sale", (ev.coop_id, ev.aggregate_id))]
     if ev.type == "SaleRecorded":
         p = ev.payload
-        day, loc = business_day(ev.key[0]), p.get("location") or MAIN
+        day, loc = business_day(ev.key[0], ev.coop_id), p.get("location") or MAIN
         for line in p["lines"]:
             out.append(("sales_day", (ev.coop_id, day, line["sku"])))
             out.append(("stock", (ev.coop_id, loc, line["sku"])))

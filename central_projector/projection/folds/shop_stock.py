@@ -10,7 +10,10 @@ Conflict rules (BRIEF §5):
 - A void takes its sale out of the sales figures and puts the goods back (at the void's
   place in the total order); only the first void by total order counts.
 - Prices: last writer by total order; quotas add up.
-- Sale days are business days in WIB (UTC+7) of the sale's HLC wall time.
+- A sale has no business date of its own: its day is the local day of its HLC wall time
+  in the cooperative's time zone (WIB, WITA or WIT from the province code,
+  :mod:`sync_core.localtime`), so a sale after midnight in Samarinda (UTC+8) or Jayapura
+  (UTC+9) lands on its own day.
 
 Rows:
 - ``sale`` (coop, sale_id) = ``{recorded, sale_okey, void_okey, day, location, lines,
@@ -25,27 +28,20 @@ Rows:
 
 from __future__ import annotations
 
-import datetime as dt
-from functools import lru_cache
 from typing import Any
 
 from central_projector.projection.folds import aid
 from central_projector.projection.folds.base import Event, Okey, Row, State
 from central_projector.projection.folds.conflicts import found, report
+from sync_core.localtime import local_day
 
 MAIN = "main"
-_DAY_MS = 86_400_000
-_WIB_MS = 7 * 3_600_000
 _OUTFLOWS = frozenset({"sold", "shipped_out"})  # counted as positive quantities
 
 
-@lru_cache(maxsize=4096)
-def _day_name(day_number: int) -> str:
-    return (dt.date(1970, 1, 1) + dt.timedelta(days=day_number)).isoformat()
-
-
-def business_day(wall_ms: int) -> str:
-    return _day_name((wall_ms + _WIB_MS) // _DAY_MS)
+def business_day(wall_ms: int, coop_id: str) -> str:
+    """The cooperative's local day of an HLC wall time (events without a business date)."""
+    return local_day(wall_ms, coop_id)
 
 
 # --- stock ---------------------------------------------------------------------------
@@ -199,7 +195,7 @@ def sale_recorded(state: State, ev: Event) -> None:
     p = ev.payload
     row["recorded"] = True
     row["sale_okey"] = ev.okey
-    row["day"] = business_day(ev.key[0])
+    row["day"] = business_day(ev.key[0], ev.coop_id)
     row["location"] = p.get("location") or MAIN
     row["lines"] = [[x["sku"], x["qty"], x["unit_price"]] for x in p["lines"]]
     row["total"] = sum(q * u for _, q, u in row["lines"])
@@ -222,16 +218,16 @@ def _unrecord(state: State, row: Row) -> None:
         _goods(row, state, row["void_okey"], -1, "returned")
     _sales_figures(state, row, -1, live)
     if row["khbs"] and row["card_uid"]:
-        aid.card_forget(state, row["card_uid"], row["coop_id"], row["sale_id"])
+        key = aid.sale_debit_key(row["coop_id"], row["sale_id"])
+        aid.card_forget(state, row["card_uid"], key)
 
 
 def _card_payment(state: State, row: Row, live: bool) -> None:
     if row["khbs"] and row["card_uid"]:
         okey = row["sale_okey"]
         amount = row["khbs"] if live else 0
-        aid.card_debit(
-            state, row["card_uid"], row["sale_id"], okey, okey[2], row["coop_id"], amount
-        )
+        key = aid.sale_debit_key(row["coop_id"], row["sale_id"])
+        aid.card_debit(state, row["card_uid"], key, okey, okey[2], row["coop_id"], amount)
 
 
 def sale_voided(state: State, ev: Event) -> None:

@@ -180,7 +180,12 @@ def _aid(conn: sa.Connection, coop_id: str) -> dict[str, Any]:
             "remaining_value": sum(e["remaining"] for e in ents),
             "with_duplicates": sum(1 for e in ents if e["duplicates"]),
             "value_at_risk": sum(e["value_at_risk"] for e in ents),
-            "overspend": sum(e["overspend"] for e in ents),
+        },
+        # each rupiah once: a duplicate redemption never draws on the card, so the two add up
+        "at_risk": {
+            "duplicate_redemptions": sum(e["value_at_risk"] for e in ents),
+            "card_overspend": sum(c["overspend"] for c in cards),
+            "total": sum(e["value_at_risk"] for e in ents) + sum(c["overspend"] for c in cards),
         },
         "duplicates": [
             {
@@ -199,8 +204,11 @@ def _aid(conn: sa.Connection, coop_id: str) -> dict[str, Any]:
             "overspent": [
                 {
                     "card_uid": c["card_uid"],
+                    "credited": c["credited"],
+                    "spent": c["spent"],
                     "overspend": c["overspend"],
                     "devices": c["devices_over"],
+                    "debits": c["kinds_over"],
                 }
                 for c in cards
                 if c["overspend"]

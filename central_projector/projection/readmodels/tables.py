@@ -123,7 +123,8 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
             ("coop_id", S), ("owner_src", J), ("beneficiary_id", S), ("issue_okey", J),
             ("blocked", F), ("block_reason", T), ("block_okey", J), ("credits", J),
             ("debits", J), ("credited", B), ("spent", B), ("overspend", B),
-            ("available", B), ("devices_over", J), ("walked", J), ("conflicts", J),
+            ("available", B), ("devices_over", J), ("kinds_over", J), ("walked", J),
+            ("conflicts", J),
         ),
     ),
     "allowance": (
@@ -142,8 +143,8 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
             ("coop_id", S), ("owner_src", J), ("beneficiary_id", S), ("card_uid", S),
             ("program", S), ("cycle", S), ("value", B), ("items", J), ("grant_okey", J),
             ("redemptions", J), ("voided", J), ("winner", S), ("status", S), ("worth", B),
-            ("redeemed_value", B), ("remaining", B), ("overspend", B), ("duplicates", J),
-            ("value_at_risk", B), ("claims", J), ("conflicts", J),
+            ("redeemed_value", B), ("remaining", B), ("duplicates", J),
+            ("value_at_risk", B), ("card_draw", J), ("claims", J), ("conflicts", J),
         ),
     ),
     "claim": (

@@ -6,7 +6,7 @@ from edge_agent.app import teller
 from edge_agent.devtools.sim.device import DeviceBase
 from edge_agent.devtools.sim.world import VERIFICATIONS
 from edge_agent.domain.aid import entitlement_key
-from edge_agent.domain.common import card_key
+from edge_agent.domain.common import card_key, card_left
 
 
 class AidActions(DeviceBase):
@@ -22,8 +22,12 @@ class AidActions(DeviceBase):
             card = self.view(card_key(e.card_uid)) or {}
             if v is None or v["redeemed_by"] is not None or card.get("blocked"):
                 continue
+            drawn = 0 if v["value"] is None else e.worth
+            if drawn > card_left(card):  # the family spent it at the shop first
+                continue
             self.s.next_entitlement = i
             self.shadow[entitlement_key(e.id)] = {**v, "redeemed_by": "queued"}
+            self.shadow[card_key(e.card_uid)] = {**card, "spent": card.get("spent", 0) + drawn}
             how = self.rng.choices(VERIFICATIONS, (85, 10, 5))[0]
             return self.rec(
                 teller.redeem_aid,

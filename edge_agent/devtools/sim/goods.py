@@ -5,7 +5,7 @@ from __future__ import annotations
 from edge_agent.app import teller
 from edge_agent.devtools.sim.device import DeviceBase
 from edge_agent.devtools.sim.world import FAMILIES, GOODS, GUDANG, MAIN, SKUS, round_down
-from edge_agent.domain.common import card_key, stock_key
+from edge_agent.domain.common import card_key, card_left, stock_key
 from edge_agent.domain.shop import price_key
 
 
@@ -35,10 +35,13 @@ class GoodsActions(DeviceBase):
         payments: list[teller.Payment] = [("cash", total)]
         member = card = None
         roll, fam = r.random(), r.randrange(FAMILIES)
-        if roll < 0.15 and not (self.view(card_key(self.pool.card_uid(fam))) or {}).get("blocked"):
+        wallet = self.view(card_key(self.pool.card_uid(fam))) or {}
+        left = 0 if wallet.get("blocked") else card_left(wallet)
+        if roll < 0.15 and left > 0:
             card = self.pool.card_uid(fam)
-            khbs = min(total, round_down(total * r.uniform(0.5, 1), 500))
+            khbs = min(total, left, round_down(total * r.uniform(0.5, 1), 500))
             payments = [("khbs", khbs)] + ([("cash", total - khbs)] if total > khbs else [])
+            self.shadow[card_key(card)] = {**wallet, "spent": wallet.get("spent", 0) + khbs}
         elif 0.15 <= roll < 0.25 and self.s.members:
             member = r.choice(self.s.members)
             payments = [("member_credit", total)]

@@ -10,6 +10,7 @@ from support.projector_db import deliver, wipe
 
 from central_projector.projection.folds import Event
 from central_projector.projection.projector import Projector
+from central_projector.projection.readmodels import queries
 from central_projector.projection.readmodels.tables import TABLES, decode_row
 from central_projector.record.store import CentralStore
 
@@ -41,12 +42,14 @@ def _rows(projector: Projector, kind: str) -> list[dict[str, object]]:
         return [decode_row(kind, dict(m)) for m in conn.execute(TABLES[kind].select()).mappings()]
 
 
-def test_sql_loans_conserve_principal_and_interest(db_url: str) -> None:
-    """Loan conservation holds on the SQL read models for any delivery and batching."""
+def test_sql_books_conserve_loans_and_card_wallets(db_url: str) -> None:
+    """On the SQL read models, for any delivery and batching: loan conservation from the
+    events, and no card wallet paying out beyond its value without an OVERSPEND item of
+    exactly the excess."""
     projector = _projector(db_url)
 
     @EXAMPLES
-    @given(events=B.loan_histories(), data=st.data())
+    @given(events=B.books_histories(("loans", "wallet")), data=st.data())
     def check(events: list[Event], data: st.DataObject) -> None:
         _project(projector, events, data)
         loans = _rows(projector, "loan")
@@ -55,6 +58,12 @@ def test_sql_loans_conserve_principal_and_interest(db_url: str) -> None:
         assert {(r["coop_id"], r["loan_id"]) for r in loans} == {
             (e.coop_id, e.aggregate_id) for e in events if e.type.startswith("Loan")
         }
+        with projector.engine.connect() as conn:
+            queue = queries.conflicts(conn)
+        cards = _rows(projector, "card")
+        for row in cards:
+            B.check_card(row, events, queue)
+        assert {r["card_uid"] for r in cards} >= set(B.CARDS)
 
     try:
         check()

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support import books as B
 from support import histories as H
-from support.projection import project, snapshot
+from support.projection import conflicts_of, project, snapshot
 
 from central_projector.projection.folds import Event
 
@@ -25,3 +25,18 @@ def test_loans_conserve_principal_and_interest_in_any_delivery_order(
     for e in events:
         if e.type.startswith("Loan"):
             assert (e.coop_id, e.aggregate_id) in loans
+
+
+@given(B.wallet_histories(), st.data())
+def test_a_card_wallet_never_pays_out_more_than_its_value_without_an_overspend_item(
+    events: list[Event], data: st.DataObject
+) -> None:
+    """Aid redemptions and shop payments draw on one wallet in total order; whatever is paid
+    beyond its value is an OVERSPEND item of exactly that excess, in any delivery order."""
+    p = project(*H.deliveries(data.draw, events))
+    queue = conflicts_of(p)
+    cards = p.state.rows("card")
+    for row in cards.values():
+        B.check_card(row, events, queue)
+    for card in B.CARDS:
+        assert (card,) in cards

@@ -46,7 +46,9 @@ def test_duplicate_redemption_first_by_total_order_wins_and_second_coop_is_dispu
     ent = pr.state.rows("entitlement")[("E1",)]
     assert ent["winner"] == "e1-1"
     assert ent["value_at_risk"] == 100_000
-    assert ent["worth"] == ent["redeemed_value"] + ent["remaining"] - ent["overspend"]
+    assert (ent["worth"], ent["redeemed_value"], ent["remaining"]) == (100_000, 100_000, 0)
+    # only the winner draws on the card: the duplicate is at risk once, not twice
+    assert pr.state.rows("card")[("C1",)]["spent"] == 100_000
     claims = pr.state.rows("claim")
     assert claims[("e1-1",)]["status"] == "CLAIMED"
     assert claims[("d1-1",)]["status"] == "DISPUTED"
@@ -86,6 +88,46 @@ def test_card_wallet_overspend_is_split_in_total_order() -> None:
     for reverse in (False, True):
         card = project([GRANT, sale], reverse=reverse).state.rows("card")[("C1",)]
         assert (card["credited"], card["spent"], card["overspend"]) == (100_000, 120_000, 20_000)
+
+
+def test_one_card_wallet_pays_the_aid_desk_and_the_shop_and_counts_each_rupiah_once() -> None:
+    """A Rp200,000 card redeemed twice and then used at the shop for Rp191,000: the
+    duplicate is at risk (Rp200,000) and the shop payment overspends the card (Rp191,000)."""
+    grant = ev(
+        1, "central", 1, "EntitlementGranted", "E1",
+        beneficiary_id="B1", card_uid="C1", program="BLT", cycle="2026-01", value=200_000,
+    )  # fmt: skip
+    first, second = (
+        ev(w, d, 1, "AidRedeemed", "E1", coop, card_uid="C1", allowance_id="AL", value=200_000,
+           verification="CHIP_PIN")
+        for w, d, coop in ((10, "d1", A), (15, "e1", B))
+    )  # fmt: skip
+    sale = ev(
+        20, "d2", 1, "SaleRecorded", "SL9",
+        lines=[{"sku": "BERAS", "qty": 1, "unit_price": 191_000}],
+        payments=[{"method": "khbs", "amount": 191_000}], card_uid="C1",
+    )  # fmt: skip
+    for reverse in (False, True):
+        pr = project([grant, first, second, sale], reverse=reverse)
+        card = pr.state.rows("card")[("C1",)]
+        ent = pr.state.rows("entitlement")[("E1",)]
+        assert (card["credited"], card["spent"], card["overspend"]) == (200_000, 391_000, 191_000)
+        assert ent["value_at_risk"] == 200_000
+        queue = listing(pr.state.rows("conflict").values(), [])
+        by_subject = {i["subject"]: i for i in queue}
+        assert by_subject["card:C1"]["detail"] == {
+            "card_uid": "C1", "overspend": 191_000, "devices": ["d2"], "debits": ["shop"],
+        }  # fmt: skip
+        assert by_subject["entitlement:E1"]["detail"]["value_at_risk"] == 200_000
+
+
+def test_voiding_the_winning_redemption_moves_the_card_draw_to_the_next() -> None:
+    """The card is drawn by whichever redemption stands; a void of the winner hands it on."""
+    void = ev(30, "d1", 2, "AidRedemptionVoided", "E1", redemption_event_id="d1-1", reason="x")
+    pr = project([GRANT, redemption(10, "d1", 1), redemption(20, "e1", 1, coop=B), void])
+    card = pr.state.rows("card")[("C1",)]
+    assert card["debits"] == {"aid/E1": [[20, 0, "e1", 1], "e1", 100_000, B]}
+    assert (card["spent"], card["overspend"]) == (100_000, 0)
 
 
 def test_stock_count_arriving_late_is_placed_in_total_order() -> None:
@@ -186,3 +228,18 @@ def test_a_decision_closes_an_item_even_when_it_arrives_first() -> None:
     )  # fmt: skip
     found = items(project([decision, sale]))
     assert found["NEGATIVE_STOCK"]["status"] == "RESOLVED"
+
+
+def test_a_sale_falls_on_the_cooperatives_own_local_day() -> None:
+    """16:30 UTC is 23:30 in Central Kalimantan (WIB) but 00:30 next day in East Kalimantan
+    (WITA) and 01:30 in Papua (WIT): each sale lands on its cooperative's local day."""
+    wall = 1_772_382_600_000  # 2026-03-01T16:30:00Z
+    pr = project([
+        ev(wall, d, 1, "SaleRecorded", "SL1", coop,
+           lines=[{"sku": "LPG", "qty": 1, "unit_price": 20_000}],
+           payments=[{"method": "cash", "amount": 20_000}])
+        for d, coop in (("k1", "6202081007"), ("t1", "6472021005"), ("p1", "9471010001"))
+    ])  # fmt: skip
+    days = {coop: day for coop, day, _sku in pr.state.rows("sales_day")}
+    assert days == {"6202081007": "2026-03-01", "6472021005": "2026-03-02",
+                    "9471010001": "2026-03-02"}  # fmt: skip

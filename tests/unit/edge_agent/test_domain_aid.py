@@ -64,7 +64,10 @@ def test_central_facts_build_views() -> None:
     """Beneficiary, card, entitlement and allowance events from the central build their views."""
     book = synced()
     assert view(book, "beneficiary:B1") == {"home_coop": "6472021005-KMP"}
-    assert view(book, "card:CARD1") == {"beneficiary_id": "B1", "blocked": False, "reason": None}
+    assert view(book, "card:CARD1") == {
+        "beneficiary_id": "B1", "blocked": False, "reason": None,
+        "credits": {"E1": 300_000}, "spent": 0,
+    }  # fmt: skip
     assert view(book, "entitlement:E1")["value"] == 300_000
     assert view(book, "allowance:A1")["used_count"] == 0
 
@@ -219,3 +222,33 @@ def test_allowances_hold_and_nothing_is_redeemed_twice(
             assert used["used_value"] == 300_000 * len(held) <= used["max_value"]
         for e_id in ("E1", "E2", "E3", "E4"):
             assert view(book, f"entitlement:{e_id}")["redeemed_by"] == current.get(e_id, (None,))[0]
+
+
+def test_one_card_wallet_for_the_aid_desk_and_the_shop() -> None:
+    """A card whose value went on shopping cannot redeem it again, and the other way round;
+    a void gives the value back."""
+    book = synced()
+    book.receive("StockReceived", "BERAS5", {"sku": "BERAS5", "qty": 9, "location": "main",
+                                             "supplier": "Bulog", "doc_no": "DO1"})  # fmt: skip
+    shop = {"lines": [{"sku": "BERAS5", "qty": 1, "unit_price": 191_000}],
+            "payments": [{"method": "khbs", "amount": 191_000}], "card_uid": "CARD1"}  # fmt: skip
+    sale = book.record("SaleRecorded", "SL1", shop)
+    refusal = book.refusal("AidRedeemed", "E1", redemption())
+    assert refusal.rule == "card_value_exhausted" and "Rp109.000 left" in str(refusal)
+    book.record("SaleVoided", "SL1", {"reason": "batal"})
+    assert view(book, "card:CARD1")["spent"] == 0
+    r = book.record("AidRedeemed", "E1", redemption())
+    assert view(book, "card:CARD1")["spent"] == 300_000
+    assert book.refusal("SaleRecorded", "SL2", shop).rule == "card_value_exhausted"
+    book.record("AidRedemptionVoided", "E1", {"redemption_event_id": r.event_id,
+                                              "reason": "salah"})  # fmt: skip
+    assert view(book, "card:CARD1")["spent"] == 0
+    assert sale.event_id
+
+
+def test_an_entitlement_moved_to_another_card_moves_its_credit() -> None:
+    """A later grant of the same entitlement to another card takes its value with it."""
+    book = synced()
+    book.receive("EntitlementGranted", "E1", grant("CARD2"))
+    assert view(book, "card:CARD1")["credits"] == {}
+    assert view(book, "card:CARD2")["credits"] == {"E1": 300_000}

@@ -56,6 +56,8 @@ def test_sale_takes_stock_and_keeps_its_lines() -> None:
         "lines": [{"sku": "BERAS5", "qty": 2}, {"sku": "GULA1", "qty": 1}],
         "total": 168_000,
         "voided_by": None,
+        "card_uid": None,
+        "khbs": 0,
     }
 
 
@@ -117,6 +119,9 @@ def test_khbs_payment_with_a_blocked_card_is_refused() -> None:
     """A KHBS card payment with a card blocked over the downlink is refused; cash is not."""
     book = stocked(BERAS5=10)
     book.receive("CardIssued", "CARD1", {"beneficiary_id": "B1"})
+    grant = {"beneficiary_id": "B1", "card_uid": "CARD1", "program": "BLT", "cycle": "2026-01",
+             "value": 300_000}  # fmt: skip
+    book.receive("EntitlementGranted", "E1", grant)
     book.record("SaleRecorded", "SALE0", {**_khbs(sale(line("BERAS5", 1))), "card_uid": "CARD1"})
     book.receive("CardBlocked", "CARD1", {"reason": "reported lost"})
     refusal = book.refusal(
@@ -124,6 +129,17 @@ def test_khbs_payment_with_a_blocked_card_is_refused() -> None:
     )
     assert refusal.rule == "card_blocked" and "reported lost" in str(refusal)
     book.record("SaleRecorded", "SALE2", sale(line("BERAS5", 1), card_uid="CARD1"))
+
+
+def test_a_khbs_payment_names_its_card_and_stays_within_its_value() -> None:
+    """Without a card, or beyond what the card has left here, a KHBS payment is refused."""
+    book = stocked(BERAS5=10)
+    assert book.refusal("SaleRecorded", "S1", _khbs(sale(line("BERAS5", 1)))).rule == (
+        "card_missing"
+    )
+    refusal = book.refusal("SaleRecorded", "S1", {**_khbs(sale(line("BERAS5", 1))),
+                                                  "card_uid": "CARD9"})  # fmt: skip
+    assert refusal.rule == "card_value_exhausted" and "Rp0 left" in str(refusal)
 
 
 def _khbs(payload: dict[str, Any]) -> dict[str, Any]:
