@@ -305,3 +305,7 @@ from kopsync.cli.central.workers import project_worker  # noqa: E402  (scale-out
 
 central.add_command(replay)
 central.add_command(project_worker)
+
+from kopsync.cli.central.report import register as register_reports  # noqa: E402
+
+register_reports(central)

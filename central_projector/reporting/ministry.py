@@ -1,0 +1,139 @@
+"""One cooperative's data shaped for the ministry's reporting: one table per subject.
+
+Tables (every field documented in ``docs/EXPORTS.md``): ``cooperative`` (one row),
+``members``, ``savings``, ``loans``, and the business units ``sales`` (per month and
+item), ``stock``, ``aid`` (per programme and cycle) and ``stimulus``. Members are
+listed by their cooperative id and status only: names, NIK, KK and phone numbers stay in
+the province (UU PDP: the ministry's figures need none of them). Money is integer rupiah.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import sqlalchemy as sa
+
+from central_projector.projection.folds import loans as loan_rules
+from central_projector.projection.readmodels.tables import TABLES, decode_row
+from central_projector.reporting.regions import Region, zone_of
+from central_projector.reporting.rollups import coop_figures
+
+T = TABLES
+Table = list[dict[str, Any]]
+
+
+def _rows(conn: sa.Connection, kind: str, coop_id: str) -> Table:
+    t = T[kind]
+    pk = [t.c[c.name] for c in t.primary_key.columns]
+    q = sa.select(t).where(t.c.coop_id == coop_id).order_by(*pk)
+    return [decode_row(kind, dict(r)) for r in conn.execute(q).mappings()]
+
+
+def coop_export(conn: sa.Connection, coop_id: str, as_of: str, now_ms: int) -> dict[str, Table]:
+    """The ministry's tables of ``coop_id`` as of ``as_of`` (arrears and sales dated by it)."""
+    digits = coop_id.split("-")[0]
+    figures = coop_figures(conn, Region(coop_id, "cooperative"), as_of, now_ms=now_ms).get(coop_id)
+    sync = figures["sync"] if figures else {}
+    cooperative = {
+        "coop_id": coop_id,
+        "province": coop_id[:2],
+        "regency": coop_id[:4],
+        "district": coop_id[:6],
+        "village": digits,
+        "zone": zone_of(coop_id),
+        "as_of": as_of,
+        "events": sync.get("events", 0),
+        "devices": sync.get("devices", 0),
+    }
+    return {
+        "cooperative": [cooperative],
+        "members": _members(conn, coop_id),
+        "savings": _savings(conn, coop_id),
+        "loans": _loans(conn, coop_id, as_of),
+        "sales": _sales(conn, coop_id, as_of),
+        "stock": _stock(conn, coop_id),
+        "aid": _aid(figures),
+        "stimulus": _stimulus(conn, coop_id),
+    }
+
+
+def _members(conn: sa.Connection, coop_id: str) -> Table:
+    groups = _rows(conn, "nik_group", coop_id)
+    alias_of = {a: g["canonical"] for g in groups for a in g["aliases"]}
+    return [
+        {
+            "member_id": m["member_id"],
+            "status": m["status"],
+            "desa_code": (m["profile"] or {}).get("desa_code", [None])[0],
+            "alias_of": alias_of.get(m["member_id"]),
+            "merged_into": (m["merged_into"] or [None])[0],
+        }
+        for m in _rows(conn, "member", coop_id)
+    ]
+
+
+def _savings(conn: sa.Connection, coop_id: str) -> Table:
+    keys = ("account_id", "member_id", "product", "opened_on", "deposits", "withdrawals",
+            "reversed_deposits", "reversed_withdrawals", "balance")  # fmt: skip
+    return [{k: a[k] for k in keys} for a in _rows(conn, "savings", coop_id)]
+
+
+def _loans(conn: sa.Connection, coop_id: str, as_of: str) -> Table:
+    out = []
+    for r in _rows(conn, "loan", coop_id):
+        days, behind = loan_rules.arrears(r, as_of)
+        out.append(
+            {
+                "loan_id": r["loan_id"],
+                "member_id": r["member_id"],
+                "status": r["status"],
+                "principal": r["principal"],
+                "tenor_months": r["tenor_months"],
+                "first_due": r["first_due"],
+                "disbursed": r["disbursed"],
+                "interest": r["interest"],
+                "repaid": r["repaid"],
+                "outstanding": r["outstanding"],
+                "days_past_due": days,
+                "in_arrears": behind,
+                "written_off": r["written_off"],
+                "written_off_on": r["written_off_on"],
+                "recovered": r["recovered"],
+            }
+        )
+    return out
+
+
+def _sales(conn: sa.Connection, coop_id: str, as_of: str) -> Table:
+    months: dict[tuple[str, str], dict[str, int]] = defaultdict(
+        lambda: {"qty": 0, "amount": 0, "lines": 0, "voided_qty": 0, "voided_amount": 0}
+    )
+    for r in _rows(conn, "sales_day", coop_id):
+        if r["day"] <= as_of:
+            cell = months[(r["day"][:7], r["sku"])]
+            for k in cell:
+                cell[k] += r[k]
+    return [{"month": m, "sku": sku, **cell} for (m, sku), cell in sorted(months.items())]
+
+
+def _stock(conn: sa.Connection, coop_id: str) -> Table:
+    keys = ("location", "sku", "on_hand", "received", "sold", "returned", "adjusted",
+            "shipped_out", "shipped_in", "counts")  # fmt: skip
+    return [{k: r[k] for k in keys} for r in _rows(conn, "stock", coop_id)]
+
+
+def _aid(figures: dict[str, Any] | None) -> Table:
+    if not figures:
+        return []
+    return [
+        {"program": program, "cycle": cycle, **cell}
+        for program, cycles in sorted(figures["aid"]["by_program"].items())
+        for cycle, cell in sorted(cycles.items())
+    ]
+
+
+def _stimulus(conn: sa.Connection, coop_id: str) -> Table:
+    keys = ("fund_id", "program_year", "allocated", "tranches", "disbursed", "utilised",
+            "repaid", "balance")  # fmt: skip
+    return [{k: r[k] for k in keys} for r in _rows(conn, "fund", coop_id)]

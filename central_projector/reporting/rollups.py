@@ -1,0 +1,425 @@
+"""Roll-ups: a region's figures as the sum of its cooperatives', as of a date.
+
+Every figure is computed per cooperative (one grouped query per area over the read
+models), then added up: the figures of a regency or province are *by construction* the
+sum of its cooperatives' (a property test checks it for any delivery order). Sums add,
+``last_seen`` takes the latest; the only derived figure, PAR30, is recomputed at each
+level from the two sums it divides (``par30_outstanding`` / ``outstanding``).
+
+What the date means: ``as_of`` is the day at which dated figures are evaluated: loan
+arrears buckets and PAR30 (instalments due by then and not repaid), and, when a date is
+given, sales (days up to and including it; ``day_sales_amount`` the day itself).
+Balances (savings, outstanding, funds, stock, aid) are the read models' current
+position: they keep totals, not their history. Without a date, arrears are evaluated at
+the latest business date the region's counters have recorded and every sale counts.
+Devices are *silent* when the central has not heard from them for ``silent_days`` at
+``now_ms``: that is about the present, whatever the date.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from central_projector.projection.folds import loans as loan_rules
+from central_projector.projection.readmodels.tables import TABLES, decode_row
+from central_projector.record.store import ISSUER_ID
+from central_projector.record.tables import devices, events, gaps
+from central_projector.reporting.regions import Region, local_today
+
+T = TABLES
+Figures = dict[str, Any]
+SILENT_DAYS = 3
+DAY_MS = 86_400_000
+SECTIONS = ("members", "savings", "loans", "aid", "stimulus", "shop", "sync")
+# combined by the latest value, not summed
+LATEST = frozenset({"last_seen"})
+PAR30_BUCKETS = ("31-60", "61-90", "90+")
+
+
+def empty() -> Figures:
+    """A cooperative's figures before anything is counted (every fixed key present)."""
+    buckets = {name: 0 for name, _, _ in loan_rules.BUCKETS} | {"90+": 0}
+    return {
+        "members": {"count": 0, "by_status": {}},
+        "savings": {"accounts": 0, "balance": 0, "by_product": {}},
+        "loans": {
+            "loans": 0,
+            "disbursed": 0,
+            "repaid": 0,
+            "outstanding": 0,
+            "arrears_buckets": buckets,
+            "par30_outstanding": 0,
+            "par30_bp": 0,
+            "written_off": 0,
+            "written_off_loans": 0,
+            "recovered": 0,
+        },
+        "aid": {
+            "entitlements": 0,
+            "entitled_value": 0,
+            "redeemed": 0,
+            "redeemed_value": 0,
+            "disputed": 0,
+            "disputed_value": 0,
+            "value_at_risk": 0,
+            "by_program": {},
+        },
+        "stimulus": {
+            "funds": 0,
+            "allocated": 0,
+            "disbursed": 0,
+            "utilised": 0,
+            "repaid": 0,
+            "balance": 0,
+        },
+        "shop": {
+            "sales_amount": 0,
+            "sales_qty": 0,
+            "sales_lines": 0,
+            "voided_amount": 0,
+            "day_sales_amount": 0,
+            "stock_items": 0,
+            "stock_negative": 0,
+        },
+        "sync": {
+            "devices": 0,
+            "retired": 0,
+            "silent": 0,
+            "last_seen": 0,
+            "events": 0,
+            "backlog": 0,
+            "quarantined": 0,
+            "clock_skew_events": 0,
+            "gap_events": 0,
+            "open_gaps": 0,
+            "open_conflicts": 0,
+            "conflicts_by_kind": {},
+        },
+    }
+
+
+def add(into: Figures, more: Mapping[str, Any]) -> Figures:
+    """Add ``more`` into ``into`` in place: numbers sum (``last_seen`` takes the latest)."""
+    for key, value in more.items():
+        if isinstance(value, Mapping):
+            add(into.setdefault(key, {}), value)
+        elif key in LATEST:
+            into[key] = max(into.get(key, 0), value)
+        else:
+            into[key] = into.get(key, 0) + value
+    return into
+
+
+def finish(fig: Figures) -> Figures:
+    """Recompute the derived figures of one level (PAR30 in basis points)."""
+    lo = fig["loans"]
+    lo["par30_bp"] = (
+        lo["par30_outstanding"] * 10_000 // lo["outstanding"] if lo["outstanding"] else 0
+    )
+    return fig
+
+
+def total(figures: Iterable[Figures]) -> Figures:
+    out = empty()
+    for f in figures:
+        add(out, f)
+    return finish(out)
+
+
+def rollup(
+    conn: sa.Connection,
+    region: Region,
+    as_of: str | None = None,
+    *,
+    now_ms: int | None = None,
+    silent_days: int = SILENT_DAYS,
+) -> dict[str, Any]:
+    """The region's figures, its children's (regencies of a province, else cooperatives)
+    and every cooperative's, as of ``as_of`` (default: the region's latest business date)."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    day = as_of or latest_business_date(conn, region) or local_today(region.code, now_ms)
+    per_coop = coop_figures(
+        conn, region, day, now_ms=now_ms, silent_days=silent_days, sales_until=as_of
+    )
+    width = region.child_length
+    groups: dict[str, list[Figures]] = defaultdict(list)
+    for coop_id, fig in per_coop.items():
+        groups[coop_id[:width] if width else coop_id].append(fig)
+    children = [
+        {
+            "region": code,
+            "level": "regency" if width else "cooperative",
+            "cooperatives": len(figs),
+            "figures": total(figs),
+        }
+        for code, figs in sorted(groups.items())
+    ]
+    return {
+        "region": region.code,
+        "level": region.level,
+        "name": region.name,
+        "zone": region.zone,
+        "as_of": day,
+        "silent_days": silent_days,
+        "cooperatives": len(per_coop),
+        "figures": total(per_coop.values()),
+        "children": children,
+    }
+
+
+def latest_business_date(conn: sa.Connection, region: Region) -> str | None:
+    c = T["coop"]
+    lo, hi = region.bounds()
+    return conn.execute(
+        sa.select(sa.func.max(c.c.as_of)).where(c.c.coop_id >= lo, c.c.coop_id < hi)
+    ).scalar()
+
+
+def coop_figures(
+    conn: sa.Connection,
+    region: Region,
+    as_of: str,
+    *,
+    now_ms: int,
+    silent_days: int = SILENT_DAYS,
+    sales_until: str | None = None,
+) -> dict[str, Figures]:
+    """Every cooperative of the region with its own figures (finished), by id; sales on
+    days up to ``sales_until`` (every day when ``None``)."""
+    lo, hi = region.bounds()
+    out: dict[str, Figures] = {}
+
+    def fig(coop_id: str) -> Figures:
+        if coop_id not in out:
+            out[coop_id] = empty()
+        return out[coop_id]
+
+    for coop_id in _coop_ids(conn, lo, hi):
+        fig(coop_id)
+    _members(conn, lo, hi, fig)
+    _savings(conn, lo, hi, fig)
+    _loans(conn, lo, hi, as_of, fig)
+    _aid(conn, lo, hi, fig)
+    _stimulus(conn, lo, hi, fig)
+    _shop(conn, lo, hi, sales_until or as_of, sales_until is not None, fig)
+    _sync(conn, lo, hi, fig, now_ms - silent_days * DAY_MS)
+    for f in out.values():
+        finish(f)
+    return dict(sorted(out.items()))
+
+
+def _in(col: sa.ColumnElement[Any], lo: str, hi: str) -> sa.ColumnElement[bool]:
+    return sa.and_(col >= lo, col < hi)
+
+
+def _coop_ids(conn: sa.Connection, lo: str, hi: str) -> set[str]:
+    c = T["coop"]
+    ids = {r[0] for r in conn.execute(sa.select(c.c.coop_id).where(_in(c.c.coop_id, lo, hi)))}
+    ids |= {
+        r[0]
+        for r in conn.execute(
+            sa.select(devices.c.coop_id).where(_in(devices.c.coop_id, lo, hi)).distinct()
+        )
+        if r[0] != "central"
+    }
+    return ids
+
+
+def _members(conn: sa.Connection, lo: str, hi: str, fig: Any) -> None:
+    m = T["member"]
+    q = (
+        sa.select(m.c.coop_id, m.c.status, sa.func.count())
+        .where(_in(m.c.coop_id, lo, hi))
+        .group_by(m.c.coop_id, m.c.status)
+    )
+    for coop_id, status, n in conn.execute(q):
+        section = fig(coop_id)["members"]
+        section["count"] += n
+        section["by_status"][status or "UNKNOWN"] = n
+
+
+def _savings(conn: sa.Connection, lo: str, hi: str, fig: Any) -> None:
+    s = T["savings"]
+    q = (
+        sa.select(s.c.coop_id, s.c.product, sa.func.count(), sa.func.sum(s.c.balance))
+        .where(_in(s.c.coop_id, lo, hi))
+        .group_by(s.c.coop_id, s.c.product)
+    )
+    for coop_id, product, n, balance in conn.execute(q):
+        section = fig(coop_id)["savings"]
+        section["accounts"] += n
+        section["balance"] += int(balance or 0)
+        key = product or "UNKNOWN"
+        section["by_product"][key] = section["by_product"].get(key, 0) + int(balance or 0)
+
+
+def _loans(conn: sa.Connection, lo: str, hi: str, as_of: str, fig: Any) -> None:
+    t = T["loan"]
+    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    q = sa.select(t).where(_in(t.c.coop_id, lo, hi))
+    for r in conn.execute(q).mappings():
+        rows[r["coop_id"]].append(decode_row("loan", dict(r)))
+    for coop_id, loans in rows.items():
+        p = loan_rules.portfolio(loans, as_of)
+        section = fig(coop_id)["loans"]
+        for key in ("loans", "disbursed", "repaid", "outstanding", "written_off",
+                    "written_off_loans", "recovered"):  # fmt: skip
+            section[key] += p[key]
+        add(section["arrears_buckets"], p["arrears_buckets"])
+        section["par30_outstanding"] += sum(p["arrears_buckets"][b] for b in PAR30_BUCKETS)
+
+
+def _aid(conn: sa.Connection, lo: str, hi: str, fig: Any) -> None:
+    e, c = T["entitlement"], T["claim"]
+    q = (
+        sa.select(
+            e.c.coop_id,
+            e.c.program,
+            e.c.cycle,
+            sa.func.count(),
+            sa.func.sum(e.c.worth),
+            sa.func.count(e.c.winner),
+            sa.func.sum(e.c.redeemed_value),
+            sa.func.sum(e.c.value_at_risk),
+        )
+        .where(_in(e.c.coop_id, lo, hi))
+        .group_by(e.c.coop_id, e.c.program, e.c.cycle)
+    )
+    for coop_id, program, cycle, n, worth, redeemed, value, at_risk in conn.execute(q):
+        cell = {
+            "entitlements": n,
+            "entitled_value": int(worth or 0),
+            "redeemed": redeemed,
+            "redeemed_value": int(value or 0),
+            "value_at_risk": int(at_risk or 0),
+        }
+        _aid_cell(fig(coop_id)["aid"], program, cycle, cell)
+    # a disputed reimbursement belongs to the cooperative that claims it
+    q2 = (
+        sa.select(c.c.coop_id, e.c.program, e.c.cycle, sa.func.count(), sa.func.sum(c.c.value))
+        .select_from(c.outerjoin(e, e.c.entitlement_id == c.c.entitlement_id))
+        .where(_in(c.c.coop_id, lo, hi), c.c.status == "DISPUTED")
+        .group_by(c.c.coop_id, e.c.program, e.c.cycle)
+    )
+    for coop_id, program, cycle, n, value in conn.execute(q2):
+        cell = {"disputed": n, "disputed_value": int(value or 0)}
+        _aid_cell(fig(coop_id)["aid"], program, cycle, cell)
+
+
+def _aid_cell(section: Figures, program: str | None, cycle: str | None, cell: Figures) -> None:
+    add(section, cell)
+    by_cycle = section["by_program"].setdefault(program or "UNKNOWN", {})
+    zero = {"entitlements": 0, "entitled_value": 0, "redeemed": 0, "redeemed_value": 0,
+            "disputed": 0, "disputed_value": 0, "value_at_risk": 0}  # fmt: skip
+    add(by_cycle.setdefault(cycle or "-", zero), cell)
+
+
+def _stimulus(conn: sa.Connection, lo: str, hi: str, fig: Any) -> None:
+    f = T["fund"]
+    cols = ("allocated", "disbursed", "utilised", "repaid", "balance")
+    q = (
+        sa.select(f.c.coop_id, sa.func.count(), *(sa.func.sum(f.c[k]) for k in cols))
+        .where(_in(f.c.coop_id, lo, hi))
+        .group_by(f.c.coop_id)
+    )
+    for coop_id, n, *sums in conn.execute(q):
+        section = fig(coop_id)["stimulus"]
+        section["funds"] += n
+        for k, v in zip(cols, sums, strict=True):
+            section[k] += int(v or 0)
+
+
+def _shop(conn: sa.Connection, lo: str, hi: str, as_of: str, cut: bool, fig: Any) -> None:
+    d, s = T["sales_day"], T["stock"]
+    on_day = sa.func.sum(sa.case((d.c.day == as_of, d.c.amount), else_=0))
+    q = (
+        sa.select(
+            d.c.coop_id,
+            sa.func.sum(d.c.amount),
+            sa.func.sum(d.c.qty),
+            sa.func.sum(d.c.lines),
+            sa.func.sum(d.c.voided_amount),
+            on_day,
+        )
+        .where(_in(d.c.coop_id, lo, hi), *([d.c.day <= as_of] if cut else []))
+        .group_by(d.c.coop_id)
+    )
+    for coop_id, amount, qty, lines, voided, today in conn.execute(q):
+        section = fig(coop_id)["shop"]
+        section["sales_amount"] += int(amount or 0)
+        section["sales_qty"] += int(qty or 0)
+        section["sales_lines"] += int(lines or 0)
+        section["voided_amount"] += int(voided or 0)
+        section["day_sales_amount"] += int(today or 0)
+    negative = sa.func.sum(sa.case((s.c.on_hand < 0, 1), else_=0))
+    q2 = (
+        sa.select(s.c.coop_id, sa.func.count(), negative)
+        .where(_in(s.c.coop_id, lo, hi))
+        .group_by(s.c.coop_id)
+    )
+    for coop_id, n, neg in conn.execute(q2):
+        section = fig(coop_id)["shop"]
+        section["stock_items"] += n
+        section["stock_negative"] += int(neg or 0)
+
+
+def _sync(conn: sa.Connection, lo: str, hi: str, fig: Any, silent_before: int) -> None:
+    q = sa.select(
+        devices.c.coop_id, devices.c.retired, devices.c.last_seen, devices.c.quarantined
+    ).where(_in(devices.c.coop_id, lo, hi))
+    for coop_id, retired, last_seen, quarantined in conn.execute(q):
+        section = fig(coop_id)["sync"]
+        section["devices"] += 1
+        section["retired"] += 1 if retired else 0
+        section["quarantined"] += int(quarantined or 0)
+        seen = int(last_seen or 0)
+        section["last_seen"] = max(section["last_seen"], seen)
+        if not retired and seen < silent_before:
+            section["silent"] += 1
+    co = T["coop"]
+    for coop_id, n in conn.execute(
+        sa.select(co.c.coop_id, co.c.events).where(_in(co.c.coop_id, lo, hi))
+    ):
+        fig(coop_id)["sync"]["events"] += int(n or 0)
+    d = T["device"]
+    q2 = (
+        sa.select(d.c.coop_id, sa.func.sum(d.c.skew_count), sa.func.sum(d.c.gap_count))
+        # the central's own issuer is no device of the cooperative it issued to first
+        .where(_in(d.c.coop_id, lo, hi), d.c.device_id != ISSUER_ID)
+        .group_by(d.c.coop_id)
+    )
+    for coop_id, skew, gap in conn.execute(q2):
+        section = fig(coop_id)["sync"]
+        section["clock_skew_events"] += int(skew or 0)
+        section["gap_events"] += int(gap or 0)
+    held = (
+        sa.select(events.c.coop_id, sa.func.count())
+        .where(events.c.status == "held", _in(events.c.coop_id, lo, hi))
+        .group_by(events.c.coop_id)
+    )
+    for coop_id, n in conn.execute(held):
+        fig(coop_id)["sync"]["backlog"] += n
+    open_gaps = (
+        sa.select(devices.c.coop_id, sa.func.count())
+        .select_from(gaps.join(devices, devices.c.device_id == gaps.c.device_id))
+        .where(gaps.c.status == "open", _in(devices.c.coop_id, lo, hi))
+        .group_by(devices.c.coop_id)
+    )
+    for coop_id, n in conn.execute(open_gaps):
+        fig(coop_id)["sync"]["open_gaps"] += n
+    c, r = T["conflict"], T["resolution"]
+    q3 = (
+        sa.select(c.c.coop_id, c.c.kind, sa.func.count())
+        .select_from(c.outerjoin(r, r.c.conflict_id == c.c.conflict_id))
+        .where(c.c.active.is_(True), r.c.conflict_id.is_(None), _in(c.c.coop_id, lo, hi))
+        .group_by(c.c.coop_id, c.c.kind)
+    )
+    for coop_id, kind, n in conn.execute(q3):
+        section = fig(coop_id)["sync"]
+        section["open_conflicts"] += n
+        section["conflicts_by_kind"][kind] = section["conflicts_by_kind"].get(kind, 0) + n
