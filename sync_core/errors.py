@@ -12,7 +12,9 @@ each carries a message that says what was wrong and what to do. Library errors
     │   ├── InvalidId                        an id is not a valid subject token
     │   ├── ValidationError                  a payload does not match its schema
     │   ├── UnknownEventType (LookupError)   no schema for (type, version)
-    │   └── IdempotencyKeyReused             one idempotency key sent with another request
+    │   ├── IdempotencyKeyReused             one idempotency key sent with another request
+    │   └── UnknownItem (LookupError)        no such conflict, cooperative or operator
+    ├── NotAuthorised (PermissionError)      the operator may not act on that region
     ├── RuleViolation                        a local business rule refused a command
     ├── IntegrityError                       a peer or the disk broke the rules
     │   ├── DecodeError                      bytes are not a canonical envelope
@@ -60,6 +62,14 @@ class UnknownEventType(UsageError, LookupError):
 
 class IdempotencyKeyReused(UsageError):
     """An idempotency key that already answered one request came with a different one."""
+
+
+class UnknownItem(UsageError, LookupError):
+    """The conflict, cooperative or operator named does not exist."""
+
+
+class NotAuthorised(KopsyncError, PermissionError):
+    """The operator is not authorised for the region of what they asked to change."""
 
 
 class RuleViolation(KopsyncError):

@@ -13,9 +13,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import sqlalchemy as sa
+
 from central_projector.projection.folds import Event
 from central_projector.projection.projector import Projector
 from central_projector.record.store import CentralStore
+from central_projector.record.tables import devices
 from support.projector_db import deliver
 
 BAPINANG, KALAMPANGAN, PASER = "6202081007", "6271031004", "6401050012"
@@ -133,6 +136,14 @@ def seed(url: str) -> None:
     with CentralStore(url) as store:
         for device, coop in DEVICES:
             store.register_device(coop, device, os.urandom(32))
+        events = history()
         with Projector(url) as projector:
-            deliver(store.engine, history(), set())
+            deliver(store.engine, events, set())
             projector.run_once()
+        # what ingest records of each contact
+        with store.engine.begin() as conn:
+            for device, _ in DEVICES:
+                seen = max(e.received_at for e in events if e.device_id == device)
+                conn.execute(
+                    sa.update(devices).where(devices.c.device_id == device).values(last_seen=seen)
+                )

@@ -309,3 +309,7 @@ central.add_command(project_worker)
 from kopsync.cli.central.report import register as register_reports  # noqa: E402
 
 register_reports(central)
+
+from kopsync.cli.central.console import register as register_console  # noqa: E402
+
+register_console(central)

@@ -24,6 +24,7 @@ from central_projector.projection.projector import (
     Projector,
 )
 from central_projector.projection.readmodels import queries
+from central_projector.projection.resolve import resolve_conflict
 from central_projector.projection.steps import RunResult
 from central_projector.record.store import DEFAULT_URL, CentralStore
 from kopsync.cli.common import (
@@ -37,7 +38,7 @@ from kopsync.cli.common import (
 from kopsync.connection import nats_connection
 from sync_core import subjects
 from sync_core.errors import UsageError
-from sync_core.ids import check_coop_id, check_id
+from sync_core.ids import check_coop_id
 from sync_core.localtime import check_date
 from sync_core.transport import ConnectOptions, connected
 
@@ -323,28 +324,16 @@ def resolve(
     conflict_id: str, decision: str, note: str, resolved_by: str | None, db_url: str, as_json: bool
 ) -> None:
     """Record a decision on a conflict item (a ConflictResolved event) and project it."""
-    check_id(conflict_id, "conflict id")
-    check_id(decision, "--decision")
     with Projector(db_url) as projector:
         projector.run_once()
-        with projector.engine.connect() as conn:
-            items = {i["id"]: i for i in queries.conflicts(conn)}
-        item = items.get(conflict_id)
-        if item is None:
-            raise UsageError(
-                f"no conflict {conflict_id}; `kopsync central conflicts --open` lists the open ones"
-            )
-        payload = {"decision": decision, "note": note}
-        if resolved_by:
-            payload["resolved_by"] = resolved_by
         with CentralStore(db_url) as store:
-            env = store.issue("ConflictResolved", item["coop_id"], payload, conflict_id)
+            done = resolve_conflict(store, conflict_id, decision, note, resolved_by=resolved_by)
         projector.run_once()
     if as_json:
-        emit_json({"conflict_id": conflict_id, "event_id": env.event_id, "decision": decision})
+        emit_json({"conflict_id": conflict_id, "event_id": done.event_id, "decision": decision})
     else:
-        again = " (it had a decision already; this one is later)" if item["resolution"] else ""
-        click.echo(f"resolved {conflict_id} ({item['kind']}) as {decision}{again}")
+        again = " (it had a decision already; this one is later)" if done.decided_before else ""
+        click.echo(f"resolved {conflict_id} ({done.kind}) as {decision}{again}")
 
 
 def register(group: click.Group) -> None:

@@ -1,0 +1,171 @@
+"""What each console page shows, as plain data for its template (blocking reads)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+
+from central_projector.projection.resolve import find_item
+from central_projector.reporting import exports, health, ministry, rollups
+from central_projector.reporting.formats import figure, rupiah
+from central_projector.reporting.regions import NAMES, Region, local_time, local_today
+from sync_core.errors import UnknownItem
+
+# decisions offered per kind (an operator may type another); each is an id token
+DECISIONS: dict[str, tuple[str, ...]] = {
+    "DUPLICATE_REDEMPTION": ("REIMBURSE_WINNER_ONLY", "REIMBURSE_BOTH", "RECOVER_FROM_FAMILY"),
+    "OVERSPEND": ("ACCEPT_OVERSPEND", "RECOVER_FROM_COOP", "RAISE_ALLOWANCE"),
+    "NEGATIVE_STOCK": ("COUNT_ORDERED", "ADJUSTED", "ACCEPT"),
+    "PROFILE_CONFLICT": ("KEEP_LATEST", "KEEP_EARLIER", "VERIFIED_IN_PERSON"),
+    "DUPLICATE_NIK": ("MERGE", "KEEP_APART"),
+    "NIK_COLLISION": ("VERIFIED_IN_PERSON", "CORRECT_NIK"),
+    "LATE_REPAYMENT": ("RECOMPUTE_WRITE_OFF", "ACCEPT"),
+    "RECOVERY_AFTER_WRITE_OFF": ("BOOK_RECOVERY", "ACCEPT"),
+    "CLOCK_SKEW": ("CLOCK_FIXED", "ACCEPT"),
+    "GAP": ("RESENT", "ACCEPT_LOSS"),
+}
+KINDS = tuple(DECISIONS)
+
+
+class Views:
+    def __init__(self, engine: sa.Engine, silent_days: int) -> None:
+        self.engine = engine
+        self.silent_days = silent_days
+
+    def now(self) -> int:
+        return int(time.time() * 1000)
+
+    def rollup(self, region: Region, as_of: str | None) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            return rollups.rollup(conn, region, as_of, silent_days=self.silent_days)
+
+    def region_context(self, report: dict[str, Any]) -> dict[str, Any]:
+        region = Region(report["region"], report["level"])
+        return {
+            "report": report,
+            "sections": sections(report["figures"], region.code),
+            "children": [child_row(c) for c in report["children"]],
+            "exports": rollups.SECTIONS,
+        }
+
+    def coop_context(self, region: Region, as_of: str | None) -> dict[str, Any]:
+        now = self.now()
+        with self.engine.connect() as conn:
+            report = rollups.rollup(conn, region, as_of, now_ms=now, silent_days=self.silent_days)
+            if not report["cooperatives"]:
+                raise UnknownItem(f"no cooperative {region.code} in the read models")
+            devices = health.device_health(conn, region, now, self.silent_days)
+            items = health.conflict_queue(conn, region, status="OPEN")
+        for d in devices:
+            d["last_seen_local"] = (
+                local_time(d["last_seen"], d["coop_id"]) if d["last_seen"] else None
+            )
+        return {
+            "report": report,
+            "sections": sections(report["figures"], region.code),
+            "devices": devices,
+            "items": items,
+            "tables": ("members", "savings", "loans", "sales", "stock", "aid", "stimulus"),
+        }
+
+    def sync_context(self, region: Region, days: int) -> dict[str, Any]:
+        now = self.now()
+        with self.engine.connect() as conn:
+            devices = health.device_health(conn, region, now, days)
+        for d in devices:
+            d["last_seen_local"] = (
+                local_time(d["last_seen"], d["coop_id"]) if d["last_seen"] else None
+            )
+        return {
+            "region": region,
+            "days": days,
+            "devices": devices,
+            "silent": sum(1 for d in devices if d["silent"]),
+        }
+
+    def queue_context(self, region: Region, filters: dict[str, Any]) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            items = health.conflict_queue(conn, region, **filters)
+        return {"region": region, "items": items, "kinds": KINDS, "kind": filters["kind"]}
+
+    def item(self, conflict_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            item = find_item(conn, conflict_id)
+        if item is None:
+            raise UnknownItem(f"no conflict {conflict_id}")
+        return item
+
+    def item_context(self, item: dict[str, Any]) -> dict[str, Any]:
+        import json
+
+        return {
+            "item": item,
+            "detail": json.dumps(item["detail"], ensure_ascii=False, indent=2, sort_keys=True),
+            "decisions": DECISIONS.get(item["kind"] or "", ("ACCEPT",)),
+        }
+
+    def replay_context(self) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            status = health.projection_status(conn)
+        zone_code = "62"  # the province's data centre shows its own clock
+        p = status["projector"]
+        if p:
+            p["updated_local"] = local_time(p["updated_at"], zone_code)
+        r = status["replay"]
+        if r:
+            r["created_local"] = local_time(r["created_at"], zone_code)
+        return {"status": status}
+
+    def ministry(self, region: Region, as_of: str | None) -> dict[str, Any]:
+        now = self.now()
+        with self.engine.connect() as conn:
+            day = (
+                as_of or rollups.latest_business_date(conn, region) or local_today(region.code, now)
+            )
+            tables = ministry.coop_export(conn, region.code, day, now)
+        if not tables["cooperative"][0]["events"] and not tables["members"]:
+            raise UnknownItem(f"no cooperative {region.code} in the read models")
+        return tables
+
+
+def sections(figures: dict[str, Any], code: str) -> list[tuple[str, list[tuple[str, int, str]]]]:
+    """Per section: (dotted path, raw value, as shown) for each figure."""
+    out = []
+    for name in rollups.SECTIONS:
+        rows = []
+        for path, value in exports.flatten({name: figures[name]}).items():
+            if path.endswith("last_seen"):
+                shown = local_time(value, code) if value else "-"
+            else:
+                shown = figure(path, value)
+            rows.append((path, value, shown))
+        out.append((name, rows))
+    return out
+
+
+def child_row(child: dict[str, Any]) -> dict[str, Any]:
+    f = child["figures"]
+    cells = {
+        "cooperatives": child["cooperatives"],
+        "members.count": f["members"]["count"],
+        "savings.balance": f["savings"]["balance"],
+        "loans.outstanding": f["loans"]["outstanding"],
+        "loans.par30_bp": f["loans"]["par30_bp"],
+        "aid.redeemed_value": f["aid"]["redeemed_value"],
+        "sync.silent": f["sync"]["silent"],
+        "sync.open_conflicts": f["sync"]["open_conflicts"],
+    }
+    return {
+        "region": child["region"],
+        "name": NAMES.get(child["region"], ""),
+        "level": child["level"],
+        "href": f"/region/{child['region']}"
+        if child["level"] == "regency"
+        else f"/coop/{child['region']}",
+        "cells": [(k, v, figure(k, v)) for k, v in cells.items()],
+    }
+
+
+__all__ = ["Views", "rupiah"]

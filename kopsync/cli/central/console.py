@@ -1,0 +1,182 @@
+"""``kopsync central console`` (the operators' web console) and ``central operator add|list``."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import TextIO
+
+import click
+import structlog
+
+from central_projector.console import operators
+from central_projector.record.dbengine import make_engine
+from central_projector.record.store import DEFAULT_URL
+from central_projector.reporting.reader import read_engine
+from central_projector.reporting.rollups import SILENT_DAYS
+from kopsync.cli.common import configure_logging, emit_json, friendly, json_option
+from sync_core.errors import UsageError
+
+log = structlog.get_logger("kopsync.console")
+
+db_option = click.option(
+    "--db",
+    "db_url",
+    envvar="KOPSYNC_DB_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    help="SQLAlchemy URL of the central store ($KOPSYNC_DB_URL).",
+)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8480`` for IPv6) as a pair, or a one-line error."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
+        raise UsageError(f"--listen '{value}' is not HOST:PORT, e.g. 127.0.0.1:8480")
+    return host.strip("[]"), int(port)
+
+
+def read_secret(path: Path | None) -> str:
+    if path is None:
+        log.warning(
+            "no --secret-file: sessions are signed with a key of this process only; "
+            "operators log in again after a restart"
+        )
+        return secrets.token_urlsafe(48)
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise UsageError(f"cannot read --secret-file {path}: {exc.strerror}") from None
+    if len(text) < 32:
+        raise UsageError(
+            f"--secret-file {path} holds fewer than 32 characters; use a long random key"
+        )
+    return text
+
+
+@click.command()
+@db_option
+@click.option(
+    "--listen", default="127.0.0.1:8480", show_default=True, help="HOST:PORT to serve on."
+)
+@click.option(
+    "--secret-file",
+    envvar="KOPSYNC_CONSOLE_SECRET_FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File with the key that signs session cookies ($KOPSYNC_CONSOLE_SECRET_FILE); "
+    "the same on every console behind one address.",
+)
+@click.option("--secure-cookies", is_flag=True, help="Send the session cookie over HTTPS only.")
+@click.option(
+    "--silent-days",
+    type=click.IntRange(1, 3650),
+    default=SILENT_DAYS,
+    show_default=True,
+    help="A device is silent after this many days unheard.",
+)
+@click.option("--log-console", is_flag=True, help="Readable logs instead of JSON lines.")
+@friendly
+def console(
+    db_url: str,
+    listen: str,
+    secret_file: Path | None,
+    secure_cookies: bool,
+    silent_days: int,
+    log_console: bool,
+) -> None:
+    """Serve the operator console: province → regency → cooperative, sync health,
+    the conflict queue with its resolve form, replay status, exports, /metrics.
+
+    Operators are made with `kopsync central operator add`.
+    """
+    import uvicorn
+
+    from central_projector.console.app import ConsoleSettings, create_app
+
+    configure_logging(as_json=not log_console)
+    host, port = parse_listen(listen)
+    read_engine(db_url).dispose()  # the store must exist: the console never creates one
+    settings = ConsoleSettings(db_url, read_secret(secret_file), secure_cookies, silent_days)
+    app = create_app(settings)
+    log.info("console listening", url=f"http://{host}:{port}/", db=db_url)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@click.group()
+def operator() -> None:
+    """Console operators: who may log in, and for which regions."""
+
+
+@operator.command("add")
+@click.argument("operator_id")
+@click.option("--name", default="", help="The operator's name, shown on decisions.")
+@click.option(
+    "--region",
+    "regions",
+    multiple=True,
+    required=True,
+    help="A region the operator may see and decide (repeat for several): 62, 6401…",
+)
+@click.option(
+    "--password-file",
+    type=click.File("r"),
+    default=None,
+    help="Read the password from this file ('-' for stdin) instead of a prompt.",
+)
+@click.option("--replace", is_flag=True, help="Overwrite an existing operator.")
+@db_option
+@json_option
+@friendly
+def operator_add(
+    operator_id: str,
+    name: str,
+    regions: tuple[str, ...],
+    password_file: TextIO | None,
+    replace: bool,
+    db_url: str,
+    as_json: bool,
+) -> None:
+    """Add an operator OPERATOR_ID with a password (asked twice, never echoed)."""
+    if password_file is not None:
+        password = password_file.read().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    read_engine(db_url).dispose()
+    engine = make_engine(db_url)
+    try:
+        op = operators.add_operator(engine, operator_id, name, password, regions, replace=replace)
+    finally:
+        engine.dispose()
+    if as_json:
+        emit_json({"operator_id": op.operator_id, "name": op.name, "regions": list(op.regions)})
+    else:
+        click.echo(f"operator {op.operator_id} ({op.name}) may act on {', '.join(op.regions)}")
+
+
+@operator.command("list")
+@db_option
+@json_option
+@friendly
+def operator_list(db_url: str, as_json: bool) -> None:
+    """The operators and their regions (never their passwords)."""
+    engine = read_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            ops = operators.list_operators(conn)
+    finally:
+        engine.dispose()
+    if as_json:
+        emit_json([{"operator_id": o.operator_id, "name": o.name, "regions": list(o.regions)}
+                   for o in ops])  # fmt: skip
+        return
+    if not ops:
+        click.echo("no operators (kopsync central operator add ID --region 62)")
+    for o in ops:
+        click.echo(f"{o.operator_id:<20} {o.name:<30} {' '.join(o.regions)}")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(console)
+    group.add_command(operator)
