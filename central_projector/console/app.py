@@ -29,7 +29,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from central_projector.console import i18n, operators
-from central_projector.console.metrics import ConsoleMetrics
+from central_projector.console.metrics import ConsoleMetrics, DeviceCollector
 from central_projector.console.views import Views
 from central_projector.projection.resolve import may_decide, resolve_conflict
 from central_projector.record.store import CentralStore
@@ -60,6 +60,7 @@ def create_app(settings: ConsoleSettings, metrics: ConsoleMetrics | None = None)
     engine = read_engine(settings.db_url)
     store = CentralStore(settings.db_url)
     metrics = metrics or ConsoleMetrics()
+    DeviceCollector(engine, metrics.registry)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     views = Views(engine, settings.silent_days)
 

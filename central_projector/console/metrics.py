@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
+
+from central_projector.record.tables import devices
 
 
 class ConsoleMetrics:
@@ -44,3 +51,30 @@ class ConsoleMetrics:
 
     def exposition(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class DeviceCollector(Collector):
+    """``kopsync_central_device_last_seen_timestamp_seconds{coop_id,device_id}``: when the
+    central last heard from each device not retired (0: never), read from the store when
+    scraped; the alert on silent devices is written over it."""
+
+    def __init__(self, engine: sa.Engine, registry: CollectorRegistry) -> None:
+        self.engine = engine
+        registry.register(self)
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "kopsync_central_device_last_seen_timestamp_seconds",
+            "When the central last heard from the device (Unix time; 0: never).",
+            labels=["coop_id", "device_id"],
+        )
+        q = sa.select(devices.c.coop_id, devices.c.device_id, devices.c.last_seen).where(
+            devices.c.retired.is_(False)
+        )
+        try:
+            with self.engine.connect() as conn:
+                for coop_id, device_id, seen in conn.execute(q):
+                    family.add_metric([coop_id, device_id], int(seen or 0) / 1000)
+        except sa.exc.SQLAlchemyError:
+            return  # /readyz tells the store is unreachable
+        yield family

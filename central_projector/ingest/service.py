@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import nats.errors
@@ -79,6 +79,8 @@ class ServiceStats:
     published: int = 0
     resubscribed: int = 0
     released: int = 0
+    quarantined_by: dict[str, int] = field(default_factory=dict)  # reason -> messages
+    upload_lag_ms: int = 0  # the last upload's wait in KOP_INGEST before its commit
 
 
 class CentralService:
@@ -417,7 +419,11 @@ class CentralService:
             held=result.held,
             quarantined=len(result.quarantined),
         )
+        with contextlib.suppress(Exception):  # a message without JetStream metadata (tests)
+            stored = msg.metadata.timestamp.timestamp()
+            st.upload_lag_ms = max(0, self.clock() - int(stored * 1000))
         for reason, detail in result.quarantined:
+            st.quarantined_by[reason] = st.quarantined_by.get(reason, 0) + 1
             log.warning(
                 "quarantined",
                 coop_id=coop_id,

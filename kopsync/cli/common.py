@@ -86,6 +86,18 @@ def nkey_option(whose: str, made_by: str = "kopsync admin") -> Callable[[F], F]:
     )
 
 
+def metrics_option(func: F) -> F:
+    """``--metrics-listen HOST:PORT``: serve /metrics, /healthz and /readyz there."""
+    return click.option(
+        "--metrics-listen",
+        "metrics_listen",
+        envvar="KOPSYNC_METRICS_LISTEN",
+        default=None,
+        help="Serve /metrics, /healthz and /readyz on HOST:PORT, e.g. 127.0.0.1:9101 "
+        "($KOPSYNC_METRICS_LISTEN; default: none).",
+    )(func)
+
+
 def configure_logging(*, as_json: bool, level: int = logging.INFO) -> None:
     """Once per process: JSON lines for services, readable lines for people, on stderr."""
     import structlog  # here, not at the top: it loads rich, which a teller command never needs

@@ -31,6 +31,7 @@ from kopsync.cli.common import (
     emit_json,
     friendly,
     json_option,
+    metrics_option,
     nkey_option,
     stop_on_signals,
 )
@@ -59,10 +60,16 @@ def partner() -> None:
 @config_option
 @creds_option
 @nkey_option("The central's")
+@metrics_option
 @click.option("--log-console", is_flag=True, help="Readable logs instead of JSON lines.")
 @friendly
 def fanout(
-    nats_url: str, config_path: Path, credentials: str | None, nkey: str | None, log_console: bool
+    nats_url: str,
+    config_path: Path,
+    credentials: str | None,
+    nkey: str | None,
+    metrics_listen: str | None,
+    log_console: bool,
 ) -> None:
     """Feed every partner's stream from KOP_EVENTS (until SIGINT/SIGTERM)."""
     config = load(config_path)
@@ -74,9 +81,41 @@ def fanout(
 
     async def serve() -> None:
         stop_on_signals(service.stop)
-        await service.run()
+        if metrics_listen is None:
+            await service.run()
+        else:
+            await _serve_with_probes(service, metrics_listen)
 
     asyncio.run(serve())
+
+
+async def _serve_with_probes(service: FanoutService, listen: str) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from central_projector.ingest.streams import EVENTS
+    from central_projector.partners.metrics import FanoutMetrics
+    from kopsync.probes import Heartbeat, ProbeServer, poll
+
+    registry = CollectorRegistry()
+    metrics = FanoutMetrics(service.stats, registry)
+    beat = Heartbeat()
+
+    async def lag() -> None:
+        for p in service.config.partners:
+            with contextlib.suppress(Exception):  # its consumer is not made yet
+                info = await service.js.consumer_info(EVENTS, p.consumer, timeout=5)
+                metrics.lag[p.id] = int(info.num_pending or 0)
+
+    def ready() -> str | None:
+        return None if service.ready.is_set() else "not every partner subscribed yet"
+
+    with ProbeServer(listen, registry, alive=beat.check, ready=ready):
+        helpers = [asyncio.create_task(beat.run()), asyncio.create_task(poll(5.0, lag))]
+        try:
+            await service.run()
+        finally:
+            for task in helpers:
+                task.cancel()
 
 
 @partner.command("tail")

@@ -9,11 +9,13 @@ NATS server is ``--nats`` (or ``$KOPSYNC_NATS_URL``), with credentials from
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from prometheus_client import CollectorRegistry
 
 from central_projector.ingest.outbox import flush_outbox
 from central_projector.ingest.service import CentralService
@@ -26,6 +28,7 @@ from kopsync.cli.common import (
     emit_json,
     friendly,
     json_option,
+    metrics_option,
     parse_json_object,
     stop_on_signals,
 )
@@ -117,6 +120,7 @@ def central() -> None:
 )
 @worker_id_option
 @lease_ttl_option
+@metrics_option
 @click.option("--log-console", is_flag=True, help="Readable logs instead of JSON lines.")
 @friendly
 def ingest(
@@ -133,6 +137,7 @@ def ingest(
     partitions: int | None,
     worker_id: str | None,
     lease_ttl: float,
+    metrics_listen: str | None,
     log_console: bool,
 ) -> None:
     """Run the ingest service (until SIGINT/SIGTERM): uploads, hello, outbox, gap timeouts."""
@@ -158,14 +163,40 @@ def ingest(
             worker_id=wid,
             lease_ttl_s=lease_ttl,
         )
-        asyncio.run(_serve(service))
+        asyncio.run(_serve(service, metrics_listen))
     finally:
         store.close()
 
 
-async def _serve(service: CentralService) -> None:
+async def _serve(service: CentralService, metrics_listen: str | None) -> None:
     stop_on_signals(service.stop)
-    await service.run()
+    if metrics_listen is None:
+        await service.run()
+        return
+    from central_projector.ingest.metrics import IngestMetrics
+    from central_projector.ingest.streams import INGEST, INGEST_CONSUMER
+    from kopsync.probes import Heartbeat, ProbeServer, poll
+
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(service.stats, registry)
+    beat = Heartbeat()
+
+    async def pending() -> None:
+        for consumer in [INGEST_CONSUMER, *service.partitions_held]:
+            with contextlib.suppress(Exception):  # not made yet, or not this worker's
+                info = await service.js.consumer_info(INGEST, consumer, timeout=5)
+                metrics.pending[consumer] = int(info.num_pending or 0)
+
+    def ready() -> str | None:
+        return None if service.ready.is_set() else "not connected to NATS and subscribed yet"
+
+    with ProbeServer(metrics_listen, registry, alive=beat.check, ready=ready):
+        helpers = [asyncio.create_task(beat.run()), asyncio.create_task(poll(5.0, pending))]
+        try:
+            await service.run()
+        finally:
+            for task in helpers:
+                task.cancel()
 
 
 @central.command()

@@ -15,6 +15,7 @@ from central_projector.record.store import DEFAULT_URL
 from central_projector.reporting.reader import read_engine
 from central_projector.reporting.rollups import SILENT_DAYS
 from kopsync.cli.common import configure_logging, emit_json, friendly, json_option
+from kopsync.probes import parse_listen
 from sync_core.errors import UsageError
 
 log = structlog.get_logger("kopsync.console")
@@ -27,14 +28,6 @@ db_option = click.option(
     show_default=True,
     help="SQLAlchemy URL of the central store ($KOPSYNC_DB_URL).",
 )
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:8480`` for IPv6) as a pair, or a one-line error."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
-        raise UsageError(f"--listen '{value}' is not HOST:PORT, e.g. 127.0.0.1:8480")
-    return host.strip("[]"), int(port)
 
 
 def read_secret(path: Path | None) -> str:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import signal
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -19,6 +20,7 @@ import structlog
 from central_projector.projection.projector import (
     CACHE_ROWS,
     DEFAULT_BATCH,
+    NAME,
     SQLITE_CACHE_KIB,
     SQLITE_MMAP_BYTES,
     Projector,
@@ -33,6 +35,7 @@ from kopsync.cli.common import (
     emit_json,
     friendly,
     json_option,
+    metrics_option,
     nkey_option,
 )
 from kopsync.connection import nats_connection
@@ -97,6 +100,7 @@ db_option = click.option(
     help="SQLite only: how much of the database file is memory-mapped, MiB; 0 maps none "
     "($KOPSYNC_PROJECT_SQLITE_MMAP_MIB).",
 )
+@metrics_option
 @json_option
 @friendly
 def project(
@@ -110,6 +114,7 @@ def project(
     cache_rows: int,
     sqlite_cache_mib: int,
     sqlite_mmap_mib: int,
+    metrics_listen: str | None,
     as_json: bool,
 ) -> None:
     """Fold committed events into the read models, exactly once.
@@ -131,16 +136,45 @@ def project(
         stop = threading.Event()
         with contextlib.suppress(ValueError):  # not the main thread (tests): no handler
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
-            if nats_url:
-                connection = nats_connection(
-                    nats_url, "kopsync-projector", credentials=credentials, nkey=nkey
-                )
-                asyncio.run(_follow_nats(projector, connection, poll, stop))
-            else:
-                _follow(projector, poll, stop, as_json)
-        except KeyboardInterrupt:
-            pass
+        with contextlib.ExitStack() as probes:
+            ran: Callable[[RunResult], None] = _ran
+            if metrics_listen is not None:
+                ran = _probes(probes, projector, metrics_listen)
+            try:
+                if nats_url:
+                    connection = nats_connection(
+                        nats_url, "kopsync-projector", credentials=credentials, nkey=nkey
+                    )
+                    asyncio.run(_follow_nats(projector, connection, poll, stop, ran))
+                else:
+                    _follow(projector, poll, stop, ran)
+            except KeyboardInterrupt:
+                pass
+
+
+def _ran(res: RunResult) -> None:
+    if res.events:
+        _logged(res)
+
+
+def _probes(
+    stack: contextlib.ExitStack, projector: Projector, listen: str
+) -> Callable[[RunResult], None]:
+    """Serve the projector's metrics; return what each step reports to."""
+    from prometheus_client import CollectorRegistry
+
+    from central_projector.projection.metrics import ProjectorMetrics, store_ready
+    from kopsync.probes import ProbeServer
+
+    registry = CollectorRegistry()
+    metrics = ProjectorMetrics(projector.engine, registry, names=(NAME,))
+    stack.enter_context(ProbeServer(listen, registry, ready=store_ready(metrics)))
+
+    def ran(res: RunResult) -> None:
+        metrics.ran(res)
+        _ran(res)
+
+    return ran
 
 
 def _report(res: RunResult, projector: Projector, as_json: bool) -> None:
@@ -162,12 +196,12 @@ def _report(res: RunResult, projector: Projector, as_json: bool) -> None:
         )
 
 
-def _follow(projector: Projector, poll: float, stop: threading.Event, as_json: bool) -> None:
+def _follow(
+    projector: Projector, poll: float, stop: threading.Event, ran: Callable[[RunResult], None]
+) -> None:
     log.info("following the central store", db=projector.url, poll_s=poll)
     while not stop.is_set():
-        res = projector.run_once()
-        if res.events:
-            _logged(res)
+        ran(projector.run_once())
         stop.wait(poll)
 
 
@@ -177,7 +211,11 @@ def _logged(res: RunResult) -> None:
 
 
 async def _follow_nats(
-    projector: Projector, connection: ConnectOptions, poll: float, stop: threading.Event
+    projector: Projector,
+    connection: ConnectOptions,
+    poll: float,
+    stop: threading.Event,
+    ran: Callable[[RunResult], None],
 ) -> None:
     """Project on every canonical event seen (and at least every ``poll`` seconds).
 
@@ -195,9 +233,7 @@ async def _follow_nats(
         log.info("following the central store, woken by NATS", db=projector.url, poll_s=poll)
         while not stop.is_set():
             wake.clear()
-            res = await asyncio.to_thread(projector.run_once)
-            if res.events:
-                _logged(res)
+            ran(await asyncio.to_thread(projector.run_once))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=poll)
 

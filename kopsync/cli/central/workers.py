@@ -13,7 +13,13 @@ from central_projector.projection.scaleout.routing import stage_names
 from central_projector.projection.scaleout.worker import ProjectionWorker
 from kopsync.cli.central.options import lease_ttl_option, worker_id_option, worker_name
 from kopsync.cli.central.project import db_option
-from kopsync.cli.common import configure_logging, emit_json, friendly, json_option
+from kopsync.cli.common import (
+    configure_logging,
+    emit_json,
+    friendly,
+    json_option,
+    metrics_option,
+)
 from sync_core.errors import UsageError
 
 
@@ -54,6 +60,7 @@ from sync_core.errors import UsageError
     help="Events read per transaction.",
 )
 @click.option("--once", is_flag=True, help="One round: claim, project what is committed, exit.")
+@metrics_option
 @json_option
 @friendly
 def project_worker(
@@ -66,6 +73,7 @@ def project_worker(
     poll: float,
     batch_size: int,
     once: bool,
+    metrics_listen: str | None,
     as_json: bool,
 ) -> None:
     """Project the stages this worker holds a lease on, taking over those of dead workers."""
@@ -108,7 +116,23 @@ def project_worker(
         stop = threading.Event()
         with contextlib.suppress(ValueError):  # not the main thread (tests): no handler
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        with contextlib.suppress(KeyboardInterrupt):
-            worker.run(stop, poll)
+        with contextlib.ExitStack() as probes:
+            if metrics_listen is not None:
+                from prometheus_client import CollectorRegistry
+
+                from central_projector.projection.metrics import ProjectorMetrics, store_ready
+                from kopsync.probes import ProbeServer
+
+                registry = CollectorRegistry()
+                metrics = ProjectorMetrics(
+                    worker.engine,
+                    registry,
+                    counts=lambda: (worker.stats.events, worker.stats.steps),
+                )
+                probes.enter_context(
+                    ProbeServer(metrics_listen, registry, ready=store_ready(metrics))
+                )
+            with contextlib.suppress(KeyboardInterrupt):
+                worker.run(stop, poll)
     finally:
         worker.close()

@@ -27,6 +27,7 @@ from kopsync.cli.common import (
     emit_json,
     friendly,
     json_option,
+    metrics_option,
     stop_on_signals,
 )
 from kopsync.cli.common import nkey_option as shared_nkey_option
@@ -111,6 +112,7 @@ def _describe(r: SyncReport) -> None:
 @nkey_option
 @http_option(None)
 @data_option
+@metrics_option
 @click.option("--log-json", is_flag=True, help="JSON log lines (for a service manager).")
 @friendly
 def run_command(
@@ -119,6 +121,7 @@ def run_command(
     nkey: str | None,
     http: str | None,
     data_dir: Path,
+    metrics_listen: str | None,
     log_json: bool,
 ) -> None:
     """Replicate continuously until Ctrl-C: reconnects by itself, syncs as events are recorded.
@@ -127,7 +130,8 @@ def run_command(
     configure_logging(as_json=log_json, level=logging.INFO)
     with EdgeAgent(data_dir) as agent:
         api = None if http is None else prepare_api(agent, http)
-        asyncio.run(_run(Replicator(agent, _settings(nats_url, credentials, nkey)), api))
+        replicator = Replicator(agent, _settings(nats_url, credentials, nkey))
+        asyncio.run(_run(replicator, agent, api, metrics_listen))
     click.echo("stopped", err=True)
 
 
@@ -137,10 +141,34 @@ def _settings(nats_url: str, credentials: str | None, nkey: str | None) -> Repli
     return ReplicatorSettings(connection)
 
 
-async def _run(replicator: Replicator, api: Api | None) -> None:
+async def _run(
+    replicator: Replicator, agent: EdgeAgent, api: Api | None, metrics_listen: str | None
+) -> None:
     stop = asyncio.Event()
     stop_on_signals(stop.set)
     jobs = [replicator.run(stop)]
     if api is not None:
         jobs.append(serve_api(api, stop))
-    await together(jobs, stop)
+    if metrics_listen is None:
+        await together(jobs, stop)
+        return
+    from prometheus_client import CollectorRegistry
+
+    from edge_agent.app.metrics import EdgeMetrics
+    from kopsync.probes import Heartbeat, ProbeServer, poll
+
+    registry = CollectorRegistry()
+    metrics = EdgeMetrics(registry)
+    beat = Heartbeat()
+
+    async def status() -> None:
+        metrics.update(agent.status())
+
+    await status()
+    with ProbeServer(metrics_listen, registry, alive=beat.check):
+        helpers = [asyncio.create_task(beat.run()), asyncio.create_task(poll(2.0, status))]
+        try:
+            await together(jobs, stop)
+        finally:
+            for task in helpers:
+                task.cancel()

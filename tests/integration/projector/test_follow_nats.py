@@ -30,7 +30,9 @@ def test_a_canonical_event_wakes_the_projector_before_the_poll(
     stop = threading.Event()
     connection = ConnectOptions.for_url(nats_server.url)
     thread = threading.Thread(
-        target=lambda: asyncio.run(_follow_nats(projector, connection, 60.0, stop))
+        target=lambda: asyncio.run(
+            _follow_nats(projector, connection, 60.0, stop, lambda _res: None)
+        )
     )
     thread.start()
     try:
