@@ -20,6 +20,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "cooperatives": ("Koperasi", "Cooperatives"),
     "as_of": ("Per tanggal", "As of"),
     "show": ("Tampilkan", "Show"),
+    "computed": ("Dihitung", "Computed"),
     "zone": ("Zona waktu", "Time zone"),
     "overview": ("Ringkasan", "Overview"),
     "sync_health": ("Kesehatan sinkronisasi", "Sync health"),

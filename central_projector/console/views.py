@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from central_projector.console.cache import TtlCache
 from central_projector.projection.resolve import find_item
 from central_projector.reporting import exports, health, ministry, rollups
 from central_projector.reporting.formats import figure, rupiah
@@ -30,21 +31,29 @@ KINDS = tuple(DECISIONS)
 
 
 class Views:
-    def __init__(self, engine: sa.Engine, silent_days: int) -> None:
+    def __init__(self, engine: sa.Engine, silent_days: int, cache_s: float = 0.0) -> None:
         self.engine = engine
         self.silent_days = silent_days
+        self.cache = TtlCache(cache_s)
 
     def now(self) -> int:
         return int(time.time() * 1000)
 
     def rollup(self, region: Region, as_of: str | None) -> dict[str, Any]:
-        with self.engine.connect() as conn:
-            return rollups.rollup(conn, region, as_of, silent_days=self.silent_days)
+        """The region's roll-up, shared for the cache's few seconds; ``computed_at`` (ms)."""
+
+        def compute() -> dict[str, Any]:
+            with self.engine.connect() as conn:
+                return rollups.rollup(conn, region, as_of, silent_days=self.silent_days)
+
+        report, at = self.cache.get((region.code, region.level, as_of), compute)
+        return {**report, "computed_at": int(at * 1000)}
 
     def region_context(self, report: dict[str, Any]) -> dict[str, Any]:
         region = Region(report["region"], report["level"])
         return {
             "report": report,
+            "computed": local_time(report["computed_at"], region.code),
             "sections": sections(report["figures"], region.code),
             "children": [child_row(c) for c in report["children"]],
             "exports": rollups.SECTIONS,
@@ -52,8 +61,8 @@ class Views:
 
     def coop_context(self, region: Region, as_of: str | None) -> dict[str, Any]:
         now = self.now()
+        report = self.rollup(region, as_of)
         with self.engine.connect() as conn:
-            report = rollups.rollup(conn, region, as_of, now_ms=now, silent_days=self.silent_days)
             if not report["cooperatives"]:
                 raise UnknownItem(f"no cooperative {region.code} in the read models")
             devices = health.device_health(conn, region, now, self.silent_days)
@@ -64,6 +73,7 @@ class Views:
             )
         return {
             "report": report,
+            "computed": local_time(report["computed_at"], region.code),
             "sections": sections(report["figures"], region.code),
             "devices": devices,
             "items": items,

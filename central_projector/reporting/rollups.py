@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from central_projector.projection.folds import loans as loan_rules
-from central_projector.projection.readmodels.tables import TABLES, decode_row
+from central_projector.projection.readmodels.tables import DOCS, TABLES
 from central_projector.record.store import ISSUER_ID
 from central_projector.record.tables import devices, events, gaps
 from central_projector.reporting.regions import Region, local_today
@@ -261,9 +261,13 @@ def _savings(conn: sa.Connection, lo: str, hi: str, fig: Any) -> None:
 def _loans(conn: sa.Connection, lo: str, hi: str, as_of: str, fig: Any) -> None:
     t = T["loan"]
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    q = sa.select(t).where(_in(t.c.coop_id, lo, hi))
+    # the portfolio needs the scalar columns only: the documents (the money log, terms,
+    # conflicts) are most of a row's bytes and all of its decoding
+    q = sa.select(*(c for c in t.columns if c.name not in DOCS["loan"])).where(
+        _in(t.c.coop_id, lo, hi)
+    )
     for r in conn.execute(q).mappings():
-        rows[r["coop_id"]].append(decode_row("loan", dict(r)))
+        rows[r["coop_id"]].append(dict(r))
     for coop_id, loans in rows.items():
         p = loan_rules.portfolio(loans, as_of)
         section = fig(coop_id)["loans"]

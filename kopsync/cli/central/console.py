@@ -69,6 +69,14 @@ def read_secret(path: Path | None) -> str:
     show_default=True,
     help="A device is silent after this many days unheard.",
 )
+@click.option(
+    "--cache-seconds",
+    type=click.FloatRange(0, 3600),
+    default=15.0,
+    show_default=True,
+    help="Serve a computed roll-up again for this long (the page says when it was computed); "
+    "0 computes every page.",
+)
 @click.option("--log-console", is_flag=True, help="Readable logs instead of JSON lines.")
 @friendly
 def console(
@@ -77,6 +85,7 @@ def console(
     secret_file: Path | None,
     secure_cookies: bool,
     silent_days: int,
+    cache_seconds: float,
     log_console: bool,
 ) -> None:
     """Serve the operator console: province → regency → cooperative, sync health,
@@ -91,7 +100,9 @@ def console(
     configure_logging(as_json=not log_console)
     host, port = parse_listen(listen)
     read_engine(db_url).dispose()  # the store must exist: the console never creates one
-    settings = ConsoleSettings(db_url, read_secret(secret_file), secure_cookies, silent_days)
+    settings = ConsoleSettings(
+        db_url, read_secret(secret_file), secure_cookies, silent_days, cache_seconds
+    )
     app = create_app(settings)
     log.info("console listening", url=f"http://{host}:{port}/", db=db_url)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
