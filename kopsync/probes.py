@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CollectorRegistry
@@ -135,3 +135,24 @@ async def poll(every_s: float, step: Callable[[], Awaitable[None]]) -> None:
         with contextlib.suppress(Exception):
             await step()
         await asyncio.sleep(every_s)
+
+
+async def run_probed(
+    work: Awaitable[None],
+    listen: str,
+    registry: CollectorRegistry,
+    *,
+    ready: Check = _fine,
+    polls: Sequence[tuple[float, Callable[[], Awaitable[None]]]] = (),
+) -> None:
+    """Await an asyncio service's ``work`` with its probes served on ``listen``, its loop's
+    heartbeat behind ``/healthz`` and each ``(every_s, step)`` of ``polls`` running beside."""
+    beat = Heartbeat()
+    with ProbeServer(listen, registry, alive=beat.check, ready=ready):
+        helpers = [asyncio.create_task(beat.run())]
+        helpers += [asyncio.create_task(poll(every, step)) for every, step in polls]
+        try:
+            await work
+        finally:
+            for task in helpers:
+                task.cancel()

@@ -94,11 +94,10 @@ async def _serve_with_probes(service: FanoutService, listen: str) -> None:
 
     from central_projector.ingest.streams import EVENTS
     from central_projector.partners.metrics import FanoutMetrics
-    from kopsync.probes import Heartbeat, ProbeServer, poll
+    from kopsync.probes import run_probed
 
     registry = CollectorRegistry()
     metrics = FanoutMetrics(service.stats, registry)
-    beat = Heartbeat()
 
     async def lag() -> None:
         for p in service.config.partners:
@@ -109,13 +108,7 @@ async def _serve_with_probes(service: FanoutService, listen: str) -> None:
     def ready() -> str | None:
         return None if service.ready.is_set() else "not every partner subscribed yet"
 
-    with ProbeServer(listen, registry, alive=beat.check, ready=ready):
-        helpers = [asyncio.create_task(beat.run()), asyncio.create_task(poll(5.0, lag))]
-        try:
-            await service.run()
-        finally:
-            for task in helpers:
-                task.cancel()
+    await run_probed(service.run(), listen, registry, ready=ready, polls=[(5.0, lag)])
 
 
 @partner.command("tail")

@@ -175,11 +175,10 @@ async def _serve(service: CentralService, metrics_listen: str | None) -> None:
         return
     from central_projector.ingest.metrics import IngestMetrics
     from central_projector.ingest.streams import INGEST, INGEST_CONSUMER
-    from kopsync.probes import Heartbeat, ProbeServer, poll
+    from kopsync.probes import run_probed
 
     registry = CollectorRegistry()
     metrics = IngestMetrics(service.stats, registry)
-    beat = Heartbeat()
 
     async def pending() -> None:
         for consumer in [INGEST_CONSUMER, *service.partitions_held]:
@@ -190,13 +189,7 @@ async def _serve(service: CentralService, metrics_listen: str | None) -> None:
     def ready() -> str | None:
         return None if service.ready.is_set() else "not connected to NATS and subscribed yet"
 
-    with ProbeServer(metrics_listen, registry, alive=beat.check, ready=ready):
-        helpers = [asyncio.create_task(beat.run()), asyncio.create_task(poll(5.0, pending))]
-        try:
-            await service.run()
-        finally:
-            for task in helpers:
-                task.cancel()
+    await run_probed(service.run(), metrics_listen, registry, ready=ready, polls=[(5.0, pending)])
 
 
 @central.command()

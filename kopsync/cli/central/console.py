@@ -11,23 +11,14 @@ import structlog
 
 from central_projector.console import operators
 from central_projector.record.dbengine import make_engine
-from central_projector.record.store import DEFAULT_URL
 from central_projector.reporting.reader import read_engine
-from central_projector.reporting.rollups import SILENT_DAYS
+from kopsync.cli.central.project import db_option
+from kopsync.cli.central.report import silent_days_option
 from kopsync.cli.common import configure_logging, emit_json, friendly, json_option
 from kopsync.probes import parse_listen
 from sync_core.errors import UsageError
 
 log = structlog.get_logger("kopsync.console")
-
-db_option = click.option(
-    "--db",
-    "db_url",
-    envvar="KOPSYNC_DB_URL",
-    default=DEFAULT_URL,
-    show_default=True,
-    help="SQLAlchemy URL of the central store ($KOPSYNC_DB_URL).",
-)
 
 
 def read_secret(path: Path | None) -> str:
@@ -62,13 +53,7 @@ def read_secret(path: Path | None) -> str:
     "the same on every console behind one address.",
 )
 @click.option("--secure-cookies", is_flag=True, help="Send the session cookie over HTTPS only.")
-@click.option(
-    "--silent-days",
-    type=click.IntRange(1, 3650),
-    default=SILENT_DAYS,
-    show_default=True,
-    help="A device is silent after this many days unheard.",
-)
+@silent_days_option
 @click.option(
     "--cache-seconds",
     type=click.FloatRange(0, 3600),

@@ -14,22 +14,21 @@ from typing import Any
 
 import click
 
-from central_projector.record.store import DEFAULT_URL
 from central_projector.reporting import exports, ministry, rollups
 from central_projector.reporting.formats import figure
 from central_projector.reporting.reader import reading
 from central_projector.reporting.regions import check_date, local_time, local_today, parse_region
+from kopsync.cli.central.project import db_option
 from kopsync.cli.common import emit_json, friendly
 from sync_core.errors import UsageError
 from sync_core.ids import check_coop_id
 
-db_option = click.option(
-    "--db",
-    "db_url",
-    envvar="KOPSYNC_DB_URL",
-    default=DEFAULT_URL,
+silent_days_option = click.option(
+    "--silent-days",
+    type=click.IntRange(1, 3650),
+    default=rollups.SILENT_DAYS,
     show_default=True,
-    help="SQLAlchemy URL of the central store and its read models ($KOPSYNC_DB_URL).",
+    help="A device is silent after this many days unheard.",
 )
 as_of_option = click.option(
     "--as-of",
@@ -48,13 +47,7 @@ FORMATS = click.Choice(["table", "json", "csv"])
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--section", default=None, help=f"Only one part: {', '.join(rollups.SECTIONS)}.")
-@click.option(
-    "--silent-days",
-    type=click.IntRange(1, 3650),
-    default=rollups.SILENT_DAYS,
-    show_default=True,
-    help="A device is silent after this many days unheard.",
-)
+@silent_days_option
 @db_option
 @click.pass_context
 @friendly

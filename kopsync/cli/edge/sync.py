@@ -155,20 +155,13 @@ async def _run(
     from prometheus_client import CollectorRegistry
 
     from edge_agent.app.metrics import EdgeMetrics
-    from kopsync.probes import Heartbeat, ProbeServer, poll
+    from kopsync.probes import run_probed
 
     registry = CollectorRegistry()
     metrics = EdgeMetrics(registry)
-    beat = Heartbeat()
 
     async def status() -> None:
         metrics.update(agent.status())
 
     await status()
-    with ProbeServer(metrics_listen, registry, alive=beat.check):
-        helpers = [asyncio.create_task(beat.run()), asyncio.create_task(poll(2.0, status))]
-        try:
-            await together(jobs, stop)
-        finally:
-            for task in helpers:
-                task.cancel()
+    await run_probed(together(jobs, stop), metrics_listen, registry, polls=[(2.0, status)])
