@@ -242,7 +242,7 @@ def create_app(settings: ConsoleSettings, metrics: ConsoleMetrics | None = None)
 
     @signed_in
     async def replay_page(request: Request, op: operators.Operator) -> Response:
-        context = await run_in_threadpool(views.replay_context)
+        context = await run_in_threadpool(views.replay_context, op.regions[0])
         return page(request, "replay.html", context)
 
     # --- exports -----------------------------------------------------------------------

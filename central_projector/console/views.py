@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 from central_projector.console.cache import TtlCache
 from central_projector.projection.resolve import find_item
 from central_projector.reporting import exports, health, ministry, rollups
-from central_projector.reporting.formats import figure, rupiah
+from central_projector.reporting.formats import figure
 from central_projector.reporting.regions import NAMES, Region, local_time, local_today
 from sync_core.errors import UnknownItem
 
@@ -108,18 +109,16 @@ class Views:
         return item
 
     def item_context(self, item: dict[str, Any]) -> dict[str, Any]:
-        import json
-
         return {
             "item": item,
             "detail": json.dumps(item["detail"], ensure_ascii=False, indent=2, sort_keys=True),
             "decisions": DECISIONS.get(item["kind"] or "", ("ACCEPT",)),
         }
 
-    def replay_context(self) -> dict[str, Any]:
+    def replay_context(self, zone_code: str) -> dict[str, Any]:
+        """Where projection stands, times in the zone of the operator's region."""
         with self.engine.connect() as conn:
             status = health.projection_status(conn)
-        zone_code = "62"  # the province's data centre shows its own clock
         p = status["projector"]
         if p:
             p["updated_local"] = local_time(p["updated_at"], zone_code)
@@ -176,6 +175,3 @@ def child_row(child: dict[str, Any]) -> dict[str, Any]:
         else f"/coop/{child['region']}",
         "cells": [(k, v, figure(k, v)) for k, v in cells.items()],
     }
-
-
-__all__ = ["Views", "rupiah"]
