@@ -211,7 +211,14 @@ def create_app(settings: ConsoleSettings, metrics: ConsoleMetrics | None = None)
         region = parse_region(q.get("region") or op.regions[0])
         allowed(op, region)
         status = q.get("status", "OPEN")
-        filters = {"kind": q.get("kind") or None, "status": status if status != "ALL" else None}
+        coop = q.get("coop") or None
+        if coop is not None:
+            allowed(op, parse_region(coop))
+        filters = {
+            "kind": q.get("kind") or None,
+            "status": status if status != "ALL" else None,
+            "coop_id": coop,
+        }
         context = await run_in_threadpool(views.queue_context, region, filters)
         return page(request, "conflicts.html", context | {"status": status})
 

@@ -99,7 +99,13 @@ class Views:
     def queue_context(self, region: Region, filters: dict[str, Any]) -> dict[str, Any]:
         with self.engine.connect() as conn:
             items = health.conflict_queue(conn, region, **filters)
-        return {"region": region, "items": items, "kinds": KINDS, "kind": filters["kind"]}
+        return {
+            "region": region,
+            "items": items,
+            "kinds": KINDS,
+            "kind": filters["kind"],
+            "coop": filters["coop_id"] or "",
+        }
 
     def item(self, conflict_id: str) -> dict[str, Any]:
         with self.engine.connect() as conn:

@@ -236,6 +236,10 @@ def test_http_level_authorisation_csrf_and_login(console: Console) -> None:
     bad = siti.post(f"/conflicts/{cid}/resolve", data=form | {"csrf": token, "note": "  "})
     assert bad.status_code == 400 and "note" in bad.text
     assert siti.get("/conflicts/C-nope").status_code == 404
+    here = siti.get(f"/conflicts?region=62&status=ALL&coop={P.BAPINANG}").text
+    there = siti.get(f"/conflicts?region=62&status=ALL&coop={P.KALAMPANGAN}").text
+    assert cid in here and cid not in there
+    assert siti.get(f"/conflicts?region=62&coop={P.PASER}").status_code == 403
     anon = httpx.Client(base_url=console.url, follow_redirects=False)
     assert anon.get("/region/62").status_code == 303
     token = re.search(r'name="csrf" value="([^"]+)"', anon.get("/login").text)
