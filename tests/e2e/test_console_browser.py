@@ -42,8 +42,10 @@ def driver() -> Iterator[Any]:
         d.quit()
 
 
-def _login(d: Any, console: Console, operator: str) -> None:
+def _login(d: Any, console: Console, operator: str, shot: Path | None = None) -> None:
     d.get(f"{console.url}/login")
+    if shot is not None:
+        d.save_screenshot(str(shot))
     d.find_element("id", "operator_id").send_keys(operator)
     d.find_element("id", "password").send_keys(PASSWORDS[operator])
     d.find_element("id", "login-submit").click()
@@ -94,7 +96,7 @@ def test_drill_down_from_province_to_cooperative_matches_the_report(
 ) -> None:
     """Province → regency → cooperative pages show the figures `central report --json` gives,
     in rupiah as Rp1.234.567, times in the cooperative's zone, and switch to English."""
-    _login(driver, console, "siti")
+    _login(driver, console, "siti", shot=tmp_path / "login.png")
     assert driver.current_url.endswith("/region/62")
     _shot(driver, tmp_path, "province")
     as_of = driver.find_element("id", "as_of").get_attribute("value")
