@@ -343,6 +343,10 @@ def create_app(settings: ConsoleSettings, metrics: ConsoleMetrics | None = None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        with contextlib.suppress(sa.exc.SQLAlchemyError), engine.connect() as conn:
+            views.warm(
+                sorted({code for op in operators.list_operators(conn) for code in op.regions})
+            )
         yield
         store.close()
         engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +13,13 @@ from central_projector.console.cache import TtlCache
 from central_projector.projection.resolve import find_item
 from central_projector.reporting import exports, health, ministry, rollups
 from central_projector.reporting.formats import figure
-from central_projector.reporting.regions import NAMES, Region, local_time, local_today
+from central_projector.reporting.regions import (
+    NAMES,
+    Region,
+    local_time,
+    local_today,
+    parse_region,
+)
 from sync_core.errors import UnknownItem
 
 # decisions offered per kind (an operator may type another); each is an id token
@@ -41,14 +48,23 @@ class Views:
         return int(time.time() * 1000)
 
     def rollup(self, region: Region, as_of: str | None) -> dict[str, Any]:
-        """The region's roll-up, shared for the cache's few seconds; ``computed_at`` (ms)."""
-
-        def compute() -> dict[str, Any]:
-            with self.engine.connect() as conn:
-                return rollups.rollup(conn, region, as_of, silent_days=self.silent_days)
-
-        report, at = self.cache.get((region.code, region.level, as_of), compute)
+        """The region's roll-up as the cache shares it; ``computed_at`` (ms) says when."""
+        report, at = self.cache.get(
+            (region.code, region.level, as_of), self._computer(region, as_of)
+        )
         return {**report, "computed_at": int(at * 1000)}
+
+    def warm(self, codes: list[str]) -> None:
+        """Start computing these regions' roll-ups (the operators' own) in the background."""
+        for code in codes:
+            region = parse_region(code)
+            self.cache.warm((region.code, region.level, None), self._computer(region, None))
+
+    def _computer(self, region: Region, as_of: str | None) -> Callable[[], dict[str, Any]]:
+        def compute() -> dict[str, Any]:
+            return rollups.rollup(self.engine, region, as_of, silent_days=self.silent_days)
+
+        return compute
 
     def region_context(self, report: dict[str, Any]) -> dict[str, Any]:
         region = Region(report["region"], report["level"])

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import sqlalchemy as sa
@@ -132,7 +133,7 @@ def total(figures: Iterable[Figures]) -> Figures:
 
 
 def rollup(
-    conn: sa.Connection,
+    source: sa.Connection | sa.Engine,
     region: Region,
     as_of: str | None = None,
     *,
@@ -140,11 +141,19 @@ def rollup(
     silent_days: int = SILENT_DAYS,
 ) -> dict[str, Any]:
     """The region's figures, its children's (regencies of a province, else cooperatives)
-    and every cooperative's, as of ``as_of`` (default: the region's latest business date)."""
+    and every cooperative's, as of ``as_of`` (default: the region's latest business date).
+    On an engine the areas are read at the same time (:func:`coop_figures`)."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    day = as_of or latest_business_date(conn, region) or local_today(region.code, now_ms)
+    as_of_day = None
+    if as_of is None:
+        if isinstance(source, sa.Engine):
+            with source.connect() as conn:
+                as_of_day = latest_business_date(conn, region)
+        else:
+            as_of_day = latest_business_date(source, region)
+    day = as_of or as_of_day or local_today(region.code, now_ms)
     per_coop = coop_figures(
-        conn, region, day, now_ms=now_ms, silent_days=silent_days, sales_until=as_of
+        source, region, day, now_ms=now_ms, silent_days=silent_days, sales_until=as_of
     )
     width = region.child_length
     groups: dict[str, list[Figures]] = defaultdict(list)
@@ -180,8 +189,13 @@ def latest_business_date(conn: sa.Connection, region: Region) -> str | None:
     ).scalar()
 
 
+Source = sa.Connection | sa.Engine
+Fig = Callable[[str], Figures]
+SectionJob = Callable[[sa.Connection, Fig], None]
+
+
 def coop_figures(
-    conn: sa.Connection,
+    source: Source,
     region: Region,
     as_of: str,
     *,
@@ -190,27 +204,65 @@ def coop_figures(
     sales_until: str | None = None,
 ) -> dict[str, Figures]:
     """Every cooperative of the region with its own figures (finished), by id; sales on
-    days up to ``sales_until`` (every day when ``None``)."""
+    days up to ``sales_until`` (every day when ``None``).
+
+    On a connection the areas are read one after the other in its transaction; on an
+    engine (the console) at the same time, each on a connection of its own, so the
+    database and the folds of the loan book overlap.
+    """
     lo, hi = region.bounds()
-    out: dict[str, Figures] = {}
+    jobs: dict[str, SectionJob] = {
+        "members": lambda c, fig: _members(c, lo, hi, fig),
+        "savings": lambda c, fig: _savings(c, lo, hi, fig),
+        "loans": lambda c, fig: _loans(c, lo, hi, as_of, fig),
+        "aid": lambda c, fig: _aid(c, lo, hi, fig),
+        "stimulus": lambda c, fig: _stimulus(c, lo, hi, fig),
+        "shop": lambda c, fig: _shop(c, lo, hi, sales_until or as_of, sales_until is not None, fig),
+        "sync": lambda c, fig: _sync(c, lo, hi, fig, now_ms - silent_days * DAY_MS),
+    }
+    if isinstance(source, sa.Engine):
+        engine = source
 
-    def fig(coop_id: str) -> Figures:
-        if coop_id not in out:
-            out[coop_id] = empty()
-        return out[coop_id]
+        def on_own_connection(item: tuple[str, SectionJob]) -> tuple[str, dict[str, Any]]:
+            with engine.connect() as conn:
+                return _section(conn, *item)
 
-    for coop_id in _coop_ids(conn, lo, hi):
-        fig(coop_id)
-    _members(conn, lo, hi, fig)
-    _savings(conn, lo, hi, fig)
-    _loans(conn, lo, hi, as_of, fig)
-    _aid(conn, lo, hi, fig)
-    _stimulus(conn, lo, hi, fig)
-    _shop(conn, lo, hi, sales_until or as_of, sales_until is not None, fig)
-    _sync(conn, lo, hi, fig, now_ms - silent_days * DAY_MS)
+        with engine.connect() as conn:
+            ids = _coop_ids(conn, lo, hi)
+        with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+            parts = list(pool.map(on_own_connection, jobs.items()))
+    else:
+        ids = _coop_ids(source, lo, hi)
+        parts = [_section(source, name, job) for name, job in jobs.items()]
+    out = {coop_id: empty() for coop_id in ids}
+    for name, part in parts:
+        for coop_id, section in part.items():
+            out.setdefault(coop_id, empty())[name] = section
     for f in out.values():
         finish(f)
     return dict(sorted(out.items()))
+
+
+PARALLEL = 4  # connections one roll-up reads on at once (the areas' queries overlap)
+_TEMPLATE = empty()
+
+
+def _section(conn: sa.Connection, name: str, job: SectionJob) -> tuple[str, dict[str, Any]]:
+    """One area's figures of every cooperative that has any, by cooperative."""
+    part: dict[str, Figures] = {}
+    template = _TEMPLATE[name]
+
+    def fig(coop_id: str) -> Figures:
+        found = part.get(coop_id)
+        if found is None:
+            # the template's nested maps are flat (buckets) or empty: one level of copy
+            found = part[coop_id] = {
+                name: {k: dict(v) if isinstance(v, dict) else v for k, v in template.items()}
+            }
+        return found
+
+    job(conn, fig)
+    return name, {coop_id: f[name] for coop_id, f in part.items()}
 
 
 def _in(col: sa.ColumnElement[Any], lo: str, hi: str) -> sa.ColumnElement[bool]:
