@@ -62,6 +62,10 @@ class Views:
 
     def _computer(self, region: Region, as_of: str | None) -> Callable[[], dict[str, Any]]:
         def compute() -> dict[str, Any]:
+            if region.level in ("village", "cooperative"):
+                # a handful of rows: one connection does it sooner than several would
+                with self.engine.connect() as conn:
+                    return rollups.rollup(conn, region, as_of, silent_days=self.silent_days)
             return rollups.rollup(self.engine, region, as_of, silent_days=self.silent_days)
 
         return compute
