@@ -17,9 +17,9 @@ from central_projector.reporting.regions import (
     NAMES,
     Region,
     local_time,
-    local_today,
     parse_region,
 )
+from sync_core import localtime
 from sync_core.errors import UnknownItem
 
 # decisions offered per kind (an operator may type another); each is an id token
@@ -156,9 +156,7 @@ class Views:
     def ministry(self, region: Region, as_of: str | None) -> dict[str, Any]:
         now = self.now()
         with self.engine.connect() as conn:
-            day = (
-                as_of or rollups.latest_business_date(conn, region) or local_today(region.code, now)
-            )
+            day = as_of or localtime.today(region.code, now)
             tables = ministry.coop_export(conn, region.code, day, now)
         if not tables["cooperative"][0]["events"] and not tables["members"]:
             raise UnknownItem(f"no cooperative {region.code} in the read models")
@@ -186,7 +184,7 @@ def child_row(child: dict[str, Any]) -> dict[str, Any]:
         "cooperatives": child["cooperatives"],
         "members.count": f["members"]["count"],
         "savings.balance": f["savings"]["balance"],
-        "loans.outstanding": f["loans"]["outstanding"],
+        "loans.outstanding_principal": f["loans"]["outstanding_principal"],
         "loans.par30_bp": f["loans"]["par30_bp"],
         "aid.redeemed_value": f["aid"]["redeemed_value"],
         "sync.silent": f["sync"]["silent"],

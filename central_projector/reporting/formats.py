@@ -19,9 +19,10 @@ def percent_bp(bp: int) -> str:
     return f"{bp // 100},{bp % 100:02d} %"
 
 
-_MONEY = frozenset({"balance", "disbursed", "repaid", "outstanding", "written_off", "recovered",
-                    "allocated", "utilised", "par30_outstanding", "interest", "principal",
-                    "in_arrears"})  # fmt: skip
+_MONEY = frozenset({"balance", "disbursed", "repaid", "written_off", "recovered", "allocated",
+                    "utilised", "par30", "principal_repaid", "interest_repaid", "overpaid",
+                    "outstanding_principal", "interest_outstanding", "principal_in_arrears",
+                    "interest_in_arrears"})  # fmt: skip
 _MONEY_GROUPS = ("by_product", "arrears_buckets")
 
 

@@ -14,10 +14,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from central_projector.projection.folds import loans as loan_rules
+from central_projector.projection.folds import portfolio
 from central_projector.projection.readmodels.tables import TABLES, decode_row
-from central_projector.reporting.regions import Region, zone_of
+from central_projector.reporting.regions import Region
 from central_projector.reporting.rollups import coop_figures
+from sync_core.localtime import zone_of
 
 T = TABLES
 Table = list[dict[str, Any]]
@@ -80,29 +81,18 @@ def _savings(conn: sa.Connection, coop_id: str) -> Table:
 
 
 def _loans(conn: sa.Connection, coop_id: str, as_of: str) -> Table:
-    out = []
-    for r in _rows(conn, "loan", coop_id):
-        days, behind = loan_rules.arrears(r, as_of)
-        out.append(
-            {
-                "loan_id": r["loan_id"],
-                "member_id": r["member_id"],
-                "status": r["status"],
-                "principal": r["principal"],
-                "tenor_months": r["tenor_months"],
-                "first_due": r["first_due"],
-                "disbursed": r["disbursed"],
-                "interest": r["interest"],
-                "repaid": r["repaid"],
-                "outstanding": r["outstanding"],
-                "days_past_due": days,
-                "in_arrears": behind,
-                "written_off": r["written_off"],
-                "written_off_on": r["written_off_on"],
-                "recovered": r["recovered"],
-            }
-        )
-    return out
+    rows = _rows(conn, "loan", coop_id)
+    terms = {r["loan_id"]: (r["terms"] or {}) for r in rows}
+    return [
+        {
+            **line,
+            "principal": terms[line["loan_id"]].get("principal"),
+            "rate_bp": terms[line["loan_id"]].get("rate_bp"),
+            "tenor_months": terms[line["loan_id"]].get("tenor_months"),
+            "first_due": terms[line["loan_id"]].get("first_due"),
+        }
+        for line in portfolio.portfolio(rows, as_of)["list"]
+    ]
 
 
 def _sales(conn: sa.Connection, coop_id: str, as_of: str) -> Table:

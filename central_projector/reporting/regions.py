@@ -3,27 +3,21 @@
 A code of 2 digits is a province, 4 a regency or city, 6 a district, 10 a village; a
 cooperative's id begins with its village code (``6202081007`` or ``6202081007-KMP``),
 so a region's cooperatives are the ids that begin with its code. Local time follows
-the province: WIB (UTC+7) for Sumatra, Java, West and Central Kalimantan; WITA (UTC+8)
-for Bali, Nusa Tenggara, South, East and North Kalimantan and Sulawesi; WIT (UTC+9)
-for Maluku and Papua.
+the province (:mod:`sync_core.localtime`: WIB, WITA, WIT).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 
+from sync_core import localtime
 from sync_core.errors import InvalidId, UsageError
 from sync_core.ids import check_coop_id
 
 LEVELS = {2: "province", 4: "regency", 6: "district", 10: "village"}
 _CODE = re.compile(r"^[0-9]+\Z")
 
-_WIB = (*range(11, 22), *range(31, 37), 61, 62)
-_WITA = (51, 52, 53, 63, 64, 65, *range(71, 77))
-_WIT = (81, 82, *range(91, 97))
-ZONES: dict[str, int] = {"WIB": 7, "WITA": 8, "WIT": 9}
 
 # Names shown beside codes; codes without a name here are shown as codes.
 NAMES: dict[str, str] = {
@@ -72,7 +66,7 @@ class Region:
 
     @property
     def zone(self) -> str:
-        return zone_of(self.code)
+        return localtime.zone_of(self.code)
 
     @property
     def child_length(self) -> int | None:
@@ -106,35 +100,11 @@ def parse_region(code: str) -> Region:
         ) from None
 
 
-def zone_of(code: str) -> str:
-    """WIB, WITA or WIT from the province (first two digits) of a region code or coop id."""
-    province = int(code[:2]) if code[:2].isdigit() else 0
-    if province in _WITA:
-        return "WITA"
-    if province in _WIT:
-        return "WIT"
-    return "WIB"  # the default for codes outside the three lists, as the read models' days
-
-
 def local_time(ms: int, code: str) -> str:
     """Epoch milliseconds as ``YYYY-MM-DD HH:MM ZONE`` in the local time of ``code``."""
-    zone = zone_of(code)
-    t = dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone(dt.timedelta(hours=ZONES[zone])))
-    return f"{t:%Y-%m-%d %H:%M} {zone}"
-
-
-def local_today(code: str, now_ms: int) -> str:
-    """The local date of ``code`` at ``now_ms``."""
-    hours = ZONES[zone_of(code)]
-    return dt.datetime.fromtimestamp(now_ms / 1000 + hours * 3600, tz=dt.UTC).strftime("%Y-%m-%d")
+    return f"{localtime.local_time(ms, code):%Y-%m-%d %H:%M %Z}"
 
 
 def check_date(value: str) -> str:
     """``value`` if it is a date YYYY-MM-DD, else a one-line :class:`UsageError`."""
-    try:
-        dt.date.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"--as-of '{value}' is not a date; write it YYYY-MM-DD") from None
-    if len(value) != 10:
-        raise UsageError(f"--as-of '{value}' is not a date; write it YYYY-MM-DD")
-    return value
+    return localtime.check_date(value, "--as-of")

@@ -4,14 +4,15 @@ Every figure is computed per cooperative (one grouped query per area over the re
 models), then added up: the figures of a regency or province are *by construction* the
 sum of its cooperatives' (a property test checks it for any delivery order). Sums add,
 ``last_seen`` takes the latest; the only derived figure, PAR30, is recomputed at each
-level from the two sums it divides (``par30_outstanding`` / ``outstanding``).
+level from the two sums it divides (``par30`` / ``outstanding_principal``).
 
-What the date means: ``as_of`` is the day at which dated figures are evaluated: loan
-arrears buckets and PAR30 (instalments due by then and not repaid), and, when a date is
-given, sales (days up to and including it; ``day_sales_amount`` the day itself).
-Balances (savings, outstanding, funds, stock, aid) are the read models' current
-position: they keep totals, not their history. Without a date, arrears are evaluated at
-the latest business date the region's counters have recorded and every sale counts.
+What the date means: ``as_of`` (default: today in the region's zone) is the day the
+dated figures are evaluated at: the whole loan book (each loan replayed from its
+movements dated by then: outstanding principal, arrears buckets, PAR30, write-offs,
+recoveries; :mod:`central_projector.projection.folds.portfolio`) and, when a date is
+given, sales (days up to and including it; ``day_sales_amount`` the day itself; every
+sale counts without one). Other balances (savings, funds, stock, aid) are the read
+models' current position: they keep totals, not their history.
 Devices are *silent* when the central has not heard from them for ``silent_days`` at
 ``now_ms``: that is about the present, whatever the date.
 """
@@ -26,11 +27,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from central_projector.projection.folds import loans as loan_rules
-from central_projector.projection.readmodels.tables import DOCS, TABLES
+from central_projector.projection.folds import portfolio
+from central_projector.projection.readmodels.tables import TABLES, decode_row
 from central_projector.record.store import ISSUER_ID
 from central_projector.record.tables import devices, events, gaps
-from central_projector.reporting.regions import Region, local_today
+from central_projector.reporting.regions import Region
+from sync_core import localtime
 
 T = TABLES
 Figures = dict[str, Any]
@@ -39,22 +41,26 @@ DAY_MS = 86_400_000
 SECTIONS = ("members", "savings", "loans", "aid", "stimulus", "shop", "sync")
 # combined by the latest value, not summed
 LATEST = frozenset({"last_seen"})
-PAR30_BUCKETS = ("31-60", "61-90", "90+")
 
 
 def empty() -> Figures:
     """A cooperative's figures before anything is counted (every fixed key present)."""
-    buckets = {name: 0 for name, _, _ in loan_rules.BUCKETS} | {"90+": 0}
+    buckets = {name: 0 for name, _, _ in portfolio.BUCKETS} | {portfolio.OVER: 0}
     return {
         "members": {"count": 0, "by_status": {}},
         "savings": {"accounts": 0, "balance": 0, "by_product": {}},
         "loans": {
             "loans": 0,
+            "running": 0,
             "disbursed": 0,
-            "repaid": 0,
-            "outstanding": 0,
+            "principal_repaid": 0,
+            "interest_repaid": 0,
+            "overpaid": 0,
+            "outstanding_principal": 0,
+            "interest_outstanding": 0,
+            "principal_in_arrears": 0,
             "arrears_buckets": buckets,
-            "par30_outstanding": 0,
+            "par30": 0,
             "par30_bp": 0,
             "written_off": 0,
             "written_off_loans": 0,
@@ -119,9 +125,8 @@ def add(into: Figures, more: Mapping[str, Any]) -> Figures:
 def finish(fig: Figures) -> Figures:
     """Recompute the derived figures of one level (PAR30 in basis points)."""
     lo = fig["loans"]
-    lo["par30_bp"] = (
-        lo["par30_outstanding"] * 10_000 // lo["outstanding"] if lo["outstanding"] else 0
-    )
+    out = lo["outstanding_principal"]
+    lo["par30_bp"] = lo["par30"] * 10_000 // out if out else 0
     return fig
 
 
@@ -141,17 +146,10 @@ def rollup(
     silent_days: int = SILENT_DAYS,
 ) -> dict[str, Any]:
     """The region's figures, its children's (regencies of a province, else cooperatives)
-    and every cooperative's, as of ``as_of`` (default: the region's latest business date).
+    and every cooperative's, as of ``as_of`` (default: today in the region's zone).
     On an engine the areas are read at the same time (:func:`coop_figures`)."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    as_of_day = None
-    if as_of is None:
-        if isinstance(source, sa.Engine):
-            with source.connect() as conn:
-                as_of_day = latest_business_date(conn, region)
-        else:
-            as_of_day = latest_business_date(source, region)
-    day = as_of or as_of_day or local_today(region.code, now_ms)
+    day = as_of or localtime.today(region.code, now_ms)
     per_coop = coop_figures(
         source, region, day, now_ms=now_ms, silent_days=silent_days, sales_until=as_of
     )
@@ -179,14 +177,6 @@ def rollup(
         "figures": total(per_coop.values()),
         "children": children,
     }
-
-
-def latest_business_date(conn: sa.Connection, region: Region) -> str | None:
-    c = T["coop"]
-    lo, hi = region.bounds()
-    return conn.execute(
-        sa.select(sa.func.max(c.c.as_of)).where(c.c.coop_id >= lo, c.c.coop_id < hi)
-    ).scalar()
 
 
 Source = sa.Connection | sa.Engine
@@ -313,21 +303,15 @@ def _savings(conn: sa.Connection, lo: str, hi: str, fig: Any) -> None:
 def _loans(conn: sa.Connection, lo: str, hi: str, as_of: str, fig: Any) -> None:
     t = T["loan"]
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    # the portfolio needs the scalar columns only: the documents (the money log, terms,
-    # conflicts) are most of a row's bytes and all of its decoding
-    q = sa.select(*(c for c in t.columns if c.name not in DOCS["loan"])).where(
-        _in(t.c.coop_id, lo, hi)
-    )
-    for r in conn.execute(q).mappings():
-        rows[r["coop_id"]].append(dict(r))
+    for r in conn.execute(sa.select(t).where(_in(t.c.coop_id, lo, hi))).mappings():
+        rows[r["coop_id"]].append(decode_row("loan", dict(r)))
     for coop_id, loans in rows.items():
-        p = loan_rules.portfolio(loans, as_of)
+        book = portfolio.portfolio(loans, as_of)
         section = fig(coop_id)["loans"]
-        for key in ("loans", "disbursed", "repaid", "outstanding", "written_off",
-                    "written_off_loans", "recovered"):  # fmt: skip
-            section[key] += p[key]
-        add(section["arrears_buckets"], p["arrears_buckets"])
-        section["par30_outstanding"] += sum(p["arrears_buckets"][b] for b in PAR30_BUCKETS)
+        for key, value in book.items():
+            if key in section and key not in ("arrears_buckets", "par30_bp"):
+                section[key] += value
+        add(section["arrears_buckets"], book["arrears_buckets"])
 
 
 def _aid(conn: sa.Connection, lo: str, hi: str, fig: Any) -> None:

@@ -17,9 +17,10 @@ import click
 from central_projector.reporting import exports, ministry, rollups
 from central_projector.reporting.formats import figure
 from central_projector.reporting.reader import reading
-from central_projector.reporting.regions import check_date, local_time, local_today, parse_region
+from central_projector.reporting.regions import check_date, local_time, parse_region
 from kopsync.cli.central.project import db_option
 from kopsync.cli.common import emit_json, friendly
+from sync_core import localtime
 from sync_core.errors import UsageError
 from sync_core.ids import check_coop_id
 
@@ -34,8 +35,8 @@ as_of_option = click.option(
     "--as-of",
     "as_of",
     default=None,
-    help="Date YYYY-MM-DD the dated figures are evaluated at (loan arrears and PAR30, sales); "
-    "default: the latest business date the region's counters recorded.",
+    help="Date YYYY-MM-DD the dated figures are evaluated at (the loan book; sales up to it); "
+    "default: today in the region's zone (every sale counts).",
 )
 FORMATS = click.Choice(["table", "json", "csv"])
 
@@ -105,7 +106,7 @@ def _table(r: dict[str, Any], section: str | None) -> str:
                 figure("n", c["cooperatives"]),
                 figure("n", f["members"]["count"]),
                 figure("balance", f["savings"]["balance"]),
-                figure("outstanding", f["loans"]["outstanding"]),
+                figure("outstanding_principal", f["loans"]["outstanding_principal"]),
                 figure("par30_bp", f["loans"]["par30_bp"]),
                 figure("redeemed_value", f["aid"]["redeemed_value"]),
                 figure("n", f["sync"]["silent"]),
@@ -140,7 +141,7 @@ def export(coop_id: str, as_of: str | None, fmt: str, out: Path | None, db_url: 
     now = int(time.time() * 1000)
     with reading(db_url) as conn:
         region = parse_region(coop_id)
-        day = day or rollups.latest_business_date(conn, region) or local_today(coop_id, now)
+        day = day or localtime.today(region.code, now)
         tables = ministry.coop_export(conn, coop_id, day, now)
     if not tables["members"] and not tables["cooperative"][0]["events"]:
         raise UsageError(

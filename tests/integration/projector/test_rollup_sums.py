@@ -11,8 +11,7 @@ from support import histories as H
 from support.projection import project
 from support.projector_db import deliver, wipe
 
-from central_projector.projection.folds import Event
-from central_projector.projection.folds import loans as loan_rules
+from central_projector.projection.folds import Event, portfolio
 from central_projector.projection.projector import Projector
 from central_projector.record.store import CentralStore
 from central_projector.reporting import rollups
@@ -75,9 +74,10 @@ def _matches_the_pure_fold(
     assert fig["savings"]["balance"] == sum(r["balance"] for r in savings)
     assert fig["members"]["count"] == len(rows.get("member", {}))
     loans = list(rows.get("loan", {}).values())
-    portfolio = loan_rules.portfolio(loans, day)
-    assert fig["loans"]["outstanding"] == portfolio["outstanding"]
-    assert fig["loans"]["par30_bp"] == portfolio["par30_bp"]
+    book = portfolio.portfolio(loans, day)
+    assert fig["loans"]["outstanding_principal"] == book["outstanding_principal"]
+    assert fig["loans"]["par30"] == book["par30"]
+    assert fig["loans"]["par30_bp"] == book["par30_bp"]
     ents = rows.get("entitlement", {}).values()
     assert fig["aid"]["redeemed_value"] == sum(e["redeemed_value"] for e in ents)
     sales = [r for r in rows.get("sales_day", {}).values() if cut is None or r["day"] <= cut]

@@ -49,8 +49,8 @@ def test_as_of_moves_arrears_into_buckets(store: str) -> None:
     args = ("central", "report", "--region", P.PASER, "--db", store, "--json")
     now = json.loads(_run(*args, "--as-of", "2026-02-01")[1])["figures"]["loans"]
     later = json.loads(_run(*args, "--as-of", "2026-05-15")[1])["figures"]["loans"]
-    assert now["par30_bp"] == 0 and now["outstanding"] == later["outstanding"] > 0
-    assert later["par30_outstanding"] == later["outstanding"]
+    assert now["par30_bp"] == 0 and now["outstanding_principal"] > 0
+    assert later["par30"] == later["outstanding_principal"] > 0
     assert later["par30_bp"] == 10_000
 
 
@@ -84,7 +84,7 @@ def test_ministry_export_json_and_csv(store: str, tmp_path: Path) -> None:
     ("args", "message"),
     [
         (("--region", "6"), "not a region code"),
-        (("--region", "62", "--as-of", "2026-13-01"), "is not a date"),
+        (("--region", "62", "--as-of", "2026-13-01"), "must be a date"),
         (("--region", "62", "--section", "nope"), "no section 'nope'"),
         ((), "--region is required"),
     ],

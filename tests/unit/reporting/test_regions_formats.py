@@ -6,8 +6,9 @@ import pytest
 
 from central_projector.console.operators import check_password, hash_password
 from central_projector.reporting.formats import figure, percent_bp, rupiah
-from central_projector.reporting.regions import local_time, parse_region, zone_of
+from central_projector.reporting.regions import local_time, parse_region
 from sync_core.errors import UsageError
+from sync_core.localtime import zone_of
 
 
 def test_levels_and_bounds_by_code_length() -> None:
