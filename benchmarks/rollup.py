@@ -335,6 +335,11 @@ def main() -> None:
                     page(console.session(), "/region/62")  # warm the process (imports, pool)
                     if name == "uncached":
                         result["pages"] = pages(console, sample, 5)
+                    else:  # the province page as served from the shared roll-up
+                        client = console.session()
+                        served = [page(client, "/region/62")[0] for _ in range(5)]
+                        result["pages"]["province_served_s"] = _stats(served)
+                        client.close()
                     result[f"load_{name}"] = load(
                         console, coop_ids(coops_n), args.operators, seconds
                     )
@@ -352,7 +357,8 @@ def main() -> None:
     cold, warm = result["load_uncached"], result["load_cached"]
     print(
         f"rollup: {result['events_projected']:,} events, {coops_n} coops; province page "
-        f"{p['province_server_s']['median']:.3f} s (goal 1), cooperative page "
+        f"{p['province_served_s']['median']:.3f} s served, {p['province_server_s']['median']:.3f} s "
+        f"computed (goal 1), cooperative page "
         f"{p['cooperative_server_s']['median']:.3f} s (goal 0.2); {args.operators} operators "
         f"{warm['pages_per_s']} pages/s p95 {warm['round_trip_s']['p95']:.2f} s "
         f"(uncached {cold['pages_per_s']} pages/s p95 {cold['round_trip_s']['p95']:.2f} s); "
