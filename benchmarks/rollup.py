@@ -357,8 +357,8 @@ def main() -> None:
     cold, warm = result["load_uncached"], result["load_cached"]
     print(
         f"rollup: {result['events_projected']:,} events, {coops_n} coops; province page "
-        f"{p['province_served_s']['median']:.3f} s served, {p['province_server_s']['median']:.3f} s "
-        f"computed (goal 1), cooperative page "
+        f"{p['province_served_s']['median']:.3f} s served, "
+        f"{p['province_server_s']['median']:.3f} s computed (goal 1), cooperative page "
         f"{p['cooperative_server_s']['median']:.3f} s (goal 0.2); {args.operators} operators "
         f"{warm['pages_per_s']} pages/s p95 {warm['round_trip_s']['p95']:.2f} s "
         f"(uncached {cold['pages_per_s']} pages/s p95 {cold['round_trip_s']['p95']:.2f} s); "
