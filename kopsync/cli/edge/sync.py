@@ -154,14 +154,22 @@ async def _run(
         return
     from prometheus_client import CollectorRegistry
 
+    from edge_agent.app.health import readiness
     from edge_agent.app.metrics import EdgeMetrics
     from kopsync.probes import run_probed
 
     registry = CollectorRegistry()
     metrics = EdgeMetrics(registry)
+    problems: list[str] = []
 
     async def status() -> None:
+        # on the loop's thread, the store's own: the probe thread reads only the result
         metrics.update(agent.status())
+        problems[:] = readiness(agent)
+
+    def ready() -> str | None:
+        return "; ".join(problems) or None
 
     await status()
-    await run_probed(together(jobs, stop), metrics_listen, registry, polls=[(2.0, status)])
+    polls = [(2.0, status)]
+    await run_probed(together(jobs, stop), metrics_listen, registry, ready=ready, polls=polls)
