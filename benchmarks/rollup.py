@@ -47,7 +47,8 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from projection import Workload, drop_pg_schema, pg_url
+from _stores import drop_pg_schema, pg_url
+from _workload import Workload  # benchmarks/ is sys.path[0] when run as a script
 
 from central_projector.console.operators import add_operator
 from central_projector.projection.projector import DEFAULT_BATCH, Projector
