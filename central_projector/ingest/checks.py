@@ -7,20 +7,19 @@ from __future__ import annotations
 
 from central_projector.ingest.verdict import Checked, Decision, Device, Refused, Upload
 from schemas import REGISTRY
+from sync_core import subjects
 from sync_core.batch import Oversize, decode_batch
 from sync_core.envelope import Envelope
-from sync_core.errors import DecodeError, SignatureInvalid, UnknownEventType, ValidationError
-from sync_core.ids import check_coop_id, check_device_id
+from sync_core.errors import (
+    DecodeError,
+    InvalidId,
+    SignatureInvalid,
+    UnknownEventType,
+    ValidationError,
+)
 
 
-def parse_upload_subject(subject: str) -> tuple[str, str]:
-    parts = subject.split(".")
-    if len(parts) != 4 or parts[:2] != ["kop", "up"]:
-        raise ValueError(f"'{subject}' is not an upload subject kop.up.COOP.DEVICE")
-    return check_coop_id(parts[2]), check_device_id(parts[3])
-
-
-def _whole(device_id: str | None, reason: str, detail: str, data: bytes) -> Decision:
+def whole(device_id: str | None, reason: str, detail: str, data: bytes) -> Decision:
     refused = Refused(reason, detail, None, data)
     return Decision(device_id, (refused,), (refused,))
 
@@ -28,18 +27,19 @@ def _whole(device_id: str | None, reason: str, detail: str, data: bytes) -> Deci
 def open_upload(subject: str, data: bytes) -> Upload | Decision:
     """The upload in a message, or the message refused as a whole."""
     try:
-        coop_id, device_id = parse_upload_subject(subject)
-    except ValueError as exc:
-        return _whole(None, "subject_mismatch", str(exc), data)
+        ids = subjects.parse_upload(subject)
+    except InvalidId as exc:
+        return whole(None, "subject_mismatch", str(exc), data)
+    coop_id, device_id = ids.coop_id, ids.device_id
     try:
         batch = decode_batch(data)
     except Oversize as exc:
-        return _whole(device_id, "oversize", str(exc), data)
+        return whole(device_id, "oversize", str(exc), data)
     except DecodeError as exc:
-        return _whole(device_id, "undecodable", str(exc), data)
+        return whole(device_id, "undecodable", str(exc), data)
     if (batch.coop_id, batch.device_id) != (coop_id, device_id):
         detail = f"batch says {batch.coop_id}/{batch.device_id}, subject {coop_id}/{device_id}"
-        return _whole(device_id, "subject_mismatch", detail, data)
+        return whole(device_id, "subject_mismatch", detail, data)
     return Upload(coop_id, device_id, tuple(batch.events), data)
 
 
@@ -48,13 +48,13 @@ def admit(upload: Upload, device: Device | None) -> Device | Decision:
     device_id = upload.device_id
     if device is None:
         detail = f"device {device_id} is not registered; `kopsync central device add` it"
-        return _whole(device_id, "unregistered_device", detail, upload.data)
+        return whole(device_id, "unregistered_device", detail, upload.data)
     if device.retired:
         detail = f"device {device_id} is retired; its uploads are kept here, not committed"
-        return _whole(device_id, "retired_device", detail, upload.data)
+        return whole(device_id, "retired_device", detail, upload.data)
     if device.coop_id != upload.coop_id:
         detail = f"device {device_id} belongs to {device.coop_id}, not {upload.coop_id}"
-        return _whole(device_id, "coop_mismatch", detail, upload.data)
+        return whole(device_id, "coop_mismatch", detail, upload.data)
     return device
 
 

@@ -59,6 +59,11 @@ T = TypeVar("T")
 
 log = structlog.get_logger("kopsync.central")
 
+# A message the store keeps failing on with database errors is set aside after this many
+# deliveries (one that fails for any other reason at once): bounded, and at nak's 2 s delay
+# a database blip of a few seconds still lets it through.
+MAX_DELIVERIES = 5
+
 
 def wall_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -380,9 +385,9 @@ class CentralService:
                     conn, consumer, self.worker_id, token, self.lease_ttl_ms, leases.now_ms()
                 )
 
+        # Unpartitioned, the store is called as before (stores that wrap it need no fence).
+        extra: tuple[Callable[[Any], None], ...] = () if fence is None else (fence,)
         try:
-            # Unpartitioned, the store is called as before (stores that wrap it need no fence).
-            extra = () if fence is None else (fence,)
             result = await self._db(
                 self.store.process_upload, subject, msg.data, self.clock(), *extra
             )
@@ -391,7 +396,6 @@ class CentralService:
             log.warning("ingest_partition_lost", partition=consumer, worker=self.worker_id)
             return False
         except Exception as exc:
-            # Not acked: the message comes back (sooner than ack_wait, thanks to the delay).
             self.stats.ingest_errors += 1
             log.error(
                 "ingest_failed",
@@ -401,8 +405,10 @@ class CentralService:
                 subject=msg.subject,
                 error=repr(exc),
             )
-            with contextlib.suppress(Exception):
-                await msg.nak(delay=2)
+            if not await self._set_aside(msg, subject, exc, extra):
+                # Not acked: the message comes back (sooner than ack_wait, thanks to the delay).
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=2)
             return True
         st = self.stats
         st.committed += result.committed
@@ -439,6 +445,36 @@ class CentralService:
         except Exception as exc:
             # Committed already: the redelivery will be a duplicate with no effect.
             log.warning("ack_failed", coop_id=coop_id, device_id=device_id, error=repr(exc))
+        self._outbox_wake.set()
+        return True
+
+    async def _set_aside(
+        self, msg: Msg, subject: str, exc: Exception, extra: tuple[Callable[[Any], None], ...]
+    ) -> bool:
+        """Quarantine a failing message as ``unprocessable`` and ack it, when retrying cannot
+        help: the failure is not the database's, or it failed :data:`MAX_DELIVERIES` times.
+        ``False`` when it must come back (the database is down, or refused the quarantine too):
+        without this a message ingest cannot take would come back forever and, a thousand of
+        them, fill the consumer's ``max_ack_pending`` so that no device's upload gets through.
+        """
+        delivered = _delivered(msg)
+        if self.store.unavailable(exc) and delivered < MAX_DELIVERIES:
+            return False
+        detail = f"ingest failed on delivery {delivered}: {exc!r}"[:500]
+        try:
+            await self._db(
+                self.store.quarantine_unprocessable, subject, msg.data, detail, self.clock(), *extra
+            )
+        except Exception as again:
+            log.error("quarantine_failed", subject=msg.subject, error=repr(again))
+            return False
+        st = self.stats
+        st.quarantined += 1
+        st.quarantined_by["unprocessable"] = st.quarantined_by.get("unprocessable", 0) + 1
+        log.warning("quarantined", subject=msg.subject, reason="unprocessable", detail=detail)
+        with contextlib.suppress(Exception):
+            await msg.ack()
+            st.acked += 1
         self._outbox_wake.set()
         return True
 
@@ -551,6 +587,14 @@ class CentralService:
 
     async def _on_error(self, exc: Exception) -> None:
         log.debug("nats_client_error", error=repr(exc))
+
+
+def _delivered(msg: Msg) -> int:
+    """How many times JetStream has delivered ``msg`` (1 for a message without metadata)."""
+    try:
+        return int(msg.metadata.num_delivered or 1)
+    except Exception:  # a plain NATS message (tests): a first delivery
+        return 1
 
 
 def _subject_ids(subject: str) -> tuple[str | None, str | None]:

@@ -30,7 +30,7 @@ from central_projector.ingest.verdict import (
 from central_projector.record.rows import canonical_item, event_row
 from central_projector.record.tables import devices, events, gaps, outbox, quarantine
 from sync_core import subjects
-from sync_core.errors import StoreError
+from sync_core.errors import InvalidId, StoreError
 
 MAX_SEQ = 2**63 - 1  # the column's range: a read past it asks for nothing more
 
@@ -42,6 +42,17 @@ def process_upload(
     decision = _decide(conn, subject, data, now_ms, lock=lock)
     _write(conn, decision, subject, now_ms)
     return decision.result()
+
+
+def quarantine_message(
+    conn: sa.Connection, subject: str, data: bytes, reason: str, detail: str, now_ms: int
+) -> None:
+    """Quarantine a whole message that ingest could not process (it is acked afterwards)."""
+    try:
+        device_id: str | None = subjects.parse_upload(subject).device_id
+    except InvalidId:
+        device_id = None
+    _write(conn, checks.whole(device_id, reason, detail, data), subject, now_ms)
 
 
 def _decide(conn: sa.Connection, subject: str, data: bytes, now_ms: int, *, lock: bool) -> Decision:

@@ -168,6 +168,28 @@ class CentralStore:
                 fence(conn)
             return ingest.process_upload(conn, subject, data, now_ms, lock=self._lock_rows)
 
+    def quarantine_unprocessable(
+        self,
+        subject: str,
+        data: bytes,
+        detail: str,
+        now_ms: int,
+        fence: Callable[[sa.Connection], None] | None = None,
+    ) -> None:
+        """Quarantine a message :meth:`process_upload` keeps failing on (``unprocessable``)."""
+        with self._write.begin() as conn:
+            if fence is not None:
+                fence(conn)
+            ingest.quarantine_message(conn, subject, data, "unprocessable", detail, now_ms)
+
+    @staticmethod
+    def unavailable(exc: BaseException) -> bool:
+        """Whether ``exc`` says the database could not be used (worth a retry later), as
+        opposed to something in the message itself that no retry will change."""
+        return isinstance(
+            exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError | OSError
+        )
+
     def release_expired_gaps(self, now_ms: int, timeout_ms: int) -> int:
         with self._write.begin() as conn:
             return ingest.release_expired_gaps(conn, now_ms, timeout_ms)

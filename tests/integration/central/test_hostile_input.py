@@ -1,0 +1,127 @@
+"""Hostile input against a real nats-server: one device's garbage cannot stall ingest for the
+others, and what ingest cannot process is quarantined and acknowledged, never looped."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import nats
+from support.nats import NatsServer
+from support.replication import (
+    COOP_A,
+    COOP_B,
+    eventually,
+    make_device,
+    record,
+    register,
+    replicator,
+    running_central,
+)
+
+from central_projector.record.store import CentralStore
+from sync_core import subjects
+from sync_core.batch import encode_batch
+
+POISON = msgpack.packb({"seq": 2**63})  # unsigned, and beyond every 64-bit column
+
+
+async def publish_all(url: str, subject: str, bodies: list[bytes]) -> None:
+    """Publish ``bodies`` to JetStream pipelined, as a flooding device would."""
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        acks = [js.publish(subject, body, timeout=60) for body in bodies]
+        for i in range(0, len(acks), 256):
+            await asyncio.gather(*acks[i : i + 256])
+    finally:
+        await nc.close()
+
+
+class FailsFor:
+    """A store that raises ``error`` for the uploads of one device: an input that makes
+    ingest fail (a bug it triggers, or a database that refuses its values)."""
+
+    def __init__(self, store: CentralStore, device_id: str, error: Exception) -> None:
+        self.store = store
+        self.device_id = device_id
+        self.error = error
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def process_upload(self, subject: str, data: bytes, now_ms: int, *fence: Any) -> Any:
+        if subject.endswith(f".{self.device_id}"):
+            self.calls += 1
+            raise self.error
+        return self.store.process_upload(subject, data, now_ms, *fence)
+
+
+async def test_poison_uploads_leave_a_good_device_syncing(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """After 1,030 poison uploads of one device, a good device's next upload commits in 10 s."""
+    attacker = make_device(tmp_path, COOP_A, "penyerang-1")
+    good = make_device(tmp_path, COOP_B, "kasir-1", 5)
+    store = CentralStore(f"sqlite:///{tmp_path / 'central.db'}")
+    register(store, attacker, good)
+    try:
+        async with running_central(store, nats_server.url) as service:
+            poison = encode_batch(COOP_A, attacker.device_id, [POISON])
+            await publish_all(
+                nats_server.url, subjects.upload(COOP_A, attacker.device_id), [poison] * 1030
+            )
+            record(good, 5)
+            started = time.monotonic()
+            report = await replicator(good, nats_server.url).sync_once(10)
+            assert report.complete and report.confirmed_seq == 10
+            took = time.monotonic() - started
+            assert store.device_status()[1]["committed_seq"] == 10, took
+            await eventually(lambda: service.stats.messages >= 1031, 60, "every poison taken")
+            assert service.stats.ingest_errors == 0
+            assert store.device_status()[0]["committed_seq"] == 0
+    finally:
+        store.close()
+        attacker.close()
+        good.close()
+
+
+async def test_an_upload_ingest_cannot_process_is_quarantined_and_acked(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """An upload that makes ingest fail is quarantined as unprocessable after one delivery
+    (after a bounded number when the database says it is unavailable), never looped."""
+    import sqlalchemy as sa
+
+    bad = make_device(tmp_path, COOP_A, "rusak-1", 3)
+    good = make_device(tmp_path, COOP_B, "kasir-1", 4)
+    store = CentralStore(f"sqlite:///{tmp_path / 'central.db'}")
+    register(store, bad, good)
+    for device, error in (
+        (bad, OverflowError("Python int too large to convert to SQLite INTEGER")),
+        (bad, sa.exc.OperationalError("INSERT", {}, Exception("database is locked"))),
+    ):
+        failing = FailsFor(store, device.device_id, error)
+        before = len(store.quarantined(device.device_id))
+        async with running_central(failing, nats_server.url) as service:  # type: ignore[arg-type]
+            with_bad = asyncio.create_task(replicator(device, nats_server.url).sync_once(5))
+            await eventually(
+                lambda: service.stats.quarantined_by.get("unprocessable", 0) >= 1,
+                60,
+                "the failing upload is quarantined",
+            )
+            assert (await replicator(good, nats_server.url).sync_once(30)).complete
+            with_bad.cancel()
+            await asyncio.gather(with_bad, return_exceptions=True)
+        rows = store.quarantined(device.device_id)[before:]
+        assert {r["reason"] for r in rows} == {"unprocessable"}
+        assert failing.calls == (1 if isinstance(error, OverflowError) else 5) * len(rows)
+    assert store.device_status()[0]["committed_seq"] == 0
+    assert store.device_status()[1]["committed_seq"] == 4
+    store.close()
+    bad.close()
+    good.close()
