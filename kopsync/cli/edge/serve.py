@@ -58,9 +58,11 @@ class Api:
 
 
 def prepare_api(agent: EdgeAgent, address: str) -> Api:
-    """Bind ``address`` and build the app (refused beyond loopback without a token)."""
+    """Bind ``address`` and build the app (refused beyond loopback without a token); the
+    same listener serves ``/metrics`` beside ``/healthz`` and ``/readyz``."""
     from edge_agent.http.access import is_loopback
     from edge_agent.http.app import build_app
+    from edge_agent.http.metrics import metrics_route
     from edge_agent.http.server import listen, parse_address
 
     host, port = parse_address(address)
@@ -74,7 +76,12 @@ def prepare_api(agent: EdgeAgent, address: str) -> Api:
     sock = listen(host, port)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    app = build_app(agent, token_digest=None if local else digest, loopback=local)
+    app = build_app(
+        agent,
+        token_digest=None if local else digest,
+        loopback=local,
+        extra_routes=[metrics_route(agent)],
+    )
     return Api(app, sock, f"http://{shown}:{bound}/")
 
 

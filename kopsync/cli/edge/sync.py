@@ -33,6 +33,7 @@ from kopsync.cli.common import (
 from kopsync.cli.common import nkey_option as shared_nkey_option
 from kopsync.cli.edge.serve import Api, http_option, prepare_api, serve_api, together
 from kopsync.connection import nats_connection
+from sync_core.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -126,7 +127,14 @@ def run_command(
 ) -> None:
     """Replicate continuously until Ctrl-C: reconnects by itself, syncs as events are recorded.
 
-    With --http, the counter's API and teller page run in the same process."""
+    With --http, the counter's API and teller page run in the same process, and that one
+    listener also serves /metrics, /healthz and /readyz (no --metrics-listen then)."""
+    if http is not None and metrics_listen is not None:
+        raise UsageError(
+            f"--metrics-listen {metrics_listen}: with --http the API on {http} already serves "
+            "/metrics, /healthz and /readyz; drop --metrics-listen (or unset "
+            "$KOPSYNC_METRICS_LISTEN) and scrape the API's address"
+        )
     configure_logging(as_json=log_json, level=logging.INFO)
     with EdgeAgent(data_dir) as agent:
         api = None if http is None else prepare_api(agent, http)

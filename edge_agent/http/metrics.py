@@ -1,0 +1,30 @@
+"""``/metrics`` on the agent's own API listener (``edge run --http``): one listener per
+device, beside ``/healthz`` and ``/readyz``, instead of a second port for the probes.
+
+The series are those of :class:`edge_agent.app.metrics.EdgeMetrics`, read from the agent's
+status at each scrape (in a worker thread: the store's reads wait for SQLite).
+"""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from edge_agent.app.agent import EdgeAgent
+from edge_agent.app.metrics import EdgeMetrics
+
+
+def metrics_route(agent: EdgeAgent) -> Route:
+    """``GET /metrics``: the device's series as of the scrape, in the Prometheus text format."""
+    registry = CollectorRegistry()
+    metrics = EdgeMetrics(registry)
+
+    async def scrape(request: Request) -> Response:
+        metrics.update(await anyio.to_thread.run_sync(agent.status))
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return Route("/metrics", scrape, methods=["GET"])
