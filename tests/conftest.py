@@ -26,6 +26,7 @@ from support.postgres import (
     drop_schema,
     probe,
 )
+from support.tls import Pki, make_pki
 
 settings.register_profile(
     "ci",
@@ -52,9 +53,20 @@ def nats_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Na
     servers: list[NatsServer] = []
 
     def factory(
-        *, config: Path | None = None, extra_args: Sequence[str] = (), start: bool = True
+        *,
+        config: Path | None = None,
+        extra_args: Sequence[str] = (),
+        start: bool = True,
+        tls: Pki | None = None,
+        tls_verify: bool = False,
     ) -> NatsServer:
-        server = NatsServer(tmp_path_factory.mktemp("nats"), config=config, extra_args=extra_args)
+        server = NatsServer(
+            tmp_path_factory.mktemp("nats"),
+            config=config,
+            extra_args=extra_args,
+            tls=tls,
+            tls_verify=tls_verify,
+        )
         servers.append(server)
         return server.start() if start else server
 
@@ -67,6 +79,18 @@ def nats_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Na
 def nats_server(nats_server_factory: NatsServerFactory) -> NatsServer:
     """A started nats-server with JetStream on a free port of 127.0.0.1, killed at teardown."""
     return nats_server_factory()
+
+
+@pytest.fixture
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A fresh CA and a server certificate for 127.0.0.1 and localhost (``kopsync admin tls``)."""
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def tls_nats_server(nats_server_factory: NatsServerFactory, pki: Pki) -> NatsServer:
+    """A started nats-server serving TLS first on its client port (``url`` is ``tls://``)."""
+    return nats_server_factory(tls=pki)
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------

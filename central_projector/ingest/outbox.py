@@ -18,7 +18,7 @@ from nats.js import JetStreamContext
 
 from central_projector.record.store import CentralStore, OutboxItem
 from sync_core.errors import LinkDown, SyncError
-from sync_core.transport.options import connect_options
+from sync_core.transport.options import TlsFiles, connect_options, tls_kwargs
 
 log = structlog.get_logger("kopsync.central.outbox")
 
@@ -58,6 +58,7 @@ async def flush_outbox(
     *,
     credentials: str | None = None,
     nkey: str | None = None,
+    tls: TlsFiles | None = None,
     timeout_s: float = 10,
 ) -> int:
     """Publish everything in the outbox now (``kopsync central issue --nats``); return count."""
@@ -66,6 +67,7 @@ async def flush_outbox(
     if credentials:
         options["user_credentials"] = credentials
     options.update(connect_options(nkey, None))  # the central's nkey, default _INBOX prefix
+    options.update(tls_kwargs([nats_url], tls))
     try:
         await asyncio.wait_for(nc.connect(**options, allow_reconnect=False), timeout_s)
     except (TimeoutError, OSError, nats.errors.Error) as exc:

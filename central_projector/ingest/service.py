@@ -52,7 +52,7 @@ from sync_core import codec, subjects
 from sync_core.errors import KopsyncError
 from sync_core.hlc import Hlc
 from sync_core.ids import check_coop_id, check_device_id
-from sync_core.transport.options import connect_options
+from sync_core.transport.options import TlsFiles, connect_options, tls_kwargs
 from sync_core.transport.stopping import sleep_unless_stopped, until_stopped
 
 T = TypeVar("T")
@@ -106,6 +106,7 @@ class CentralService:
         settings: StreamSettings | None = None,
         credentials: str | None = None,
         nkey: str | None = None,
+        tls: TlsFiles | None = None,
         clock: Callable[[], int] = wall_ms,
         worker_id: str = "ingest",
         lease_ttl_s: float = 10.0,
@@ -121,6 +122,7 @@ class CentralService:
         self.settings = settings or StreamSettings.from_env()
         self.credentials = credentials
         self.nkey = nkey  # the central's nkey seed file; None: $KOPSYNC_NATS_NKEY, else none
+        self.tls = tls  # the CA (and client certificate) for tls:// URLs
         self.clock = clock
         self.stats = ServiceStats()
         self.ready = asyncio.Event()
@@ -211,6 +213,7 @@ class CentralService:
             options["user_credentials"] = self.credentials
         # The central keeps nats-py's default _INBOX prefix, which only its permissions allow.
         options.update(connect_options(self.nkey, None))
+        options.update(tls_kwargs(self.nats_url.split(","), self.tls))
         log.info("connecting", nats=self.nats_url)
         await self._nc.connect(**options)
         log.info("connected", nats=self.nats_url, max_payload=self._nc.max_payload)

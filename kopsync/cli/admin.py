@@ -264,3 +264,12 @@ def _make_device(out: Path, coop_id: str, device_id: str) -> tuple[bytes, Path]:
 
     with EdgeAgent.init(out, coop_id, device_id) as agent:
         return agent.public_key, out / REGISTRATION_NAME
+
+
+def _add_tls() -> None:
+    from kopsync.cli.admin_tls import tls_group
+
+    admin_group.add_command(tls_group)
+
+
+_add_tls()

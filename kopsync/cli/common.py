@@ -86,6 +86,49 @@ def nkey_option(whose: str, made_by: str = "kopsync admin") -> Callable[[F], F]:
     )
 
 
+def tls_options(func: F) -> F:
+    """``--tls-ca``, ``--tls-cert``, ``--tls-key``, passed on as one ``tls`` argument
+    (:class:`kopsync.connection.TlsFlags`; the environment is read there)."""
+
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        tls_ca: str | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        from kopsync.connection import TlsFlags  # here: a teller command loads no NATS code
+
+        return func(*args, tls=TlsFlags(tls_ca, tls_cert, tls_key), **kwargs)
+
+    path = click.Path(dir_okay=False)
+    options = [
+        click.option(
+            "--tls-ca",
+            type=path,
+            default=None,
+            help="For tls:// URLs: the CA certificate the server's must be signed by, "
+            "from `kopsync admin tls ca` ($KOPSYNC_NATS_TLS_CA).",
+        ),
+        click.option(
+            "--tls-cert",
+            type=path,
+            default=None,
+            help="A client certificate, for servers that verify clients ($KOPSYNC_NATS_TLS_CERT).",
+        ),
+        click.option(
+            "--tls-key",
+            type=path,
+            default=None,
+            help="The client certificate's key, mode 0600 ($KOPSYNC_NATS_TLS_KEY).",
+        ),
+    ]
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
 def metrics_option(func: F) -> F:
     """``--metrics-listen HOST:PORT``: serve /metrics, /healthz and /readyz there."""
     return click.option(

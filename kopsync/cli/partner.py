@@ -34,8 +34,9 @@ from kopsync.cli.common import (
     metrics_option,
     nkey_option,
     stop_on_signals,
+    tls_options,
 )
-from kopsync.connection import nats_connection
+from kopsync.connection import TlsFlags, nats_connection
 from sync_core.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,6 +61,7 @@ def partner() -> None:
 @config_option
 @creds_option
 @nkey_option("The central's")
+@tls_options
 @metrics_option
 @click.option("--log-console", is_flag=True, help="Readable logs instead of JSON lines.")
 @friendly
@@ -68,6 +70,7 @@ def fanout(
     config_path: Path,
     credentials: str | None,
     nkey: str | None,
+    tls: TlsFlags,
     metrics_listen: str | None,
     log_console: bool,
 ) -> None:
@@ -75,7 +78,7 @@ def fanout(
     config = load(config_path)
     configure_logging(as_json=not log_console)
     connection = nats_connection(
-        nats_url, "kopsync-partner-fanout", credentials=credentials, nkey=nkey
+        nats_url, "kopsync-partner-fanout", credentials=credentials, nkey=nkey, tls=tls
     )
     service = FanoutService(config, connection)
 
@@ -130,6 +133,7 @@ async def _serve_with_probes(service: FanoutService, listen: str) -> None:
 )
 @creds_option
 @nkey_option("The partner's")
+@tls_options
 @friendly
 def tail_(
     nats_url: str,
@@ -140,6 +144,7 @@ def tail_(
     idle_exit: float | None,
     credentials: str | None,
     nkey: str | None,
+    tls: TlsFlags,
 ) -> None:
     """Print the events of partner topics, one line each (Ctrl-C stops)."""
     # The events go to stdout; the connection's own troubles, if any, to stderr.
@@ -154,7 +159,9 @@ def tail_(
         stop = asyncio.Event()
         stop_on_signals(stop.set)
         await tail(
-            nats_connection(nats_url, "kopsync-partner-tail", credentials=credentials, nkey=nkey),
+            nats_connection(
+                nats_url, "kopsync-partner-tail", credentials=credentials, nkey=nkey, tls=tls
+            ),
             subject_filter,
             emit,
             since=start,

@@ -4,8 +4,15 @@ The rest of :mod:`sync_core` is pure; this sub-package is where its I/O lives. E
 client connects through :class:`Link` with one :class:`ConnectOptions`.
 """
 
-from sync_core.transport.link import AuthRefused, Link, NoResponders, connected, translate
-from sync_core.transport.options import ConnectOptions, TlsFiles
+from sync_core.transport.link import (
+    AuthRefused,
+    Link,
+    NoResponders,
+    TlsRefused,
+    connected,
+    translate,
+)
+from sync_core.transport.options import ConnectOptions, TlsFiles, tls_kwargs
 
 __all__ = [
     "AuthRefused",
@@ -13,6 +20,8 @@ __all__ = [
     "Link",
     "NoResponders",
     "TlsFiles",
+    "TlsRefused",
     "connected",
+    "tls_kwargs",
     "translate",
 ]

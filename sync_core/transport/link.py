@@ -38,8 +38,9 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 from sync_core.errors import LinkDown, SyncError, SyncTimeout
-from sync_core.transport.options import ConnectOptions
+from sync_core.transport.options import ConnectOptions, tls_kwargs
 from sync_core.transport.stopping import sleep_unless_stopped, until_stopped
+from sync_core.transport.tlsfail import describe, is_tls_failure
 
 T = TypeVar("T")
 
@@ -61,6 +62,15 @@ class AuthRefused(LinkDown):
     """
 
 
+class TlsRefused(AuthRefused):
+    """The TLS handshake failed: the server's certificate is not signed by the pinned CA, has
+    expired or names another host, the server speaks no TLS or refused our certificate.
+
+    Retrying the same connect does not heal it, so a connect fails at once; services try
+    again every few seconds (an operator may renew a certificate), as with credentials.
+    """
+
+
 class Link:
     """A connected client plus ``up``/``down`` events kept by the client's callbacks.
 
@@ -75,6 +85,7 @@ class Link:
         self.closed = False
         self._js: JetStreamContext | None = None
         self._refused = asyncio.Event()  # the server said "Authorization Violation" to a connect
+        self._tls_error: BaseException | None = None  # or a TLS handshake failed
         # A logger per link, not one module-level proxy: with structlog's
         # cache_logger_on_first_use a module proxy keeps the processors of whichever
         # configuration was current when it was first bound, for the life of the process.
@@ -94,7 +105,8 @@ class Link:
 
     async def open(self, timeout_s: float | None, *, allow_reconnect: bool = True) -> None:
         """Connect within ``timeout_s`` (``None``: as long as it takes) or raise
-        :class:`LinkDown` (:class:`AuthRefused` when the server refuses the credentials).
+        :class:`LinkDown` (:class:`AuthRefused` when the server refuses the credentials,
+        :class:`TlsRefused` when the TLS handshake fails).
 
         With ``allow_reconnect`` the client reconnects by itself after a drop (and nats-py
         retries the first connect every ``reconnect_wait_s``); without, a drop closes the link
@@ -113,6 +125,11 @@ class Link:
                 break
             except (TimeoutError, OSError, nats.errors.Error) as exc:
                 error = exc
+            if self._tls_error is None and is_tls_failure(error):
+                self._tls_error = error
+            if self._tls_error is not None:
+                await self.close()
+                raise TlsRefused(self._tls_refusal(self._tls_error)) from error
             if self._refused.is_set():
                 await self.close()
                 raise AuthRefused(self._refusal(options)) from error
@@ -141,7 +158,8 @@ class Link:
             try:
                 return await until_stopped(stop, self.open(None))
             except AuthRefused as exc:
-                self._log.error("nats_auth_refused", error=str(exc))
+                what = "nats_tls_refused" if isinstance(exc, TlsRefused) else "nats_auth_refused"
+                self._log.error(what, error=str(exc))
                 await sleep_unless_stopped(stop, REFUSED_RETRY_S)
         return False
 
@@ -178,6 +196,7 @@ class Link:
         error callback hears the refusal.
         """
         self._refused.clear()
+        self._tls_error = None
         connect = asyncio.ensure_future(self.nc.connect(**options))
         refused = asyncio.ensure_future(self._refused.wait())
         try:
@@ -196,6 +215,10 @@ class Link:
             raise nats.errors.AuthorizationError
         else:
             raise TimeoutError
+
+    def _tls_refusal(self, error: BaseException) -> str:
+        encrypted = bool(tls_kwargs(self.options.servers, self.options.tls))
+        return describe(error, self.url, self.options.tls, encrypted)
 
     def _refusal(self, options: dict[str, Any]) -> str:
         seed = options.get("nkeys_seed")
@@ -320,7 +343,10 @@ class Link:
         self.down.set()
 
     async def _on_error(self, exc: Exception) -> None:
-        if not self.up.is_set() and (
+        if not self.up.is_set() and is_tls_failure(exc):
+            self._tls_error = exc
+            self._refused.set()
+        elif not self.up.is_set() and (
             isinstance(exc, nats.errors.AuthorizationError)
             or "authorization violation" in str(exc).lower()
         ):

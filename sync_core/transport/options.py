@@ -14,16 +14,19 @@ environment variables into one :class:`ConnectOptions` and passes it down.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sync_core.errors import UsageError
 
 
 @dataclass(frozen=True, slots=True)
 class TlsFiles:
-    """TLS to the server: a CA file to verify it by, and a client certificate and key if the
+    """TLS to the server: the CA file its certificate must chain to (pinned: the system's
+    store is not consulted when one is given), and a client certificate and key if the
     server asks for one. Files are read when a client connects."""
 
     ca_file: str | None = None
@@ -32,23 +35,61 @@ class TlsFiles:
 
     def context(self) -> ssl.SSLContext:
         if (self.cert_file is None) != (self.key_file is None):
-            raise UsageError("a TLS client certificate needs both its certificate and key file")
+            raise UsageError(
+                "a TLS client certificate needs both its certificate and key file "
+                "(--tls-cert and --tls-key)"
+            )
         try:
+            # cafile given: only that CA is trusted (no default system certificates)
             ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_file)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
             if self.cert_file is not None:
                 ctx.load_cert_chain(self.cert_file, self.key_file)
         except FileNotFoundError as exc:
-            raise UsageError(f"TLS file {exc.filename} does not exist") from None
+            raise UsageError(f"TLS file {exc.filename or self.ca_file} does not exist") from None
         except (OSError, ssl.SSLError) as exc:
             raise UsageError(f"cannot use the TLS files ({exc})") from None
         return ctx
+
+    @property
+    def given(self) -> bool:
+        return any((self.ca_file, self.cert_file, self.key_file))
+
+
+def tls_kwargs(servers: Sequence[str], tls: TlsFiles | None) -> dict[str, Any]:
+    """The TLS keyword arguments of ``Client.connect`` for ``servers``.
+
+    TLS is on exactly when the URLs say ``tls://`` (all of them: a cluster is not half
+    encrypted). The client then starts the TLS handshake before the server says anything
+    (``tls_handshake_first``; the servers of ``deploy/nats`` accept it), so the server's
+    certificate is checked before a byte of the protocol, the nkey signature included,
+    crosses the link, and no one on the path can talk the client down to plaintext (nats-py
+    alone would send everything in clear to a server whose INFO does not ask for TLS).
+    Files given for plaintext URLs are a mistake, refused rather than ignored.
+    """
+    schemes = {urlsplit(s).scheme if "://" in s else "nats" for s in servers}
+    if "tls" not in schemes:
+        if tls is not None and tls.given:
+            plain = ", ".join(servers)
+            raise UsageError(
+                f"TLS files are given but the NATS URL is not tls:// ({plain}): write it as "
+                "tls://HOST:PORT"
+            )
+        return {}
+    if schemes != {"tls"}:
+        raise UsageError(
+            "every NATS URL must be tls:// when one is (a cluster is not half encrypted): "
+            + ", ".join(servers)
+        )
+    return {"tls": (tls or TlsFiles()).context(), "tls_handshake_first": True}
 
 
 @dataclass(frozen=True, slots=True)
 class ConnectOptions:
     """Where and as whom one client connects.
 
-    ``servers``: the URLs of one server or of a cluster's nodes (any of them will do).
+    ``servers``: the URLs of one server or of a cluster's nodes (any of them will do);
+    ``tls://`` URLs encrypt the link, verified against ``tls`` (:func:`tls_kwargs`).
     ``credentials``: a NATS ``.creds`` file. ``nkey_seed``: an nkey seed file (the client signs
     the server's nonce with it). ``inbox_prefix``: the prefix of every reply subject; ``None``
     keeps nats-py's ``_INBOX``, which only the central's permissions allow.
@@ -90,8 +131,7 @@ class ConnectOptions:
         }
         if self.credentials:
             kwargs["user_credentials"] = self.credentials
-        if self.tls is not None:
-            kwargs["tls"] = self.tls.context()
+        kwargs |= tls_kwargs(self.servers, self.tls)
         return kwargs | connect_options(self.nkey_seed, self.inbox_prefix)
 
 

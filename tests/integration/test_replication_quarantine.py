@@ -21,6 +21,7 @@ from support.replication import (
     running_central,
     stream_messages,
 )
+from support.secured import deployed_server_conf
 
 from central_projector.ingest.streams import QUARANTINE
 from central_projector.record.store import CentralStore
@@ -29,8 +30,6 @@ from sync_core import subjects
 from sync_core.batch import MAX_BATCH_BYTES, encode_batch
 from sync_core.envelope import Envelope, seal
 from sync_core.signing import DeviceKey
-
-DEPLOY_CONFIG = Path(__file__).parents[2] / "deploy" / "nats" / "nats-server.conf"
 
 
 def next_event(agent: EdgeAgent, key: DeviceKey | None = None, **changes: Any) -> bytes:
@@ -59,9 +58,7 @@ async def test_bad_uploads_are_quarantined_with_reasons_and_ingest_keeps_running
     """Forged signature, broken chain, other coop, garbage, unknown type, oversize: quarantined."""
     # The deployed configuration (max_payload 8 MB lets an oversize upload reach ingest), with
     # its store_dir left to the fixture's -sd.
-    config = tmp_path / "nats-server.conf"
-    lines = DEPLOY_CONFIG.read_text().splitlines()
-    config.write_text("\n".join(x for x in lines if not x.strip().startswith("store_dir")))
+    config = deployed_server_conf(tmp_path / "nats")
     server: NatsServer = nats_server_factory(config=config)
     agent = make_device(tmp_path, COOP_A, "kasir-1", 20)
     store = CentralStore(f"sqlite:///{tmp_path / 'central.db'}")

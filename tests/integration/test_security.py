@@ -27,6 +27,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 from support.nats import NatsServer
+from support.secured import deployed_server_conf
 
 from central_projector.ingest.streams import DOWN, EVENTS, INGEST, StreamSettings, ensure_streams
 from central_projector.record.store import CentralStore
@@ -85,9 +86,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
     conf_dir = root / "nats"
     (conf_dir / "auth").mkdir(parents=True)
     # The deployed files; store_dir is left to the server fixture's -sd.
-    lines = (DEPLOY / "nats-server.conf").read_text().splitlines()
-    kept = [x for x in lines if not x.strip().startswith("store_dir")]
-    (conf_dir / "nats-server.conf").write_text("\n".join(kept) + "\n")
+    deployed_server_conf(conf_dir)
     shutil.copy(DEPLOY / "auth" / "server.conf", conf_dir / "auth" / "server.conf")
     auth = conf_dir / "auth" / "users.conf"
     db_url = f"sqlite:///{root / 'central.db'}"

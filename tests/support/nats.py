@@ -21,6 +21,8 @@ from pathlib import Path
 from types import TracebackType
 
 from kopsync.devnats import HOST, free_port, nats_server_binary
+from support.tls import Pki, server_tls_block
+from sync_core.transport import TlsFiles
 
 __all__ = ["HOST", "NatsServer", "NatsServerError", "free_port", "nats_server_binary"]
 
@@ -34,7 +36,9 @@ class NatsServer:
 
     ``workdir`` holds the JetStream store (``store_dir``) and the server log. ``config`` is an
     optional nats-server config file; command-line flags (ports, ``-js``, ``-sd``) win over it.
-    ``extra_args`` are appended to the command line.
+    ``extra_args`` are appended to the command line. ``tls`` (a :class:`support.tls.Pki`)
+    serves TLS on the client port, TLS first as in ``deploy/nats`` (``url`` is then
+    ``tls://``); ``tls_verify`` also requires client certificates of its CA.
     """
 
     def __init__(
@@ -44,8 +48,12 @@ class NatsServer:
         config: Path | None = None,
         extra_args: Sequence[str] = (),
         startup_timeout: float = 10.0,
+        tls: Pki | None = None,
+        tls_verify: bool = False,
     ) -> None:
         self.workdir = Path(workdir)
+        self.tls = tls
+        self.tls_verify = tls_verify
         self.store_dir = self.workdir / "jetstream"
         self.log_path = self.workdir / "nats-server.log"
         self.config = config
@@ -59,7 +67,31 @@ class NatsServer:
 
     @property
     def url(self) -> str:
+        scheme = "nats" if self.tls is None else "tls"
+        return f"{scheme}://{HOST}:{self.port}"
+
+    @property
+    def plain_url(self) -> str:
+        """The client port as a plaintext URL (what a client without TLS would dial)."""
         return f"nats://{HOST}:{self.port}"
+
+    def client_tls(self, name: str | None = None) -> TlsFiles | None:
+        """What a client pins for this server: its CA (and ``name``'s certificate)."""
+        return None if self.tls is None else self.tls.client_tls(name)
+
+    def _config_file(self) -> Path | None:
+        """``config``, or with ``tls`` a file in ``workdir`` that includes it and adds TLS."""
+        if self.tls is None:
+            return self.config
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        path = self.workdir / "tls-server.conf"
+        text = server_tls_block(self.tls, verify=self.tls_verify)
+        if self.config is not None:
+            # nats-server resolves includes against the including file's folder only
+            rel = os.path.relpath(Path(self.config).resolve(), self.workdir.resolve())
+            text = f'include "{rel}"\n' + text
+        path.write_text(text)
+        return path
 
     @property
     def monitor_url(self) -> str:
@@ -75,8 +107,9 @@ class NatsServer:
 
     def command(self) -> list[str]:
         cmd = [str(nats_server_binary())]
-        if self.config is not None:
-            cmd += ["-c", str(self.config)]
+        config = self._config_file()
+        if config is not None:
+            cmd += ["-c", str(config)]
         cmd += ["-a", HOST, "-p", str(self.port), "-m", str(self.monitor_port)]
         cmd += ["-js", "-sd", str(self.store_dir), *self.extra_args]
         return cmd

@@ -18,7 +18,7 @@ from central_projector.record.store import CentralStore
 from edge_agent.app.agent import EdgeAgent
 from edge_agent.app.replicator import Replicator
 from edge_agent.app.settings import ReplicatorSettings
-from sync_core.transport import ConnectOptions
+from sync_core.transport import ConnectOptions, TlsFiles
 
 COOP_A = "6401050012"  # Paser Belengkong (made-up village code within Paser)
 COOP_B = "6472021005"  # Lempake, Samarinda Utara (made-up village code within Samarinda)
@@ -103,14 +103,20 @@ def fully_committed(store: CentralStore, *agents: EdgeAgent) -> Callable[[], boo
     return check
 
 
-def replicator(agent: EdgeAgent, url: str, **settings: Any) -> Replicator:
-    """A replicator of ``agent`` to the open server at ``url``, with some settings changed."""
-    return Replicator(agent, ReplicatorSettings(ConnectOptions.for_url(url), **settings))
+def replicator(
+    agent: EdgeAgent, url: str, tls: TlsFiles | None = None, **settings: Any
+) -> Replicator:
+    """A replicator of ``agent`` to the open server at ``url`` (``tls``: its CA for a
+    ``tls://`` URL), with some settings changed."""
+    connection = ConnectOptions.for_url(url, tls=tls)
+    return Replicator(agent, ReplicatorSettings(connection, **settings))
 
 
-async def stream_messages(url: str, stream: str, subject: str) -> list[Any]:
+async def stream_messages(
+    url: str, stream: str, subject: str, tls: TlsFiles | None = None
+) -> list[Any]:
     """Every message on ``subject`` (a filter) currently in ``stream``, in stream order."""
-    nc = await nats.connect(url)
+    nc = await nats.connect(**ConnectOptions.for_url(url, tls=tls).client_kwargs())
     try:
         js = nc.jetstream()
         info = await js.stream_info(stream)

@@ -16,6 +16,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from kopsync.cli.main import cli
+from support.tls import Pki
 
 DEPLOY = Path(__file__).parents[2] / "deploy" / "nats"
 
@@ -28,13 +29,29 @@ class AuthConfig:
     users: Path
 
 
-def auth_config(root: Path) -> AuthConfig:
-    """Copy the deployed server configuration under ``root``; ``users`` is still to be made."""
-    conf_dir = root / "nats"
-    (conf_dir / "auth").mkdir(parents=True)
+def deployed_server_conf(conf_dir: Path, pki: Pki | None = None) -> Path:
+    """Copy the deployed ``nats-server.conf`` into ``conf_dir``, its ``store_dir`` left to the
+    fixture's ``-sd``, with its ``tls.conf``: the deployed block on ``pki``'s files, or none
+    (a plaintext client port) without one."""
+    conf_dir.mkdir(parents=True, exist_ok=True)
     lines = (DEPLOY / "nats-server.conf").read_text().splitlines()
     kept = [x for x in lines if not x.strip().startswith("store_dir")]
     (conf_dir / "nats-server.conf").write_text("\n".join(kept) + "\n")
+    tls = "# no TLS in this test\n"
+    if pki is not None:
+        tls = (DEPLOY / "tls.conf").read_text()
+        for name, path in [("server.crt", pki.server_cert), ("server.key", pki.server_key),
+                           ("ca.crt", pki.ca)]:  # fmt: skip
+            tls = tls.replace(f"/etc/nats/tls/{name}", str(path))
+    (conf_dir / "tls.conf").write_text(tls)
+    return conf_dir / "nats-server.conf"
+
+
+def auth_config(root: Path, pki: Pki | None = None) -> AuthConfig:
+    """Copy the deployed server configuration under ``root``; ``users`` is still to be made."""
+    conf_dir = root / "nats"
+    (conf_dir / "auth").mkdir(parents=True)
+    deployed_server_conf(conf_dir, pki)
     shutil.copy(DEPLOY / "auth" / "server.conf", conf_dir / "auth" / "server.conf")
     return AuthConfig(conf_dir / "auth" / "server.conf", conf_dir / "auth" / "users.conf")
 

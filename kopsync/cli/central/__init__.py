@@ -31,8 +31,10 @@ from kopsync.cli.common import (
     metrics_option,
     parse_json_object,
     stop_on_signals,
+    tls_options,
 )
 from kopsync.cli.common import nkey_option as shared_nkey_option
+from kopsync.connection import TlsFlags, tls_files
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -71,6 +73,7 @@ def central() -> None:
 @db_option
 @creds_option
 @nkey_option
+@tls_options
 @click.option(
     "--gap-timeout",
     type=float,
@@ -128,6 +131,7 @@ def ingest(
     db_url: str,
     credentials: str | None,
     nkey: str | None,
+    tls: TlsFlags,
     gap_timeout: float,
     fetch_batch: int,
     dedup_window: float | None,
@@ -160,6 +164,7 @@ def ingest(
             settings=settings,
             credentials=credentials,
             nkey=nkey,
+            tls=tls_files(tls),
             worker_id=wid,
             lease_ttl_s=lease_ttl,
         )
@@ -201,6 +206,7 @@ async def _serve(service: CentralService, metrics_listen: str | None) -> None:
 @nats_option(required=False)
 @creds_option
 @nkey_option
+@tls_options
 @click.option("--print-json", "as_json", is_flag=True, help="Print the issued event as JSON.")
 @friendly
 def issue(
@@ -212,6 +218,7 @@ def issue(
     nats_url: str | None,
     credentials: str | None,
     nkey: str | None,
+    tls: TlsFlags,
     as_json: bool,
 ) -> None:
     """Issue a central event TYPE to a cooperative's devices (EntitlementGranted, CardBlocked…).
@@ -223,7 +230,11 @@ def issue(
     with CentralStore(db_url) as store:
         env = store.issue(event_type, coop_id, payload, aggregate_id)
         published = (
-            asyncio.run(flush_outbox(store, nats_url, credentials=credentials, nkey=nkey))
+            asyncio.run(
+                flush_outbox(
+                    store, nats_url, credentials=credentials, nkey=nkey, tls=tls_files(tls)
+                )
+            )
             if nats_url
             else None
         )

@@ -37,8 +37,9 @@ from kopsync.cli.common import (
     json_option,
     metrics_option,
     nkey_option,
+    tls_options,
 )
-from kopsync.connection import nats_connection
+from kopsync.connection import TlsFlags, nats_connection
 from sync_core import subjects
 from sync_core.errors import UsageError
 from sync_core.ids import check_coop_id
@@ -68,6 +69,7 @@ db_option = click.option(
 )
 @creds_option
 @nkey_option("The central's", "kopsync admin central-user")
+@tls_options
 @click.option("--once", is_flag=True, help="Project everything not yet projected, then exit.")
 @click.option("--batch", "batch_size", type=click.IntRange(1, 100_000), default=DEFAULT_BATCH,
               show_default=True, help="Events per transaction.")  # fmt: skip
@@ -108,6 +110,7 @@ def project(
     nats_url: str | None,
     credentials: str | None,
     nkey: str | None,
+    tls: TlsFlags,
     once: bool,
     batch_size: int,
     poll: float,
@@ -143,7 +146,11 @@ def project(
             try:
                 if nats_url:
                     connection = nats_connection(
-                        nats_url, "kopsync-projector", credentials=credentials, nkey=nkey
+                        nats_url,
+                        "kopsync-projector",
+                        credentials=credentials,
+                        nkey=nkey,
+                        tls=tls,
                     )
                     asyncio.run(_follow_nats(projector, connection, poll, stop, ran))
                 else:

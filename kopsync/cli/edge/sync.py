@@ -29,10 +29,11 @@ from kopsync.cli.common import (
     json_option,
     metrics_option,
     stop_on_signals,
+    tls_options,
 )
 from kopsync.cli.common import nkey_option as shared_nkey_option
 from kopsync.cli.edge.serve import Api, http_option, prepare_api, serve_api, together
-from kopsync.connection import nats_connection
+from kopsync.connection import TlsFlags, nats_connection
 from sync_core.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -57,6 +58,7 @@ nkey_option = shared_nkey_option("This device's", "kopsync admin device add")
 @nats_option
 @creds_option
 @nkey_option
+@tls_options
 @click.option(
     "--timeout",
     "timeout_s",
@@ -73,6 +75,7 @@ def sync_command(
     nats_url: str,
     credentials: str | None,
     nkey: str | None,
+    tls: TlsFlags,
     timeout_s: float,
     data_dir: Path,
     as_json: bool,
@@ -81,7 +84,7 @@ def sync_command(
     """Upload new events, apply central events, and report what the central confirmed."""
     configure_logging(as_json=False, level=logging.INFO if verbose else logging.ERROR)
     with EdgeAgent(data_dir) as agent:
-        replicator = Replicator(agent, _settings(nats_url, credentials, nkey))
+        replicator = Replicator(agent, _settings(nats_url, credentials, nkey, tls))
         report = asyncio.run(replicator.sync_once(timeout_s))
     if as_json:
         emit_json(report.to_json())
@@ -111,6 +114,7 @@ def _describe(r: SyncReport) -> None:
 @nats_option
 @creds_option
 @nkey_option
+@tls_options
 @http_option(None)
 @data_option
 @metrics_option
@@ -120,6 +124,7 @@ def run_command(
     nats_url: str,
     credentials: str | None,
     nkey: str | None,
+    tls: TlsFlags,
     http: str | None,
     data_dir: Path,
     metrics_listen: str | None,
@@ -138,14 +143,18 @@ def run_command(
     configure_logging(as_json=log_json, level=logging.INFO)
     with EdgeAgent(data_dir) as agent:
         api = None if http is None else prepare_api(agent, http)
-        replicator = Replicator(agent, _settings(nats_url, credentials, nkey))
+        replicator = Replicator(agent, _settings(nats_url, credentials, nkey, tls))
         asyncio.run(_run(replicator, agent, api, metrics_listen))
     click.echo("stopped", err=True)
 
 
-def _settings(nats_url: str, credentials: str | None, nkey: str | None) -> ReplicatorSettings:
+def _settings(
+    nats_url: str, credentials: str | None, nkey: str | None, tls: TlsFlags
+) -> ReplicatorSettings:
     """The replicator's settings: its defaults, and the NATS connection from flags and env."""
-    connection = nats_connection(nats_url, "kopsync-edge", credentials=credentials, nkey=nkey)
+    connection = nats_connection(
+        nats_url, "kopsync-edge", credentials=credentials, nkey=nkey, tls=tls
+    )
     return ReplicatorSettings(connection)
 
 
