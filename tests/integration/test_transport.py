@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,11 +10,28 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 from support.nats import NatsServer
+from support.tls import make_pki
 
 from edge_agent.devtools.linkemu import LinkEmulator
-from kopsync.connection import INBOX_ENV, NKEY_ENV, nats_connection
+from kopsync.connection import (
+    INBOX_ENV,
+    NKEY_ENV,
+    TLS_CA_ENV,
+    TLS_CERT_ENV,
+    TlsFlags,
+    nats_connection,
+)
 from sync_core.errors import LinkDown, SyncTimeout, UsageError
-from sync_core.transport import AuthRefused, ConnectOptions, Link, NoResponders, TlsFiles, connected
+from sync_core.transport import (
+    AuthRefused,
+    ConnectOptions,
+    Link,
+    NoResponders,
+    TlsFiles,
+    TlsRefused,
+    connected,
+    tls_kwargs,
+)
 
 HOST = "127.0.0.1"
 NatsServerFactory = Callable[..., NatsServer]
@@ -106,39 +122,31 @@ async def test_a_guarded_operation_times_out_as_sync_timeout(nats_server: NatsSe
             await link.guarded(asyncio.sleep(60), 0.05, "nap")
 
 
-def _certificates(root: Path) -> tuple[Path, Path, Path]:
-    """A CA and a server certificate for 127.0.0.1 signed by it: (ca, cert, key)."""
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=root)
-
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
-            "-keyout", "ca.key", "-out", "ca.pem")  # fmt: skip
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-            "-keyout", "server.key", "-out", "server.csr")  # fmt: skip
-    (root / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", "2", "-extfile", "san.ext",
-            "-out", "server.pem")  # fmt: skip
-    return root / "ca.pem", root / "server.pem", root / "server.key"
-
-
 async def test_tls_verifies_the_server_by_the_ca_given(
     nats_server_factory: NatsServerFactory, tmp_path: Path
 ) -> None:
     """With the CA file the client connects over TLS; with another CA it refuses the server."""
-    ca, cert, key = _certificates(tmp_path)
-    args = ("--tls", "--tlscert", str(cert), "--tlskey", str(key))
-    server = nats_server_factory(extra_args=args)
-    trusted = ConnectOptions.for_url(server.url, tls=TlsFiles(ca_file=str(ca)))
+    pki = make_pki(tmp_path / "pki")
+    server = nats_server_factory(tls=pki)
+    trusted = ConnectOptions.for_url(server.url, tls=pki.client_tls())
     async with connected(trusted) as link:
         await link.nc.flush(timeout=5)
         assert link.nc.connected_url is not None
-    other = tmp_path / "other"
-    other.mkdir()
-    strange_ca, _, _ = _certificates(other)
-    with pytest.raises(LinkDown):
-        await Link(trusted.but(tls=TlsFiles(ca_file=str(strange_ca)))).open(3)
+    strange = make_pki(tmp_path / "other")
+    with pytest.raises(TlsRefused, match="not signed by the CA"):
+        await Link(trusted.but(tls=strange.client_tls())).open(3)
+
+
+def test_tls_is_on_exactly_for_tls_urls(tmp_path: Path) -> None:
+    """tls:// turns TLS on, first; files for nats:// or a mix of schemes are refused."""
+    pki = make_pki(tmp_path / "pki")
+    kwargs = tls_kwargs(["tls://a:4222", "tls://b:4222"], pki.client_tls())
+    assert kwargs["tls_handshake_first"] is True
+    assert tls_kwargs(["nats://a:4222", "b:4222"], None) == {}
+    with pytest.raises(UsageError, match="tls://HOST:PORT"):
+        tls_kwargs(["nats://a:4222"], pki.client_tls())
+    with pytest.raises(UsageError, match="every NATS URL must be tls://"):
+        tls_kwargs(["tls://a:4222", "nats://b:4222"], None)
 
 
 def test_tls_files_are_checked_before_connecting(tmp_path: Path) -> None:
@@ -167,3 +175,14 @@ def test_the_environment_is_read_by_the_composition_root_only() -> None:
     given = nats_connection("nats://h:4222", "svc", nkey="/k.nk", inbox_prefix="_I", environ=env)
     assert (given.nkey_seed, given.inbox_prefix) == ("/k.nk", "_I")
     assert nats_connection("nats://h:4222", "svc", environ={}).nkey_seed is None
+
+
+def test_tls_files_come_from_flags_else_the_environment() -> None:
+    """--tls-* flags win; $KOPSYNC_NATS_TLS_* fill the rest; none given: no TLS files."""
+    env = {TLS_CA_ENV: "/etc/kopsync/ca.crt", TLS_CERT_ENV: "/etc/kopsync/c.crt"}
+    flags = TlsFlags(key="/etc/kopsync/c.key")
+    options = nats_connection("tls://h:4222", "svc", tls=flags, environ=env)
+    assert options.tls == TlsFiles(
+        "/etc/kopsync/ca.crt", "/etc/kopsync/c.crt", "/etc/kopsync/c.key"
+    )
+    assert nats_connection("tls://h:4222", "svc", environ={}).tls is None
