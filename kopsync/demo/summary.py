@@ -109,8 +109,9 @@ def commands(plan: Plan, work: Path, db: str) -> list[str]:
         f"{kopsync} central conflicts --db {db}",
         f"{kopsync} central status --db {db}",
         f"{kopsync} edge log --data {work / 'devices' / 'lmp-simpan-pinjam'} --since 1",
-        f"{nats_server_binary()} -js -sd {work / 'jetstream'} -p 4333 &",
-        f"{kopsync} partner tail --nats nats://127.0.0.1:4333 "
+        f"{nats_server_binary()} -c {work / 'nats-server.conf'} -js -sd {work / 'jetstream'} "
+        "-p 4333 &",
+        f"{kopsync} partner tail --nats tls://127.0.0.1:4333 --tls-ca {work / 'tls/ca/ca.crt'} "
         "--filter 'kop.partner.bank-kalteng.>' --since 30d --idle-exit 2",
     ]
 

@@ -44,6 +44,7 @@ from sync_core.transport.tlsfail import describe, is_tls_failure
 
 T = TypeVar("T")
 
+
 LOGGER = "kopsync.nats"
 # A service whose credentials the server refused tries again this often: an administrator may
 # register it and reload the server.

@@ -9,9 +9,22 @@ with the sentence :func:`describe` makes.
 
 from __future__ import annotations
 
+import logging
 import ssl
 
 from sync_core.transport.options import TlsFiles
+
+
+class _TlsEofNoise(logging.Filter):
+    """Drop asyncio's warning that nats-py's stream protocol asks to half-close a TLS
+    connection (it cannot be, and nothing is lost): on every close of a ``tls://`` link it
+    would print a line people would take for an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "eof_received() has no effect when using ssl" not in record.getMessage()
+
+
+logging.getLogger("asyncio").addFilter(_TlsEofNoise())
 
 
 def is_tls_failure(exc: BaseException) -> bool:

@@ -47,8 +47,8 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 def test_demo_finds_every_planned_conflict_and_commits_every_event(
     demo_run: tuple[Path, dict[str, Any]],
 ) -> None:
-    """A small demo finds each staged conflict, and every device's events are synced and
-    committed centrally, across four cooperatives of both provinces."""
+    """A small demo finds each staged conflict, and every device's events are synced (over
+    TLS) and committed centrally, across four cooperatives of both provinces."""
     work, s = demo_run
     assert {p["kind"] for p in s["planned_conflicts"]} == {
         "DUPLICATE_REDEMPTION",
@@ -71,6 +71,10 @@ def test_demo_finds_every_planned_conflict_and_commits_every_event(
     assert all(n > 0 for n in s["partner_streams"].values()) and len(s["partner_streams"]) == 2
     assert json.loads((work / "summary.json").read_text())["totals"] == s["totals"]
     assert processes_using(work) == []
+    # every service and device spoke TLS, with the CA the demo made for the run
+    assert "TLS required for client connections" in (work / "nats-server.log").read_text()
+    assert (work / "tls" / "ca" / "ca.crt").exists()
+    assert "--tls-ca" in s["commands"][-1] and "tls://" in s["commands"][-1]
 
 
 def test_demo_commands_to_look_further_work(demo_run: tuple[Path, dict[str, Any]]) -> None:
