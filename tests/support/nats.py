@@ -38,7 +38,9 @@ class NatsServer:
     optional nats-server config file; command-line flags (ports, ``-js``, ``-sd``) win over it.
     ``extra_args`` are appended to the command line. ``tls`` (a :class:`support.tls.Pki`)
     serves TLS on the client port, TLS first as in ``deploy/nats`` (``url`` is then
-    ``tls://``); ``tls_verify`` also requires client certificates of its CA.
+    ``tls://``); ``tls_verify`` also requires client certificates of its CA. With both
+    ``config`` and ``tls``, the file serves TLS itself (a deployed file on ``tls``'s
+    certificates) and ``tls`` says what clients pin.
     """
 
     def __init__(
@@ -80,16 +82,13 @@ class NatsServer:
         return None if self.tls is None else self.tls.client_tls(name)
 
     def _config_file(self) -> Path | None:
-        """``config``, or with ``tls`` a file in ``workdir`` that includes it and adds TLS."""
-        if self.tls is None:
+        """``config`` (which then serves TLS itself, as the deployed files do), or with
+        ``tls`` alone a file in ``workdir`` serving TLS as ``deploy/nats/tls.conf``."""
+        if self.tls is None or self.config is not None:
             return self.config
         self.workdir.mkdir(parents=True, exist_ok=True)
         path = self.workdir / "tls-server.conf"
         text = server_tls_block(self.tls, verify=self.tls_verify)
-        if self.config is not None:
-            # nats-server resolves includes against the including file's folder only
-            rel = os.path.relpath(Path(self.config).resolve(), self.workdir.resolve())
-            text = f'include "{rel}"\n' + text
         path.write_text(text)
         return path
 

@@ -15,15 +15,18 @@ import urllib.request
 from pathlib import Path
 
 from support.nats import HOST, NatsServer, free_port
+from support.tls import Pki, make_pki
+from sync_core.transport import TlsFiles
 
 CLUSTER_CONF = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "cluster.conf"
 
 
 class ClusterNode(NatsServer):
-    """A node whose environment carries its cluster settings."""
+    """A node whose environment carries its cluster settings (its TLS files among them)."""
 
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
-        super().__init__(workdir, config=CLUSTER_CONF, startup_timeout=30.0)
+    def __init__(self, workdir: Path, env: dict[str, str], pki: Pki) -> None:
+        # cluster.conf serves TLS itself, on the environment's files
+        super().__init__(workdir, config=CLUSTER_CONF, startup_timeout=30.0, tls=pki)
         self.env = env
 
     def command(self) -> list[str]:
@@ -58,6 +61,8 @@ class NatsCluster:
 
     def __init__(self, workdir: Path, size: int = 3, max_file: str = "2GB") -> None:
         ports = [free_port() for _ in range(size)]
+        # One certificate for 127.0.0.1 serves every node here; a deployment gives each its own.
+        self.pki = make_pki(workdir / "pki")
         routes = {
             f"KOP_NATS_ROUTE_{i + 1}": f"nats-route://{HOST}:{p}" for i, p in enumerate(ports)
         }
@@ -68,14 +73,22 @@ class NatsCluster:
                 "KOP_NATS_CLUSTER_PORT": str(port),
                 "KOP_NATS_STORE": str(workdir / f"n{i + 1}" / "jetstream"),
                 "KOP_NATS_MAX_FILE": max_file,
+                "KOP_NATS_TLS_CERT": str(self.pki.server_cert),
+                "KOP_NATS_TLS_KEY": str(self.pki.server_key),
+                "KOP_NATS_TLS_CA": str(self.pki.ca),
                 **routes,
             }
-            self.nodes.append(ClusterNode(workdir / f"n{i + 1}", env))
+            self.nodes.append(ClusterNode(workdir / f"n{i + 1}", env, self.pki))
 
     @property
     def url(self) -> str:
-        """Every node's client URL, comma-separated (kopsync clients take such a list)."""
+        """Every node's client URL (``tls://``), comma-separated (kopsync clients take such a
+        list)."""
         return ",".join(n.url for n in self.nodes)
+
+    def client_tls(self) -> TlsFiles:
+        """What a client pins: the cluster's CA."""
+        return self.pki.client_tls()
 
     def start(self) -> NatsCluster:
         for node in self.nodes:

@@ -38,12 +38,20 @@ SETTINGS = dataclasses.replace(TEST_SETTINGS, replicas=3, ingest_partitions=2)
 
 
 @contextlib.asynccontextmanager
-async def ingest_workers(url: str, nats_url: str, n: int) -> AsyncIterator[list[CentralService]]:
+async def ingest_workers(
+    url: str, cluster: NatsCluster, n: int
+) -> AsyncIterator[list[CentralService]]:
     """``n`` partitioned ingest workers, each with its own connection to the store."""
     stores = [CentralStore(url) for _ in range(n)]
     services = [
         CentralService(
-            s, nats_url, settings=SETTINGS, fetch_timeout_s=1.0, worker_id=f"w{i}", lease_ttl_s=3
+            s,
+            cluster.url,
+            settings=SETTINGS,
+            fetch_timeout_s=1.0,
+            worker_id=f"w{i}",
+            lease_ttl_s=3,
+            tls=cluster.client_tls(),
         )
         for i, s in enumerate(stores)
     ]
@@ -72,7 +80,7 @@ async def _read_events(cluster: NatsCluster) -> list[Any]:
     for attempt in range(10):
         try:
             return await stream_messages(
-                cluster.nodes[2].url, EVENTS, subjects.canonical_wildcard()
+                cluster.nodes[2].url, EVENTS, subjects.canonical_wildcard(), cluster.client_tls()
             )
         except Exception:
             if attempt == 9:
@@ -107,8 +115,11 @@ async def test_a_node_killed_during_sync_and_during_projection_loses_and_duplica
     stop = asyncio.Event()
     with NatsCluster(tmp_path / "nats") as cluster:
         try:
-            async with ingest_workers(url, cluster.url, 2) as workers:
-                reps = [asyncio.create_task(replicator(d, cluster.url).run(stop)) for d in devices]
+            async with ingest_workers(url, cluster, 2) as workers:
+                tls = cluster.client_tls()
+                reps = [
+                    asyncio.create_task(replicator(d, cluster.url, tls).run(stop)) for d in devices
+                ]
                 # 1. during sync
                 killed = await _kill_when(
                     cluster, 0, lambda: _committed(store) >= 300, "300 events committed"

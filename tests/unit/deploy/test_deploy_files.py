@@ -54,7 +54,8 @@ def test_compose_workers_use_r3_streams_partitions_and_every_nats_node() -> None
         assert int(env["KOPSYNC_INGEST_PARTITIONS"]) > 1
         assert int(env["KOPSYNC_PROJECT_PARTITIONS"]) > 1
         assert env["KOPSYNC_DB_URL"].startswith("postgresql+psycopg://")
-        assert env["KOPSYNC_NATS_URL"].split(",") == [f"nats://nats-{k}:4222" for k in (1, 2, 3)]
+        assert env["KOPSYNC_NATS_URL"].split(",") == [f"tls://nats-{k}:4222" for k in (1, 2, 3)]
+        assert env["KOPSYNC_NATS_TLS_CA"] == "/run/secrets/ca.crt"
     assert services["ingest"]["command"][:3] == ["kopsync", "central", "ingest"]
     assert services["projector"]["command"][:3] == ["kopsync", "central", "project-worker"]
 
@@ -70,7 +71,7 @@ def test_the_edge_unit_runs_edge_run_with_the_documented_environment() -> None:
         for line in (DEPLOY / "systemd" / "edge.env").read_text().splitlines()
         if line and not line.startswith("#")
     }
-    assert keys == {"KOPSYNC_DATA", "KOPSYNC_NATS_URL", "KOPSYNC_NATS_NKEY"}
+    assert keys == {"KOPSYNC_DATA", "KOPSYNC_NATS_URL", "KOPSYNC_NATS_NKEY", "KOPSYNC_NATS_TLS_CA"}
     readme = (DEPLOY / "README.md").read_text()
     for var in sorted(keys | _conf_variables()):
         assert var in readme, f"{var} is not documented in deploy/README.md"
