@@ -68,6 +68,7 @@ from central_projector.record.dbengine import (
 )
 from central_projector.record.dbengine import SQLITE_CACHE_KIB as SQLITE_CACHE_KIB
 from central_projector.record.dbengine import SQLITE_MMAP_BYTES as SQLITE_MMAP_BYTES
+from central_projector.record.meta import ensure_pseudonym_key
 from central_projector.record.tables import events
 from central_projector.record.tables import metadata as store_metadata
 from sync_core.errors import StoreError
@@ -161,6 +162,7 @@ class Projector:
         self._writer: WriterProcess | None = None  # SQLite's (see steps.Pipeline)
         try:
             store_metadata.create_all(self.engine)  # as the store itself does, if new
+            self.pseudonym_key = ensure_pseudonym_key(self.engine)
             schema.upgrade(self.engine)
         except sa.exc.OperationalError as exc:
             raise StoreError(f"cannot open the central store at {url}: {exc.orig}") from exc
@@ -208,7 +210,14 @@ class Projector:
             self._check_cache(pos, generation)
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             read = self._read(cursor, pos, upto, limit, released=True)
-            state = SqlState(conn, self._cache, self._complete, TRANSIENT, self.t.prefix)
+            state = SqlState(
+                conn,
+                self._cache,
+                self._complete,
+                TRANSIENT,
+                self.t.prefix,
+                pseudonym_key=self.pseudonym_key,
+            )
             writes = self._fold(state, read)
             self._cache_pos = -1  # until the commit below has succeeded
             self._write(conn, read.job(pos, generation, exists, writes))
@@ -449,7 +458,13 @@ class Projector:
                     cursor, pos, upto, self.batch_size, released=bool(held), session=True
                 )
                 state = SqlState(
-                    reader, self._cache, self._complete, TRANSIENT, self.t.prefix, pipe
+                    reader,
+                    self._cache,
+                    self._complete,
+                    TRANSIENT,
+                    self.t.prefix,
+                    pipe,
+                    self.pseudonym_key,
                 )
                 writes = self._fold(state, read)
                 res = read.result(pos, writes, state.loads)

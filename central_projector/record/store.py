@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from central_projector.ingest import upload as ingest
 from central_projector.ingest.verdict import SKEW_LIMIT_MS, IngestResult
 from central_projector.record.dbengine import make_engine
+from central_projector.record.meta import PSEUDONYM_KEY, ensure_meta
 from central_projector.record.rows import canonical_item, event_row
 from central_projector.record.tables import (
     central_meta,
@@ -59,22 +61,9 @@ class CentralStore:
         self._lock_rows = self.engine.dialect.name != "sqlite"
         metadata.create_all(self.engine)
         self.issuer_id = ISSUER_ID
-        self._ensure_meta("issuer_key", lambda: DeviceKey.generate().seed)
-        self._ensure_meta("hlc", lambda: codec.encode(hlc.ZERO.to_wire()))
-
-    def _ensure_meta(self, key: str, make: Callable[[], bytes]) -> None:
-        """Create a central_meta row once; a concurrent first start may win the race."""
-        with self._read.connect() as conn:
-            found = conn.execute(
-                sa.select(central_meta.c.key).where(central_meta.c.key == key)
-            ).first()
-        if found is not None:
-            return
-        try:
-            with self._write.begin() as conn:
-                conn.execute(sa.insert(central_meta).values(key=key, value=make()))
-        except sa.exc.IntegrityError:
-            pass  # another process created it first: theirs is the one
+        ensure_meta(self._read, self._write, "issuer_key", lambda: DeviceKey.generate().seed)
+        ensure_meta(self._read, self._write, "hlc", lambda: codec.encode(hlc.ZERO.to_wire()))
+        ensure_meta(self._read, self._write, PSEUDONYM_KEY, lambda: os.urandom(32))
 
     def close(self) -> None:
         self.engine.dispose()

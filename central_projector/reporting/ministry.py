@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from central_projector.projection.folds import portfolio
+from central_projector.projection.readmodels.queries import alias_map, nik_groups
 from central_projector.projection.readmodels.tables import TABLES, decode_row
 from central_projector.reporting.regions import Region
 from central_projector.reporting.rollups import coop_figures
@@ -60,8 +61,8 @@ def coop_export(conn: sa.Connection, coop_id: str, as_of: str, now_ms: int) -> d
 
 
 def _members(conn: sa.Connection, coop_id: str) -> Table:
-    groups = _rows(conn, "nik_group", coop_id)
-    alias_of = {a: g["canonical"] for g in groups for a in g["aliases"]}
+    members = _rows(conn, "member", coop_id)
+    alias_of = alias_map(coop_id, nik_groups(conn, members))
     return [
         {
             "member_id": m["member_id"],
@@ -70,7 +71,7 @@ def _members(conn: sa.Connection, coop_id: str) -> Table:
             "alias_of": alias_of.get(m["member_id"]),
             "merged_into": (m["merged_into"] or [None])[0],
         }
-        for m in _rows(conn, "member", coop_id)
+        for m in members
     ]
 
 

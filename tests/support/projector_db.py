@@ -9,13 +9,26 @@ import msgpack
 import sqlalchemy as sa
 
 from central_projector.projection.folds import Event
+from central_projector.projection.folds.base import MEMORY_PSEUDONYM_KEY
 from central_projector.projection.folds.sync_health import RECEIPT_FIELDS
 from central_projector.projection.readmodels.tables import TABLES, decode_row
 from central_projector.projection.readmodels.tables import metadata as rm_metadata
-from central_projector.record.tables import events, gaps
+from central_projector.record.meta import PSEUDONYM_KEY, ensure_pseudonym_key
+from central_projector.record.tables import central_meta, events, gaps
 from schemas import REGISTRY
 
 _HASH = b"\x00" * 32
+
+
+def pin_pseudonym_key(engine: sa.Engine, key: bytes = MEMORY_PSEUDONYM_KEY) -> None:
+    """Give a store a known pseudonym key (by default the in-memory fold's): compared with
+    a fold in memory or with another store, it names a person's conflicts the same way
+    (each store otherwise makes its own)."""
+    ensure_pseudonym_key(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(central_meta).where(central_meta.c.key == PSEUDONYM_KEY).values(value=key)
+        )
 
 
 def store_row(ev: Event, status: str = "committed") -> dict[str, Any]:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from central_projector.projection.projector import Projector
 from central_projector.record.store import CentralStore
 from central_projector.record.tables import events
-from support.projector_db import sql_snapshot
+from support.projector_db import pin_pseudonym_key, sql_snapshot
 
 _BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "_workload.py"
 
@@ -31,10 +31,12 @@ def workload_rows(coops: int, n: int, seed: int = 7) -> list[dict[str, Any]]:
 
 
 def commit(url: str, rows: list[dict[str, Any]], chunk: int = 5000) -> None:
-    """Commit store rows as the ingest would (the store's own tables made first)."""
+    """Commit store rows as the ingest would (the store's own tables made first, with the
+    pseudonym key every store of these tests shares)."""
     CentralStore(url).close()
     engine = sa.create_engine(url)
     try:
+        pin_pseudonym_key(engine)
         for i in range(0, len(rows), chunk):
             with engine.begin() as conn:
                 conn.execute(sa.insert(events), rows[i : i + chunk])

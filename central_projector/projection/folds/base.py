@@ -25,7 +25,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
+from schemas.personal import pseudonym
+
 OrderKey = tuple[int, int, str, int]
+MEMORY_PSEUDONYM_KEY = b"memory-state"  # tests' key; a store has its own (record.meta)
 Key = tuple[str, ...]
 Row = dict[str, Any]
 Okey = list[Any]  # an order key as stored in a row
@@ -81,13 +84,18 @@ class State(Protocol):
     def moves_after(self, stock: Key, okey: Okey) -> bool:
         """Whether the ledger of ``stock`` holds a movement with a larger order key."""
 
+    def pseudonym(self, kind: str, value: str) -> str:
+        """The store's keyed pseudonym of a personal ``value`` of ``kind`` (``nik``, ``kk``):
+        what a conflict about a person is named by, instead of the value."""
+
 
 class MemoryState:
     """An in-memory :class:`State`: the fake for tests and the reference semantics."""
 
-    def __init__(self) -> None:
+    def __init__(self, pseudonym_key: bytes = MEMORY_PSEUDONYM_KEY) -> None:
         self.tables: dict[str, dict[Key, Row]] = {}
         self.moves: dict[Key, list[tuple[Okey, int]]] = {}
+        self.pseudonym_key = pseudonym_key
 
     def get(self, table: str, key: Key) -> Row | None:
         return self.tables.get(table, {}).get(key)
@@ -117,6 +125,9 @@ class MemoryState:
 
     def moves_after(self, stock: Key, okey: Okey) -> bool:
         return any(k > okey for k, _ in self.moves.get(stock, ()))
+
+    def pseudonym(self, kind: str, value: str) -> str:
+        return pseudonym(self.pseudonym_key, kind, value)
 
     def rows(self, table: str) -> dict[Key, Row]:
         return self.tables.get(table, {})

@@ -26,9 +26,9 @@ def _by_agg(table: str, coop_scoped: bool = True) -> Callable[[Event], list[Touc
 def _member(ev: Event) -> list[Touch]:
     out: list[Touch] = [("member", (ev.coop_id, ev.aggregate_id))]
     if ev.type == "MemberRegistered":
-        out.append(("nik_group", (ev.coop_id, ev.payload["nik"])))
+        out.append(("nik_group", (ev.payload["nik"],)))
     elif ev.type == "MemberProfileFieldChanged" and ev.payload["field"] == "nik":
-        out.append(("nik_group", (ev.coop_id, ev.payload["value"])))
+        out.append(("nik_group", (ev.payload["value"],)))
     elif ev.type == "MembersMerged":
         out += [("member", (ev.coop_id, m)) for m in ev.payload["alias_member_ids"]]
     return out

@@ -5,11 +5,15 @@ Conflict rules (BRIEF §5):
   registration is the first write of every field it carries); different fields merge.
   Every competing value is kept. Edits of NIK, name or KK made on two or more devices
   with different values raise PROFILE_CONFLICT (member, field).
-- Same NIK registered twice: members are grouped by their current NIK; the first
-  registration by total order is canonical, later member ids are its aliases
-  (DUPLICATE_NIK). Money is never merged: accounts and loans stay with their member id.
-  An alias whose name or birth date differs from the canonical one is a NIK_COLLISION
-  (maybe two people, maybe a typo: a person decides).
+- Same NIK registered twice, at one cooperative or at two anywhere in the province (a NIK
+  is one person nationally, and a person belongs to the cooperative of one village):
+  members are grouped by their current NIK; the first registration by total order is
+  canonical, later members (``{coop}/{member_id}``) are its aliases: one DUPLICATE_NIK
+  item per cooperative holding an alias, about that cooperative's aliases. Money is
+  never merged: accounts and loans stay with their member id. An alias whose name or
+  birth date differs from the canonical one is a NIK_COLLISION (maybe two people, maybe
+  a typo: a person decides). Items are named by the NIK's keyed pseudonym
+  (``nik:{pseudonym}:{coop}``), never by the NIK; their detail shows it masked.
 - Status is a set of facts: resigned beats approved beats registered.
 - ``MembersMerged`` (central): each alias records the merge into the canonical member
   (the first merge by total order), the canonical one the union of its aliases.
@@ -19,8 +23,9 @@ Rows:
   profile: {field: [value, okey, device]}, edits: {field: [[okey, device, value]…]},
   merged_into, merged_aliases, placed, conflicts}``; ``placed`` is
   ``[nik, reg_okey, name, birth_date]`` as last filed in its NIK group;
-- ``nik_group`` (coop, nik) = ``{members: {member_id: [reg_okey, name, birth_date]},
-  canonical, aliases, collisions, conflicts}``.
+- ``nik_group`` (nik) = ``{coop_id, members: {"coop/member_id": [reg_okey, name,
+  birth_date]}, canonical, aliases, collisions, conflicts}``, province-wide (the
+  projection's cross-cooperative stage owns it); ``coop_id`` is the canonical member's.
 """
 
 from __future__ import annotations
@@ -145,7 +150,7 @@ def _profile_conflicts(row: Row) -> dict[str, list[Any]]:
     return found(*items)
 
 
-# --- the same NIK registered more than once ---------------------------------------------
+# --- the same NIK registered more than once, anywhere in the province ------------------
 
 
 def _regroup(state: State, row: Row) -> None:
@@ -158,10 +163,16 @@ def _regroup(state: State, row: Row) -> None:
     placed = [nik[0], *entry]
     if row["placed"] == placed:
         return
+    who = member_ref(row["coop_id"], row["member_id"])
     if row["placed"] is not None and row["placed"][0] != nik[0]:
-        _group_update(state, row["coop_id"], row["placed"][0], row["member_id"], None)
-    _group_update(state, row["coop_id"], nik[0], row["member_id"], entry)
+        _group_update(state, row["placed"][0], who, None)
+    _group_update(state, nik[0], who, entry)
     row["placed"] = placed
+
+
+def member_ref(coop: str, member_id: str) -> str:
+    """A member anywhere in the province: member ids are unique only in their cooperative."""
+    return f"{coop}/{member_id}"
 
 
 def _value(profile: dict[str, Any], field: str) -> Any:
@@ -169,11 +180,11 @@ def _value(profile: dict[str, Any], field: str) -> Any:
     return None if v is None else v[0]
 
 
-def _group_update(state: State, coop: str, nik: str, member_id: str, entry: Any) -> None:
-    key = (coop, nik)
+def _group_update(state: State, nik: str, who: str, entry: Any) -> None:
+    key = (nik,)
     group = state.get("nik_group", key) or {
-        "coop_id": coop,
         "nik": nik,
+        "coop_id": None,
         "members": {},
         "canonical": None,
         "aliases": [],
@@ -181,41 +192,55 @@ def _group_update(state: State, coop: str, nik: str, member_id: str, entry: Any)
         "conflicts": {},
     }
     if entry is None:
-        group["members"].pop(member_id, None)
+        group["members"].pop(who, None)
     else:
-        group["members"][member_id] = entry
+        group["members"][who] = entry
     ordered = sorted(group["members"].items(), key=lambda kv: (kv[1][0], kv[0]))
-    group["canonical"] = ordered[0][0] if ordered else None
-    group["aliases"] = [m for m, _ in ordered[1:]]
     first = ordered[0][1] if ordered else None
+    group["canonical"] = ordered[0][0] if ordered else None
+    group["coop_id"] = ordered[0][0].split("/", 1)[0] if ordered else None
+    group["aliases"] = [m for m, _ in ordered[1:]]
     group["collisions"] = [m for m, e in ordered[1:] if first is not None and e[1:] != first[1:]]
-    items = []
-    subject = f"nik:{coop}:{nik}"
-    if group["aliases"]:
-        detail = {"nik": masked(nik), "canonical": group["canonical"], "aliases": group["aliases"]}
-        items.append(("DUPLICATE_NIK", subject, coop, detail))
-    if group["collisions"]:
-        assert first is not None
-        detail = {
-            "nik": masked(nik),
-            "canonical": group["canonical"],
-            "name": first[1],
-            "birth_date": first[2],
-            "colliding": [
-                {
-                    "member_id": m,
-                    "name": group["members"][m][1],
-                    "birth_date": group["members"][m][2],
-                }
-                for m in group["collisions"]
-            ],
-        }
-        items.append(("NIK_COLLISION", subject, coop, detail))
-    report(state, group, found(*items))
+    report(state, group, _nik_conflicts(state, group))
     if group["members"]:
         state.put("nik_group", key, group)
     else:
         state.delete("nik_group", key)
+
+
+def _nik_conflicts(state: State, group: Row) -> dict[str, list[Any]]:
+    """One DUPLICATE_NIK (and NIK_COLLISION) item per cooperative holding an alias, named by
+    the NIK's keyed pseudonym: the NIK itself is in no id, subject or log line."""
+    if not group["aliases"]:
+        return {}
+    items = []
+    canonical = group["canonical"]
+    first = group["members"][canonical]
+    ref = state.pseudonym("nik", group["nik"])
+    coops = sorted({a.split("/", 1)[0] for a in group["aliases"]})
+    for coop in coops:
+        subject = f"nik:{ref}:{coop}"
+        mine = [a for a in group["aliases"] if a.startswith(coop + "/")]
+        detail = {"nik": masked(group["nik"]), "canonical": canonical, "aliases": mine}
+        items.append(("DUPLICATE_NIK", subject, coop, detail))
+        colliding = [a for a in group["collisions"] if a.startswith(coop + "/")]
+        if colliding:
+            detail = {
+                "nik": masked(group["nik"]),
+                "canonical": canonical,
+                "name": first[1],
+                "birth_date": first[2],
+                "colliding": [
+                    {
+                        "member": m,
+                        "name": group["members"][m][1],
+                        "birth_date": group["members"][m][2],
+                    }
+                    for m in colliding
+                ],
+            }
+            items.append(("NIK_COLLISION", subject, coop, detail))
+    return found(*items)
 
 
 HANDLERS = {

@@ -70,10 +70,31 @@ def show_coop(conn: sa.Connection, coop_id: str, as_of: str | None = None) -> di
     }
 
 
+def nik_groups(conn: sa.Connection, members: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The NIK groups (province-wide) that hold more than one member, one of them here."""
+    niks = sorted({m["placed"][0] for m in members if m["placed"]})
+    g = T["nik_group"]
+    groups = [
+        group
+        for i in range(0, len(niks), 400)
+        for group in _rows(conn, "nik_group", g.c.nik.in_(niks[i : i + 400]))
+    ]
+    return [group for group in groups if group["aliases"]]
+
+
+def alias_map(coop_id: str, groups: list[dict[str, Any]]) -> dict[str, str]:
+    """Member id here -> its canonical member (``coop/member_id``) for this cooperative's
+    aliases."""
+    mine = coop_id + "/"
+    return {
+        a[len(mine) :]: g["canonical"] for g in groups for a in g["aliases"] if a.startswith(mine)
+    }
+
+
 def _members(conn: sa.Connection, coop_id: str) -> dict[str, Any]:
     members = _rows(conn, "member", T["member"].c.coop_id == coop_id)
-    groups = _rows(conn, "nik_group", T["nik_group"].c.coop_id == coop_id)
-    alias_of = {a: g["canonical"] for g in groups for a in g["aliases"]}
+    groups = nik_groups(conn, members)
+    alias_of = alias_map(coop_id, groups)
     by_status: dict[str, int] = defaultdict(int)
     listed = []
     for m in members:
@@ -104,6 +125,7 @@ def _members(conn: sa.Connection, coop_id: str) -> dict[str, Any]:
         "by_status": dict(sorted(by_status.items())),
         "aliases": len(alias_of),
         "nik_collisions": sum(1 for g in groups if g["collisions"]),
+        # the same person registered here and at another cooperative (or twice here)
         "duplicate_niks": [
             {
                 "nik": masked(g["nik"]),

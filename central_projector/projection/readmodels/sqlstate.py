@@ -26,6 +26,8 @@ import sqlalchemy as sa
 
 from central_projector.projection.folds.base import Key, Okey, Row
 from central_projector.projection.readmodels.tables import PREFIX, SPEC
+from central_projector.record import meta
+from schemas.personal import pseudonym
 
 CHUNK = 400
 _HEAD: Callable[..., bytes] = struct.Struct(">QI").pack
@@ -163,6 +165,7 @@ class SqlState:
         evict: tuple[str, ...] = (),
         prefix: str = PREFIX,
         flight: InFlight | None = None,
+        pseudonym_key: bytes | None = None,
     ) -> None:
         """``cache``: rows known from earlier steps (the caller vouches they are current);
         ``complete``: tables whose every row is in ``cache``, so a key not there is absent
@@ -171,7 +174,8 @@ class SqlState:
         existing (:data:`EVICTED`); ``prefix``: of the table names (``rm_`` live,
         another for a replay's shadow tables); ``flight``: the batch an earlier step may
         still be writing on another connection (:class:`InFlight`): its rows are still in
-        ``cache``, its stock movements are asked of it."""
+        ``cache``, its stock movements are asked of it; ``pseudonym_key``: the store's
+        (read from it when first needed if not given)."""
         self.complete = complete
         self.evict = evict
         self.conn = conn
@@ -187,11 +191,13 @@ class SqlState:
         self.prefix = prefix
         self.bulk = conn.dialect.name == "postgresql"  # COPY-staged writes (pgbulk)
         self.flight = flight
+        self._pseudonym_key = pseudonym_key
         # The newest movement's order key per stock item (None if it has none),
         # kept with the cached rows: a count later than it needs no ledger query.
         self.newest: dict[Key, Any] = self.cache.setdefault(LEDGER, {})
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         moves = f'"{prefix}stock_moves"'
+        self.key_sql = f'SELECT "value" FROM "central_meta" WHERE "key" = {mark}'
         position = f'"{prefix}projector_position"'
         at = f'"coop_id" = {mark} AND "location" = {mark} AND "sku" = {mark}'
         self.moves_sum = (
@@ -259,6 +265,15 @@ class SqlState:
                 stored += sum(d for o, d in moves if o < at)
         pending = sum(d for o, d in self.moves_of.get(stock, ()) if o < okey)
         return stored + pending
+
+    def pseudonym(self, kind: str, value: str) -> str:
+        if self._pseudonym_key is None:  # on the raw cursor: no BEGIN (see the projector)
+            self.cursor.execute(self.key_sql, (meta.PSEUDONYM_KEY,))
+            found = self.cursor.fetchone()
+            if found is None:
+                raise LookupError("the central store has no pseudonym key yet")
+            self._pseudonym_key = bytes(found[0])
+        return pseudonym(self._pseudonym_key, kind, value)
 
     def moves_after(self, stock: Key, okey: Okey) -> bool:
         newest = self.newest.get(stock, _MISSING)

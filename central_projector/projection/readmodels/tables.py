@@ -59,8 +59,11 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
         ),
     ),
     "nik_group": (
-        ("coop_id", "nik"),
-        (("members", J), ("canonical", S), ("aliases", J), ("collisions", J), ("conflicts", J)),
+        ("nik",),
+        (
+            ("coop_id", S), ("members", J), ("canonical", T), ("aliases", J),
+            ("collisions", J), ("conflicts", J),
+        ),
     ),
     "savings": (
         ("coop_id", "account_id"),
@@ -198,7 +201,7 @@ DOCS: dict[str, tuple[str, ...]] = {
 }
 
 # Rows that a cooperative's view filters on ``coop_id`` without it being in the key.
-COOP_INDEXED = ("beneficiary", "card", "allowance", "entitlement", "claim", "shipment",
+COOP_INDEXED = ("nik_group", "beneficiary", "card", "allowance", "entitlement", "claim", "shipment",
                 "device", "conflict", "resolution")  # fmt: skip
 
 

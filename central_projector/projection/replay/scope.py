@@ -26,11 +26,12 @@ shop, aid and logistics cannot be separated: a KHBS card payment in a sale debit
 aid card, and a shipment moves shop stock. They are replayed together or not at all.
 
 Cooperatives: every row has a ``coop_id``. Rows keyed by cooperative are written only
-by that cooperative's events; rows with a global key (entitlements, cards, allowances,
-beneficiaries, claims, shipments, decisions) can be written by events of several
-(a card redeemed at a second cooperative). :func:`close_coops` grows a set of
-cooperatives over those shared keys until nothing outside touches a row inside, so the
-rows whose ``coop_id`` is in the closed set are a pure function of that set's events.
+by that cooperative's events; rows with a global key (NIK groups, entitlements, cards,
+allowances, beneficiaries, claims, shipments, decisions) can be written by events of
+several (a card redeemed at a second cooperative, a NIK registered at a second one).
+:func:`close_coops` grows a set of cooperatives over those shared keys until nothing
+outside touches a row inside, so the rows whose ``coop_id`` is in the closed set are a
+pure function of that set's events.
 Device rows are the exception, split by device instead: a device's health is the fold
 of *its* events whatever cooperative they name (the central issuer serves them all),
 so a scope rebuilds the rows of the devices that wrote to its cooperatives, from every
@@ -157,6 +158,10 @@ class Scope:
 # --- cooperatives tied by shared rows ------------------------------------------------------
 def shared_keys(type_: str, aggregate_id: str, payload: Mapping[str, Any]) -> list[str]:
     """The globally keyed rows (not keyed by cooperative) an event of ``type_`` may write."""
+    if type_ == "MemberRegistered":
+        return [f"nik:{payload['nik']}"]
+    if type_ == "MemberProfileFieldChanged":
+        return [f"nik:{payload['value']}"] if payload.get("field") == "nik" else []
     if type_ == "BeneficiaryEnrolled":
         return [f"ben:{aggregate_id}"]
     if type_ in ("CardIssued", "CardBlocked"):
@@ -180,6 +185,7 @@ def shared_keys(type_: str, aggregate_id: str, payload: Mapping[str, Any]) -> li
 
 
 SHARING_TYPES = (
+    "MemberRegistered", "MemberProfileFieldChanged",
     "BeneficiaryEnrolled", "CardIssued", "CardBlocked", "RedemptionAllowanceAllocated",
     "EntitlementGranted", "AidRedeemed", "AidRedemptionVoided", "SaleRecorded",
     "ShipmentDispatched", "ShipmentReceived", "ShipmentDiscrepancyRecorded", "ConflictResolved",
@@ -236,6 +242,9 @@ class Restricted:
 
     def moves_after(self, stock: Key, okey: Okey) -> bool:
         return self.state.moves_after(stock, okey)
+
+    def pseudonym(self, kind: str, value: str) -> str:
+        return self.state.pseudonym(kind, value)
 
 
 def device_conflict_ids(devices: Iterable[str]) -> frozenset[str]:

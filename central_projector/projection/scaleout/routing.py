@@ -5,7 +5,8 @@ stock, prices, quotas, funds, devices, the cooperative's health): their events a
 that cooperative's ``coop_id``, so hashing the cooperative splits them cleanly. The
 conflict rules that cross cooperatives (BRIEF §5) are about *shared* aggregates: the same
 entitlement redeemed at two cooperatives, a KHBS card or an allowance overspent from
-several, a shipment dispatched by one and received by another. Their rows (``card``,
+several, a shipment dispatched by one and received by another, the same NIK registered
+at two cooperatives. Their rows (``card``,
 ``entitlement``, ``allowance``, ``claim``, ``beneficiary``, ``shipment``) are connected
 through redemptions into one graph across the province, so no static hash of an id keeps
 every such domain together. They get their own stage, ``cross``.
@@ -18,8 +19,9 @@ Stages:
   issuer, and writes only the shared rows and the issuers' own device rows.
 
 An event of both kinds is folded by both stages, each keeping only its own rows; a row
-a stage does not own is *shadowed*: written to nowhere (or, for ``sale`` in ``cross``,
-to a private copy, because a void's card refund reads the sale it voids). Owned rows
+a stage does not own is *shadowed*: written to nowhere (or, for ``sale`` and ``member``
+in ``cross``, to a private copy, because a void's card refund reads the sale it voids and
+a member's NIK group is where the member was last placed). Owned rows
 never depend on a shadowed row's content except through ``KEPT`` (proved by the
 equality property in tests/unit/central_projector/test_partitioned_fold.py).
 """
@@ -33,8 +35,10 @@ from central_projector.projection.folds.base import Event, Key, Row
 
 CROSS = "cross"
 ISSUERS = frozenset({"central"})  # device ids of central issuers (store.ISSUER_ID)
-SHARED_TABLES = frozenset({"card", "entitlement", "allowance", "claim", "beneficiary", "shipment"})
-SHARED_SUBJECTS = ("card:", "entitlement:", "allowance:")
+SHARED_TABLES = frozenset(
+    {"card", "entitlement", "allowance", "claim", "beneficiary", "shipment", "nik_group"}
+)
+SHARED_SUBJECTS = ("card:", "entitlement:", "allowance:", "nik:")
 SHARED_TYPES = frozenset(
     {
         "BeneficiaryEnrolled",
@@ -52,9 +56,14 @@ SHARED_TYPES = frozenset(
         # every void (a void's payload does not name the card either).
         "SaleRecorded",
         "SaleVoided",
+        # A NIK is one person in the whole province: the NIK groups are shared, and their
+        # members' registrations and profile edits (what places a member in a group) are
+        # folded in the cross stage too, on its private copy of the member.
+        "MemberRegistered",
+        "MemberProfileFieldChanged",
     }
 )
-KEPT = {CROSS: frozenset({"sale"})}
+KEPT = {CROSS: frozenset({"sale", "member"})}
 
 
 def partition_of(coop_id: str, partitions: int) -> int:

@@ -61,3 +61,6 @@ class ScopedState:
 
     def moves_after(self, stock: Key, okey: Okey) -> bool:
         return self.owned.moves_after(stock, okey) if self._stock else False
+
+    def pseudonym(self, kind: str, value: str) -> str:
+        return self.owned.pseudonym(kind, value)

@@ -96,6 +96,9 @@ class SqlShadow:
     def moves_after(self, stock: Key, okey: Okey) -> bool:
         raise AssertionError("stock ledgers are never shadowed")
 
+    def pseudonym(self, kind: str, value: str) -> str:
+        raise AssertionError("pseudonyms are the owned state's")
+
     def flush(self, conn: sa.Connection) -> int:
         c = stage_shadow.c
         for table, key in self.dirty:
@@ -185,7 +188,13 @@ class StageProjector:
             else:
                 batch.append(ev)
         batch += [ev for r in released if (ev := to_event(tuple(r))) is not None]
-        owned = SqlState(conn, self._cache, frozenset(), evict=TRANSIENT)
+        owned = SqlState(
+            conn,
+            self._cache,
+            frozenset(),
+            evict=TRANSIENT,
+            pseudonym_key=self.projector.pseudonym_key,
+        )
         wanted = {t: keys for t, keys in touches(batch).items() if self._owned(t)}
         owned.prefetch(wanted)
         shadow = SqlShadow(self.stage, self._shadow)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from support.projector_db import store_row
+from support.projector_db import pin_pseudonym_key, store_row
 
 from central_projector.projection.folds import Event
 from central_projector.record.store import CentralStore
@@ -64,6 +64,7 @@ def _chunks(envs: list[Envelope]) -> list[list[Envelope]]:
 
 def _central(url: str, logs: dict[str, Any], order: str) -> None:
     store = CentralStore(url)
+    pin_pseudonym_key(store.engine)
     for name in ("kasir-1", "kasir-2"):
         store.register_device(COOP, name, logs[name][0])
     one, two = _chunks(logs["kasir-1"][1]), _chunks(logs["kasir-2"][1])

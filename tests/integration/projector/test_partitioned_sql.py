@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from support import histories as H
 from support.projection import project, snapshot
-from support.projector_db import deliver, sql_snapshot, wipe
+from support.projector_db import deliver, pin_pseudonym_key, sql_snapshot, wipe
 
 from central_projector.projection.folds import Event
 from central_projector.projection.scaleout.routing import CROSS, stage_names
@@ -43,7 +43,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         url = f"sqlite:///{tmp_path / 'central.db'}"
     else:
         url = request.getfixturevalue("postgres_url")
-    CentralStore(url).close()
+    store = CentralStore(url)
+    pin_pseudonym_key(store.engine)
+    store.close()
     yield url
 
 

@@ -155,9 +155,12 @@ def test_negative_stock_is_flagged_never_refused() -> None:
     assert items(pr)["NEGATIVE_STOCK"]["detail"] == {"location": "main", "sku": "LPG"}
 
 
-def register(wall: int, device: str, member: str, name: str) -> Event:
+NIK = "6472014101900001"
+
+
+def register(wall: int, device: str, member: str, name: str, coop: str = A) -> Event:
     return ev(
-        wall, device, 1, "MemberRegistered", member, nik="6472014101900001",
+        wall, device, 1, "MemberRegistered", member, coop, nik=NIK,
         kk_no="6472010101900099", name=name, birth_date="1990-01-01", desa_code="6472010001",
     )  # fmt: skip
 
@@ -167,8 +170,54 @@ def test_same_nik_first_registration_is_canonical_and_a_different_name_collides(
     regs = [register(20, "d1", "M-d1", "Siti Aminah"), register(10, "d2", "M-d2", "Sitti Aminah")]
     pr = project(regs)
     group = next(iter(pr.state.rows("nik_group").values()))
-    assert (group["canonical"], group["aliases"]) == ("M-d2", ["M-d1"])
+    assert (group["canonical"], group["aliases"]) == (f"{A}/M-d2", [f"{A}/M-d1"])
     assert {"DUPLICATE_NIK", "NIK_COLLISION"} <= set(items(pr))
+
+
+def test_same_nik_at_two_cooperatives_is_an_alias_at_the_later_one() -> None:
+    """A NIK registered at a second cooperative of the province makes that member an alias:
+    the item belongs to the second cooperative, and no money moves."""
+    regs = [
+        register(10, "d1", "M-1", "Siti Aminah", A),
+        register(20, "d2", "M-2", "Siti Aminah", B),
+        ev(21, "d2", 2, "SavingsAccountOpened", "S-2", B, member_id="M-2", product="POKOK",
+           opened_on="2026-01-02"),
+        ev(22, "d2", 3, "SavingsDeposited", "S-2", B, amount=50_000, receipt_no="R1"),
+    ]  # fmt: skip
+    for reverse in (False, True):
+        pr = project(regs, reverse=reverse)
+        (group,) = pr.state.rows("nik_group").values()
+        assert (group["canonical"], group["aliases"]) == (f"{A}/M-1", [f"{B}/M-2"])
+        dup = items(pr)["DUPLICATE_NIK"]
+        assert (dup["coop_id"], dup["detail"]["aliases"]) == (B, [f"{B}/M-2"])
+        assert "NIK_COLLISION" not in items(pr)
+        assert pr.state.rows("savings")[(B, "S-2")]["balance"] == 50_000
+
+
+def test_same_nik_with_another_birth_date_at_another_cooperative_collides() -> None:
+    """A different name or birth date under the same NIK elsewhere is a NIK_COLLISION."""
+    other = register(20, "d2", "M-2", "Siti Aminah", B)
+    other.payload["birth_date"] = "1991-02-02"
+    pr = project([register(10, "d1", "M-1", "Siti Aminah", A), other])
+    collision = items(pr)["NIK_COLLISION"]
+    assert collision["coop_id"] == B
+    assert collision["detail"]["colliding"][0]["birth_date"] == "1991-02-02"
+
+
+def test_nik_conflicts_name_the_nik_by_a_keyed_pseudonym_only() -> None:
+    """No conflict id, subject or detail carries the NIK in clear, and the pseudonym is keyed
+    (another key, another subject)."""
+    regs = [register(10, "d1", "M-1", "Siti", A), register(20, "d2", "M-2", "Sity", B)]
+    pr = project(regs)
+    rows = list(pr.state.rows("conflict").values())
+    assert {r["kind"] for r in rows} == {"DUPLICATE_NIK", "NIK_COLLISION"}
+    assert NIK not in repr(rows)
+    other = MemoryProjector()
+    other.state.pseudonym_key = b"another key"
+    other.apply(regs)
+    assert {r["subject"] for r in rows}.isdisjoint(
+        r["subject"] for r in other.state.rows("conflict").values()
+    )
 
 
 def test_profile_edits_merge_per_field_and_identity_edits_conflict() -> None:
