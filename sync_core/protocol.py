@@ -55,6 +55,15 @@ def partner_inbox_prefix(partner_id: str) -> str:
     return f"{PARTNER_INBOX_ROOT}.{partner_id}"
 
 
+# --- accounts ------------------------------------------------------------------------------
+# On the secured server (deploy/nats/auth) devices live in an account of their own and reach
+# the central account's JetStream API for their downlink under this prefix (an import; their
+# own account has no JetStream): nats-py's ``jetstream(prefix=DEVICE_JS_API)``.
+CENTRAL_ACCOUNT = "KOPSYNC"
+DEVICE_ACCOUNT = "DEVICES"
+DEVICE_JS_API = "KOP.JS.API"
+
+
 def downlink_consumer_name(device_id: str) -> str:
     """The one consumer name on KOP_DOWN a device may create, read and delete.
 

@@ -1,54 +1,65 @@
-"""Who may publish and subscribe what: the permissions of every kind of NATS user (pure).
+"""Who may publish and subscribe what: the accounts and permissions of every NATS user (pure).
 
-One account (the server's global one, with JetStream); every client is an nkey user whose
-permissions are allow-lists, so anything not named here is denied.
+Two accounts. ``KOPSYNC`` (:data:`~sync_core.protocol.CENTRAL_ACCOUNT`) has JetStream and
+every stream, the central's user and the partners'. ``DEVICES`` has no JetStream and every
+device's user; it reaches the central account only through the services that account
+exports (:func:`device_services`): uploads, hello, and the JetStream API of the devices'
+downlink consumers (imported under ``KOP.JS.API``, :data:`~sync_core.protocol.DEVICE_JS_API`).
+Every client is an nkey user whose permissions are allow-lists, so anything not named here
+is denied.
 
-**Device** ``{device}`` of cooperative ``{coop}``:
+Why two accounts: a request's *reply subject* is chosen by the requester and not checked by
+the server, and the answer (the JetStream API's JSON, the messages a pull delivers, the
+central's hello reply) is published on it *in the answering account*. In one shared account
+a device could have the server write into a stream: another device's upload subject in
+KOP_INGEST, another cooperative's downlink in KOP_DOWN. Across a service import the server
+replaces the reply subject by a fresh ``_R_…`` subject of the exporting account and routes
+the answer back to the requester alone, so nothing a device chooses names a subject in the
+account where the streams live (``tests/integration/test_security.py`` tries each).
+
+**Device** ``{device}`` of cooperative ``{coop}`` (account ``DEVICES``):
 
 - publish ``kop.up.{coop}.{device}`` (its uploads, stored by KOP_INGEST) and
   ``kop.hello.{coop}.{device}`` (the handshake request);
 - the JetStream API for its downlink, each subject naming stream ``KOP_DOWN`` and the one
   consumer name ``down-{device}`` (:func:`sync_core.protocol.downlink_consumer_name`):
 
-  - ``$JS.API.STREAM.INFO.KOP_DOWN``: the stream's first/last sequence, to know whether there
-    is anything to read. It shows totals (and, if asked, message counts per subject, i.e. per
-    cooperative), never a message.
-  - ``$JS.API.CONSUMER.CREATE.KOP_DOWN.down-{device}.kop.down.{coop}``: the server refuses a
-    request whose configured filter differs from the filter in the subject, so the device can
-    only make a consumer that reads its own cooperative's downlink.
-  - ``$JS.API.CONSUMER.MSG.NEXT.KOP_DOWN.down-{device}``, ``…INFO…`` and ``…DELETE…``: fetch
-    from, look at and remove that consumer only.
+  - ``KOP.JS.API.STREAM.INFO.KOP_DOWN``: the stream's first/last sequence, to know whether
+    there is anything to read. It shows totals (and, if asked, message counts per subject,
+    i.e. per cooperative), never a message.
+  - ``KOP.JS.API.CONSUMER.CREATE.KOP_DOWN.down-{device}.kop.down.{coop}``: the server refuses
+    a request whose configured filter differs from the filter in the subject, so the device
+    can only make a consumer that reads its own cooperative's downlink.
+  - ``KOP.JS.API.CONSUMER.MSG.NEXT.KOP_DOWN.down-{device}``, ``…INFO…`` and ``…DELETE…``:
+    fetch from, look at and remove that consumer only.
   - ``$JS.ACK.KOP_DOWN.down-{device}.>``: acknowledgements on it (the edge reads without acks
     today; allowed so that an ack policy can change without a new credential).
 
-  Not granted: stream and consumer lists, other streams, direct ``MSG.GET`` (which would read
-  any subject of the stream), purges, deletes, updates, account info.
+  Not granted (and not imported at all): stream and consumer lists, other streams, direct
+  ``MSG.GET`` (which would read any subject of the stream), purges, deletes, updates.
 - subscribe only ``_INBOX_{device}.>``: replies to its requests, JetStream publish acks and
   pulled messages all arrive there, so it reads nothing addressed to another connection.
 
-**Partner** ``{id}``: the JetStream API on its stream ``KOP_PARTNER_{ID}`` only (info, consumers
-of any kind, fetch, ack, flow control of ordered consumers), and subscribe ``_PINBOX.{id}.>``
-plus its own topics ``kop.partner.{id}.>``. No other publish at all: no ``kop.*`` subject, no
-other stream, no stream list.
+**Partner** ``{id}`` (account ``KOPSYNC``): the JetStream API on its stream
+``KOP_PARTNER_{ID}`` only (info, consumers of any kind, fetch, ack, flow control of ordered
+consumers), and subscribe ``_PINBOX.{id}.>`` plus its own topics ``kop.partner.{id}.>``. No
+other publish at all: no ``kop.*`` subject, no other stream, no stream list.
 
 **Central** (ingest, outbox publisher, hello responder, partner fan-out, ``central issue``):
 publish every ``kop.*`` subject except device uploads, the whole JetStream API, and replies to
-requests it received (``allow_responses``: the hello replies go to the devices' inboxes);
-subscribe ``kop.>`` and ``_INBOX.>`` (its own inbox prefix; no device or partner may use it).
+requests it received (``allow_responses``: the hello replies go back to the devices through
+their ``_R_`` subjects); subscribe ``kop.>`` and ``_INBOX.>`` (its own inbox prefix).
 
-What permissions cannot stop, and what does:
+What this does not stop:
 
-- A request's *reply subject* is not checked by the server. A device can ask the JetStream API
-  (or the central's hello) to answer on, say, another device's upload subject, and a stream
-  that captures that subject stores the answer. The device chooses where, not what: the bytes
-  are server JSON, the central's hello reply or its own cooperative's signed downlink. Ingest
-  quarantines them (``undecodable``) and a device refuses a downlink message that is not
-  signed for its cooperative. Separate accounts would remove this (the reply is then mapped to
-  an ``_R_`` subject), but the JetStream API does not cross accounts for consumer creation,
-  which the edge's resumable downlink needs; see ``deploy/nats/auth/README.md``.
-- A consumer's deliver subject (push mode) is chosen by its creator too. The server only
+- A partner shares the central's account, so it could still have its own stream's JetStream
+  API answer on a subject of its choosing there; it chooses where, not what (server JSON or
+  its own pseudonymised messages), and ingest and the devices refuse what is not signed for
+  them. Partners are contracted institutions with one credential each; a partners' account
+  would need their push consumers' deliveries exported back, which is the next step.
+- A consumer's deliver subject (push mode) is chosen by its creator. The server only
   delivers to a subject that someone holds a literal subscription on, and only messages of
-  the consumer's own filter, so a device can route nothing but its own cooperative's downlink.
+  the consumer's own filter; devices cannot create push consumers in the central account.
 - Every upload is still verified against the registered device key and cooperative.
 """
 
@@ -62,6 +73,7 @@ from sync_core.errors import InvalidId
 from sync_core.ids import check_coop_id, check_device_id
 from sync_core.protocol import (
     CENTRAL_INBOX_PREFIX,
+    DEVICE_JS_API,
     DOWN_STREAM,
     device_inbox_prefix,
     downlink_consumer_name,
@@ -82,6 +94,42 @@ class Permissions:
     subscribe: tuple[str, ...]
     publish_deny: tuple[str, ...] = ()
     allow_responses: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A subject the central account exports as a service and the devices' account imports.
+
+    ``subject`` as the central account sees it, ``local`` as devices publish it;
+    ``streamed``: one request gets many answers (a pull delivers a batch of messages).
+    """
+
+    subject: str
+    local: str
+    streamed: bool = False
+
+
+def device_services() -> tuple[Service, ...]:
+    """What the devices' account reaches in the central's: uploads, hello, the downlink API.
+
+    Wildcards over every device and cooperative: each device's own permissions narrow them
+    to its subjects.
+    """
+    down = DOWN_STREAM
+
+    def api(rest: str, streamed: bool = False) -> Service:
+        return Service(f"{JS_API}.{rest}", f"{DEVICE_JS_API}.{rest}", streamed)
+
+    return (
+        Service(subjects.upload_wildcard(), subjects.upload_wildcard()),
+        Service("kop.hello.>", "kop.hello.>"),
+        api(f"STREAM.INFO.{down}"),
+        api(f"CONSUMER.CREATE.{down}.>"),
+        api(f"CONSUMER.INFO.{down}.*"),
+        api(f"CONSUMER.DELETE.{down}.*"),
+        api(f"CONSUMER.MSG.NEXT.{down}.*", streamed=True),
+        Service(f"$JS.ACK.{down}.>", f"$JS.ACK.{down}.>"),
+    )
 
 
 def check_partner_id(partner_id: str) -> str:
@@ -111,11 +159,11 @@ def device_permissions(coop_id: str, device_id: str) -> Permissions:
         publish=(
             subjects.upload(coop_id, device_id),
             subjects.hello(coop_id, device_id),
-            f"{JS_API}.STREAM.INFO.{DOWN_STREAM}",
-            f"{JS_API}.CONSUMER.CREATE.{on_consumer}.{subjects.downlink(coop_id)}",
-            f"{JS_API}.CONSUMER.MSG.NEXT.{on_consumer}",
-            f"{JS_API}.CONSUMER.INFO.{on_consumer}",
-            f"{JS_API}.CONSUMER.DELETE.{on_consumer}",
+            f"{DEVICE_JS_API}.STREAM.INFO.{DOWN_STREAM}",
+            f"{DEVICE_JS_API}.CONSUMER.CREATE.{on_consumer}.{subjects.downlink(coop_id)}",
+            f"{DEVICE_JS_API}.CONSUMER.MSG.NEXT.{on_consumer}",
+            f"{DEVICE_JS_API}.CONSUMER.INFO.{on_consumer}",
+            f"{DEVICE_JS_API}.CONSUMER.DELETE.{on_consumer}",
             f"$JS.ACK.{on_consumer}.>",
         ),
         subscribe=(f"{device_inbox_prefix(device_id)}.>",),

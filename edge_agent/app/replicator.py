@@ -33,7 +33,7 @@ from edge_agent.app.settings import ReplicatorSettings
 from edge_agent.app.syncstate import SyncReport, Tally, read_sync
 from edge_agent.app.upload import Uploader
 from sync_core.errors import CentralKeyChanged, LinkDown, StoreFull, SyncError, SyncTimeout
-from sync_core.protocol import device_inbox_prefix
+from sync_core.protocol import DEVICE_JS_API, device_inbox_prefix
 from sync_core.transport import Link
 from sync_core.transport.stopping import sleep_unless_stopped
 
@@ -207,11 +207,17 @@ class Replicator:
 
     # --- helpers -----------------------------------------------------------------------
     def link(self) -> Link:
-        options = self.settings.connection.but(
+        connection = self.settings.connection
+        options = connection.but(
             name=f"kopsync-edge-{self.agent.device_id}",
             # A device's permissions allow replies only under its own prefix.
             inbox_prefix=device_inbox_prefix(self.agent.device_id),
             reconnect_wait_s=self.settings.reconnect_wait_s,
+            # On the secured server (a credential) the device's account reaches the
+            # downlink's JetStream API as imported from the central's; an open server
+            # has one account.
+            js_api_prefix=connection.js_api_prefix
+            or (DEVICE_JS_API if connection.authenticated else None),
         )
         return Link(options, log=self.log)
 

@@ -35,7 +35,7 @@ import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import PubAck
+from nats.js.api import DEFAULT_PREFIX, PubAck
 
 from sync_core.errors import LinkDown, SyncError, SyncTimeout
 from sync_core.transport.options import ConnectOptions, tls_kwargs
@@ -146,7 +146,7 @@ class Link:
                 await asyncio.wait_for(self.nc.close(), 5)
             await asyncio.sleep(wait_s)
             self.nc = Client()
-        self._js = self.nc.jetstream()
+        self._js = self.nc.jetstream(prefix=self.options.js_api_prefix or DEFAULT_PREFIX)
         self.closed = False
         self.down.clear()
         self.up.set()

@@ -93,6 +93,9 @@ class ConnectOptions:
     ``credentials``: a NATS ``.creds`` file. ``nkey_seed``: an nkey seed file (the client signs
     the server's nonce with it). ``inbox_prefix``: the prefix of every reply subject; ``None``
     keeps nats-py's ``_INBOX``, which only the central's permissions allow.
+    ``js_api_prefix``: where the JetStream API is (``None``: ``$JS.API``, the client's own
+    account's; a device on the secured server imports the central's, see
+    :data:`sync_core.protocol.DEVICE_JS_API`).
     A black-holed link is noticed after ``ping_interval_s * max_outstanding_pings``.
     """
 
@@ -102,6 +105,7 @@ class ConnectOptions:
     nkey_seed: str | None = None
     inbox_prefix: str | None = None
     tls: TlsFiles | None = None
+    js_api_prefix: str | None = None
     ping_interval_s: int = 10
     max_outstanding_pings: int = 3
     reconnect_wait_s: float = 0.5
@@ -114,6 +118,11 @@ class ConnectOptions:
     @property
     def url(self) -> str:
         return ",".join(self.servers)
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether the client presents a credential (a secured server, not an open one)."""
+        return bool(self.nkey_seed or self.credentials)
 
     def but(self, **changes: Any) -> ConnectOptions:
         """These options with some fields changed (a name, an inbox prefix, a wait)."""

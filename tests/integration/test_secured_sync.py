@@ -37,6 +37,7 @@ from kopsync.cli.main import cli
 from kopsync.connection import INBOX_ENV, NKEY_ENV
 from sync_core import subjects
 from sync_core.protocol import (
+    DEVICE_JS_API,
     device_inbox_prefix,
     downlink_consumer_name,
 )
@@ -112,7 +113,7 @@ async def _leave_stale_consumer(world: World, device_id: str) -> None:
             inactive_threshold=60.0,
             mem_storage=True,
         )
-        await nc.jetstream().add_consumer(DOWN, config)
+        await nc.jetstream(prefix=DEVICE_JS_API).add_consumer(DOWN, config)
     finally:
         await nc.close()
 

@@ -36,6 +36,7 @@ from central_projector.security.policy import partner_stream, partner_subjects
 from kopsync.cli.main import cli
 from sync_core import protocol, subjects
 from sync_core.protocol import (
+    DEVICE_JS_API,
     device_inbox_prefix,
     downlink_consumer_name,
     partner_inbox_prefix,
@@ -43,6 +44,7 @@ from sync_core.protocol import (
 from sync_core.transport.options import connect_options
 
 DEPLOY = Path(__file__).parents[2] / "deploy" / "nats"
+DAPI = DEVICE_JS_API  # a device's view of the central account's JetStream API
 # Two cooperatives from the brief (Lempake in Samarinda, Paser Belengkong in Paser); the
 # village codes are made up within their regencies.
 LEMPAKE = "6472021005"
@@ -221,7 +223,7 @@ async def test_device_uploads_says_hello_and_reads_its_own_downlink(
     central = await watch("central")
     await answer_hellos(central.nc)
     dev = await watch("lempake-1")
-    js = dev.nc.jetstream()
+    js = dev.nc.jetstream(prefix=DAPI)
 
     ack = await js.publish(subjects.upload(LEMPAKE, "lempake-1"), b"batch", timeout=WAIT_S)
     assert ack.stream == INGEST
@@ -263,7 +265,7 @@ async def test_device_cannot_publish_as_another_cooperative(secured: Secured, wa
     ]
     for subject in forged:
         with pytest.raises(nats.errors.TimeoutError):  # no PubAck: the server dropped it
-            await dev.nc.jetstream().publish(subject, b"forged batch", timeout=0.5)
+            await dev.nc.jetstream(prefix=DAPI).publish(subject, b"forged batch", timeout=0.5)
         await dev.denied("publish", subject)
     hello = subjects.hello(PASER, "paser-1")
     await dev.nc.publish(hello, b"{}")
@@ -282,26 +284,24 @@ async def test_device_cannot_read_another_cooperatives_downlink(
     for name in (downlink_consumer_name("lempake-1"), downlink_consumer_name("paser-1")):
         config = ConsumerConfig(name=name, filter_subject=other, ack_policy=AckPolicy.NONE)
         with pytest.raises(nats.errors.TimeoutError):
-            await dev.nc.jetstream().add_consumer(DOWN, config, timeout=0.5)
-        await dev.denied("publish", f"$JS.API.CONSUMER.CREATE.{DOWN}.{name}.{other}")
+            await dev.nc.jetstream(prefix=DAPI).add_consumer(DOWN, config, timeout=0.5)
+        await dev.denied("publish", f"{DAPI}.CONSUMER.CREATE.{DOWN}.{name}.{other}")
     # A consumer on its own name with no filter (the whole stream) is refused too.
-    unfiltered = f"$JS.API.CONSUMER.CREATE.{DOWN}.{downlink_consumer_name('lempake-1')}"
+    unfiltered = f"{DAPI}.CONSUMER.CREATE.{DOWN}.{downlink_consumer_name('lempake-1')}"
     await dev.nc.publish(unfiltered, b"{}", reply=f"{device_inbox_prefix('lempake-1')}.x")
     await dev.denied("publish", unfiltered)
     # Reading the message store directly, by subject.
-    get = f"$JS.API.DIRECT.GET.{DOWN}"
-    await dev.nc.publish(get, json.dumps({"last_by_subj": other}).encode())
-    await dev.denied("publish", get)
-    msg_get = f"$JS.API.STREAM.MSG.GET.{DOWN}"
-    await dev.nc.publish(msg_get, json.dumps({"last_by_subj": other}).encode())
-    await dev.denied("publish", msg_get)
+    for api in (DAPI, "$JS.API"):  # the imported API, and its own account's (none)
+        for get in (f"{api}.DIRECT.GET.{DOWN}", f"{api}.STREAM.MSG.GET.{DOWN}"):
+            await dev.nc.publish(get, json.dumps({"last_by_subj": other}).encode())
+            await dev.denied("publish", get)
     # Pulling from a consumer the other cooperative's device made.
     central = await watch("central")
     theirs = ConsumerConfig(
         name=downlink_consumer_name("paser-1"), filter_subject=other, ack_policy=AckPolicy.NONE
     )
     await central.nc.jetstream().add_consumer(DOWN, theirs)
-    pull = f"$JS.API.CONSUMER.MSG.NEXT.{DOWN}.{downlink_consumer_name('paser-1')}"
+    pull = f"{DAPI}.CONSUMER.MSG.NEXT.{DOWN}.{downlink_consumer_name('paser-1')}"
     await dev.nc.publish(pull, b'{"batch": 1}', reply=f"{device_inbox_prefix('lempake-1')}.p")
     await dev.denied("publish", pull)
     # Plain subscriptions to the downlink subjects.
@@ -326,7 +326,7 @@ async def test_device_cannot_widen_its_consumer_through_the_request_body(
     """On its permitted create subject, a body naming another filter or consumer is refused."""
     dev = await watch("lempake-1")
     name = downlink_consumer_name("lempake-1")
-    subject = f"$JS.API.CONSUMER.CREATE.{DOWN}.{name}.{subjects.downlink(LEMPAKE)}"
+    subject = f"{DAPI}.CONSUMER.CREATE.{DOWN}.{name}.{subjects.downlink(LEMPAKE)}"
     other = subjects.downlink(PASER)
     bodies = [
         {"name": name, "filter_subject": other},
@@ -384,11 +384,89 @@ async def test_device_push_consumer_cannot_smuggle_its_downlink_into_uploads(
         ack_policy=AckPolicy.NONE,
     )
     # The server allows the create (the body is not a subject it can check) ...
-    await dev.nc.jetstream().add_consumer(DOWN, config, timeout=WAIT_S)
+    await dev.nc.jetstream(prefix=DAPI).add_consumer(DOWN, config, timeout=WAIT_S)
     await asyncio.sleep(0.5)
     # ... but delivers only to a literal subscription, which nobody may hold on kop.up.
     assert await messages_on(secured, INGEST, target) == 0
-    assert await dev.nc.jetstream().delete_consumer(DOWN, name)
+    assert await dev.nc.jetstream(prefix=DAPI).delete_consumer(DOWN, name)
+
+
+# --- reply subjects ---------------------------------------------------------------------------
+
+# Where a device would like the server to write: another device's uploads, another
+# cooperative's downlink, the verified events, the quarantine.
+REDIRECT_TARGETS = [
+    (INGEST, subjects.upload(PASER, "paser-1")),
+    (DOWN, subjects.downlink(PASER)),
+    (EVENTS, subjects.canonical(PASER, "aid", "AidRedeemed")),
+    ("KOP_QUARANTINE", subjects.quarantine("undecodable")),
+]
+
+
+async def _aim_answers_at(dev: Client, api: str, targets: list[str]) -> None:
+    """Ask every service a device can ask, naming each target as the reply subject, then
+    ask each once more normally (its answer comes after the earlier ones)."""
+    name = downlink_consumer_name("lempake-1")
+    requests = [
+        (f"{api}.STREAM.INFO.{DOWN}", b""),
+        (f"{api}.CONSUMER.INFO.{DOWN}.{name}", b""),
+        (f"{api}.CONSUMER.MSG.NEXT.{DOWN}.{name}", b'{"batch": 5, "no_wait": true}'),
+        (subjects.hello(LEMPAKE, "lempake-1"), b"{}"),
+    ]
+    for subject, body in requests:
+        for target in targets:
+            await dev.publish(subject, body, reply=target)
+    for subject, body in requests[:2] + requests[3:]:
+        await dev.request(subject, body, timeout=WAIT_S)
+
+
+async def _downlink_consumer(js: Any) -> None:
+    config = ConsumerConfig(
+        name=downlink_consumer_name("lempake-1"),
+        filter_subject=subjects.downlink(LEMPAKE),
+        ack_policy=AckPolicy.NONE,
+        deliver_policy=DeliverPolicy.ALL,
+        inactive_threshold=60.0,
+    )
+    await js.add_consumer(DOWN, config, timeout=WAIT_S)
+
+
+async def test_device_cannot_aim_answers_at_streams_through_reply_subjects(
+    secured: Secured, watch: Any
+) -> None:
+    """Whatever reply subject a device names, the JetStream API's answers, the messages a pull
+    delivers and the central's hello reply land in no stream: not another device's upload
+    subject, not another cooperative's downlink (they cross accounts as _R_ subjects)."""
+    central = await watch("central")
+    await answer_hellos(central.nc)
+    dev = await watch("lempake-1")
+    js = dev.nc.jetstream(prefix=DAPI)
+    await _downlink_consumer(js)
+    before = [await messages_on(secured, stream, t) for stream, t in REDIRECT_TARGETS]
+    await _aim_answers_at(dev.nc, DAPI, [t for _, t in REDIRECT_TARGETS])
+    after = [await messages_on(secured, stream, t) for stream, t in REDIRECT_TARGETS]
+    assert after == before
+    assert await js.delete_consumer(DOWN, downlink_consumer_name("lempake-1"))
+
+
+async def test_in_one_shared_account_the_same_requests_write_into_streams(
+    nats_server: NatsServer,
+) -> None:
+    """Control: on a server with one account (the layout before), the same requests make the
+    server write into another device's uploads and another cooperative's downlink."""
+    nc = await nats.connect(nats_server.url)
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js, StreamSettings(budget_bytes=512 * 1024**2))
+        await js.publish(subjects.downlink(LEMPAKE), b"down")
+        await answer_hellos(nc)
+        await _downlink_consumer(js)
+        await _aim_answers_at(nc, "$JS.API", [t for _, t in REDIRECT_TARGETS[:2]])
+        for stream, target in REDIRECT_TARGETS[:2]:
+            info = await js.stream_info(stream, subjects_filter=target)
+            assert sum((info.state.subjects or {}).values()) >= 3, target
+    finally:
+        await nc.close()
 
 
 # --- partners -------------------------------------------------------------------------------
