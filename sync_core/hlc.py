@@ -38,23 +38,42 @@ class Hlc:
 
 ZERO = Hlc(0, 0)
 
+# What a clock takes from a peer's (the central from a device's hello): a peer's clock further
+# ahead of our wall than MAX_DRIFT_MS, or with a counter above MAX_ADOPTED_COUNTER, is wrong or
+# hostile, and adopted it would spread to every clock that syncs with ours (and a counter near
+# 2**63 would overflow every column it is written to). No honest counter comes near it: it
+# counts events within one millisecond of a clock that stands still.
+MAX_DRIFT_MS = 5 * 60 * 1000
+MAX_ADOPTED_COUNTER = 2**31 - 1
+
+
+def adoptable(remote: Hlc, now_ms: int, max_drift_ms: int = MAX_DRIFT_MS) -> bool:
+    """Whether a clock may take in ``remote`` (see :data:`MAX_DRIFT_MS`)."""
+    return remote.wall <= now_ms + max_drift_ms and remote.counter <= MAX_ADOPTED_COUNTER
+
+
+def _after(wall: int, counter: int) -> Hlc:
+    """``(wall, counter + 1)``, or the next millisecond when the counter is at its limit: a
+    clock that holds a huge counter still moves on, and still strictly forward."""
+    if counter >= INT64_MAX:
+        return Hlc(wall + 1, 0)
+    return Hlc(wall, counter + 1)
+
 
 def send(last: Hlc, now_ms: int) -> Hlc:
     """The timestamp of a local or send event, strictly after ``last``."""
     if now_ms > last.wall:
         return Hlc(now_ms, 0)
-    return Hlc(last.wall, last.counter + 1)
+    return _after(last.wall, last.counter)
 
 
 def receive(last: Hlc, remote: Hlc, now_ms: int) -> Hlc:
     """The timestamp after receiving ``remote``: after both ``last`` and ``remote``."""
     wall = max(last.wall, remote.wall, now_ms)
     if wall == last.wall and wall == remote.wall:
-        counter = max(last.counter, remote.counter) + 1
-    elif wall == last.wall:
-        counter = last.counter + 1
-    elif wall == remote.wall:
-        counter = remote.counter + 1
-    else:
-        counter = 0
-    return Hlc(wall, counter)
+        return _after(wall, max(last.counter, remote.counter))
+    if wall == last.wall:
+        return _after(wall, last.counter)
+    if wall == remote.wall:
+        return _after(wall, remote.counter)
+    return Hlc(wall, 0)

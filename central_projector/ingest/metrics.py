@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from central_projector.ingest.service import ServiceStats
+from central_projector.ingest.stats import ServiceStats
 
 
 class IngestMetrics(Collector):

@@ -8,17 +8,13 @@ at-least-once: a crash between publish and ``mark_published`` publishes again, a
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from typing import Any
 
-import nats.errors
 import structlog
-from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from central_projector.record.store import CentralStore, OutboxItem
-from sync_core.errors import LinkDown, SyncError
-from sync_core.transport.options import TlsFiles, connect_options, tls_kwargs
+from sync_core.errors import SyncError
+from sync_core.transport import ConnectOptions, connected
 
 log = structlog.get_logger("kopsync.central.outbox")
 
@@ -53,32 +49,14 @@ async def publish_items(
 
 
 async def flush_outbox(
-    store: CentralStore,
-    nats_url: str,
-    *,
-    credentials: str | None = None,
-    nkey: str | None = None,
-    tls: TlsFiles | None = None,
-    timeout_s: float = 10,
+    store: CentralStore, connection: ConnectOptions, *, timeout_s: float = 10
 ) -> int:
     """Publish everything in the outbox now (``kopsync central issue --nats``); return count."""
-    nc = Client()
-    options: dict[str, Any] = {"servers": [nats_url], "name": "kopsync-central-issue"}
-    if credentials:
-        options["user_credentials"] = credentials
-    options.update(connect_options(nkey, None))  # the central's nkey, default _INBOX prefix
-    options.update(tls_kwargs([nats_url], tls))
-    try:
-        await asyncio.wait_for(nc.connect(**options, allow_reconnect=False), timeout_s)
-    except (TimeoutError, OSError, nats.errors.Error) as exc:
-        raise LinkDown(
-            f"cannot reach the NATS server at {nats_url} within {timeout_s:g} s"
-        ) from exc
+    # The central's nkey and nats-py's default _INBOX prefix, which only its permissions allow.
     total = 0
-    try:
-        js = nc.jetstream()
+    async with connected(connection.but(inbox_prefix=None), timeout_s, log=log) as link:
         while items := await asyncio.to_thread(store.outbox, 500):
-            done = await publish_items(js, items, timeout_s)
+            done = await publish_items(link.js, items, timeout_s)
             await asyncio.to_thread(store.mark_published, done)
             total += len(done)
             if len(done) < len(items):
@@ -86,7 +64,4 @@ async def flush_outbox(
                     f"published {total} outbox messages, then JetStream refused one; the running "
                     "`kopsync central ingest` publishes the rest"
                 )
-    finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(nc.close(), 5)
     return total

@@ -40,12 +40,19 @@ from central_projector.ingest.partitions import (
 )
 from sync_core import subjects
 from sync_core.batch import MAX_BATCH_BYTES
+from sync_core.protocol import (
+    DOWN_STREAM,
+    EVENTS_STREAM,
+    INGEST_CONSUMER,
+    INGEST_STREAM,
+    QUARANTINE_STREAM,
+)
 
-INGEST = "KOP_INGEST"
-EVENTS = "KOP_EVENTS"
-QUARANTINE = "KOP_QUARANTINE"
-DOWN = "KOP_DOWN"
-INGEST_CONSUMER = "ingest"
+# The names are the protocol's (sync_core.protocol); short aliases for the central's modules.
+INGEST = INGEST_STREAM
+EVENTS = EVENTS_STREAM
+QUARANTINE = QUARANTINE_STREAM
+DOWN = DOWN_STREAM
 
 DAY_S = 24 * 3600.0
 GIB = 1024**3

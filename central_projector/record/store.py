@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 
 from central_projector.ingest import upload as ingest
-from central_projector.ingest.verdict import SKEW_LIMIT_MS, IngestResult
+from central_projector.ingest.verdict import IngestResult
 from central_projector.record.dbengine import make_engine
 from central_projector.record.meta import PSEUDONYM_KEY, ensure_meta
 from central_projector.record.rows import canonical_item, event_row
@@ -29,10 +30,13 @@ from central_projector.record.tables import (
 from schemas import REGISTRY
 from sync_core import codec, hlc, subjects
 from sync_core.envelope import Envelope, seal
-from sync_core.errors import StoreError, UsageError
+from sync_core.errors import DecodeError, StoreError, UsageError
 from sync_core.hlc import Hlc
 from sync_core.ids import check_coop_id, check_device_id, check_id, new_event_id
+from sync_core.protocol import HelloReply, HelloRequest
 from sync_core.signing import GENESIS_HASH, DeviceKey
+
+log = structlog.get_logger("kopsync.central")
 
 ISSUER_ID = "central"
 DEFAULT_URL = "sqlite:///kopsync-central.db"
@@ -183,56 +187,47 @@ class CentralStore:
         with self._write.begin() as conn:
             return ingest.release_expired_gaps(conn, now_ms, timeout_ms)
 
-    def hello(
-        self, coop_id: str, device_id: str, head_seq: int, hlc_wire: list[int], now_ms: int
-    ) -> dict[str, Any]:
-        """Answer a device's reconciliation handshake (docs/PROTOCOL.md)."""
-        with self._write.begin() as conn:
+    def hello(self, request: HelloRequest, now_ms: int) -> HelloReply:
+        """Answer a device's reconciliation handshake (docs/PROTOCOL.md).
+
+        A hello is not signed: whoever may publish on the subject can say anything in it. So an
+        unregistered device's hello changes nothing here (it is answered from reads alone), and
+        the central's clock takes in a registered device's only when it is near the central's
+        own wall with a sane counter (:func:`sync_core.hlc.adoptable`): one device cannot drag
+        the central's clock, and through every hello every other device's, into its future.
+        """
+        device_id = request.device_id
+        with self._read.connect() as conn:
             dev = conn.execute(
                 sa.select(devices.c.coop_id, devices.c.committed_seq).where(
                     devices.c.device_id == device_id
                 )
             ).first()
-            registered = dev is not None and dev[0] == coop_id
-            committed = int(dev[1]) if registered and dev is not None else 0
-            held_seqs = (
-                [
-                    r[0]
-                    for r in conn.execute(
-                        sa.select(events.c.seq)
-                        .where(
-                            events.c.device_id == device_id,
-                            events.c.seq > committed,
-                            events.c.status == "held",
-                        )
-                        .order_by(events.c.seq)
+            if dev is None or dev[0] != request.coop_id:
+                clock = hlc.send(self._stored_clock(conn), now_ms)  # not kept: nothing written
+                key = self._issuer_key(conn).public_key
+                return HelloReply(False, 0, (), clock, key, self.issuer_id)
+        committed = int(dev[1])
+        with self._write.begin() as conn:
+            held_seqs = [
+                int(r[0])
+                for r in conn.execute(
+                    sa.select(events.c.seq)
+                    .where(
+                        events.c.device_id == device_id,
+                        events.c.seq > committed,
+                        events.c.status == "held",
                     )
-                ]
-                if registered
-                else []
-            )
-            if registered:
-                conn.execute(
-                    sa.update(devices)
-                    .where(devices.c.device_id == device_id)
-                    .values(last_seen=now_ms)
+                    .order_by(events.c.seq)
                 )
-            seen = Hlc.from_wire(hlc_wire)
-            if seen.wall > now_ms + SKEW_LIMIT_MS:
-                # A clock that far ahead is wrong (its events are flagged CLOCK_SKEW): taken in,
-                # it would drag the central's clock, and through every hello every other
-                # device's, into its future, and flag all of them.
-                seen = hlc.ZERO
+            ]
+            conn.execute(
+                sa.update(devices).where(devices.c.device_id == device_id).values(last_seen=now_ms)
+            )
+            seen = request.hlc if hlc.adoptable(request.hlc, now_ms) else hlc.ZERO
             clock = self._clock(conn, now_ms, seen)
-        return {
-            "v": 1,
-            "registered": registered,
-            "committed_seq": committed,
-            "held": _ranges(held_seqs),
-            "hlc": clock.to_wire(),
-            "central_key": self.central_public_key(),
-            "issuer": self.issuer_id,
-        }
+            key = self._issuer_key(conn).public_key
+        return HelloReply(True, committed, _ranges(held_seqs), clock, key, self.issuer_id)
 
     # --- outbox -----------------------------------------------------------------------
     def outbox(self, limit: int = 500) -> list[OutboxItem]:
@@ -253,22 +248,34 @@ class CentralStore:
         return DeviceKey(row[0])
 
     def central_public_key(self) -> bytes:
-        with self._write.begin() as conn:
+        with self._read.connect() as conn:
             return self._issuer_key(conn).public_key
 
-    def _clock(self, conn: sa.Connection, now_ms: int, seen: Hlc = hlc.ZERO) -> Hlc:
+    def _stored_clock(self, conn: sa.Connection) -> Hlc:
+        """The central's clock as last kept. One that cannot be read (a counter beyond 64 bits,
+        taken in from a hello before hellos were bounded) starts again from the wall: every
+        hello and issue would fail on it otherwise, until its wall had passed."""
         row = conn.execute(
             sa.select(central_meta.c.value).where(central_meta.c.key == "hlc")
         ).first()
-        last = Hlc.from_wire(codec.decode(row[0])) if row else hlc.ZERO
+        if row is None:
+            return hlc.ZERO
+        try:
+            return Hlc.from_wire(codec.decode(row[0]))
+        except (DecodeError, ValueError) as exc:
+            log.warning("central_clock_reset", error=str(exc))
+            return hlc.ZERO
+
+    def _clock(self, conn: sa.Connection, now_ms: int, seen: Hlc = hlc.ZERO) -> Hlc:
+        """Advance the central's clock (past ``seen``: a device's clock it may adopt), kept."""
+        last = self._stored_clock(conn)
         new = hlc.receive(last, seen, now_ms) if seen != hlc.ZERO else hlc.send(last, now_ms)
         value = codec.encode(new.to_wire())
-        if row is None:
+        updated = conn.execute(
+            sa.update(central_meta).where(central_meta.c.key == "hlc").values(value=value)
+        )
+        if updated.rowcount == 0:
             conn.execute(sa.insert(central_meta).values(key="hlc", value=value))
-        else:
-            conn.execute(
-                sa.update(central_meta).where(central_meta.c.key == "hlc").values(value=value)
-            )
         return new
 
     def issue(
@@ -385,14 +392,14 @@ class CentralStore:
             ]
 
 
-def _ranges(seqs: list[int]) -> list[list[int]]:
+def _ranges(seqs: list[int]) -> tuple[tuple[int, int], ...]:
     out: list[list[int]] = []
     for s in seqs:
         if out and out[-1][1] == s - 1:
             out[-1][1] = s
         else:
             out.append([s, s])
-    return out
+    return tuple((a, b) for a, b in out)
 
 
 def _now() -> int:

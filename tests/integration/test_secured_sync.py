@@ -125,7 +125,9 @@ async def test_central_and_devices_sync_with_their_own_nkeys(world: World) -> No
     try:
         record(a, 40, seed=3)
         record(b, 30, seed=4)
-        async with running_central(store, world.server.url, nkey=str(world.central_seed)):
+        async with running_central(
+            store, ConnectOptions.for_url(world.server.url, nkey_seed=str(world.central_seed))
+        ):
             for agent in (a, b):  # the first hello pins the central key
                 await _sync(world, agent)
             assert_exactly_once(store, a, b)
@@ -157,7 +159,9 @@ async def test_edge_sync_cli_with_nkey(world: World) -> None:
     args = ["edge", "sync", "--nats", world.server.url, "--data", str(device)]
     args += ["--nkey", str(world.seeds["kasir-b"])]
     try:
-        async with running_central(store, world.server.url, nkey=str(world.central_seed)):
+        async with running_central(
+            store, ConnectOptions.for_url(world.server.url, nkey_seed=str(world.central_seed))
+        ):
             result = await asyncio.to_thread(CliRunner().invoke, cli, args)
             assert result.exit_code == 0, result.output
             with EdgeAgent(device) as agent:

@@ -50,12 +50,17 @@ def register(store: CentralStore, *agents: EdgeAgent) -> None:
 
 @contextlib.asynccontextmanager
 async def running_central(
-    store: CentralStore, url: str, **kwargs: Any
+    store: CentralStore,
+    url: str | ConnectOptions,
+    *,
+    tls: TlsFiles | None = None,
+    **kwargs: Any,
 ) -> AsyncIterator[CentralService]:
     """An in-process ingest service, ready (streams and consumer made) when the block starts."""
     kwargs.setdefault("settings", TEST_SETTINGS)
     kwargs.setdefault("fetch_timeout_s", 1.0)
-    service = CentralService(store, url, **kwargs)
+    connection = ConnectOptions.for_url(url, tls=tls) if isinstance(url, str) else url
+    service = CentralService(store, connection, **kwargs)
     task = asyncio.create_task(service.run())
     try:
         await eventually(service.ready.is_set, 30, "the central service is ready", task)

@@ -34,7 +34,7 @@ from kopsync.cli.common import (
     tls_options,
 )
 from kopsync.cli.common import nkey_option as shared_nkey_option
-from kopsync.connection import TlsFlags, tls_files
+from kopsync.connection import TlsFlags, nats_connection
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -158,13 +158,12 @@ def ingest(
     try:
         service = CentralService(
             store,
-            nats_url,
+            nats_connection(
+                nats_url, "kopsync-central", credentials=credentials, nkey=nkey, tls=tls
+            ),
             gap_timeout_s=gap_timeout,
             fetch_batch=fetch_batch,
             settings=settings,
-            credentials=credentials,
-            nkey=nkey,
-            tls=tls_files(tls),
             worker_id=wid,
             lease_ttl_s=lease_ttl,
         )
@@ -179,8 +178,8 @@ async def _serve(service: CentralService, metrics_listen: str | None) -> None:
         await service.run()
         return
     from central_projector.ingest.metrics import IngestMetrics
-    from central_projector.ingest.streams import INGEST, INGEST_CONSUMER
     from kopsync.probes import run_probed
+    from sync_core.protocol import INGEST_CONSUMER, INGEST_STREAM
 
     registry = CollectorRegistry()
     metrics = IngestMetrics(service.stats, registry)
@@ -188,7 +187,7 @@ async def _serve(service: CentralService, metrics_listen: str | None) -> None:
     async def pending() -> None:
         for consumer in [INGEST_CONSUMER, *service.partitions_held]:
             with contextlib.suppress(Exception):  # not made yet, or not this worker's
-                info = await service.js.consumer_info(INGEST, consumer, timeout=5)
+                info = await service.js.consumer_info(INGEST_STREAM, consumer, timeout=5)
                 metrics.pending[consumer] = int(info.num_pending or 0)
 
     def ready() -> str | None:
@@ -232,7 +231,14 @@ def issue(
         published = (
             asyncio.run(
                 flush_outbox(
-                    store, nats_url, credentials=credentials, nkey=nkey, tls=tls_files(tls)
+                    store,
+                    nats_connection(
+                        nats_url,
+                        "kopsync-central-issue",
+                        credentials=credentials,
+                        nkey=nkey,
+                        tls=tls,
+                    ),
                 )
             )
             if nats_url

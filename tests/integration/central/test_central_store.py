@@ -16,6 +16,7 @@ from sync_core import subjects
 from sync_core.batch import encode_batch
 from sync_core.envelope import Envelope, seal
 from sync_core.hlc import Hlc
+from sync_core.protocol import HelloReply, HelloRequest
 from sync_core.signing import DeviceKey
 
 COOP, OTHER = "6472021005", "6401050012"
@@ -46,6 +47,10 @@ def _raw(agent: EdgeAgent) -> list[bytes]:
 def _up(store: CentralStore, agent: EdgeAgent, events: list[bytes], now: int = NOW):
     subject = subjects.upload(agent.coop_id, agent.device_id)
     return store.process_upload(subject, encode_batch(agent.coop_id, agent.device_id, events), now)
+
+
+def _hello(store: CentralStore, device: str, clock: list[int], now: int) -> HelloReply:
+    return store.hello(HelloRequest(COOP, device, 6, Hlc(*clock)), now)
 
 
 def _forge(agent: EdgeAgent, key: DeviceKey, **changes: object) -> bytes:
@@ -96,18 +101,34 @@ class CentralStoreContract:
         assert (more.committed, more.duplicates) == (2, 2)
         assert [b for _, b in store.committed("pos-1")] == raw
 
-    def test_a_device_clock_years_ahead_does_not_move_the_central_clock(self, store, tmp_path):
-        """A hello 10 years ahead leaves the central HLC at its own wall; one a day late or an
-        hour ahead still advances it past the device's clock (found by the clock_skew fault
-        scenario: one skewed device used to get every other device flagged CLOCK_SKEW)."""
+    def test_a_device_clock_far_ahead_does_not_move_the_central_clock(self, store, tmp_path):
+        """A hello 10 years, or an hour, ahead leaves the central HLC at its own wall; one a day
+        late or a few minutes ahead still advances it past the device's clock (found by the
+        clock_skew fault scenario: one skewed device used to get every other device flagged
+        CLOCK_SKEW; and a hello is not signed, so what it may move is bounded)."""
         agent = _agent(tmp_path)
         store.register_device(COOP, "pos-1", agent.public_key)
         ten_years = NOW + 3652 * 24 * 3600 * 1000
-        reply = store.hello(COOP, "pos-1", 6, [ten_years, 3], NOW)
-        assert reply["hlc"][0] == NOW
-        hour = NOW + 3600 * 1000
-        assert store.hello(COOP, "pos-1", 6, [hour, 3], NOW + 1)["hlc"] == [hour, 4]
-        assert store.hello(COOP, "pos-1", 6, [NOW - 86_400_000, 0], NOW + 2)["hlc"] == [hour, 5]
+        assert _hello(store, "pos-1", [ten_years, 3], NOW).hlc.wall == NOW
+        assert _hello(store, "pos-1", [NOW + 3_600_000, 3], NOW + 1).hlc == Hlc(NOW + 1, 0)
+        ahead = NOW + 4 * 60 * 1000
+        assert _hello(store, "pos-1", [ahead, 3], NOW + 2).hlc == Hlc(ahead, 4)
+        assert _hello(store, "pos-1", [NOW - 86_400_000, 0], NOW + 3).hlc == Hlc(ahead, 5)
+
+    def test_a_hello_cannot_push_the_central_clock(self, store, tmp_path):
+        """The oversized-counter hello of an unregistered device changes nothing; a registered
+        device's is not adopted either; every later hello and central issue still work."""
+        agent = _agent(tmp_path)
+        store.register_device(COOP, "pos-1", agent.public_key)
+        before = store.device_status()
+        attack = [NOW + 23 * 3_600_000 + 1_800_000, 2**63 - 6]
+        reply = _hello(store, "stranger-1", attack, NOW)
+        assert not reply.registered and reply.hlc == Hlc(NOW, 0)
+        assert store.device_status() == before  # unregistered: nothing written
+        assert _hello(store, "pos-1", attack, NOW + 1).hlc == Hlc(NOW + 1, 0)
+        assert _hello(store, "pos-1", [NOW, 2**63 - 6], NOW + 2).hlc == Hlc(NOW + 2, 0)
+        env = store.issue("CardBlocked", COOP, {"reason": "hilang"}, "04A1B2C3", NOW + 3)
+        assert env.hlc == Hlc(NOW + 3, 0)
 
     def test_gap_holds_successors_until_filled(self, store, tmp_path):
         """Events after a missing seq are held, reported by hello, and released when it arrives."""
@@ -117,8 +138,8 @@ class CentralStoreContract:
         _up(store, agent, raw[:2])
         held = _up(store, agent, raw[4:])
         assert (held.held, held.committed_seq) == (2, 2)
-        reply = store.hello(COOP, "pos-1", 6, [NOW, 0], NOW)
-        assert (reply["committed_seq"], reply["held"]) == (2, [[5, 6]])
+        reply = _hello(store, "pos-1", [NOW, 0], NOW)
+        assert (reply.committed_seq, reply.held) == (2, ((5, 6),))
         status = {r["device_id"]: r for r in store.device_status()}["pos-1"]
         assert (status["gaps"], status["held"]) == (1, 2)
         filled = _up(store, agent, raw[2:4])
@@ -136,7 +157,7 @@ class CentralStoreContract:
         assert store.release_expired_gaps(NOW + 10, timeout_ms=60_000) == 0
         assert store.release_expired_gaps(NOW + 60_000, timeout_ms=60_000) == 3
         assert [s for s, _ in store.committed("pos-1")] == [1, 4, 5, 6]
-        assert store.hello(COOP, "pos-1", 6, [NOW, 0], NOW)["committed_seq"] == 1
+        assert _hello(store, "pos-1", [NOW, 0], NOW).committed_seq == 1
         late = _up(store, agent, raw[1:3])
         assert late.committed_seq == 6
         assert [b for _, b in store.committed("pos-1")] == raw

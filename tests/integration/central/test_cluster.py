@@ -33,6 +33,7 @@ from central_projector.projection.scaleout.worker import ProjectionWorker
 from central_projector.record.store import CentralStore
 from edge_agent.app.agent import EdgeAgent
 from sync_core import subjects
+from sync_core.transport import ConnectOptions
 
 SETTINGS = dataclasses.replace(TEST_SETTINGS, replicas=3, ingest_partitions=2)
 
@@ -46,12 +47,11 @@ async def ingest_workers(
     services = [
         CentralService(
             s,
-            cluster.url,
+            ConnectOptions.for_url(cluster.url, tls=cluster.client_tls()),
             settings=SETTINGS,
             fetch_timeout_s=1.0,
             worker_id=f"w{i}",
             lease_ttl_s=3,
-            tls=cluster.client_tls(),
         )
         for i, s in enumerate(stores)
     ]

@@ -125,3 +125,61 @@ async def test_an_upload_ingest_cannot_process_is_quarantined_and_acked(
     store.close()
     bad.close()
     good.close()
+
+
+async def test_an_oversized_clock_hello_leaves_every_device_syncing(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """Hellos with a clock 23.5 h ahead and a counter at 2**63-6 (or beyond 64 bits), from an
+    unregistered and from a registered device, move nothing: every device still syncs and
+    `kopsync central issue` still works."""
+    from click.testing import CliRunner
+
+    from kopsync.cli.main import cli
+    from sync_core import codec
+    from sync_core.protocol import HelloReply
+
+    db = f"sqlite:///{tmp_path / 'central.db'}"
+    devices = [
+        make_device(tmp_path, coop, f"kasir-{i}", 4) for i, coop in ((1, COOP_A), (2, COOP_B))
+    ]
+    store = CentralStore(db)
+    register(store, *devices)
+    ahead = int(time.time() * 1000) + 23 * 3_600_000 + 1_800_000
+    try:
+        async with running_central(store, nats_server.url):
+            nc = await nats.connect(nats_server.url)
+            try:
+                for device_id, counter in (
+                    ("penyusup-1", 2**63 - 6),
+                    ("kasir-1", 2**63 - 6),
+                    ("penyusup-1", 2**64 - 3),
+                ):
+                    body = codec.encode({"v": 1, "coop_id": COOP_A, "device_id": device_id,
+                                         "head_seq": 0, "hlc": [ahead, counter]})  # fmt: skip
+                    msg = await nc.request(subjects.hello(COOP_A, device_id), body, timeout=10)
+                    reply = HelloReply.decode(msg.data)
+                    if counter >= 2**63:
+                        assert not isinstance(reply, HelloReply)  # refused: beyond 64 bits
+                    else:
+                        assert isinstance(reply, HelloReply)
+                        assert reply.hlc.wall < ahead and reply.hlc.counter < 2**31
+            finally:
+                await nc.close()
+            for d in devices:
+                record(d, 3)
+                report = await replicator(d, nats_server.url).sync_once(30)
+                assert report.complete and report.confirmed_seq == d.head().seq
+                assert d.head().hlc.wall < ahead
+            args = ["central", "issue", "CardBlocked", "--coop", COOP_A, "--aggregate", "KHBS-7",
+                    "--json", '{"reason": "hilang"}', "--db", db]  # fmt: skip
+            args += ["--nats", nats_server.url]
+            result = await asyncio.to_thread(CliRunner().invoke, cli, args)
+            assert result.exit_code == 0, result.output
+            report = await replicator(devices[0], nats_server.url).sync_once(30)
+            assert report.complete and report.downloaded == 1
+        assert [r["device_id"] for r in store.device_status()] == ["kasir-1", "kasir-2"]
+    finally:
+        store.close()
+        for d in devices:
+            d.close()

@@ -66,6 +66,33 @@ def test_mixed_sends_and_receives_are_strictly_monotonic(sequence: list[Any]) ->
         last = nxt
 
 
+@given(hlcs, st.integers(0, 2**48), st.integers(2**63 - 3, 2**63 - 1))
+def test_a_counter_at_its_limit_moves_to_the_next_millisecond(
+    last: Hlc, now: int, counter: int
+) -> None:
+    """A clock holding a counter near 2**63 still moves strictly forward and stays within
+    64 bits: past the limit it takes the next millisecond with counter 0."""
+    huge = Hlc(max(last.wall, now), counter)
+    for stamped in (
+        hlc.send(huge, now),
+        hlc.receive(last, huge, now),
+        hlc.receive(huge, last, now),
+    ):
+        assert stamped > huge and stamped.counter <= 2**63 - 1
+        assert Hlc.from_wire(stamped.to_wire()) == stamped
+
+
+def test_a_clock_adopts_only_a_peer_clock_near_its_wall() -> None:
+    """A peer clock more than five minutes ahead, or with a counter above 2**31-1, is not
+    adopted; one behind or slightly ahead is."""
+    now = 1_790_000_000_000
+    assert hlc.adoptable(Hlc(now - 86_400_000, 7), now)
+    assert hlc.adoptable(Hlc(now + hlc.MAX_DRIFT_MS, 2**31 - 1), now)
+    assert not hlc.adoptable(Hlc(now + hlc.MAX_DRIFT_MS + 1, 0), now)
+    assert not hlc.adoptable(Hlc(now + 23 * 3_600_000, 0), now)
+    assert not hlc.adoptable(Hlc(now, 2**63 - 6), now)
+
+
 @given(hlcs)
 def test_wire_round_trip(stamp: Hlc) -> None:
     """An HLC survives to_wire, the codec and from_wire unchanged."""
