@@ -176,3 +176,26 @@ def test_the_server_answers_no_plaintext_protocol(tls_nats_server: NatsServer) -
         except (TimeoutError, ConnectionResetError):
             pass
     assert b"PONG" not in got and b"INFO" not in got
+
+
+def _kopsync(*argv: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KOPSYNC_NATS")}
+    return subprocess.run(
+        [sys.executable, "-m", "kopsync", *argv], capture_output=True, text=True, env=env,
+        timeout=60,
+    )  # fmt: skip
+
+
+def test_central_and_partner_commands_refuse_a_wrong_ca_with_one_line(
+    tls_nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """`central issue --nats` and `partner tail` pinning another CA: one line each, exit 2."""
+    other = make_pki(tmp_path / "other")
+    url, ca = tls_nats_server.url, str(other.ca)
+    issue = _kopsync("central", "issue", "CardBlocked", "--coop", COOP_A, "--aggregate", "K-1",
+                     "--json", '{"reason": "hilang"}', "--db", f"sqlite:///{tmp_path}/c.db",
+                     "--nats", url, "--tls-ca", ca)  # fmt: skip
+    tail = _kopsync("partner", "tail", "--nats", url, "--tls-ca", ca, "--filter",
+                    "kop.partner.bank-kalteng.>", "--idle-exit", "1")  # fmt: skip
+    for result in (issue, tail):
+        _one_error(result, f"not signed by the CA in {ca}")
