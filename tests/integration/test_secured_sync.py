@@ -1,4 +1,5 @@
-"""kopsync's own clients against the real nats-server with the generated auth configuration.
+"""kopsync's own clients against the real nats-server with the generated auth configuration,
+over TLS as deployed (``deploy/nats/tls.conf`` on a test CA; every client pins it).
 
 The central service connects with the central's nkey, each device's replicator with its own
 nkey and inbox prefix (``kopsync admin`` made every user); the denials themselves are proved
@@ -27,6 +28,7 @@ from support.replication import (
     running_central,
 )
 from support.secured import AuthConfig, add_device, auth_config, central_user
+from support.tls import make_pki
 
 from central_projector.ingest.streams import DOWN
 from central_projector.record.store import CentralStore
@@ -41,7 +43,7 @@ from sync_core.protocol import (
     device_inbox_prefix,
     downlink_consumer_name,
 )
-from sync_core.transport import ConnectOptions
+from sync_core.transport import ConnectOptions, TlsFiles, tls_kwargs
 from sync_core.transport.options import connect_options
 
 pytestmark = pytest.mark.timeout(60)
@@ -57,22 +59,24 @@ class World:
     central_seed: Path
     data: dict[str, Path]  # device id -> its data directory
     seeds: dict[str, Path]  # device id -> its seed file
+    tls: TlsFiles  # what every client pins: the server speaks TLS only, as deployed
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """A secured server, the central user and one device of each of two cooperatives."""
+    """A secured server on TLS, the central user and one device of each of two cooperatives."""
     root = tmp_path_factory.mktemp("secured-sync")
-    auth = auth_config(root)
+    pki = make_pki(root / "pki")
+    auth = auth_config(root, pki)
     db_url = f"sqlite:///{root / 'central.db'}"
     central_seed = central_user(auth, root / "central.nk")
     data, seeds = {}, {}
     for device_id, coop_id in DEVICES.items():
         data[device_id] = root / device_id
         seeds[device_id] = add_device(auth, coop_id, device_id, data[device_id], db_url)
-    server = NatsServer(root / "server", config=auth.server_conf).start()
+    server = NatsServer(root / "server", config=auth.server_conf, tls=pki).start()
     try:
-        yield World(server, auth, db_url, central_seed, data, seeds)
+        yield World(server, auth, db_url, central_seed, data, seeds, pki.client_tls())
     finally:
         server.kill()
 
@@ -86,7 +90,7 @@ def no_nkey_env(monkeypatch: pytest.MonkeyPatch) -> None:
 async def _sync(world: World, agent: EdgeAgent) -> int:
     """One sync of ``agent`` with its own nkey; the number of central events it applied."""
     seed = str(world.seeds[agent.device_id])
-    connection = ConnectOptions.for_url(world.server.url, nkey_seed=seed)
+    connection = ConnectOptions.for_url(world.server.url, nkey_seed=seed, tls=world.tls)
     report = await Replicator(agent, ReplicatorSettings(connection)).sync_once(30)
     assert report.complete, report
     return report.downloaded
@@ -101,7 +105,9 @@ async def _leave_stale_consumer(world: World, device_id: str) -> None:
     """As the device: its downlink consumer, left behind at another start position."""
     seed = str(world.seeds[device_id])
     nc = await nats.connect(
-        world.server.url, **connect_options(seed, device_inbox_prefix(device_id))
+        world.server.url,
+        **connect_options(seed, device_inbox_prefix(device_id)),
+        **tls_kwargs([world.server.url], world.tls),
     )
     try:
         config = ConsumerConfig(
@@ -126,7 +132,10 @@ async def test_central_and_devices_sync_with_their_own_nkeys(world: World) -> No
         record(a, 40, seed=3)
         record(b, 30, seed=4)
         async with running_central(
-            store, ConnectOptions.for_url(world.server.url, nkey_seed=str(world.central_seed))
+            store,
+            ConnectOptions.for_url(
+                world.server.url, nkey_seed=str(world.central_seed), tls=world.tls
+            ),
         ):
             for agent in (a, b):  # the first hello pins the central key
                 await _sync(world, agent)
@@ -157,10 +166,13 @@ async def test_edge_sync_cli_with_nkey(world: World) -> None:
     with EdgeAgent(device) as agent:
         record(agent, 15, seed=4)
     args = ["edge", "sync", "--nats", world.server.url, "--data", str(device)]
-    args += ["--nkey", str(world.seeds["kasir-b"])]
+    args += ["--nkey", str(world.seeds["kasir-b"]), "--tls-ca", str(world.tls.ca_file)]
     try:
         async with running_central(
-            store, ConnectOptions.for_url(world.server.url, nkey_seed=str(world.central_seed))
+            store,
+            ConnectOptions.for_url(
+                world.server.url, nkey_seed=str(world.central_seed), tls=world.tls
+            ),
         ):
             result = await asyncio.to_thread(CliRunner().invoke, cli, args)
             assert result.exit_code == 0, result.output
@@ -173,6 +185,7 @@ async def test_edge_sync_cli_with_nkey(world: World) -> None:
 def test_device_without_nkey_is_refused_with_one_line_error(world: World) -> None:
     """A device that gives no nkey is refused at once with one `error:` line naming --nkey."""
     args = ["edge", "sync", "--nats", world.server.url, "--data", str(world.data["kasir-a"])]
+    args += ["--tls-ca", str(world.tls.ca_file)]
     started = time.monotonic()
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2, result.output
