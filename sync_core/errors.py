@@ -20,7 +20,8 @@ each carries a message that says what was wrong and what to do. Library errors
     │   ├── DecodeError                      bytes are not a canonical envelope
     │   ├── SignatureInvalid                 Ed25519 signature does not verify
     │   ├── CentralKeyChanged                the central's key differs from the pinned one
-    │   └── ChainBroken                      prev_hash or seq does not link
+    │   ├── ChainBroken                      prev_hash or seq does not link
+    │   └── StoreTampered                    the device's store was changed outside kopsync
     ├── StoreError                           local store cannot be used
     │   ├── StoreExists (FileExistsError)
     │   ├── StoreNotFound (FileNotFoundError)
@@ -102,6 +103,10 @@ class ChainBroken(IntegrityError):
     def __init__(self, seq: int, message: str) -> None:
         self.seq = seq
         super().__init__(message)
+
+
+class StoreTampered(IntegrityError):
+    """The device's store differs from its seal: it was changed outside kopsync."""
 
 
 class StoreError(KopsyncError):

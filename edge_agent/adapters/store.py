@@ -16,6 +16,9 @@ Layout (one SQLite file, WAL, synchronous=FULL):
   so an append writes only the event and the views it changed.
 - ``meta``: identity and sync positions; ``@clock`` (a view) keeps the HLC
   advanced past clocks seen from the central.
+- ``@seal`` (a view): the keyed digest of the views and the signed logs that every write
+  leaves (:mod:`edge_agent.adapters.seal`); :meth:`EdgeStore.check_seal` is the start-up
+  check, ``kopsync edge verify`` the full one, and ``kopsync edge repair`` re-seals.
 - ``refs``: which events mention which entity (:mod:`edge_agent.adapters.refs`), and
   ``idempotency``: the events each client key recorded
   (:mod:`edge_agent.adapters.idempotency`); both written in the append's transaction.
@@ -24,7 +27,7 @@ Layout (one SQLite file, WAL, synchronous=FULL):
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +35,10 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
-from edge_agent.adapters import idempotency, refs, viewtable
+from edge_agent.adapters import idempotency, logs, refs, trust, viewtable
 from edge_agent.adapters.idempotency import Once
+from edge_agent.adapters.reads import MARK_KEY, StoreReads
+from edge_agent.adapters.seal import SEAL_KEY, Seal
 from edge_agent.adapters.sqlite_durable import (
     Writer,
     open_datastore,
@@ -41,8 +46,10 @@ from edge_agent.adapters.sqlite_durable import (
     read_transaction,
     write_transaction,
 )
+from edge_agent.adapters.viewtable import ViewWrite
 from edge_agent.domain import rule_for
-from edge_agent.domain.base import Proposed, Rule, Views, load_for
+from edge_agent.domain.base import Proposed, Rule, View
+from edge_agent.domain.fold import apply_event, as_proposed
 from schemas import REGISTRY
 from sync_core import codec, hlc
 from sync_core.envelope import Envelope, seal, stored_hlc
@@ -50,8 +57,6 @@ from sync_core.errors import StoreError, StoreExists, StoreNotFound
 from sync_core.hlc import Hlc
 from sync_core.ids import new_event_id
 from sync_core.signing import GENESIS_HASH, DeviceKey, digest
-
-PAGE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,15 +82,16 @@ class ConcurrentAppend(Exception):
     """Another process appended between our read of the head and our insert."""
 
 
-class EdgeStore:
+class EdgeStore(StoreReads):
     """Append-only, signed, chained log of one device, with its rule views."""
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, seal_key: bytes) -> None:
         self.path = db_path
+        self._seal_key = seal_key
         self._ds = open_datastore(str(db_path))
         self._writer = Writer(self._ds)
-        self.log = SQLiteApplicationRecorder(self._ds, events_table_name="device_events")
-        self.downlink = SQLiteApplicationRecorder(self._ds, events_table_name="downlink_events")
+        self.log = SQLiteApplicationRecorder(self._ds, events_table_name=logs.DEVICE_LOG)
+        self.downlink = SQLiteApplicationRecorder(self._ds, events_table_name=logs.DOWNLINK_LOG)
         with self._writer.transaction() as c:
             self.log._create_table(c)
             self.downlink._create_table(c)
@@ -100,7 +106,7 @@ class EdgeStore:
 
     # --- lifecycle ------------------------------------------------------------------
     @classmethod
-    def create(cls, db_path: Path, coop_id: str, device_id: str) -> EdgeStore:
+    def create(cls, db_path: Path, coop_id: str, device_id: str, seal_key: bytes) -> EdgeStore:
         if db_path.exists():
             raise StoreExists(f"a store already exists at {db_path}; refusing to overwrite it")
         db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,17 +116,21 @@ class EdgeStore:
             c.execute(_CREATE_META)
             c.execute(viewtable.CREATE)
             _put_meta(c, "identity", {"coop_id": coop_id, "device_id": device_id})
+            viewtable.write(c, {SEAL_KEY: viewtable.pack(Seal().to_view(seal_key))})
         ds.close()
-        return cls(db_path)
+        return cls(db_path, seal_key)
 
     @classmethod
-    def open(cls, db_path: Path) -> EdgeStore:
+    def open(cls, db_path: Path, seal_key: bytes) -> EdgeStore:
         if not db_path.exists():
-            raise StoreNotFound(
-                f"no kopsync store at {db_path}; "
-                "run `kopsync edge init --coop ID --device ID` first"
-            )
-        return cls(db_path)
+            raise cls.not_found(db_path)
+        return cls(db_path, seal_key)
+
+    @staticmethod
+    def not_found(db_path: Path) -> StoreNotFound:
+        return StoreNotFound(
+            f"no kopsync store at {db_path}; run `kopsync edge init --coop ID --device ID` first"
+        )
 
     def close(self) -> None:
         self._writer.close()
@@ -181,13 +191,11 @@ class EdgeStore:
             done = None if once is None else idempotency.find(c, once)
             if done is not None:
                 return self._stored_events(c, *done), True
-            views: Views = {}
-            head = self._current_head(c, views, keys)
-            for version, payload, proposed, rule in prepared:
-                load_for(rule, proposed, views, lambda ks: viewtable.load(c, views, ks))
-                if check:
-                    rule.check(views, proposed)
-                rule.apply(views, proposed)
+            w = ViewWrite(c, self._seal_key)
+            views = w.views
+            head = self._current_head(c, w, keys)
+            for version, payload, proposed, _ in prepared:
+                apply_event(views, proposed, w.load, check=check)
                 stamp = hlc.send(head.hlc, now_ms())
                 env = seal(
                     key,
@@ -204,7 +212,7 @@ class EdgeStore:
                     payload_is_canonical=True,
                 )
                 try:
-                    self.log._insert_events(c, [_stored(env, self.device_id, env.seq)])
+                    self._insert(w, self.log, env, self.device_id)
                 except sqlite3.IntegrityError as exc:
                     raise ConcurrentAppend from exc
                 head = Head(env.seq, env.hash, stamp)
@@ -212,7 +220,7 @@ class EdgeStore:
             # A high-water mark beside the views (same statement, no extra round trip), so
             # that `verify` also detects a log whose newest events were deleted.
             views[MARK_KEY] = {"seq": head.seq, "hash": head.hash}
-            viewtable.save(c, views)
+            w.save()
             refs.index(c, sealed)
             if once is not None and sealed:
                 idempotency.claim(c, once, sealed[0].seq, sealed[-1].seq, now_ms())
@@ -228,7 +236,7 @@ class EdgeStore:
         )
         return [Envelope.decode(bytes(row[0])) for row in c.fetchall()]
 
-    def _current_head(self, c: SQLiteCursor, views: Views, keys: list[str]) -> Head:
+    def _current_head(self, c: SQLiteCursor, w: ViewWrite, keys: list[str]) -> Head:
         """The chain head, cached between appends of this process.
 
         A stale cache (another process appended meanwhile) cannot fork the chain: the
@@ -236,9 +244,9 @@ class EdgeStore:
         append is decided again on the fresh head. The clock view is always re-read.
         """
         if self._head is None:
-            return _get_head(c, self.device_id, views, keys)
-        viewtable.load(c, views, [CLOCK_KEY, *keys])
-        seen = views.pop(CLOCK_KEY)
+            return _get_head(c, self.device_id, w, keys)
+        w.load([CLOCK_KEY, MARK_KEY, *keys])
+        seen = w.views.pop(CLOCK_KEY)
         clock = Hlc.from_wire(seen["hlc"]) if seen else hlc.ZERO
         return Head(self._head.seq, self._head.hash, max(self._head.hlc, clock))
 
@@ -255,8 +263,8 @@ class EdgeStore:
         """Apply centrally issued events once each; returns those that were new."""
         applied: list[Envelope] = []
         with self._writer.transaction() as c:
-            views: Views = {}
-            head = _get_head(c, self.device_id, views, [])
+            w = ViewWrite(c, self._seal_key)
+            head = _get_head(c, self.device_id, w, [])
             clock = head.hlc
             for env in envs:
                 c.execute(
@@ -265,90 +273,56 @@ class EdgeStore:
                 )
                 if c.fetchone() is not None:
                     continue
-                _, payload = REGISTRY.upcast(env.type, env.version, env.payload)
-                proposed = Proposed(
-                    env.type, env.aggregate_id, payload, env.event_id, env.device_id, env.coop_id
-                )
-                rule = rule_for(env.type)
-                load_for(rule, proposed, views, lambda ks: viewtable.load(c, views, ks))
-                rule.apply(views, proposed)
-                self.downlink._insert_events(c, [_stored(env, env.device_id, env.seq)])
+                apply_event(w.views, as_proposed(env), w.load)
+                self._insert(w, self.downlink, env, env.device_id)
                 clock = hlc.receive(clock, env.hlc, now_ms)
                 applied.append(env)
             if applied:
-                views[CLOCK_KEY] = {"hlc": clock.to_wire()}
-            viewtable.save(c, views)
+                w.views[CLOCK_KEY] = {"hlc": clock.to_wire()}
+            w.save()
         return applied
 
     def observe_clock(self, remote: Hlc, now_ms: int) -> Hlc:
         """Advance the persisted HLC past a clock seen from the central."""
         with self._writer.transaction() as c:
-            head = _get_head(c, self.device_id, {}, [])
+            w = ViewWrite(c, self._seal_key)
+            head = _get_head(c, self.device_id, w, [])
             new = hlc.receive(head.hlc, remote, now_ms)
-            viewtable.save(c, {CLOCK_KEY: {"hlc": new.to_wire()}})
+            w.views[CLOCK_KEY] = {"hlc": new.to_wire()}
+            w.save()
         return new
+
+    def _insert(
+        self, w: ViewWrite, recorder: SQLiteApplicationRecorder, env: Envelope, stream: str
+    ) -> None:
+        """Insert ``env`` into a signed log, counted by the seal ``w`` saves."""
+        stored = _stored(env, stream, env.seq)
+        recorder._insert_events(w.c, [stored])
+        w.logged(recorder.events_table_name, stream, env.seq, stored.state)
+
+    # --- trust ----------------------------------------------------------------------
+    def check_seal(self, *, full: bool = False) -> list[tuple[str, str]]:
+        """What differs from the store's seal (see :mod:`edge_agent.adapters.trust`)."""
+        with read_transaction(self._ds) as c:
+            return trust.check(c, self._seal_key, full=full)
+
+    def rebuild(self, views: dict[str, View], drop: list[tuple[str, str, int]]) -> None:
+        """Delete the signed-log rows ``drop`` (table, stream, seq) that failed verification,
+        replace the rule views with ``views``, and seal the store afresh: one transaction."""
+        with self._writer.transaction() as c:
+            for table, stream, seq in drop:
+                assert table in logs.SIGNED_LOGS, table
+                c.execute(
+                    f"DELETE FROM {table} WHERE originator_id=? AND originator_version=?",
+                    (stream, seq),
+                )
+            trust.rebuild(c, self._seal_key, views)
+        self._head = None
 
     # --- reading --------------------------------------------------------------------
     def head(self) -> Head:
         with read_transaction(self._ds) as c:
-            return _get_head(c, self.device_id, {}, [])
-
-    def raw_events(self, since: int = 0, until: int | None = None) -> Iterator[tuple[int, bytes]]:
-        """(stored seq, stored bytes) of every local event after ``since``, in seq order."""
-        gt = since
-        while True:
-            rows = self.log.select_events(self.device_id, gt=gt, lte=until, limit=PAGE)
-            for r in rows:
-                yield r.originator_version, r.state
-            if len(rows) < PAGE:
-                return
-            gt = rows[-1].originator_version
-
-    def events(self, since: int = 0, until: int | None = None) -> Iterator[Envelope]:
-        for _, data in self.raw_events(since, until):
-            yield Envelope.decode(data)
-
-    def central_events(self) -> Iterator[Envelope]:
-        start = 1
-        while True:
-            rows = self.downlink.select_notifications(start, PAGE)
-            for n in rows:
-                yield Envelope.decode(n.state)
-            if len(rows) < PAGE:
-                return
-            start = rows[-1].id + 1
-
-    def events_about(self, ref: str, before: int | None = None, limit: int = 50) -> list[Envelope]:
-        """The newest ``limit`` local events about ``ref`` (see :mod:`.refs`), newest first."""
-        with read_transaction(self._ds) as c:
-            rows = refs.select(c, self.device_id, ref, before=before, limit=limit)
-        return [Envelope.decode(data) for _, data in rows]
-
-    def high_water(self) -> tuple[int, bytes]:
-        """The seq and hash of the newest event ever appended (the ``@mark`` view)."""
-        mark = self.view(MARK_KEY)
-        return (int(mark["seq"]), bytes(mark["hash"])) if mark else (0, GENESIS_HASH)
-
-    def view(self, key: str) -> dict[str, Any] | None:
-        with read_transaction(self._ds) as c:
-            c.execute("SELECT value FROM views WHERE key=?", (key,))
-            row = c.fetchone()
-        return None if row is None else viewtable.unpack(row[0])
-
-    def views(self, prefix: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        with read_transaction(self._ds) as c:
-            c.execute(
-                "SELECT key, value FROM views WHERE key >= ? AND key < ? ORDER BY key",
-                (prefix, prefix + "\uffff"),
-            )
-            rows = c.fetchall()
-        for k, v in rows:
-            if not k.startswith("@"):
-                yield k, viewtable.unpack(v)
-
-    def meta(self, name: str) -> Any:
-        with read_transaction(self._ds) as c:
-            return _get_meta(c, name)
+            return _get_head(c, self.device_id, None, [])
 
     def set_meta(self, name: str, value: Any) -> None:
         with self._writer.transaction() as c:
@@ -364,21 +338,20 @@ def _stored(env: Envelope, stream: str, version: int) -> StoredEvent:
     )
 
 
-def _get_meta(c: SQLiteCursor, name: str) -> Any:
-    c.execute("SELECT value FROM meta WHERE key=?", (name,))
-    row = c.fetchone()
-    return None if row is None else codec.decode(row[0])
-
-
 def _put_meta(c: SQLiteCursor | Any, name: str, value: Any) -> None:
     c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (name, codec.encode(value)))
 
 
-def _get_head(c: SQLiteCursor, device_id: str, views: Views, keys: list[str]) -> Head:
+def _get_head(c: SQLiteCursor, device_id: str, w: ViewWrite | None, keys: list[str]) -> Head:
     """The chain head is the last stored event; the clock may have been advanced past it
     by the central (view ``@clock``), which is loaded in the same query as ``keys``."""
-    viewtable.load(c, views, [CLOCK_KEY, *keys])
-    seen = views.pop(CLOCK_KEY)
+    if w is None:
+        c.execute("SELECT value FROM views WHERE key=?", (CLOCK_KEY,))
+        row = c.fetchone()
+        seen = None if row is None else viewtable.unpack(row[0])
+    else:
+        w.load([CLOCK_KEY, MARK_KEY, *keys])
+        seen = w.views.pop(CLOCK_KEY)
     clock = Hlc.from_wire(seen["hlc"]) if seen else hlc.ZERO
     c.execute(
         "SELECT originator_version, state FROM device_events WHERE originator_id=? "
@@ -394,5 +367,4 @@ def _get_head(c: SQLiteCursor, device_id: str, views: Views, keys: list[str]) ->
 
 _CREATE_META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB)"
 CLOCK_KEY = "@clock"
-MARK_KEY = "@mark"
 __all__ = ["Draft", "EdgeStore", "Head"]

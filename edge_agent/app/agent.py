@@ -3,6 +3,10 @@
 A data directory holds ``edge.db`` (the log), ``device.key`` (the Ed25519 seed,
 mode 0600) and ``device.json`` (the registration file the central imports with
 ``kopsync central device add``).
+
+Before it records for the first time, an agent checks the store against its seal
+(:mod:`edge_agent.adapters.trust`) and refuses to record on a store changed outside
+kopsync (:class:`StoreTampered`) until ``kopsync edge repair`` rebuilt it.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent.adapters.idempotency import Once
+from edge_agent.adapters.seal import seal_key
 from edge_agent.adapters.store import Draft, EdgeStore, Head
 from edge_agent.app.verify import VerifyReport, verify_chain
 from schemas import REGISTRY
 from sync_core.envelope import Envelope
-from sync_core.errors import StoreError, StoreExists, StoreNotFound, UsageError
+from sync_core.errors import StoreError, StoreExists, StoreNotFound, StoreTampered, UsageError
 from sync_core.hlc import Hlc
 from sync_core.ids import check_coop_id, check_device_id, check_id
 from sync_core.signing import DeviceKey
@@ -64,8 +69,11 @@ class EdgeAgent:
     def __init__(self, data_dir: Path, clock: Callable[[], int] = wall_ms) -> None:
         self.data_dir = data_dir
         self.clock = clock
-        self.store = EdgeStore.open(data_dir / DB_NAME)
+        if not (data_dir / DB_NAME).exists():
+            raise EdgeStore.not_found(data_dir / DB_NAME)
         self.key = _read_key(data_dir / KEY_NAME)
+        self.store = EdgeStore.open(data_dir / DB_NAME, seal_key(self.key.seed))
+        self._trusted = False
         self.coop_id = self.store.coop_id
         self.device_id = self.store.device_id
 
@@ -84,7 +92,7 @@ class EdgeAgent:
         data_dir.mkdir(parents=True, exist_ok=True)
         key = DeviceKey.generate()
         _write_private(data_dir / KEY_NAME, key.seed.hex() + "\n")
-        EdgeStore.create(data_dir / DB_NAME, coop_id, device_id).close()
+        EdgeStore.create(data_dir / DB_NAME, coop_id, device_id, seal_key(key.seed)).close()
         registration = {
             "device_id": device_id,
             "coop_id": coop_id,
@@ -121,6 +129,7 @@ class EdgeAgent:
 
     def record_many(self, drafts: list[Draft]) -> list[Envelope]:
         """Record several events atomically (all or none)."""
+        self.ensure_trusted()
         self._check_edge(drafts)
         return self.store.append(self.key, drafts, self.clock)
 
@@ -130,8 +139,36 @@ class EdgeAgent:
         Returns the events and whether they were recorded by an earlier request with the
         same key (then nothing new is recorded): see :mod:`edge_agent.adapters.idempotency`.
         """
+        self.ensure_trusted()
         self._check_edge(drafts)
         return self.store.append_once(self.key, drafts, self.clock, once)
+
+    def trust_problems(self) -> list[str]:
+        """What differs from the store's seal: empty when the device may record on it."""
+        if self._trusted:
+            return []
+        problems = [problem for _, problem in self.store.check_seal()]
+        self._trusted = not problems
+        return problems
+
+    def forget_trust(self) -> None:
+        """Check the seal again before the next recording (after a repair)."""
+        self._trusted = False
+
+    def ensure_trusted(self) -> None:
+        """Raise :class:`StoreTampered` if the store was changed outside kopsync.
+
+        Checked once per agent (a store found intact stays so for this process: every
+        write keeps the seal), and again at every attempt while it is not.
+        """
+        problems = self.trust_problems()
+        if problems:
+            raise StoreTampered(
+                f"the store {self.store.path} was changed outside kopsync "
+                f"({'; '.join(problems)}); nothing was recorded. See what with "
+                f"`kopsync edge verify --data {self.data_dir}`, then rebuild it from its "
+                f"signed logs with `kopsync edge repair --data {self.data_dir}`"
+            )
 
     def _check_edge(self, drafts: list[Draft]) -> None:
         for d in drafts:

@@ -12,69 +12,26 @@ block the ones after it. ``receive_central`` is idempotent per
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from typing import Any
 
 from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.errors import APIError, NotFoundError
 
 from edge_agent.app.agent import EdgeAgent
+from edge_agent.app.centralcheck import (
+    REFUSED_KEEP,
+    REFUSED_META,
+    Refusal,
+    check_central_envelope,
+)
 from edge_agent.app.syncstate import Tally, read_sync, update_sync
-from schemas import REGISTRY
 from sync_core import subjects
 from sync_core.envelope import Envelope
 from sync_core.errors import KopsyncError, StoreError
 from sync_core.protocol import DOWN_STREAM, downlink_consumer_name
 from sync_core.transport.link import Link
 
-REFUSED_META = "downlink_refused"
-REFUSED_KEEP = 100
 FETCH = 256
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """A downlink message the device did not apply, and why."""
-
-    position: int  # KOP_DOWN stream sequence
-    reason: str
-    detail: str
-    seq: int | None = None  # the issuer's seq, when the envelope could be read
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "position": self.position,
-            "seq": self.seq,
-            "reason": self.reason,
-            "detail": self.detail,
-        }
-
-
-def check_central_envelope(
-    data: bytes, central_key: bytes, issuer: str, coop_id: str, position: int
-) -> Envelope | Refusal:
-    """The verified envelope, or the reason to refuse it."""
-    try:
-        env = Envelope.decode(data)
-    except KopsyncError as exc:
-        return Refusal(position, "undecodable", str(exc))
-    seq = env.seq
-    if env.device_id != issuer:
-        detail = f"issued by {env.device_id}, expected {issuer}"
-        return Refusal(position, "wrong_issuer", detail, seq)
-    if env.coop_id != coop_id:
-        return Refusal(position, "coop_mismatch", f"for cooperative {env.coop_id}", seq)
-    try:
-        env.verify_signature(central_key)
-    except KopsyncError as exc:
-        return Refusal(position, "bad_signature", str(exc), seq)
-    try:
-        schema = REGISTRY.get(env.type, env.version)
-    except KopsyncError as exc:
-        return Refusal(position, "unknown_type", str(exc), seq)
-    if "central" not in schema.origin:
-        return Refusal(position, "not_central_event", f"{env.type} is recorded on devices", seq)
-    return env
 
 
 async def pull_downlink(link: Link, agent: EdgeAgent, tally: Tally, log: Any) -> None:
