@@ -59,7 +59,7 @@ class LogEntry:
             "hlc": e.hlc.to_wire(),
             "coop_id": e.coop_id,
             "device_id": e.device_id,
-            "payload": _jsonable(self.payload),
+            "payload": jsonable(self.payload),
         }
 
 
@@ -73,7 +73,7 @@ class EdgeAgent:
             raise EdgeStore.not_found(data_dir / DB_NAME)
         self.key = _read_key(data_dir / KEY_NAME)
         self.store = EdgeStore.open(data_dir / DB_NAME, seal_key(self.key.seed))
-        self._trusted = False
+        self._trust: list[str] | None = None  # None: not checked yet
         self.coop_id = self.store.coop_id
         self.device_id = self.store.device_id
 
@@ -143,29 +143,27 @@ class EdgeAgent:
         self._check_edge(drafts)
         return self.store.append_once(self.key, drafts, self.clock, once)
 
-    def trust_problems(self) -> list[str]:
-        """What differs from the store's seal: empty when the device may record on it."""
-        if self._trusted:
-            return []
-        problems = [problem for _, problem in self.store.check_seal()]
-        self._trusted = not problems
-        return problems
+    def trust_problems(self, *, recheck: bool = False) -> list[str]:
+        """What differs from the store's seal: empty when the device may record on it.
+
+        Checked once per agent (a store found intact stays so for this process: every
+        write keeps the seal); ``recheck`` checks again a store found wanting.
+        """
+        if self._trust is None or (recheck and self._trust):
+            self._trust = [problem for _, problem in self.store.check_seal()]
+        return self._trust
 
     def forget_trust(self) -> None:
         """Check the seal again before the next recording (after a repair)."""
-        self._trusted = False
+        self._trust = None
 
     def ensure_trusted(self) -> None:
-        """Raise :class:`StoreTampered` if the store was changed outside kopsync.
-
-        Checked once per agent (a store found intact stays so for this process: every
-        write keeps the seal), and again at every attempt while it is not.
-        """
-        problems = self.trust_problems()
+        """Raise :class:`StoreTampered` if the store was changed outside kopsync."""
+        problems = self.trust_problems(recheck=True)
         if problems:
             raise StoreTampered(
                 f"the store {self.store.path} was changed outside kopsync "
-                f"({'; '.join(problems)}); nothing was recorded. See what with "
+                f"({'; '.join(problems)}); it records nothing until repaired. See what with "
                 f"`kopsync edge verify --data {self.data_dir}`, then rebuild it from its "
                 f"signed logs with `kopsync edge repair --data {self.data_dir}`"
             )
@@ -245,11 +243,11 @@ def _write_private(path: Path, text: str) -> None:
         os.fsync(f.fileno())
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value

@@ -9,12 +9,19 @@ from sync_core.errors import IntegrityError, KopsyncError
 def readiness(agent: EdgeAgent) -> list[str]:
     """What stops the store from serving (empty when it is ready).
 
-    Cheap enough to ask often: the log's newest event must be the one the store last
+    Cheap enough to ask often: the store must match its seal (checked once per process,
+    :meth:`EdgeAgent.trust_problems`), the log's newest event must be the one the store last
     recorded (its high-water mark; a truncated or replaced log is not), and its signature
     must verify with this device's key. Every event is checked by ``kopsync edge verify``;
     durability settings are checked whenever a connection opens.
     """
     try:
+        untrusted = agent.trust_problems()
+        if untrusted:
+            return [
+                f"the store was changed outside kopsync ({'; '.join(untrusted)}); "
+                "run `kopsync edge repair`"
+            ]
         head = agent.head()
         mark_seq, mark_hash = agent.store.high_water()
         if head.seq != mark_seq or (mark_seq and head.hash != mark_hash):

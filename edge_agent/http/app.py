@@ -180,6 +180,8 @@ def _generic(agent: EdgeAgent, workers: Workers) -> Handler:
 
 def _query(agent: EdgeAgent, query: Query, workers: Workers) -> Handler:
     async def handle(request: Request) -> Response:
+        # The views a query reads are what a tampered store changed: answer 503 as well.
+        await workers.run(agent.ensure_trusted)
         answer = await workers.run(query.answer, agent, request)
         if answer is None:
             raise problem(404, "not_found", f"this device knows no {request.url.path}")

@@ -20,6 +20,8 @@ LAZY = {
     "run": "kopsync.cli.edge.sync:run_command",
     "serve": "kopsync.cli.edge.serve:serve_command",
     "token": "kopsync.cli.edge.serve:token_command",
+    "verify": "kopsync.cli.edge.trust:verify",
+    "repair": "kopsync.cli.edge.trust:repair",
 }
 
 
@@ -107,34 +109,6 @@ def log(since: int, limit: int | None, data_dir: Path, as_json: bool) -> None:
                 e = entry.envelope
                 body = json.dumps(entry.to_json()["payload"], ensure_ascii=False)
                 click.echo(f"{e.seq:>7}  {e.type:<30} {e.aggregate_id:<20} {body}")
-
-
-@edge.command()
-@data_option
-@json_option
-@friendly
-def verify(data_dir: Path, as_json: bool) -> None:
-    """Check every signature and link of the chain; name the first bad seq."""
-    with open_agent(data_dir) as agent:
-        r = agent.verify()
-    if as_json:
-        emit_json(
-            {
-                "ok": r.ok,
-                "checked": r.checked,
-                "last_good_seq": r.last_seq,
-                "first_bad_seq": r.first_bad_seq,
-                "reason": r.reason,
-                "bad": [{"seq": seq, "reason": why} for seq, why in r.bad],
-            }
-        )
-    elif r.ok:
-        click.echo(f"ok: {r.checked} events, chain and signatures intact")
-    else:
-        for seq, why in r.bad:
-            click.echo(f"BROKEN at seq {seq}: {why}", err=True)
-    if not r.ok:
-        raise SystemExit(1)
 
 
 @edge.command()

@@ -29,7 +29,7 @@ from kopsync.cli.common import (
     json_option,
     stop_on_signals,
 )
-from sync_core.errors import UsageError
+from sync_core.errors import StoreTampered, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_HTTP = "127.0.0.1:8470"
@@ -55,6 +55,14 @@ class Api:
     app: Any
     sock: socket.socket
     url: str
+
+
+def say_if_untrusted(agent: EdgeAgent, meanwhile: str) -> None:
+    """One ``error:`` line at start-up if the store was changed outside kopsync."""
+    try:
+        agent.ensure_trusted()
+    except StoreTampered as exc:
+        click.echo(f"error: {exc}; {meanwhile}", err=True)
 
 
 def prepare_api(agent: EdgeAgent, address: str) -> Api:
@@ -115,6 +123,7 @@ def serve_command(http: str, data_dir: Path, log_json: bool) -> None:
     """Serve the counter's API and teller page until Ctrl-C, without syncing."""
     configure_logging(as_json=log_json, level=logging.INFO)
     with EdgeAgent(data_dir) as agent:
+        say_if_untrusted(agent, "meanwhile the API answers 503 store_not_trusted")
         api = prepare_api(agent, http)
         asyncio.run(_serve(api))
     click.echo("stopped", err=True)

@@ -32,7 +32,14 @@ from kopsync.cli.common import (
     tls_options,
 )
 from kopsync.cli.common import nkey_option as shared_nkey_option
-from kopsync.cli.edge.serve import Api, http_option, prepare_api, serve_api, together
+from kopsync.cli.edge.serve import (
+    Api,
+    http_option,
+    prepare_api,
+    say_if_untrusted,
+    serve_api,
+    together,
+)
 from kopsync.connection import TlsFlags, nats_connection
 from sync_core.errors import UsageError
 
@@ -142,6 +149,7 @@ def run_command(
         )
     configure_logging(as_json=log_json, level=logging.INFO)
     with EdgeAgent(data_dir) as agent:
+        say_if_untrusted(agent, "meanwhile it syncs only what is signed and records nothing")
         api = None if http is None else prepare_api(agent, http)
         replicator = Replicator(agent, _settings(nats_url, credentials, nkey, tls))
         asyncio.run(_run(replicator, agent, api, metrics_listen))
