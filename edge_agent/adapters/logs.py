@@ -32,8 +32,7 @@ def all_rows(c: SQLiteCursor, table: str) -> Iterator[tuple[str, int, bytes]]:
     """(stream, seq, stored bytes) of every row of ``table``."""
     assert table in SIGNED_LOGS, table
     c.execute(f"SELECT originator_id, originator_version, state FROM {table}")
-    for stream, seq, state in fetched(c):
-        yield str(stream), int(seq), bytes(state)
+    return iter(c.sqlite_cursor)  # (TEXT, INTEGER, BLOB): sqlite3 gives str, int, bytes
 
 
 def fetched(c: SQLiteCursor) -> Iterator[Any]:

@@ -53,7 +53,7 @@ from edge_agent.domain.fold import apply_event, as_proposed
 from schemas import REGISTRY
 from sync_core import codec, hlc
 from sync_core.envelope import Envelope, seal, stored_hlc
-from sync_core.errors import StoreError, StoreExists, StoreNotFound
+from sync_core.errors import CentralKeyChanged, StoreError, StoreExists, StoreNotFound
 from sync_core.hlc import Hlc
 from sync_core.ids import new_event_id
 from sync_core.signing import GENESIS_HASH, DeviceKey, digest
@@ -306,9 +306,33 @@ class EdgeStore(StoreReads):
         with read_transaction(self._ds) as c:
             return trust.check(c, self._seal_key, full=full)
 
-    def rebuild(self, views: dict[str, View], drop: list[tuple[str, str, int]]) -> None:
+    def pins(self) -> dict[str, bytes] | None:
+        """The issuers the seal trusts and their keys; None if the seal does not verify."""
+        with read_transaction(self._ds) as c:
+            seal = trust.stored_seal(c, self._seal_key)
+        return None if seal is None else seal.pins
+
+    def pin_issuer(self, issuer: str, public_key: bytes) -> None:
+        """Trust ``issuer``'s events when signed by ``public_key`` (sealed; once per issuer)."""
+        pinned = (self.pins() or {}).get(issuer)
+        if pinned == public_key:
+            return
+        if pinned is not None:
+            raise CentralKeyChanged(
+                f"issuer {issuer} is pinned on this device with key {pinned.hex()[:16]}…, "
+                f"not {public_key.hex()[:16]}…; refusing to trust another key for it"
+            )
+        with self._writer.transaction() as c:
+            w = ViewWrite(c, self._seal_key)
+            w.pin(issuer, public_key)
+            w.save()
+
+    def rebuild(
+        self, views: dict[str, View], drop: list[tuple[str, str, int]], pins: dict[str, bytes]
+    ) -> None:
         """Delete the signed-log rows ``drop`` (table, stream, seq) that failed verification,
-        replace the rule views with ``views``, and seal the store afresh: one transaction."""
+        replace the rule views with ``views``, and seal the store afresh trusting ``pins``:
+        one transaction."""
         with self._writer.transaction() as c:
             for table, stream, seq in drop:
                 assert table in logs.SIGNED_LOGS, table
@@ -316,7 +340,7 @@ class EdgeStore(StoreReads):
                     f"DELETE FROM {table} WHERE originator_id=? AND originator_version=?",
                     (stream, seq),
                 )
-            trust.rebuild(c, self._seal_key, views)
+            trust.rebuild(c, self._seal_key, views, pins)
         self._head = None
 
     # --- reading --------------------------------------------------------------------

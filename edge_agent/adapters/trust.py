@@ -32,7 +32,7 @@ VIEWS = "views"
 def check(c: SQLiteCursor, key: bytes, *, full: bool = False) -> list[tuple[str, str]]:
     """What in the store differs from its seal, as (part, problem): the part is
     :data:`SEAL`, :data:`VIEWS` or a signed-log table. Empty when nothing differs."""
-    seal = _stored_seal(c, key)
+    seal = stored_seal(c, key)
     if seal is None:
         return [(SEAL, "the store's seal is missing or does not verify with this device's key")]
     problems = []
@@ -80,9 +80,11 @@ def _own_head(c: SQLiteCursor, sealed: Digest) -> list[str]:
     return problems
 
 
-def rebuild(c: SQLiteCursor, key: bytes, views: dict[str, dict[str, Any]]) -> None:
+def rebuild(
+    c: SQLiteCursor, key: bytes, views: dict[str, dict[str, Any]], pins: dict[str, bytes]
+) -> None:
     """Replace every rule view (``@`` rows kept, ``@mark`` set from the log) with ``views``,
-    and seal the store afresh over what it now holds."""
+    and seal the store afresh over what it now holds, trusting the issuers ``pins``."""
     c.execute("DELETE FROM views WHERE key NOT LIKE '@%'")
     rows: dict[str, bytes | None] = {k: viewtable.pack(v) for k, v in views.items()}
     c.execute(
@@ -94,13 +96,14 @@ def rebuild(c: SQLiteCursor, key: bytes, views: dict[str, dict[str, Any]]) -> No
         mark = {"seq": int(head[0]), "hash": digest(bytes(head[1]))}
         rows[MARK_KEY] = viewtable.pack(mark)
     viewtable.write(c, rows)
-    seal = Seal(digest_views(key, list(_views(c))))
+    seal = Seal(digest_views(key, list(_views(c))), pins=dict(pins))
     for table in logs.SIGNED_LOGS:
         seal.logs[table] = digest_rows(key, table, list(logs.all_rows(c, table)))
     viewtable.write(c, {SEAL_KEY: viewtable.pack(seal.to_view(key))})
 
 
-def _stored_seal(c: SQLiteCursor, key: bytes) -> Seal | None:
+def stored_seal(c: SQLiteCursor, key: bytes) -> Seal | None:
+    """The store's seal, or None when it is missing or fails its MAC."""
     c.execute("SELECT value FROM views WHERE key=?", (SEAL_KEY,))
     row = c.fetchone()
     return Seal.from_view(key, None if row is None else viewtable.unpack(row[0]))
@@ -108,5 +111,4 @@ def _stored_seal(c: SQLiteCursor, key: bytes) -> Seal | None:
 
 def _views(c: SQLiteCursor) -> Iterator[tuple[str, bytes]]:
     c.execute("SELECT key, value FROM views")
-    for k, v in logs.fetched(c):
-        yield str(k), bytes(v)
+    return iter(c.sqlite_cursor)  # rows of (str, bytes): sqlite3 gives TEXT and BLOB so

@@ -29,6 +29,7 @@ class ViewWrite:
         self.views: Views = {}
         self._before: dict[str, bytes | None] = {}
         self._logged: list[tuple[str, str, int, bytes]] = []
+        self._pins: dict[str, bytes] = {}
 
     def load(self, keys: list[str]) -> None:
         """Put every key of ``keys`` into :attr:`views` (``None`` when absent)."""
@@ -44,6 +45,10 @@ class ViewWrite:
     def logged(self, table: str, stream: str, seq: int, state: bytes) -> None:
         """Count a row this transaction inserted into the signed log ``table``."""
         self._logged.append((table, stream, seq, state))
+
+    def pin(self, issuer: str, public_key: bytes) -> None:
+        """Seal ``issuer``'s key as one whose events the device accepts."""
+        self._pins[issuer] = public_key
 
     def save(self) -> None:
         """Write the views that changed, and the seal updated by them and the rows logged.
@@ -65,10 +70,12 @@ class ViewWrite:
                     seal.views.add(view_hash(self._key, k, new))
             for table, stream, seq, state in self._logged:
                 seal.log(table).add(row_hash(self._key, table, stream, seq, state))
+            seal.pins.update(self._pins)
             changed[SEAL_KEY] = pack(seal.to_view(self._key))
         write(self.c, changed)
         self._before.update(changed)
         self._logged.clear()
+        self._pins.clear()
 
     def _fetch(self, keys: list[str]) -> None:
         if not keys:

@@ -37,9 +37,16 @@ class Refusal:
 
 
 def check_central_envelope(
-    data: bytes, central_key: bytes, issuer: str, coop_id: str, position: int
+    data: bytes,
+    central_key: bytes,
+    issuer: str,
+    coop_id: str,
+    position: int,
+    *,
+    central_only: bool = True,
 ) -> Envelope | Refusal:
-    """The verified envelope, or the reason to refuse it."""
+    """The verified envelope, or the reason to refuse it; ``central_only`` refuses an event
+    type recorded on devices (off for a stored row whose issuer is a simulator's)."""
     try:
         env = Envelope.decode(data)
     except KopsyncError as exc:
@@ -58,6 +65,6 @@ def check_central_envelope(
         schema = REGISTRY.get(env.type, env.version)
     except KopsyncError as exc:
         return Refusal(position, "unknown_type", str(exc), seq)
-    if "central" not in schema.origin:
+    if central_only and "central" not in schema.origin:
         return Refusal(position, "not_central_event", f"{env.type} is recorded on devices", seq)
     return env

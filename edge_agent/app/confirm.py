@@ -87,15 +87,18 @@ class Handshake:
     def pin_key(self, key: bytes, issuer: str) -> None:
         sync = read_sync(self.agent)
         pinned = sync.get("central_key")
-        if pinned is None:
-            self.log.info("central_key_pinned", issuer=issuer, key=key.hex())
-            self.update_sync({"central_key": key, "issuer": issuer})
-        elif pinned != key or sync.get("issuer", issuer) != issuer:
+        if pinned is not None and (pinned != key or sync.get("issuer", issuer) != issuer):
             raise CentralKeyChanged(
                 f"the central presents issuer key {key.hex()[:16]}… ({issuer}) but this device "
                 f"pinned {bytes(pinned).hex()[:16]}… ({sync.get('issuer')}) on first contact; "
                 "refusing to sync (wrong server, or a re-keyed central: re-pin deliberately)"
             )
+        # The store's seal pins it too (a no-op once it does): what verifies the downlink
+        # events it holds, out of reach of an edit of the sync record.
+        self.agent.store.pin_issuer(issuer, key)
+        if pinned is None:
+            self.log.info("central_key_pinned", issuer=issuer, key=key.hex())
+            self.update_sync({"central_key": key, "issuer": issuer})
 
     def update_sync(self, changes: dict[str, Any]) -> None:
         update_sync(self.agent, changes)

@@ -4,8 +4,9 @@ A store is intact when:
 
 1. its own log is the signed, gapless chain that ends at its head
    (:func:`edge_agent.app.verify.verify_chain`);
-2. every row of every other signed log verifies: a downlink event against the central key
-   pinned at the first hello (:func:`edge_agent.app.centralcheck.check_central_envelope`),
+2. every row of every other signed log verifies: a downlink event against its issuer's key
+   as the seal pins it (the central's, pinned at the first hello; the simulator's on a
+   simulated device), by :func:`edge_agent.app.centralcheck.check_central_envelope`,
    stored under the issuer and seq it carries;
 3. its seal matches every view row and every row of every signed log: a deleted downlink
    event shows only here, since nothing else says which central events a device holds;
@@ -23,7 +24,6 @@ from edge_agent.adapters import logs
 from edge_agent.adapters.viewtable import unpack
 from edge_agent.app.agent import EdgeAgent
 from edge_agent.app.centralcheck import Refusal, check_central_envelope
-from edge_agent.app.syncstate import read_sync
 from edge_agent.app.verify import VerifyReport
 from edge_agent.domain.base import View
 from edge_agent.domain.fold import fold, in_total_order
@@ -103,8 +103,7 @@ def row_checks(agent: EdgeAgent) -> dict[str, RowCheck]:
     The device's own rows are decoded only: :func:`edge_agent.app.verify.verify_chain`
     checks their signatures and links in a pass of its own.
     """
-    sync = read_sync(agent)
-    key, issuer = sync.get("central_key"), sync.get("issuer")
+    pins = agent.store.pins()
 
     def own(stream: str, seq: int, data: bytes) -> Envelope | str:
         try:
@@ -113,9 +112,15 @@ def row_checks(agent: EdgeAgent) -> dict[str, RowCheck]:
             return str(exc)
 
     def central(stream: str, seq: int, data: bytes) -> Envelope | str:
-        if key is None:
-            return "no central key is pinned on this device, so no central event can verify"
-        result = check_central_envelope(data, bytes(key), str(issuer), agent.coop_id, seq)
+        if pins is None:
+            return "the store's seal does not verify, so no issuer's key can be trusted"
+        if stream not in pins:
+            return f"issuer {stream} is not pinned on this device"
+        # The type was judged when the event was received: the simulator's founders arrive
+        # as device events (edge_agent.devtools.sim.reference); the signature is what counts.
+        result = check_central_envelope(
+            data, pins[stream], stream, agent.coop_id, seq, central_only=False
+        )
         if isinstance(result, Refusal):
             return f"{result.reason}: {result.detail}"
         return result

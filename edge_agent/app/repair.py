@@ -64,10 +64,14 @@ def repair(agent: EdgeAgent) -> RepairReport:
         )
     lost = {part for part, _ in found.seal if part in logs.SIGNED_LOGS}
     lost |= {b.table for b in found.bad_rows}
-    agent.store.rebuild(found.folded, [(b.table, b.stream, b.seq) for b in found.bad_rows])
+    pins = agent.store.pins()
+    drop = [(b.table, b.stream, b.seq) for b in found.bad_rows]
+    agent.store.rebuild(found.folded, drop, pins or {})
     _note_dropped(agent, found.bad_rows)
     if logs.DOWNLINK_LOG in lost:
         update_sync(agent, {"downlink_position": 0})
+    if pins is None:  # nothing vouches for the pinned key: pin the central's at next hello
+        update_sync(agent, {"central_key": None, "issuer": None})
     agent.forget_trust()
     report = RepairReport(
         found.differ,

@@ -131,7 +131,9 @@ class LiveApi:
 
 
 def issue(agent: EdgeAgent, *facts: tuple[str, str, dict[str, Any]]) -> None:
-    """Apply central events (type, aggregate id, payload) to ``agent``, as the downlink does."""
+    """Apply central events (type, aggregate id, payload) to ``agent``, as the downlink does
+    (the test central's key pinned as at a first hello)."""
+    agent.store.pin_issuer(CENTRAL, CENTRAL_KEY.public_key)
     held = agent.store.downlink.select_events(CENTRAL, desc=True, limit=1)
     last = Envelope.decode(held[0].state) if held else None
     seq, prev = (last.seq, last.hash) if last else (0, GENESIS_HASH)

@@ -1,7 +1,8 @@
 """Reference data "from the central": founders, prices, quotas, the fund, cards and aid.
 
 Installed as if received over the downlink: envelopes of issuers ``sim-founder`` and
-``sim-central``, chained from seq 1 and signed by keys derived from (coop_id, seed).
+``sim-central``, chained from seq 1 and signed by keys derived from (coop_id, seed), which
+the device pins as it would the central's (``kopsync edge verify`` checks them with it).
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ class _Chain:
             prev_hash=self.envelopes[-1].hash if self.envelopes else GENESIS_HASH,
         )
         self.envelopes.append(env)
+
+
+def issuer_keys(pool: Pool) -> dict[str, bytes]:
+    """The public keys the simulated issuers sign with."""
+    return {d: _Chain(pool, d).key.public_key for d in (FOUNDER_DEVICE, CENTRAL_DEVICE)}
 
 
 def reference_events(pool: Pool) -> list[Envelope]:
@@ -158,4 +164,8 @@ def install_reference(agent: EdgeAgent, pool: Pool) -> int:
                 f"(seed {pool.seed} would need its own {CENTRAL_DEVICE} chain)"
             )
         wanted += [e for e in envs if e.device_id == CENTRAL_DEVICE]
-    return len(agent.receive_central(wanted)) if wanted else 0
+    if not wanted:
+        return 0
+    for issuer, key in issuer_keys(pool).items():
+        agent.store.pin_issuer(issuer, key)
+    return len(agent.receive_central(wanted))
