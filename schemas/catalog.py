@@ -282,6 +282,28 @@ CATALOG: tuple[EventSchema, ...] = (
         version=2,
     ),
     ev(
+        "SaleRecorded",
+        "shop",
+        "Sale",
+        EDGE,
+        "A sale at the counter, paid in one or more ways (cash, KHBS card, member credit); "
+        "a unit price other than the device's price list carries the operator's reason.",
+        Field("lines", "records", doc="sold lines", items=LINE),
+        Field(
+            "payments", "records", doc="how it was paid; sums to the lines' total", items=PAYMENT
+        ),
+        ident("location", "where the stock leaves from", required=False),
+        ident("member_id", required=False),
+        ident("card_uid", required=False),
+        text("stock_override_reason", "why the operator let stock go below zero", required=False),
+        text(
+            "price_override_reason",
+            "why a line is sold at another price than the price list",
+            required=False,
+        ),
+        version=3,
+    ),
+    ev(
         "SaleVoided",
         "shop",
         "Sale",

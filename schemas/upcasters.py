@@ -19,6 +19,13 @@ def sale_recorded_v1_to_v2(payload: Payload) -> Payload:
     return out
 
 
+def sale_recorded_v2_to_v3(payload: Payload) -> Payload:
+    """v3 may carry ``price_override_reason``; a v2 sale was never checked against the
+    price list, so it has none (the same payload, read as v3)."""
+    return dict(payload)
+
+
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("SaleRecorded", 1): sale_recorded_v1_to_v2,
+    ("SaleRecorded", 2): sale_recorded_v2_to_v3,
 }

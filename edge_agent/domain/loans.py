@@ -1,8 +1,10 @@
 """Loans: application, approval, disbursement, repayment, and write-off by the province.
 
 Rules (BRIEF §4):
-- A loan id is applied for once (``duplicate_loan``); every later event needs the loan
-  known on this device (``unknown_loan``): no repayment on an unknown loan.
+- A loan id is applied for once (``duplicate_loan``), by a member registered on this
+  device (``unknown_member``) who has not resigned (``member_resigned``); every later
+  event needs the loan known on this device (``unknown_loan``): no repayment on an
+  unknown loan. A resigned member is not paid out either (``member_resigned``).
 - States go APPLIED → APPROVED → DISBURSED. Approval needs an applied loan
   (``loan_not_applied``); disbursement needs an approved loan (``loan_not_approved``),
   possibly in several parts, and never more than the approved principal minus what was
@@ -32,6 +34,7 @@ from typing import Any
 
 from edge_agent.domain.base import Proposed, Rule, View, Views, no_check
 from edge_agent.domain.common import add_tx, get_or_add, loaded, rupiah, tx_key
+from edge_agent.domain.membership import RESIGNED, known_member, member_key
 from sync_core import loanbook, loanschedule
 from sync_core.errors import RuleViolation
 
@@ -91,12 +94,17 @@ def _loan_keys(ev: Proposed) -> list[str]:
 # --- LoanApplied ---------------------------------------------------------------------
 
 
+def _applied_keys(ev: Proposed) -> list[str]:
+    return [loan_key(ev.aggregate_id), member_key(ev.payload["member_id"])]
+
+
 def _check_applied(views: Views, ev: Proposed) -> None:
     if loaded(views, loan_key(ev.aggregate_id)) is not None:
         raise RuleViolation(
             "duplicate_loan",
             f"loan {ev.aggregate_id} already exists on this device; use a new loan number",
         )
+    known_member(views, ev.payload["member_id"])
 
 
 def _apply_applied(views: Views, ev: Proposed) -> None:
@@ -125,8 +133,20 @@ def _apply_approved(views: Views, ev: Proposed) -> None:
     loan["terms"] = {k: p[k] for k in ("rate_bp", "method", "tenor_months", "first_due")}
 
 
+def _borrower_keys(views: Views, ev: Proposed) -> list[str]:
+    loan = views.get(loan_key(ev.aggregate_id))
+    return [] if loan is None or not loan["member_id"] else [member_key(loan["member_id"])]
+
+
 def _check_disbursed(views: Views, ev: Proposed) -> None:
     loan = _known_loan(views, ev)
+    borrower = loaded(views, member_key(loan["member_id"])) if loan["member_id"] else None
+    if borrower is not None and borrower["status"] == RESIGNED:
+        raise RuleViolation(
+            "member_resigned",
+            f"member {loan['member_id']} has resigned; loan {ev.aggregate_id} is not paid out "
+            "to a former member",
+        )
     if loan["state"] not in (APPROVED, DISBURSED):
         raise RuleViolation(
             "loan_not_approved",
@@ -267,9 +287,9 @@ def _row(r: loanschedule.Row) -> dict[str, Any]:
 
 
 RULES: dict[str, Rule] = {
-    "LoanApplied": Rule(_loan_keys, _check_applied, _apply_applied),
+    "LoanApplied": Rule(_applied_keys, _check_applied, _apply_applied),
     "LoanApproved": Rule(_loan_keys, _check_approved, _apply_approved),
-    "LoanDisbursed": Rule(_loan_keys, _check_disbursed, _apply_disbursed),
+    "LoanDisbursed": Rule(_loan_keys, _check_disbursed, _apply_disbursed, more_keys=_borrower_keys),
     "LoanRepaymentReceived": Rule(_repayment_keys, _check_repaid, _apply_repaid),
     "LoanRepaymentReversed": Rule(
         _reversal_keys, _check_repayment_reversed, _apply_repayment_reversed

@@ -10,10 +10,14 @@ Rules (BRIEF §4):
   registered on this device (``unknown_member``) and not resigned (``member_resigned``).
 - ``MembersMerged`` (central) marks each alias member known here with ``alias_of``;
   money is never merged, so nothing else changes.
+- Other areas name members through :func:`known_member`: opening savings, a sale with a
+  member and a loan need a member registered here; a resigned member opens no account
+  and borrows nothing.
 
 Views:
-- ``member:{member_id}`` = ``{status, profile: {field: value}, alias_of}``;
-  status is REGISTERED, APPROVED or RESIGNED; profile holds the current value per field.
+- ``member:{member_id}`` = ``{status, profile: {field: value}, alias_of, pokok}``;
+  status is REGISTERED, APPROVED or RESIGNED; profile holds the current value per field;
+  ``pokok`` the member's simpanan pokok account (written by :mod:`savings`).
 - ``nik:{nik}`` = ``{member_id}``.
 """
 
@@ -53,17 +57,24 @@ def _refuse_nik_of_another(views: Views, nik: str, member_id: str) -> None:
 
 
 def _known_member(views: Views, ev: Proposed) -> View:
-    member = loaded(views, member_key(ev.aggregate_id))
+    return known_member(views, ev.aggregate_id)
+
+
+def known_member(views: Views, member_id: str, resigned_ok: bool = False) -> View:
+    """The member's view (``member_key(member_id)`` loaded by the caller's rule): refused
+    when the member is not registered here (a mistyped id is never recorded), or has
+    resigned (unless ``resigned_ok``)."""
+    member = loaded(views, member_key(member_id))
     if member is None:
         raise RuleViolation(
             "unknown_member",
-            f"member {ev.aggregate_id} is not registered on this device; check the member id, "
+            f"member {member_id} is not registered on this device; check the member id, "
             "or sync to receive members registered elsewhere",
         )
-    if member["status"] == RESIGNED:
+    if member["status"] == RESIGNED and not resigned_ok:
         raise RuleViolation(
             "member_resigned",
-            f"member {ev.aggregate_id} has resigned; a returning person registers again",
+            f"member {member_id} has resigned; a returning person registers again",
         )
     return member
 

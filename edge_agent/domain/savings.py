@@ -1,8 +1,12 @@
 """Savings: accounts (POKOK, WAJIB, SUKARELA) and the money moved in and out of them.
 
 Rules (BRIEF §4):
-- An account is opened once (``duplicate_account``); deposits, withdrawals and
-  reversals need an account opened on this device (``unknown_account``).
+- An account is opened once (``duplicate_account``), for a member registered on this
+  device (``unknown_member``) who has not resigned (``member_resigned``); deposits,
+  withdrawals and reversals need an account opened on this device (``unknown_account``).
+- Simpanan pokok is paid once: a member has one POKOK account (``pokok_exists``), paid
+  into once (``pokok_paid``; a reversed payment may be paid again), and it is not
+  withdrawn while the person is a member (``pokok_locked``: only after resigning).
 - No withdrawal beyond the balance (``insufficient_balance``).
 - A reversal names an earlier deposit or withdrawal of the same account, with the same
   kind and amount (``unknown_transaction``), not reversed before (``already_reversed``);
@@ -11,6 +15,7 @@ Rules (BRIEF §4):
 
 Views:
 - ``savings:{account_id}`` = ``{member_id, product, balance}``;
+- ``member:{member_id}``'s ``pokok`` = the member's POKOK account (see :mod:`membership`);
 - ``tx:{event_id}`` = ``{aggregate, kind: DEPOSIT|WITHDRAWAL, amount, reversed_by}``
   (see :mod:`edge_agent.domain.common`).
 """
@@ -21,10 +26,12 @@ from typing import Any
 
 from edge_agent.domain.base import Proposed, Rule, View, Views
 from edge_agent.domain.common import add_tx, get_or_add, loaded, rupiah, tx_key
+from edge_agent.domain.membership import RESIGNED, known_member, member_key
 from sync_core.errors import RuleViolation
 
 DEPOSIT = "DEPOSIT"
 WITHDRAWAL = "WITHDRAWAL"
+POKOK = "POKOK"
 
 
 def account_key(account_id: str) -> str:
@@ -74,7 +81,7 @@ def _refuse_overdraw(account: View, amount: int, what: str) -> None:
 
 
 def _account_keys(ev: Proposed) -> list[str]:
-    return [account_key(ev.aggregate_id)]
+    return [account_key(ev.aggregate_id), member_key(ev.payload["member_id"])]
 
 
 def _check_opened(views: Views, ev: Proposed) -> None:
@@ -84,12 +91,23 @@ def _check_opened(views: Views, ev: Proposed) -> None:
             f"savings account {ev.aggregate_id} is already open on this device; "
             "use a new account number",
         )
+    member_id = ev.payload["member_id"]
+    member = known_member(views, member_id)
+    if ev.payload["product"] == POKOK and member.get("pokok"):
+        raise RuleViolation(
+            "pokok_exists",
+            f"member {member_id} already has simpanan pokok account {member['pokok']}; "
+            "simpanan pokok is paid once, into that account",
+        )
 
 
 def _apply_opened(views: Views, ev: Proposed) -> None:
     account = _account(views, ev)
     account["member_id"] = ev.payload["member_id"]
     account["product"] = ev.payload["product"]
+    member = loaded(views, member_key(ev.payload["member_id"]))
+    if ev.payload["product"] == POKOK and member is not None and not member.get("pokok"):
+        member["pokok"] = ev.aggregate_id
 
 
 # --- SavingsDeposited, SavingsWithdrawn ----------------------------------------------
@@ -100,7 +118,13 @@ def _movement_keys(ev: Proposed) -> list[str]:
 
 
 def _check_deposited(views: Views, ev: Proposed) -> None:
-    _opened_account(views, ev)
+    account = _opened_account(views, ev)
+    if account["product"] == POKOK and account["balance"] > 0:
+        raise RuleViolation(
+            "pokok_paid",
+            f"simpanan pokok of account {ev.aggregate_id} is already paid "
+            f"({rupiah(account['balance'])}); it is paid once: pay into WAJIB or SUKARELA",
+        )
 
 
 def _apply_deposited(views: Views, ev: Proposed) -> None:
@@ -109,8 +133,25 @@ def _apply_deposited(views: Views, ev: Proposed) -> None:
     add_tx(views, ev, account_key(ev.aggregate_id), DEPOSIT)
 
 
+def _withdrawal_more_keys(views: Views, ev: Proposed) -> list[str]:
+    account = views.get(account_key(ev.aggregate_id))
+    if account is None or account["product"] != POKOK or account["member_id"] is None:
+        return []
+    return [member_key(account["member_id"])]
+
+
 def _check_withdrawn(views: Views, ev: Proposed) -> None:
-    _refuse_overdraw(_opened_account(views, ev), ev.payload["amount"], "a withdrawal")
+    account = _opened_account(views, ev)
+    if account["product"] == POKOK:
+        member = loaded(views, member_key(account["member_id"]))
+        if member is None or member["status"] != RESIGNED:
+            raise RuleViolation(
+                "pokok_locked",
+                f"account {ev.aggregate_id} holds simpanan pokok of member "
+                f"{account['member_id']}, who is still a member; it is paid back only "
+                "after the member resigns",
+            )
+    _refuse_overdraw(account, ev.payload["amount"], "a withdrawal")
 
 
 def _apply_withdrawn(views: Views, ev: Proposed) -> None:
@@ -164,6 +205,8 @@ def _apply_reversed(views: Views, ev: Proposed) -> None:
 RULES: dict[str, Rule] = {
     "SavingsAccountOpened": Rule(_account_keys, _check_opened, _apply_opened),
     "SavingsDeposited": Rule(_movement_keys, _check_deposited, _apply_deposited),
-    "SavingsWithdrawn": Rule(_movement_keys, _check_withdrawn, _apply_withdrawn),
+    "SavingsWithdrawn": Rule(
+        _movement_keys, _check_withdrawn, _apply_withdrawn, more_keys=_withdrawal_more_keys
+    ),
     "SavingsTransactionReversed": Rule(_reversal_keys, _check_reversed, _apply_reversed),
 }

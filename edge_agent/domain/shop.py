@@ -3,6 +3,12 @@
 Rules (BRIEF §4):
 - A sale id is recorded once (``duplicate_sale``); its payments add up to Σ qty × unit
   price of its lines (``payment_mismatch``).
+- A sale naming a member needs the member registered on this device (``unknown_member``);
+  a ``member_credit`` payment needs a member (``member_missing``), who has not resigned
+  (``member_resigned``): it is the member's receivable until repaid.
+- A line's unit price is the price set here for its sku (``price_mismatch``) unless the
+  sale carries ``price_override_reason`` (``--override-price REASON``); a sku with no
+  price set here is sold at the price given.
 - No negative stock unless the operator overrides with a reason: each sku sold must be on
   hand at the sale's location (``main`` when none is given), else ``negative_stock``,
   unless the sale carries ``stock_override_reason`` (``--override-stock REASON``).
@@ -50,7 +56,9 @@ from edge_agent.domain.common import (
     stock_key,
     stock_keys,
     take_stock,
+    unique,
 )
+from edge_agent.domain.membership import known_member, member_key
 from sync_core.errors import RuleViolation
 
 
@@ -91,6 +99,9 @@ def _sale_keys(ev: Proposed) -> list[str]:
     keys = [sale_key(ev.aggregate_id), *stock_keys(ev.payload["lines"], _location(ev))]
     if "card_uid" in ev.payload:
         keys.append(card_key(ev.payload["card_uid"]))
+    if "member_id" in ev.payload:
+        keys.append(member_key(ev.payload["member_id"]))
+    keys += unique(price_key(line["sku"]) for line in ev.payload["lines"])
     return keys
 
 
@@ -127,9 +138,38 @@ def _check_sale(views: Views, ev: Proposed) -> None:
     if khbs:
         refuse_blocked_card(views, ev.payload["card_uid"])
         refuse_card_overspend(views, ev.payload["card_uid"], khbs, "this payment")
+    _refuse_unknown_buyer(views, ev.payload)
+    if not ev.payload.get("price_override_reason"):
+        _refuse_off_price(views, ev.payload["lines"])
     refuse_negative_stock(
         views, ev.payload["lines"], _location(ev), ev.payload.get("stock_override_reason")
     )
+
+
+def _refuse_unknown_buyer(views: Views, payload: dict[str, Any]) -> None:
+    credit = sum(int(p["amount"]) for p in payload["payments"] if p["method"] == "member_credit")
+    member_id = payload.get("member_id")
+    if credit and member_id is None:
+        raise RuleViolation(
+            "member_missing",
+            f"a member credit of {rupiah(credit)} needs the member who owes it; "
+            "name the member (--member ID)",
+        )
+    if member_id is not None:
+        known_member(views, member_id, resigned_ok=not credit)
+
+
+def _refuse_off_price(views: Views, lines: list[dict[str, Any]]) -> None:
+    for line in lines:
+        listed = loaded(views, price_key(line["sku"]))
+        if listed is not None and int(line["unit_price"]) != int(listed["unit_price"]):
+            raise RuleViolation(
+                "price_mismatch",
+                f"{line['sku']} is priced {rupiah(int(listed['unit_price']))} on this device, "
+                f"not {rupiah(int(line['unit_price']))}; sell at the set price, set a new "
+                "price first, or record anyway with --override-price REASON (the reason is "
+                "kept with the event)",
+            )
 
 
 def _khbs(payload: dict[str, Any]) -> int:

@@ -179,7 +179,10 @@ COMMANDS: tuple[Command, ...] = (
         "Record a sale",
         "shop",
         new_id="sale_id",
-        renames={"stock_override_reason": "override_stock"},
+        renames={
+            "stock_override_reason": "override_stock",
+            "price_override_reason": "override_price",
+        },
         converts={"lines": _lines, "payments": _payments},
     ),
     _c("SaleVoided", "/v1/sales/{sale_id}/void", T.void_sale, "Void a sale", "shop"),

@@ -147,9 +147,13 @@ def test_invalid_input_is_refused_in_one_line_naming_the_field(
 
 
 def test_local_rules_refuse_through_the_cli(aid_store: Path) -> None:
-    """Overdrawing, an unknown loan, a second redemption and negative stock are refused."""
+    """Overdrawing, an unknown loan, a second redemption, negative stock, a mistyped member
+    and a price off the price list are refused."""
     d = aid_store
-    ok(d, "savings", "open", "--member", "M-1", "--product", "SUKARELA", "--id", "S-1")
+    founder = Pool(COOP, SEED).founder_id(0)
+    assert "not registered" in refused(d, "savings", "open", "--member", "M-ffffffff",
+                                       "--product", "SUKARELA")  # fmt: skip
+    ok(d, "savings", "open", "--member", founder, "--product", "SUKARELA", "--id", "S-1")
     ok(d, "savings", "deposit", "S-1", "--amount", "50000", "--receipt", "KW-1")
     assert "balance" in refused(d, "savings", "withdraw", "S-1", "--amount", "50001",
                                 "--receipt", "KW-2")  # fmt: skip
@@ -158,14 +162,21 @@ def test_local_rules_refuse_through_the_cli(aid_store: Path) -> None:
     ent = Pool(COOP, SEED).entitlements[1]
     ok(d, "aid", "redeem", ent.id, "--card", ent.card_uid)
     assert "already redeemed" in refused(d, "aid", "redeem", ent.id, "--card", ent.card_uid)
-    line = refused(d, "sale", "record", "--line", "LPG-3KG:1:20000")
+    line = refused(d, "sale", "record", "--line", "LPG-3KG:1")
     assert "--override-stock" in line
-    sale = ok(d, "sale", "record", "--line", "LPG-3KG:1:20000", "--override-stock",
+    sale = ok(d, "sale", "record", "--line", "LPG-3KG:1", "--override-stock",
               "tabung sudah di rak, penerimaan belum dicatat")  # fmt: skip
     with EdgeAgent(d) as agent:
         assert agent.view("stock:main:LPG-3KG") == {"on_hand": -1}
         entry = next(agent.log(sale["seq"] - 1))
+        listed = agent.view("price:BERAS-5KG")
     assert entry.payload["stock_override_reason"].startswith("tabung")
+    assert listed is not None
+    off = f"BERAS-5KG:1:{listed['unit_price'] + 500}"
+    assert "--override-price" in refused(d, "sale", "record", "--line", off,
+                                         "--override-stock", "di rak")  # fmt: skip
+    ok(d, "sale", "record", "--line", off, "--override-stock", "di rak",
+       "--override-price", "harga lama di label")  # fmt: skip
 
 
 def test_init_refuses_to_overwrite_an_existing_store(store: Path) -> None:

@@ -30,6 +30,7 @@ def record_sale(
     member_id: str | None = None,
     card_uid: str | None = None,
     override_stock: str | None = None,
+    override_price: str | None = None,
     sale_id: str | None = None,
 ) -> R_co:
     """Record a sale; without ``payments`` it is paid in cash, in full."""
@@ -41,6 +42,7 @@ def record_sale(
         member_id=member_id,
         card_uid=card_uid,
         stock_override_reason=override_stock,
+        price_override_reason=override_price,
     )
     return recorder.record("SaleRecorded", payload, given_id(sale_id, "SL", "sale id"))
 

@@ -153,6 +153,7 @@ class DeviceBase:
             s.to_open += [(agg, product) for product in ("POKOK", "WAJIB", "SUKARELA")]
         elif t == "MemberResigned" and agg in s.members:
             s.members.remove(agg)
+            s.to_open = [x for x in s.to_open if x[0] != agg]  # a former member opens none
         elif t == "MemberProfileFieldChanged":
             s.founder_edited |= agg == self.pool.founder_id(0)
         elif t == "SavingsAccountOpened":

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from support.edge_http import LiveApi, issue
 
+from edge_agent.app import teller
 from edge_agent.app.agent import EdgeAgent
 
 COOP = "6401050012-PB"  # Paser Belengkong (village code made up within Paser, 6401)
@@ -17,6 +18,18 @@ COOP = "6401050012-PB"  # Paser Belengkong (village code made up within Paser, 6
 def agent(tmp_path: Path) -> Iterator[EdgeAgent]:
     with EdgeAgent.init(tmp_path / "kasir-1", COOP, "pb-kasir-1") as a:
         yield a
+
+
+@pytest.fixture
+def members(agent: EdgeAgent) -> EdgeAgent:
+    """A device where members M-1 and M-2 are registered (savings, loans and member sales
+    name a member known here)."""
+    for i in (1, 2):
+        teller.register_member(
+            agent, nik=f"640105120488{i:04d}", kk_no="6401050101090009", name=f"Anggota {i}",
+            birth_date="1988-04-12", desa_code="6401050012", member_id=f"M-{i}",
+        )  # fmt: skip
+    return agent
 
 
 @pytest.fixture

@@ -27,7 +27,9 @@ def with_key(key: str) -> dict[str, str]:
     return {"Idempotency-Key": key}
 
 
-def test_a_retry_returns_the_first_answer_and_records_nothing(api: LiveApi) -> None:
+def test_a_retry_returns_the_first_answer_and_records_nothing(
+    members: EdgeAgent, api: LiveApi
+) -> None:
     """The same key and request twice: one event, the same receipt, marked as replayed."""
     api.ok("/v1/savings", {"member_id": "M-1", "product": "SUKARELA", "account_id": "S-1"})
     first = api.post("/v1/savings/S-1/deposits", DEPOSIT, headers=with_key("kasir-1-0001"))
@@ -36,7 +38,7 @@ def test_a_retry_returns_the_first_answer_and_records_nothing(api: LiveApi) -> N
     assert first.body == again.body
     assert "idempotent-replayed" not in first.headers
     assert again.headers["idempotent-replayed"] == "true"
-    assert api.agent.head().seq == 2
+    assert api.agent.head().seq == 4  # two members, the account, one deposit
     assert api.agent.view("savings:S-1")["balance"] == 50_000  # type: ignore[index]
 
 
@@ -55,7 +57,7 @@ def test_a_generated_id_is_not_generated_twice(api: LiveApi) -> None:
     assert api.agent.head().seq == 1
 
 
-def test_a_key_reused_for_another_request_is_refused(api: LiveApi) -> None:
+def test_a_key_reused_for_another_request_is_refused(members: EdgeAgent, api: LiveApi) -> None:
     """The same key with another body or path is a 422 and records nothing."""
     api.ok(
         "/v1/savings",
@@ -70,13 +72,13 @@ def test_a_key_reused_for_another_request_is_refused(api: LiveApi) -> None:
     assert (reply.status, reply.code) == (422, "idempotency_key_reused")
     other_path = api.post("/v1/savings/S-1/deposits", DEPOSIT, headers=with_key("k-1"))
     assert other_path.code == "idempotency_key_reused"
-    assert api.agent.head().seq == 1
+    assert api.agent.head().seq == 3  # two members, the account
     for bad in ("", "x" * 256, "schlüssel"):
         reply = api.post("/v1/savings/S-1/deposits", DEPOSIT, headers={"Idempotency-Key": bad})
         assert reply.code == "invalid_idempotency_key", bad
 
 
-def test_a_refused_request_claims_no_key(api: LiveApi) -> None:
+def test_a_refused_request_claims_no_key(members: EdgeAgent, api: LiveApi) -> None:
     """Refused (nothing recorded), the same request with the same key is decided afresh."""
     api.ok("/v1/savings", {"member_id": "M-1", "product": "SUKARELA", "account_id": "S-1"})
     out = {"amount": 10_000, "receipt_no": "KW-2"}
@@ -87,7 +89,7 @@ def test_a_refused_request_claims_no_key(api: LiveApi) -> None:
     assert later.status == 201 and "idempotent-replayed" not in later.headers
 
 
-def test_keys_outlive_a_restart(agent: EdgeAgent) -> None:
+def test_keys_outlive_a_restart(members: EdgeAgent, agent: EdgeAgent) -> None:
     """A key claimed before the agent closed answers the retry of a new agent process."""
     with LiveApi(agent) as api:
         api.ok("/v1/savings", {"member_id": "M-1", "product": "SUKARELA", "account_id": "S-1"})
@@ -96,7 +98,7 @@ def test_keys_outlive_a_restart(agent: EdgeAgent) -> None:
     with EdgeAgent(agent.data_dir) as reopened, LiveApi(reopened) as api:
         again = api.post("/v1/savings/S-1/deposits", DEPOSIT, headers=with_key("before"))
         assert again.body == first.body and again.headers["idempotent-replayed"] == "true"
-        assert reopened.head().seq == 2
+        assert reopened.head().seq == 4  # two members, the account, one deposit
 
 
 # --- across a SIGKILL of the agent process ------------------------------------------------
@@ -197,6 +199,15 @@ def test_a_retry_after_a_sigkill_between_commit_and_answer_records_once(
     """Killed after the deposit committed but before its answer was read, the agent answers
     the retry of the restarted process from the first recording; nothing is recorded twice."""
     a = agent_process
+    member = {
+        "nik": "6401051204880001",
+        "kk_no": "6401050101090009",
+        "name": "Anggota 1",
+        "birth_date": "1988-04-12",
+        "desa_code": "6401050012",
+        "member_id": "M-1",
+    }
+    assert a.call("POST", "/v1/members", member).status == 201
     assert (
         a.call(
             "POST", "/v1/savings", {"member_id": "M-1", "product": "SUKARELA", "account_id": "S-1"}

@@ -58,7 +58,9 @@ def test_member_refusals(api: LiveApi) -> None:
     api.refused("/v1/members/M-1/approval", {}, 409, "member_resigned")
 
 
-def test_savings_open_deposit_withdraw_reverse(api: LiveApi, agent: EdgeAgent) -> None:
+def test_savings_open_deposit_withdraw_reverse(
+    members: EdgeAgent, api: LiveApi, agent: EdgeAgent
+) -> None:
     """Open an account, deposit, withdraw and reverse; the balance follows."""
     acc = api.ok("/v1/savings", {"member_id": "M-1", "product": "WAJIB"})["account_id"]
     api.ok(
@@ -78,7 +80,7 @@ def test_savings_open_deposit_withdraw_reverse(api: LiveApi, agent: EdgeAgent) -
     assert agent.view(f"savings:{acc}")["balance"] == 150_000  # type: ignore[index]
 
 
-def test_savings_refusals(api: LiveApi) -> None:
+def test_savings_refusals(members: EdgeAgent, api: LiveApi) -> None:
     """Overdrawing, an unknown account, a second opening, a double reversal are refused."""
     api.ok("/v1/savings", {"member_id": "M-1", "product": "SUKARELA", "account_id": "S-1"})
     api.refused(
@@ -116,7 +118,9 @@ def test_savings_refusals(api: LiveApi) -> None:
     )
 
 
-def test_loans_apply_approve_disburse_repay_reverse(api: LiveApi, agent: EdgeAgent) -> None:
+def test_loans_apply_approve_disburse_repay_reverse(
+    members: EdgeAgent, api: LiveApi, agent: EdgeAgent
+) -> None:
     """A loan goes through its life over HTTP; the view holds its totals."""
     loan = api.ok(
         "/v1/loans",
@@ -147,7 +151,7 @@ def test_loans_apply_approve_disburse_repay_reverse(api: LiveApi, agent: EdgeAge
     assert view is not None and (view["disbursed"], view["repaid"]) == (2_000_000, 0)
 
 
-def test_loan_refusals(api: LiveApi) -> None:
+def test_loan_refusals(members: EdgeAgent, api: LiveApi) -> None:
     """An unknown loan, a second approval, over-disbursement, an unknown repayment: refused."""
     api.refused(
         "/v1/loans/L-404/repayments", {"amount": 1000, "receipt_no": "KW-1"}, 409, "unknown_loan"
@@ -182,7 +186,7 @@ def test_loan_refusals(api: LiveApi) -> None:
     assert bad.body["field"] == "method"
 
 
-def test_shop_prices_stock_sales(api: LiveApi, agent: EdgeAgent) -> None:
+def test_shop_prices_stock_sales(members: EdgeAgent, api: LiveApi, agent: EdgeAgent) -> None:
     """Set a price, receive, sell (cash by default), void, adjust and count stock."""
     api.ok("/v1/prices", {"sku": "GULA-1KG", "unit_price": 18_500})
     api.ok(

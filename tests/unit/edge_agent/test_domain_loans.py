@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from support.members import with_members
+
 from edge_agent.domain.memory import MemoryViews
 
 APPLY = {"member_id": "M1", "amount_requested": 5_000_000, "purpose": "seed", "tenor_months": 12}
@@ -35,7 +37,7 @@ def loan(book: MemoryViews, loan_id: str = "L1") -> dict[str, Any]:
 
 
 def disbursed_loan() -> MemoryViews:
-    book = MemoryViews()
+    book = with_members("M1")
     book.record("LoanApplied", "L1", APPLY)
     book.record("LoanApproved", "L1", APPROVE)
     book.record("LoanDisbursed", "L1", disburse(4_000_000))
@@ -44,7 +46,7 @@ def disbursed_loan() -> MemoryViews:
 
 def test_loan_life_happy_path() -> None:
     """A loan is applied for, approved, paid out in two parts and repaid."""
-    book = MemoryViews()
+    book = with_members("M1")
     book.record("LoanApplied", "L1", APPLY)
     assert loan(book)["state"] == "APPLIED"
     book.record("LoanApproved", "L1", APPROVE)
@@ -63,9 +65,9 @@ def test_loan_life_happy_path() -> None:
         "written_off": 0,
         "terms": {k: APPROVE[k] for k in ("rate_bp", "method", "tenor_months", "first_due")},
         "moves": [
-            ["2026-01-06", 1, "D", 1_000_000, "ev-000003"],
-            ["2026-01-06", 2, "D", 3_000_000, "ev-000004"],
-            ["2026-02-05", 3, "R", 400_000, "ev-000005"],
+            ["2026-01-06", 1, "D", 1_000_000, "ev-000004"],
+            ["2026-01-06", 2, "D", 3_000_000, "ev-000005"],
+            ["2026-02-05", 3, "R", 400_000, "ev-000006"],
         ],
         "n": 3,
     }
@@ -92,7 +94,7 @@ def test_anything_on_an_unknown_loan_is_refused() -> None:
 
 def test_approval_needs_an_applied_loan() -> None:
     """A loan already approved (or further) cannot be approved again."""
-    book = MemoryViews()
+    book = with_members("M1")
     book.record("LoanApplied", "L1", APPLY)
     book.record("LoanApproved", "L1", APPROVE)
     assert book.refusal("LoanApproved", "L1", APPROVE).rule == "loan_not_applied"
@@ -100,14 +102,14 @@ def test_approval_needs_an_applied_loan() -> None:
 
 def test_disbursement_needs_an_approved_loan() -> None:
     """Paying out a loan that is only applied for is refused."""
-    book = MemoryViews()
+    book = with_members("M1")
     book.record("LoanApplied", "L1", APPLY)
     assert book.refusal("LoanDisbursed", "L1", disburse(1)).rule == "loan_not_approved"
 
 
 def test_disbursement_beyond_the_principal_is_refused() -> None:
     """Paid-out parts never exceed the approved principal."""
-    book = MemoryViews()
+    book = with_members("M1")
     book.record("LoanApplied", "L1", APPLY)
     book.record("LoanApproved", "L1", APPROVE)
     book.record("LoanDisbursed", "L1", disburse(3_000_000))

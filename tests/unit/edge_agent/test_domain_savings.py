@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
+from support.members import with_members
 
 from edge_agent.domain.memory import MemoryViews
 from sync_core.errors import RuleViolation
 
 
 def opened(account: str = "S1") -> MemoryViews:
-    book = MemoryViews()
+    book = with_members("M1", "M2")
     book.record(
         "SavingsAccountOpened",
         account,

@@ -195,22 +195,38 @@ def test_invalid_payloads_name_the_field(event_type: str, payload: dict, field: 
     assert err.value.field == field
 
 
-def test_sale_recorded_v1_upcasts_to_v2() -> None:
-    """A v1 sale (one payment method and amount) reads as v2 with a payments list."""
+def test_sale_recorded_v1_upcasts_to_the_latest() -> None:
+    """A v1 sale (one payment method and amount) reads as v3 with a payments list."""
     v1 = {
         "lines": [{"sku": "GULA-1KG", "qty": 2, "unit_price": 18_000}],
         "payment_method": "khbs",
         "amount": 36_000,
     }
     assert REGISTRY.upcast("SaleRecorded", 1, v1) == (
-        2,
+        3,
         {"lines": v1["lines"], "payments": [{"method": "khbs", "amount": 36_000}]},
     )
-    REGISTRY.validate("SaleRecorded", REGISTRY.upcast("SaleRecorded", 1, v1)[1], 2)
+    REGISTRY.validate("SaleRecorded", REGISTRY.upcast("SaleRecorded", 1, v1)[1], 3)
 
 
-def test_event_stored_as_v1_is_read_as_v2_end_to_end(tmp_path: Path) -> None:
-    """A sale recorded as v1 stays v1 in the signed log and is read as v2 by `edge log`."""
+def test_sale_recorded_v2_reads_as_v3_and_v3_keeps_a_price_override() -> None:
+    """A v2 sale (never checked against the price list) reads as v3 unchanged; v3 carries
+    the operator's reason for an off-list price, which v2 does not know."""
+    v2 = {
+        "lines": [{"sku": "GULA-1KG", "qty": 2, "unit_price": 18_000}],
+        "payments": [{"method": "cash", "amount": 36_000}],
+        "stock_override_reason": "di rak",
+    }
+    assert REGISTRY.upcast("SaleRecorded", 2, v2) == (3, v2)
+    v3 = {**v2, "price_override_reason": "harga promo akhir bulan"}
+    REGISTRY.validate("SaleRecorded", v3, 3)
+    with pytest.raises(ValidationError) as err:
+        REGISTRY.validate("SaleRecorded", v3, 2)
+    assert err.value.field == "price_override_reason"
+
+
+def test_event_stored_as_v1_is_read_as_v3_end_to_end(tmp_path: Path) -> None:
+    """A sale recorded as v1 stays v1 in the signed log and is read as v3 by `edge log`."""
     data = tmp_path / "dev"
     with EdgeAgent.init(data, "6271011001", "pky-1") as agent:
         agent.record(
@@ -240,7 +256,7 @@ def test_event_stored_as_v1_is_read_as_v2_end_to_end(tmp_path: Path) -> None:
         assert stock is not None and stock["on_hand"] == 8
     out = CliRunner().invoke(cli, ["edge", "log", "--data", str(data), "--json", "--since", "1"])
     entry = json.loads(out.output.splitlines()[0])
-    assert (entry["type"], entry["version"], entry["stored_version"]) == ("SaleRecorded", 2, 1)
+    assert (entry["type"], entry["version"], entry["stored_version"]) == ("SaleRecorded", 3, 1)
     assert entry["payload"]["payments"] == [{"method": "cash", "amount": 36_000}]
 
 
@@ -249,7 +265,7 @@ def test_schemas_export_writes_one_json_schema_per_type_and_version(tmp_path: Pa
     out = CliRunner().invoke(cli, ["schemas", "export", str(tmp_path / "js")])
     assert out.exit_code == 0, out.output
     files = sorted((tmp_path / "js").glob("*.schema.json"))
-    assert len(files) == len(list(REGISTRY)) == 40
+    assert len(files) == len(list(REGISTRY)) == 41
     assert (tmp_path / "js" / "SaleRecorded.v1.schema.json").exists()
     for f in files:
         jsonschema.Draft202012Validator.check_schema(json.loads(f.read_text()))

@@ -51,6 +51,13 @@ def sale() -> None:
 @click.option("--member", "member_id", default=None)
 @click.option("--card", "card_uid", default=None, help="KHBS card uid.")
 @override_option
+@click.option(
+    "--override-price",
+    "override_price",
+    default=None,
+    metavar="REASON",
+    help="Sell at a PRICE other than the price set here, for this reason (kept with the event).",
+)
 @click.option("--id", "sale_id", default=None, help="Sale id (default: SL-<8 hex>).")
 @common_options
 def sale_record(
@@ -60,7 +67,8 @@ def sale_record(
     payments: list[tuple[str, int]],
     **opts: Any,
 ) -> None:
-    """Record a sale (SaleRecorded); stock may not go negative without --override-stock."""
+    """Record a sale (SaleRecorded); stock may not go negative without --override-stock,
+    nor a price differ from the price set here without --override-price."""
 
     def act(agent: EdgeAgent) -> Envelope:
         priced = [(sku, qty, _price(agent, sku, p)) for sku, qty, p in lines]
