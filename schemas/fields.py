@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from sync_core.errors import InvalidId
 from sync_core.ids import check_coop_id, check_device_id, check_id
+from sync_core.text import describe, unsafe_char
 
 Kind = Literal[
     "str",
@@ -101,7 +102,7 @@ def check_value(f: Field, value: Any, path: str) -> Any:
     if kind == "str":
         if not value.strip() or len(value) > f.max_len:
             raise FieldProblem(path, f"must be non-blank text of at most {f.max_len} characters")
-        return value
+        return check_text(value, path)
     if kind == "id":
         return _check_id(value, path, check_id)
     if kind == "coop_id":
@@ -129,6 +130,15 @@ def check_value(f: Field, value: Any, path: str) -> Any:
             raise FieldProblem(path, f"must be a month YYYY-MM, got {value!r}")
         return value
     raise AssertionError(f"unknown field kind {kind}")
+
+
+def check_text(value: str, path: str) -> str:
+    """``value`` if it holds no control, separator or bidirectional-control character
+    (:func:`sync_core.text.unsafe_char`)."""
+    bad = unsafe_char(value)
+    if bad is not None:
+        raise FieldProblem(path, f"must not contain {describe(*bad)}; type it again without it")
+    return value
 
 
 def check_fields(fields: tuple[Field, ...], payload: Any, path: str = "") -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 from schemas.catalog import EventSchema
 from schemas.fields import MAX_LIST, MAX_MONEY, Field
 from schemas.registry import REGISTRY, Registry
+from sync_core.text import TEXT_PATTERN
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ID_PATTERN = r"^[A-Za-z0-9_\-]+$"
@@ -60,7 +61,7 @@ def field_schema(f: Field) -> dict[str, Any]:
         if f.kind == "coop_id":
             s["pattern"] = r"^\d{4,10}(-[A-Za-z0-9_]+)*$"
     else:
-        s = {"type": "string", "minLength": 1, "maxLength": f.max_len}
+        s = {"type": "string", "minLength": 1, "maxLength": f.max_len, "pattern": TEXT_PATTERN}
     if f.doc:
         s["description"] = f.doc
     if f.pii:

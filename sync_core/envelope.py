@@ -18,6 +18,7 @@ from sync_core.errors import ChainBroken, DecodeError, InvalidId
 from sync_core.hlc import INT64_MAX, Hlc
 from sync_core.ids import check_coop_id, check_device_id, check_id
 from sync_core.signing import GENESIS_HASH, HASH_LEN, DeviceKey, digest, verify
+from sync_core.text import describe, unsafe_char
 
 OrderKey = tuple[int, int, str, int]
 
@@ -225,6 +226,9 @@ def _str(wire: dict[str, Any], name: str) -> str:
     value = wire[name]
     if not isinstance(value, str) or not value or len(value) > 64:
         raise DecodeError(f"envelope field {name} must be a non-empty string")
+    bad = unsafe_char(value)
+    if bad is not None:
+        raise DecodeError(f"envelope field {name} holds {describe(*bad)}")
     return value
 
 

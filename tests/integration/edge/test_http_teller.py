@@ -376,3 +376,9 @@ def test_fund_and_shipment_refusals(api: LiveApi) -> None:
     api.refused(
         "/v1/shipments/SH-1/discrepancies", {"sku": "G", "expected_qty": 5}, 400, "invalid_field"
     )
+
+
+def test_text_with_a_bidi_override_is_refused_naming_the_field(api: LiveApi) -> None:
+    """A name holding U+202E (right-to-left override) is a 400 invalid_field on ``name``."""
+    bad = api.refused("/v1/members", SITI | {"name": "Siti\u202eRahmawati"}, 400, "invalid_field")
+    assert bad.body["field"] == "name" and "U+202E" in bad.body["detail"]
