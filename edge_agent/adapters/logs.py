@@ -31,8 +31,15 @@ PAGE = 500
 def all_rows(c: SQLiteCursor, table: str) -> Iterator[tuple[str, int, bytes]]:
     """(stream, seq, stored bytes) of every row of ``table``."""
     assert table in SIGNED_LOGS, table
-    c.execute(f"SELECT originator_id, originator_version, state FROM {table}")
-    return iter(c.sqlite_cursor)  # (TEXT, INTEGER, BLOB): sqlite3 gives str, int, bytes
+    return plain_rows(c, f"SELECT originator_id, originator_version, state FROM {table}")
+
+
+def plain_rows(c: SQLiteCursor, sql: str) -> Iterator[Any]:
+    """The rows of ``sql`` as plain tuples, in ``c``'s transaction: the store's connections
+    make ``sqlite3.Row`` objects, which cost a third more to step through a whole table."""
+    raw = c.sqlite_cursor.connection.cursor()
+    raw.row_factory = None
+    return iter(raw.execute(sql))
 
 
 def fetched(c: SQLiteCursor) -> Iterator[Any]:

@@ -110,5 +110,4 @@ def stored_seal(c: SQLiteCursor, key: bytes) -> Seal | None:
 
 
 def _views(c: SQLiteCursor) -> Iterator[tuple[str, bytes]]:
-    c.execute("SELECT key, value FROM views")
-    return iter(c.sqlite_cursor)  # rows of (str, bytes): sqlite3 gives TEXT and BLOB so
+    return logs.plain_rows(c, "SELECT key, value FROM views")
