@@ -17,6 +17,10 @@ from sync_core.errors import DecodeError
 
 VERSION = 1
 MAX_BATCH_BYTES = 1024 * 1024  # decompressed; larger messages are quarantined as oversize
+# Events in one batch: ten times what a device sends (500), and what 1 MB of real envelopes
+# holds at most. Without it 155 bytes of zstd can carry 500,000 empty "events", each one a
+# quarantine row.
+MAX_BATCH_EVENTS = 5_000
 LEVEL = 3
 
 _compressor = zstandard.ZstdCompressor(level=LEVEL)
@@ -64,6 +68,8 @@ def decode_batch(data: bytes, *, max_bytes: int = MAX_BATCH_BYTES) -> UploadBatc
     coop, device = value.get("coop_id"), value.get("device_id")
     if not isinstance(coop, str) or not isinstance(device, str):
         raise DecodeError("batch lacks coop_id or device_id")
+    if isinstance(events, list) and len(events) > MAX_BATCH_EVENTS:
+        raise Oversize(f"batch of {len(events)} events exceeds the {MAX_BATCH_EVENTS}-event limit")
     if not isinstance(events, list) or not all(isinstance(e, bytes) for e in events):
         raise DecodeError("batch events must be a list of envelope bytes")
     if not events:

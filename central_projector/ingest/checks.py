@@ -18,6 +18,10 @@ from sync_core.errors import (
     ValidationError,
 )
 
+# Refused events one upload may add to the quarantine one by one; beyond it the message is
+# quarantined whole, as one record (its bytes, and the count of each reason in the detail).
+MAX_REFUSED_EVENTS = 16
+
 
 def whole(device_id: str | None, reason: str, detail: str, data: bytes) -> Decision:
     refused = Refused(reason, detail, None, data)
@@ -88,3 +92,18 @@ def _check(raw: bytes, device: Device) -> Checked | Refused:
     if "edge" not in schema.origin:
         return Refused("not_edge_event", f"{env.type} is issued centrally only", env.seq, raw)
     return Checked(env, raw)
+
+
+def bounded(decision: Decision, upload: Upload) -> Decision:
+    """``decision``, or the whole message as one ``garbage_batch`` record when it would refuse
+    more than :data:`MAX_REFUSED_EVENTS` events (its valid events are not applied: a device
+    whose batch is garbage is re-sending from a broken store, or is not a device at all)."""
+    refused = [r for r in decision.writes if isinstance(r, Refused)]
+    if len(refused) <= MAX_REFUSED_EVENTS:
+        return decision
+    counts: dict[str, int] = {}
+    for r in refused:
+        counts[r.reason] = counts.get(r.reason, 0) + 1
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    detail = f"{len(refused)} of {len(upload.events)} events refused ({reasons})"
+    return whole(upload.device_id, "garbage_batch", detail, upload.data)

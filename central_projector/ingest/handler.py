@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 from nats.aio.msg import Msg
 
+from central_projector.ingest.budget import QuarantineBudget
 from central_projector.ingest.partitions import device_subject
 from central_projector.ingest.stats import ServiceStats
 from central_projector.record import leases
@@ -46,8 +47,10 @@ class UploadHandler:
         stats: ServiceStats,
         clock: Callable[[], int],
         outbox_wake: asyncio.Event,
+        budget: QuarantineBudget | None = None,
     ) -> None:
         self.store = store
+        self.budget = budget or QuarantineBudget()
         self.db = db
         self.stats = stats
         self.clock = clock
@@ -60,6 +63,10 @@ class UploadHandler:
         self.stats.messages += 1
         # Unpartitioned, the store is called as before (stores that wrap it need no fence).
         extra: tuple[Fence, ...] = () if fence is None else (fence,)
+        spender, now = device_id or subject, self.clock()
+        if self.budget.exhausted(spender, now):
+            await self._skip(msg, subject, spender, now, extra)
+            return
         try:
             result = await self.db(
                 self.store.process_upload, subject, msg.data, self.clock(), *extra
@@ -83,6 +90,7 @@ class UploadHandler:
             return
         st = self.stats
         st.add(result)
+        self.budget.spend(spender, len(result.quarantined), now)
         log.info(
             "ingested",
             coop_id=coop_id,
@@ -127,15 +135,52 @@ class UploadHandler:
         if self.store.unavailable(exc) and delivered < MAX_DELIVERIES:
             return False
         detail = f"ingest failed on delivery {delivered}: {exc!r}"[:500]
+        if not await self._quarantine(msg, subject, "unprocessable", detail, extra):
+            return False
+        self.budget.spend(_subject_ids(subject)[1] or subject, 1, self.clock())
+        return True
+
+    async def _skip(
+        self, msg: Msg, subject: str, device: str, now: int, extra: tuple[Fence, ...]
+    ) -> None:
+        """Ack an upload of a device over its quarantine budget unprocessed (module
+        :mod:`~central_projector.ingest.budget`); one ``over_budget`` record now and then."""
+        self.stats.over_budget += 1
+        if self.budget.note_due(device, now):
+            detail = (
+                f"{device} caused more than {self.budget.burst:g} quarantine records, then more "
+                f"than {self.budget.per_second:g} a second: its uploads are acknowledged "
+                "unprocessed until its budget refills (they stay in KOP_INGEST until its age "
+                "limit; a device re-sends what was not committed)"
+            )
+            if await self._quarantine(msg, subject, "over_budget", detail, extra):
+                return
+        with contextlib.suppress(Exception):
+            await msg.ack()
+            self.stats.acked += 1
+
+    async def _quarantine(
+        self, msg: Msg, subject: str, reason: str, detail: str, extra: tuple[Fence, ...]
+    ) -> bool:
+        """Quarantine the whole message with ``reason``, then ack it; ``False`` if the record
+        could not be written (the message is then left to come back)."""
         try:
             await self.db(
-                self.store.quarantine_unprocessable, subject, msg.data, detail, self.clock(), *extra
+                self.store.quarantine_message,
+                subject,
+                msg.data,
+                reason,
+                detail,
+                self.clock(),
+                *extra,
             )
+        except leases.LeaseLost:
+            raise
         except Exception as again:
             log.error("quarantine_failed", subject=msg.subject, error=repr(again))
             return False
-        self.stats.refused("unprocessable")
-        log.warning("quarantined", subject=msg.subject, reason="unprocessable", detail=detail)
+        self.stats.refused(reason)
+        log.warning("quarantined", subject=msg.subject, reason=reason, detail=detail)
         with contextlib.suppress(Exception):
             await msg.ack()
             self.stats.acked += 1

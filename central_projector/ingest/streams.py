@@ -2,7 +2,8 @@
 
 Four file-backed streams with limits retention and one durable pull consumer::
 
-    KOP_INGEST      kop.up.>    device uploads; 7 days; de-dup window (2 min by default)
+    KOP_INGEST      kop.up.>    device uploads; 7 days; de-dup window (2 min by default);
+                                at most 1,000 per device subject (the oldest are dropped)
     KOP_EVENTS      kop.ev.>    verified events after commit; no age limit, size-capped
     KOP_QUARANTINE  kop.q.>     what ingest refused, with its reason; 30 days
     KOP_DOWN        kop.down.>  centrally issued events for the devices; 90 days
@@ -83,6 +84,10 @@ class StreamSettings:
     max_ack_pending: int = 1024
     replicas: int = 1  # 3 on a clustered JetStream (deploy/compose.yaml)
     ingest_partitions: int = 1  # > 1: KOP_INGEST split by cooperative (scaleout.ingest_partitions)
+    # KOP_INGEST keeps at most this many uploads per device subject, the oldest go first. A
+    # device's flood then has at most this many messages ahead of any other device's upload
+    # (the server enforces it, whatever ingest does); a real device has a few in flight.
+    uploads_per_device: int = 1000
 
     @classmethod
     def from_env(cls, **overrides: Any) -> StreamSettings:
@@ -126,7 +131,13 @@ def stream_configs(settings: StreamSettings) -> list[StreamConfig]:
         split["subject_transform"] = stream_transform(settings.ingest_partitions)
     return [
         # Uploads are zstd already: compressing them again on disk would only cost CPU.
-        base(INGEST, subjects.upload_wildcard(), settings.ingest_max_age_s, **split),
+        base(
+            INGEST,
+            subjects.upload_wildcard(),
+            settings.ingest_max_age_s,
+            max_msgs_per_subject=settings.uploads_per_device,
+            **split,
+        ),
         base(EVENTS, subjects.canonical_wildcard(), 0, compression=s2),
         base(QUARANTINE, subjects.quarantine_wildcard(), settings.quarantine_max_age_s),
         base(DOWN, subjects.downlink_wildcard(), settings.down_max_age_s, compression=s2),

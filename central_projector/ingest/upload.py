@@ -47,7 +47,7 @@ def process_upload(
 def quarantine_message(
     conn: sa.Connection, subject: str, data: bytes, reason: str, detail: str, now_ms: int
 ) -> None:
-    """Quarantine a whole message that ingest could not process (it is acked afterwards)."""
+    """Quarantine a whole message ingest did not process (``unprocessable``, ``over_budget``)."""
     try:
         device_id: str | None = subjects.parse_upload(subject).device_id
     except InvalidId:
@@ -63,13 +63,16 @@ def _decide(conn: sa.Connection, subject: str, data: bytes, now_ms: int, *, lock
     if isinstance(device, Decision):
         return device
     checked = checks.check(upload, device)
+    refused = tuple(c for c in checked if isinstance(c, Refused))
+    if len(refused) > checks.MAX_REFUSED_EVENTS:  # garbage already: no need to read anything
+        return checks.bounded(Decision(device.device_id, refused, refused), upload)
     known = _read(conn, device.device_id, sequence.first_read(device, checked), Known())
     while isinstance(out := sequence.decide(device, checked, known, now_ms), Missing):
         more = _read(conn, device.device_id, out, known)
         if more == known:
             raise StoreError(f"ingest of {subject} asked for what it had read: {out}")
         known = more
-    return out
+    return checks.bounded(out, upload)
 
 
 # --- reads --------------------------------------------------------------------------------------

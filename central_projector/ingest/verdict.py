@@ -19,6 +19,10 @@ per envelope in the order of the upload:
   when it fills, or applied with flag ``GAP`` after the gap timeout: :mod:`.gaps`).
 - HLC more than 24 h ahead of receipt → flagged ``CLOCK_SKEW`` (and counted for the device).
 
+An upload refusing more than 16 events is quarantined whole as one ``garbage_batch`` record
+(:func:`.checks.bounded`); a device over its quarantine budget is not processed at all
+(:mod:`.budget`).
+
 A message whose processing fails (not a verdict: an exception) is quarantined as a whole as
 ``unprocessable`` by the service (at once, or after a few deliveries if the database was
 unavailable) and acked.

@@ -161,19 +161,21 @@ class CentralStore:
                 fence(conn)
             return ingest.process_upload(conn, subject, data, now_ms, lock=self._lock_rows)
 
-    def quarantine_unprocessable(
+    def quarantine_message(
         self,
         subject: str,
         data: bytes,
+        reason: str,
         detail: str,
         now_ms: int,
         fence: Callable[[sa.Connection], None] | None = None,
     ) -> None:
-        """Quarantine a message :meth:`process_upload` keeps failing on (``unprocessable``)."""
+        """Quarantine a whole message ingest did not process: one it keeps failing on
+        (``unprocessable``), or one of a device over its quarantine budget (``over_budget``)."""
         with self._write.begin() as conn:
             if fence is not None:
                 fence(conn)
-            ingest.quarantine_message(conn, subject, data, "unprocessable", detail, now_ms)
+            ingest.quarantine_message(conn, subject, data, reason, detail, now_ms)
 
     @staticmethod
     def unavailable(exc: BaseException) -> bool:

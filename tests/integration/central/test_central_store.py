@@ -260,6 +260,35 @@ class CentralStoreContract:
         res = store.process_upload(other, encode_batch(OTHER, "pos-1", _raw(agent)), NOW)
         assert res.quarantined[0][0] == "coop_mismatch"
 
+    def test_an_upload_of_500000_empty_events_costs_one_small_record(self, store, tmp_path):
+        """155 bytes of zstd holding 500,000 empty "events" are one oversize record, a few
+        hundred bytes of store (not a row and a message per "event")."""
+        agent = _agent(tmp_path, n=1)
+        store.register_device(COOP, "pos-1", agent.public_key)
+        data = encode_batch(COOP, "pos-1", [b""] * 500_000)
+        res = store.process_upload(subjects.upload(COOP, "pos-1"), data, NOW)
+        assert [r for r, _ in res.quarantined] == ["oversize"]
+        [row] = store.quarantined("pos-1")
+        assert "500000 events" in row["detail"]
+        assert len(store.outbox()) == 1
+        assert len(data) < 1000
+
+    def test_a_batch_of_mostly_garbage_is_one_record(self, store, tmp_path):
+        """A batch with more than 16 refused events is quarantined whole, as one record that
+        counts them; its valid events wait for the device to send them apart."""
+        agent = _agent(tmp_path, n=2)
+        store.register_device(COOP, "pos-1", agent.public_key)
+        raw = _raw(agent)
+        garbage = [raw[0], *([b"\x93sampah"] * 1000), raw[1]]
+        res = _up(store, agent, garbage)
+        assert (res.committed, [r for r, _ in res.quarantined]) == (0, ["garbage_batch"])
+        [row] = store.quarantined("pos-1")
+        assert row["detail"] == "1000 of 1002 events refused (undecodable 1000)"
+        assert store.device_status()[0]["quarantined"] == 1
+        few = [raw[0], *([b"\x93sampah"] * 16), raw[1]]
+        res = _up(store, agent, few)
+        assert (res.committed, len(res.quarantined)) == (2, 16)
+
     def test_clock_skew_is_flagged_not_refused(self, store, tmp_path):
         """An event stamped more than 24 h after its receipt is committed and counted as skew."""
         agent = _agent(tmp_path, n=1)

@@ -4,6 +4,8 @@ others, and what ingest cannot process is quarantined and acknowledged, never lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,13 @@ from sync_core import subjects
 from sync_core.batch import encode_batch
 
 POISON = msgpack.packb({"seq": 2**63})  # unsigned, and beyond every 64-bit column
+
+
+def _stored_bytes(db: Path) -> int:
+    """The SQLite store's size as its readers see it (the WAL's pages included)."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        return int(pages) * int(conn.execute("PRAGMA page_size").fetchone()[0])
 
 
 async def publish_all(url: str, subject: str, bodies: list[bytes]) -> None:
@@ -80,10 +89,15 @@ async def test_poison_uploads_leave_a_good_device_syncing(
             report = await replicator(good, nats_server.url).sync_once(10)
             assert report.complete and report.confirmed_seq == 10
             took = time.monotonic() - started
-            assert store.device_status()[1]["committed_seq"] == 10, took
-            await eventually(lambda: service.stats.messages >= 1031, 60, "every poison taken")
+            assert store.device_status()[1]["committed_seq"] == 10
+            # KOP_INGEST keeps the newest 1,000 of one device's uploads; ingest takes them all.
+            await eventually(lambda: service.stats.messages >= 1001, 60, "every poison taken")
             assert service.stats.ingest_errors == 0
             assert store.device_status()[0]["committed_seq"] == 0
+            # The attacker's budget: 100 records at once, then about one a second.
+            rows = store.quarantined(attacker.device_id)
+            assert len(rows) <= 100 + took + 30
+            assert {r["reason"] for r in rows} == {"undecodable", "over_budget"}
     finally:
         store.close()
         attacker.close()
@@ -183,3 +197,43 @@ async def test_an_oversized_clock_hello_leaves_every_device_syncing(
         store.close()
         for d in devices:
             d.close()
+
+
+async def test_a_flood_of_garbage_costs_bounded_store_and_the_others_sync(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """One device floods 3,000 garbage uploads and one of 500,000 empty events: the store grows
+    by well under 1 MB, its quarantine rows stay within its budget, and a good device's
+    uploads commit meanwhile."""
+    attacker = make_device(tmp_path, COOP_A, "penyerang-1")
+    good = make_device(tmp_path, COOP_B, "kasir-1", 5)
+    db = tmp_path / "central.db"
+    store = CentralStore(f"sqlite:///{db}")
+    register(store, attacker, good)
+    subject = subjects.upload(COOP_A, attacker.device_id)
+    try:
+        async with running_central(store, nats_server.url) as service:
+            assert (await replicator(good, nats_server.url).sync_once(30)).complete
+            await eventually(lambda: not store.outbox(1), 30, "outbox published")
+            size = _stored_bytes(db)
+            started = time.monotonic()
+            bomb = encode_batch(COOP_A, attacker.device_id, [b""] * 500_000)
+            junk = [encode_batch(COOP_A, attacker.device_id, [POISON] * 40)] * 3000
+            flood = asyncio.create_task(publish_all(nats_server.url, subject, [bomb, *junk]))
+            record(good, 5)
+            report = await replicator(good, nats_server.url).sync_once(30)
+            assert report.complete and report.confirmed_seq == 10
+            await flood
+            await eventually(lambda: service.stats.messages >= 1002, 60, "the flood taken")
+            took = time.monotonic() - started
+            rows = store.quarantined(attacker.device_id)
+            assert len(rows) <= 100 + took + 30
+            assert rows[0]["reason"] == "oversize" and "500000 events" in rows[0]["detail"]
+            assert {r["reason"] for r in rows[1:]} == {"garbage_batch", "over_budget"}
+            await eventually(lambda: not store.outbox(1), 30, "outbox published")
+            assert _stored_bytes(db) - size < 1024 * 1024
+            assert service.stats.over_budget > 0
+    finally:
+        store.close()
+        attacker.close()
+        good.close()
