@@ -37,6 +37,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from central_projector.ingest.budget import BURST, QuarantineBudget
 from central_projector.ingest.handler import UploadHandler
 from central_projector.ingest.hello import HelloDesk
 from central_projector.ingest.outbox import publish_items
@@ -78,6 +79,7 @@ class CentralService:
         clock: Callable[[], int] = wall_ms,
         worker_id: str = "ingest",
         lease_ttl_s: float = 10.0,
+        quarantine_burst: float = BURST,
     ) -> None:
         self.store = store
         if isinstance(connection, str):  # a plain URL: an open development server
@@ -107,7 +109,14 @@ class CentralService:
         self._hellos = HelloDesk(
             store, self._db, lambda: self._ingest_floor, clock, self.stats, hello_concurrency
         )
-        self._uploads = UploadHandler(store, self._db, self.stats, clock, self._outbox_wake)
+        self._uploads = UploadHandler(
+            store,
+            self._db,
+            self.stats,
+            clock,
+            self._outbox_wake,
+            QuarantineBudget(quarantine_burst),
+        )
         # Partitioned ingest (settings.ingest_partitions > 1): consumer -> fencing token
         self.worker_id = worker_id
         self.lease_ttl_ms = int(lease_ttl_s * 1000)

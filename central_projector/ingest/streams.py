@@ -101,6 +101,8 @@ class StreamSettings:
             s = replace(s, replicas=int(replicas))
         if parts := os.environ.get("KOPSYNC_INGEST_PARTITIONS"):
             s = replace(s, ingest_partitions=int(parts))
+        if per_device := os.environ.get("KOPSYNC_UPLOADS_PER_DEVICE"):
+            s = replace(s, uploads_per_device=int(per_device))
         return replace(s, **{k: v for k, v in overrides.items() if v is not None})
 
     def max_bytes(self, stream: str) -> int:

@@ -42,7 +42,10 @@ async def malformed(budget: Budget, root: Path) -> Result:
     held, and afterwards ingest and projector still serve: real devices sync exactly."""
     started = time.monotonic()
     count = budget.count(2_000, 100_000)
-    system = await System(root, device_count=2).start()
+    # Every message is to be judged here: no device budget, and the stream keeps them all
+    # (tests/integration/central/test_hostile_input.py is where the budgets are tried).
+    unbounded = ("--quarantine-budget", str(2 * count), "--uploads-per-device", str(2 * count))
+    system = await System(root, device_count=2, ingest_args=unbounded).start()
     fuzz = EdgeAgent.init(root / FUZZ_DEVICE, system.devices[0].coop_id, FUZZ_DEVICE)
     system.store.register_device(fuzz.coop_id, FUZZ_DEVICE, fuzz.public_key)
     problems: list[str] = []

@@ -175,6 +175,7 @@ class System:
     linked: bool = False
     gap_timeout_s: float = 300.0
     projector_args: Sequence[str] = ()  # more options of `kopsync central project`
+    ingest_args: Sequence[str] = ()  # more options of `kopsync central ingest`
     nats: NatsServer = field(init=False)
     devices: list[Device] = field(default_factory=list)
     ingest: Proc = field(init=False)
@@ -207,6 +208,7 @@ class System:
             "16",
             "--gap-timeout",
             str(self.gap_timeout_s),
+            *self.ingest_args,
         ]
         self.ingest = Proc("ingest", ingest, logs / "ingest.log", self.env)
         project = [KOPSYNC, "central", "project", "--db", self.db_url, "--nats", self.nats.url]

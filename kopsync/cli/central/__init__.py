@@ -121,6 +121,22 @@ def central() -> None:
     help="Split KOP_INGEST by cooperative into N partitions, one lease each; the same on every "
     "ingest worker ($KOPSYNC_INGEST_PARTITIONS, default 1: one shared consumer).",
 )
+@click.option(
+    "--uploads-per-device",
+    type=click.IntRange(10),
+    default=None,
+    help="Uploads KOP_INGEST keeps per device subject, the oldest dropped first: at most this "
+    "many of one device's messages are ever ahead of another's ($KOPSYNC_UPLOADS_PER_DEVICE, "
+    "default 1000).",
+)
+@click.option(
+    "--quarantine-budget",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="Quarantine records one device may cause at once (then one a second); while it is "
+    "spent its uploads are acknowledged unprocessed.",
+)
 @worker_id_option
 @lease_ttl_option
 @metrics_option
@@ -139,6 +155,8 @@ def ingest(
     ack_wait: float | None,
     replicas: int | None,
     partitions: int | None,
+    uploads_per_device: int | None,
+    quarantine_budget: int,
     worker_id: str | None,
     lease_ttl: float,
     metrics_listen: str | None,
@@ -152,6 +170,7 @@ def ingest(
         ack_wait_s=ack_wait,
         replicas=replicas,
         ingest_partitions=partitions,
+        uploads_per_device=uploads_per_device,
     )
     wid = worker_name(worker_id)
     store = CentralStore(db_url)
@@ -166,6 +185,7 @@ def ingest(
             settings=settings,
             worker_id=wid,
             lease_ttl_s=lease_ttl,
+            quarantine_burst=quarantine_budget,
         )
         asyncio.run(_serve(service, metrics_listen))
     finally:
