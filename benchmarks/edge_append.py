@@ -62,6 +62,7 @@ def mix(start: int) -> Iterator[Draft]:
                     "payments": [{"method": "cash", "amount": 104_500}],
                     "location": "toko",
                     "stock_override_reason": "benchmark",
+                    "price_override_reason": "benchmark",
                 },
             )
         elif k == 2:
@@ -88,12 +89,29 @@ def mix(start: int) -> Iterator[Draft]:
 
 
 def setup(agent: EdgeAgent) -> None:
+    """The members and savings accounts the mix deposits into (accounts need a member)."""
+    agent.record_many(
+        [
+            Draft(
+                "MemberRegistered",
+                f"SAVER-{a}",
+                {
+                    "nik": f"{6202070000000000 + a}",
+                    "kk_no": f"{6202070100000000 + a}",
+                    "name": "Ahmad Fauzi",
+                    "birth_date": "1979-08-01",
+                    "desa_code": "6202071003",
+                },
+            )
+            for a in range(200)
+        ]
+    )
     agent.record_many(
         [
             Draft(
                 "SavingsAccountOpened",
                 f"ACC-{a}",
-                {"member_id": f"M-{a}", "product": "SUKARELA", "opened_on": "2026-01-05"},
+                {"member_id": f"SAVER-{a}", "product": "SUKARELA", "opened_on": "2026-01-05"},
             )
             for a in range(200)
         ]
