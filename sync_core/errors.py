@@ -26,6 +26,8 @@ each carries a message that says what was wrong and what to do. Library errors
     │   ├── StoreExists (FileExistsError)
     │   ├── StoreNotFound (FileNotFoundError)
     │   ├── StoreUnsafe                      durability pragmas not in force
+    │   ├── StoreNotMigrated                 the central database is not at this code's schema
+    │   ├── StoreUnavailable (ConnectionError) the database is unreachable or locked: retry
     │   └── StoreFull (OSError)              the disk is full; nothing was recorded
     └── SyncError                            transport trouble
         ├── SyncTimeout (TimeoutError)
@@ -123,6 +125,14 @@ class StoreNotFound(StoreError, FileNotFoundError):
 
 class StoreUnsafe(StoreError):
     """The store's durability settings are not in force; refusing to run."""
+
+
+class StoreNotMigrated(StoreError):
+    """The central database's schema is not the one this code needs (run the migrations)."""
+
+
+class StoreUnavailable(StoreError, ConnectionError):
+    """The database server cannot be reached, or the store is locked; retrying may work."""
 
 
 class StoreFull(StoreError, OSError):

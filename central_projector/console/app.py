@@ -59,7 +59,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 def create_app(settings: ConsoleSettings, metrics: ConsoleMetrics | None = None) -> Starlette:
     """The console as an ASGI app over the store at ``settings.db_url``."""
     engine = read_engine(settings.db_url)
-    store = CentralStore(settings.db_url)
+    store = CentralStore(settings.db_url, create=False)
     metrics = metrics or ConsoleMetrics()
     DeviceCollector(engine, metrics.registry)
     templates = Jinja2Templates(directory=str(HERE / "templates"))

@@ -77,7 +77,6 @@ def add_operator(
     codes = tuple(sorted({parse_region(code).code for code in regions}))
     if len(password) < MIN_PASSWORD:
         raise UsageError(f"the password must have at least {MIN_PASSWORD} characters")
-    metadata.create_all(engine)
     shown = name.strip() or operator_id
     row = {
         "operator_id": operator_id,

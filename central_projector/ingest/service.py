@@ -183,7 +183,6 @@ class CentralService:
         if self.settings.ingest_partitions <= 1:
             await self._ingest_loop(INGEST_CONSUMER)
             return
-        await self._db(leases.create, self.store.engine)
         running: dict[str, asyncio.Task[None]] = {}
         names = [name for name, _ in ingest_consumers(self.settings)]
         try:

@@ -1,9 +1,9 @@
-"""Alembic environment of the read models: SQLite and PostgreSQL, run programmatically.
+"""Alembic environment of the central database: SQLite and PostgreSQL, run programmatically.
 
-:func:`central_projector.projection.readmodels.schema.upgrade` passes an open connection in
+:func:`central_projector.migrations.state.upgrade` passes an open connection in
 ``config.attributes["connection"]``; the command line (``alembic -x url=…``) works too.
-The version table is the read models' own, so the central store (or anyone else using
-Alembic in the same database) keeps its own history.
+One history covers every central table (record, outbox, leases, operators, read models);
+its version table keeps the name it had when only the read models were migrated.
 """
 
 from __future__ import annotations
@@ -11,22 +11,21 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from central_projector.projection.readmodels.tables import metadata
-
-VERSION_TABLE = "rm_alembic_version"
+from central_projector.migrations.declared import METADATA
+from central_projector.migrations.state import VERSION_TABLE
 
 config = context.config
 
 
 def _ours(name: str | None, type_: str, parent_names: object) -> bool:
-    """Autogenerate compares the read models only, never the central store's tables."""
-    return type_ != "table" or bool(name and name.startswith("rm_"))
+    """Autogenerate compares kopsync's tables only, never a replay's transient ``rmx_`` ones."""
+    return type_ != "table" or not (name or "").startswith("rmx_")
 
 
 def _run(connection: sa.Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=metadata,
+        target_metadata=METADATA,
         version_table=VERSION_TABLE,
         include_name=_ours,
         # SQLite cannot ALTER most things in place; batch mode copies the table instead.

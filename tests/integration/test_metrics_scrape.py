@@ -69,6 +69,7 @@ def system(tmp_path: Path, nats_server: NatsServer) -> Iterator[dict[str, int]]:
     db = f"sqlite:///{tmp_path / 'central.db'}"
     data = tmp_path / "device"
     kopsync("edge", "init", "--coop", COOP, "--device", DEVICE, "--data", str(data))
+    kopsync("central", "migrate", "--db", db)
     kopsync("central", "device", "add", str(data / "device.json"), "--db", db)
     kopsync("central", "project", "--once", "--db", db)
     kopsync("central", "operator", "add", "siti", "--region", "62", "--password-file", "-",

@@ -237,6 +237,7 @@ def test_cli_sync_status_and_unreachable_server(nats_server: NatsServer, tmp_pat
     run("edge", "init", "--coop", COOP_A, "--device", "kasir-1", "--data", str(data))
     with EdgeAgent(data) as agent:
         record(agent, 30)
+    run("central", "migrate", "--db", db)
     run("central", "device", "add", str(data / "device.json"), "--db", db)
     store = CentralStore(db)
 

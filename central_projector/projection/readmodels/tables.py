@@ -9,7 +9,7 @@ and read than JSON text. On SQLite the tables are ``WITHOUT ROWID`` (clustered o
 key: one B-tree per upsert instead of two). Table names start with ``rm_`` to keep clear
 of the central store's tables in the same database. The schema is created and upgraded
 by the Alembic migrations under ``central_projector/migrations``
-(:func:`central_projector.projection.readmodels.schema.upgrade`).
+(`kopsync central migrate`, :func:`central_projector.migrations.state.upgrade`).
 """
 
 from __future__ import annotations

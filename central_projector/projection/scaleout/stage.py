@@ -134,7 +134,6 @@ class StageProjector:
         self._cache: dict[str, dict[Any, Any]] = {}
         self._shadow: dict[tuple[str, Key], Row | None] = {}
         self._cache_pos = -1
-        leases.create(self.engine, stage_meta)
 
     def _owned(self, table: str) -> bool:
         if self.stage == CROSS:

@@ -48,17 +48,14 @@ class ProjectionWorker:
         stages: Sequence[str] | None = None,
         batch_size: int = 5000,
         clock: Callable[[], int] = leases.now_ms,
+        create: bool = True,
     ) -> None:
         names = stage_names(partitions)
         unknown = [s for s in stages or () if s not in names]
         if unknown:
             raise ValueError(f"unknown stage {unknown[0]}; the stages are {', '.join(names)}")
-        try:
-            self.projector = Projector(url, batch_size=batch_size)
-        except sa.exc.IntegrityError:  # a worker starting beside us created the schema first
-            self.projector = Projector(url, batch_size=batch_size)
+        self.projector = Projector(url, batch_size=batch_size, create=create)
         self.engine: sa.Engine = self.projector.engine
-        leases.create(self.engine)
         self.partitions = partitions
         self.worker_id = worker_id
         self.ttl_ms = int(ttl_s * 1000)

@@ -173,7 +173,7 @@ def ingest(
         uploads_per_device=uploads_per_device,
     )
     wid = worker_name(worker_id)
-    store = CentralStore(db_url)
+    store = CentralStore(db_url, create=False)
     try:
         service = CentralService(
             store,
@@ -246,7 +246,7 @@ def issue(
     command publishes the queue at once.
     """
     payload = parse_json_object(payload_json)
-    with CentralStore(db_url) as store:
+    with CentralStore(db_url, create=False) as store:
         env = store.issue(event_type, coop_id, payload, aggregate_id)
         published = (
             asyncio.run(
@@ -298,7 +298,7 @@ def device() -> None:
 @friendly
 def device_add(registration: Path, db_url: str, as_json: bool) -> None:
     """Register the device.json written by `kopsync edge init`; re-process its waiting uploads."""
-    with CentralStore(db_url) as store:
+    with CentralStore(db_url, create=False) as store:
         device_id, coop_id, reprocessed = store.register_from_file(registration)
     if as_json:
         emit_json({"device_id": device_id, "coop_id": coop_id, "reprocessed": reprocessed})
@@ -314,7 +314,7 @@ def device_add(registration: Path, db_url: str, as_json: bool) -> None:
 @friendly
 def status(db_url: str, as_json: bool) -> None:
     """One row per device: committed seq, last seen, gaps, held, quarantined."""
-    with CentralStore(db_url) as store:
+    with CentralStore(db_url, create=False) as store:
         rows = store.device_status()
     if as_json:
         emit_json(rows)
@@ -336,7 +336,7 @@ def verify(db_url: str, as_json: bool) -> None:
     """Re-check every stored event's signature, hash and chain; name every bad row."""
     from central_projector.record.verify import verify_store
 
-    with CentralStore(db_url) as store:
+    with CentralStore(db_url, create=False) as store:
         report = verify_store(store.engine, store.issuer_id)
     if as_json:
         emit_json(
@@ -374,3 +374,7 @@ register_reports(central)
 from kopsync.cli.central.console import register as register_console  # noqa: E402
 
 register_console(central)
+
+from kopsync.cli.central.migrate import migrate  # noqa: E402  (kopsync central migrate)
+
+central.add_command(migrate)

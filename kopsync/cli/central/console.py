@@ -10,6 +10,7 @@ import click
 import structlog
 
 from central_projector.console import operators
+from central_projector.migrations.state import require_current
 from central_projector.record.dbengine import make_engine
 from central_projector.reporting.reader import read_engine
 from kopsync.cli.central.project import db_option
@@ -132,9 +133,9 @@ def operator_add(
         password = password_file.read().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    read_engine(db_url).dispose()
-    engine = make_engine(db_url)
+    engine = make_engine(db_url, must_exist=True)
     try:
+        require_current(engine)
         op = operators.add_operator(engine, operator_id, name, password, regions, replace=replace)
     finally:
         engine.dispose()

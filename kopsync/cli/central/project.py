@@ -132,6 +132,7 @@ def project(
         cache_rows=cache_rows,
         sqlite_cache_kib=sqlite_cache_mib * 1024,
         sqlite_mmap_bytes=sqlite_mmap_mib << 20,
+        create=False,
     ) as projector:
         if once:
             _report(projector.run_once(), projector, as_json)
@@ -268,7 +269,7 @@ def show_coop(coop_id: str, as_of: str | None, db_url: str, as_json: bool) -> No
     check_coop_id(coop_id)
     if as_of is not None:
         check_date(as_of, "--as-of")
-    with Projector(db_url) as projector, projector.engine.connect() as conn:
+    with Projector(db_url, create=False) as projector, projector.engine.connect() as conn:
         if not queries.coop_exists(conn, coop_id):
             raise UsageError(
                 f"no events of cooperative {coop_id} are projected; check the id, "
@@ -340,7 +341,7 @@ def conflicts_cmd(db_url: str, open_only: bool, coop_id: str | None, as_json: bo
     """The conflict queue: every active item of BRIEF §5 and every decision."""
     if coop_id is not None:
         check_coop_id(coop_id)
-    with Projector(db_url) as projector, projector.engine.connect() as conn:
+    with Projector(db_url, create=False) as projector, projector.engine.connect() as conn:
         items = queries.conflicts(conn, coop_id=coop_id, open_only=open_only)
     if as_json:
         emit_json(items)
@@ -367,9 +368,9 @@ def resolve(
     conflict_id: str, decision: str, note: str, resolved_by: str | None, db_url: str, as_json: bool
 ) -> None:
     """Record a decision on a conflict item (a ConflictResolved event) and project it."""
-    with Projector(db_url) as projector:
+    with Projector(db_url, create=False) as projector:
         projector.run_once()
-        with CentralStore(db_url) as store:
+        with CentralStore(db_url, create=False) as store:
             done = resolve_conflict(store, conflict_id, decision, note, resolved_by=resolved_by)
         projector.run_once()
     if as_json:

@@ -93,6 +93,7 @@ def project_worker(
         max_stages=max_stages,
         stages=chosen,
         batch_size=batch_size,
+        create=False,
     )
     try:
         if once:

@@ -20,6 +20,7 @@ import click
 from edge_agent.app.agent import EdgeAgent
 from edge_agent.app.replicator import Replicator, SyncReport
 from edge_agent.app.settings import ReplicatorSettings
+from kopsync.cli import exits
 from kopsync.cli.common import (
     configure_logging,
     creds_option,
@@ -45,7 +46,7 @@ from sync_core.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_UNCONFIRMED = 3
+EXIT_UNCONFIRMED = exits.TRANSIENT
 
 
 def nats_option(func: F) -> F:

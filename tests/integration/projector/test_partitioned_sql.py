@@ -166,7 +166,6 @@ def test_a_sigkilled_worker_s_stages_are_taken_over(events: list[Event]) -> None
     url = f"sqlite:///{tmp / 'central.db'}"
     CentralStore(url).close()
     engine = sa.create_engine(url)
-    leases.create(engine)
     half = len(events) // 2
     deliver(engine, events[:half], seen := set())
 
