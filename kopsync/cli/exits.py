@@ -46,6 +46,8 @@ def exit_code(exc: BaseException) -> int:
     """The class of ``exc`` as an exit code."""
     if isinstance(exc, KeyboardInterrupt):
         return INTERRUPTED
+    if _credentials_refused(exc):
+        return USAGE  # give the right --nkey or --creds: retrying as is cannot help
     if isinstance(exc, _REFUSED):
         return REFUSED
     if isinstance(exc, _TRANSIENT):
@@ -79,6 +81,12 @@ def _database_unreachable(exc: BaseException) -> bool:
     """A SQLAlchemy OperationalError (without importing SQLAlchemy into a device's command)."""
     sa_exc = sys.modules.get("sqlalchemy.exc")
     return sa_exc is not None and isinstance(exc, sa_exc.OperationalError)
+
+
+def _credentials_refused(exc: BaseException) -> bool:
+    """The NATS server refused our credentials (looked up only if the transport was loaded)."""
+    link = sys.modules.get("sync_core.transport.link")
+    return link is not None and isinstance(exc, link.AuthRefused)
 
 
 def report(exc: BaseException) -> NoReturn:

@@ -95,6 +95,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
     seeds: dict[str, Path] = {}
 
     seeds["central"] = root / "central.nk"
+    assert CliRunner().invoke(cli, ["central", "migrate", "--db", db_url]).exit_code == 0
     admin("central-user", "--auth", str(auth), "--out", str(seeds["central"]))
     for device_id, coop_id in DEVICES.items():
         out = root / device_id

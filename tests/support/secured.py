@@ -71,7 +71,10 @@ def central_user(auth: AuthConfig, seed_file: Path) -> Path:
 
 
 def add_device(auth: AuthConfig, coop_id: str, device_id: str, out: Path, db_url: str) -> Path:
-    """``kopsync admin device add``: a device directory in ``out``, registered; its seed file."""
+    """``kopsync admin device add``: a device directory in ``out``, registered (the store is
+    migrated first, as an operator does once); its seed file."""
+    migrated = CliRunner().invoke(cli, ["central", "migrate", "--db", db_url])
+    assert migrated.exit_code == 0, migrated.output
     doc = admin("device", "add", "--coop", coop_id, "--device", device_id, "--out", str(out),
                 "--db", db_url, "--auth", str(auth.users))  # fmt: skip
     return Path(doc["seed_file"])
