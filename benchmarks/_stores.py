@@ -8,17 +8,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from central_projector.migrations.state import upgrade
 from central_projector.projection.projector import Projector
 from central_projector.record.dbengine import make_engine
 from central_projector.record.tables import events
-from central_projector.record.tables import metadata as store_metadata
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def store_engine(url: str) -> sa.Engine:
     engine = make_engine(url)
-    store_metadata.create_all(engine)
+    upgrade(engine)
     return engine
 
 
