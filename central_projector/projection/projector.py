@@ -62,6 +62,7 @@ from central_projector.projection.steps import NAME as NAME
 from central_projector.record.dbengine import (
     BUSY_TIMEOUT_S,
     CONNECTION_PRAGMAS,
+    connect_error,
     make_engine,
     pragma_statements,
     projection_pragmas,
@@ -70,7 +71,6 @@ from central_projector.record.dbengine import SQLITE_CACHE_KIB as SQLITE_CACHE_K
 from central_projector.record.dbengine import SQLITE_MMAP_BYTES as SQLITE_MMAP_BYTES
 from central_projector.record.meta import ensure_pseudonym_key
 from central_projector.record.tables import events
-from sync_core.errors import StoreError
 
 DEFAULT_BATCH = 5000
 
@@ -165,7 +165,8 @@ class Projector:
             require_current(self.engine, create=create)
             self.pseudonym_key = ensure_pseudonym_key(self.engine)
         except sa.exc.OperationalError as exc:
-            raise StoreError(f"cannot open the central store at {url}: {exc.orig}") from exc
+            self.engine.dispose()
+            raise connect_error(url, exc) from exc
 
     def close(self) -> None:
         if self._writer is not None:

@@ -16,14 +16,14 @@ import structlog
 from central_projector.ingest import upload as ingest
 from central_projector.ingest.verdict import IngestResult
 from central_projector.migrations.state import require_current
-from central_projector.record.dbengine import make_engine
+from central_projector.record.dbengine import connect_error, make_engine
 from central_projector.record.meta import PSEUDONYM_KEY, ensure_meta
 from central_projector.record.rows import canonical_item, event_row
+from central_projector.record.status import device_status
 from central_projector.record.tables import (
     central_meta,
     devices,
     events,
-    gaps,
     outbox,
     quarantine,
 )
@@ -72,7 +72,7 @@ class CentralStore:
             require_current(self.engine, create=create)
         except sa.exc.OperationalError as exc:
             self.engine.dispose()
-            raise StoreError(f"cannot open the central store at {url}: {exc.orig}") from exc
+            raise connect_error(url, exc) from exc
         except StoreError:
             self.engine.dispose()
             raise
@@ -373,37 +373,7 @@ class CentralStore:
     def device_status(self) -> list[dict[str, Any]]:
         """One row per device: committed seq, last seen, gaps, held, quarantined, skew."""
         with self._read.connect() as conn:
-            held: dict[str, int] = {
-                r[0]: int(r[1])
-                for r in conn.execute(
-                    sa.select(events.c.device_id, sa.func.count())
-                    .where(events.c.status == "held")
-                    .group_by(events.c.device_id)
-                )
-            }
-            gap_count: dict[str, int] = {
-                r[0]: int(r[1])
-                for r in conn.execute(
-                    sa.select(gaps.c.device_id, sa.func.count())
-                    .where(gaps.c.status != "filled")
-                    .group_by(gaps.c.device_id)
-                )
-            }
-            rows = conn.execute(sa.select(devices).order_by(devices.c.coop_id, devices.c.device_id))
-            return [
-                {
-                    "device_id": r.device_id,
-                    "coop_id": r.coop_id,
-                    "committed_seq": int(r.committed_seq),
-                    "last_seen": r.last_seen,
-                    "gaps": int(gap_count.get(r.device_id, 0)),
-                    "held": int(held.get(r.device_id, 0)),
-                    "quarantined": int(r.quarantined),
-                    "duplicates": int(r.duplicates),
-                    "clock_skew": int(r.clock_skew),
-                }
-                for r in rows
-            ]
+            return device_status(conn)
 
 
 def _ranges(seqs: list[int]) -> tuple[tuple[int, int], ...]:

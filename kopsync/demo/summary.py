@@ -12,9 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from central_projector.projection.projector import Projector
-from central_projector.projection.readmodels import queries
-from central_projector.record.store import CentralStore
+from central_projector.reporting.reader import CentralReader
 from edge_agent.app.agent import EdgeAgent
 from kopsync.demo.scenario import Plan
 from kopsync.devnats import nats_server_binary
@@ -28,11 +26,10 @@ def collect(
     work: Path,
     partner_streams: dict[str, int],
 ) -> dict[str, Any]:
-    with CentralStore(db) as store:
-        committed = {r["device_id"]: int(r["committed_seq"] or 0) for r in store.device_status()}
-    with Projector(db) as projector, projector.engine.connect() as conn:
-        items = [i for i in queries.conflicts(conn) if i["kind"]]
-        aid = {c.coop_id: queries.show_coop(conn, c.coop_id)["aid"] for c in plan.cooperatives}
+    with CentralReader(db) as reader:
+        committed = {r["device_id"]: int(r["committed_seq"] or 0) for r in reader.device_status()}
+        items = [i for i in reader.conflicts() if i["kind"]]
+        aid = {c.coop_id: reader.show_coop(c.coop_id)["aid"] for c in plan.cooperatives}
     coops = []
     for c in plan.cooperatives:
         devices = []

@@ -314,8 +314,10 @@ def device_add(registration: Path, db_url: str, as_json: bool) -> None:
 @friendly
 def status(db_url: str, as_json: bool) -> None:
     """One row per device: committed seq, last seen, gaps, held, quarantined."""
-    with CentralStore(db_url, create=False) as store:
-        rows = store.device_status()
+    from central_projector.reporting.reader import CentralReader
+
+    with CentralReader(db_url) as reader:
+        rows = reader.device_status()
     if as_json:
         emit_json(rows)
         return
@@ -334,10 +336,10 @@ def status(db_url: str, as_json: bool) -> None:
 @friendly
 def verify(db_url: str, as_json: bool) -> None:
     """Re-check every stored event's signature, hash and chain; name every bad row."""
-    from central_projector.record.verify import verify_store
+    from central_projector.reporting.reader import CentralReader
 
-    with CentralStore(db_url, create=False) as store:
-        report = verify_store(store.engine, store.issuer_id)
+    with CentralReader(db_url) as reader:
+        report = reader.verify()
     if as_json:
         emit_json(
             {

@@ -7,9 +7,10 @@ store that is not at this code's revision and name this command.
 from __future__ import annotations
 
 import click
+import sqlalchemy as sa
 
 from central_projector.migrations import state
-from central_projector.record.dbengine import make_engine
+from central_projector.record.dbengine import connect_error, make_engine
 from kopsync.cli.common import emit_json, friendly, json_option
 from sync_core.errors import StoreNotMigrated
 
@@ -43,6 +44,8 @@ def migrate(db_url: str, check: bool, as_json: bool) -> None:
             before, after = found, found
         else:
             before, after = state.upgrade(engine)
+    except sa.exc.OperationalError as exc:
+        raise connect_error(db_url, exc) from exc
     finally:
         engine.dispose()
     if as_json:

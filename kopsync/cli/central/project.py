@@ -25,10 +25,10 @@ from central_projector.projection.projector import (
     SQLITE_MMAP_BYTES,
     Projector,
 )
-from central_projector.projection.readmodels import queries
 from central_projector.projection.resolve import resolve_conflict
 from central_projector.projection.steps import RunResult
 from central_projector.record.store import DEFAULT_URL, CentralStore
+from central_projector.reporting.reader import CentralReader
 from kopsync.cli.common import (
     configure_logging,
     creds_option,
@@ -41,7 +41,6 @@ from kopsync.cli.common import (
 )
 from kopsync.connection import TlsFlags, nats_connection
 from sync_core import subjects
-from sync_core.errors import UsageError
 from sync_core.ids import check_coop_id
 from sync_core.localtime import check_date
 from sync_core.transport import ConnectOptions, connected
@@ -269,13 +268,8 @@ def show_coop(coop_id: str, as_of: str | None, db_url: str, as_json: bool) -> No
     check_coop_id(coop_id)
     if as_of is not None:
         check_date(as_of, "--as-of")
-    with Projector(db_url, create=False) as projector, projector.engine.connect() as conn:
-        if not queries.coop_exists(conn, coop_id):
-            raise UsageError(
-                f"no events of cooperative {coop_id} are projected; check the id, "
-                "or run `kopsync central project --once` first"
-            )
-        view = queries.show_coop(conn, coop_id, as_of)
+    with CentralReader(db_url) as reader:
+        view = reader.show_coop(coop_id, as_of)
     if as_json:
         emit_json(view)
         return
@@ -341,8 +335,8 @@ def conflicts_cmd(db_url: str, open_only: bool, coop_id: str | None, as_json: bo
     """The conflict queue: every active item of BRIEF §5 and every decision."""
     if coop_id is not None:
         check_coop_id(coop_id)
-    with Projector(db_url, create=False) as projector, projector.engine.connect() as conn:
-        items = queries.conflicts(conn, coop_id=coop_id, open_only=open_only)
+    with CentralReader(db_url) as reader:
+        items = reader.conflicts(coop_id, open_only)
     if as_json:
         emit_json(items)
         return
