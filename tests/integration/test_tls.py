@@ -192,6 +192,7 @@ def test_central_and_partner_commands_refuse_a_wrong_ca_with_one_line(
     """`central issue --nats` and `partner tail` pinning another CA: one line each, exit 2."""
     other = make_pki(tmp_path / "other")
     url, ca = tls_nats_server.url, str(other.ca)
+    assert _kopsync("central", "migrate", "--db", f"sqlite:///{tmp_path}/c.db").returncode == 0
     issue = _kopsync("central", "issue", "CardBlocked", "--coop", COOP_A, "--aggregate", "K-1",
                      "--json", '{"reason": "hilang"}', "--db", f"sqlite:///{tmp_path}/c.db",
                      "--nats", url, "--tls-ca", ca)  # fmt: skip
