@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from central_projector.migrations.declared import METADATA
+from central_projector.migrations.declared import METADATA, compare_type
 from central_projector.migrations.state import VERSION_TABLE
 
 config = context.config
@@ -28,6 +28,7 @@ def _run(connection: sa.Connection) -> None:
         target_metadata=METADATA,
         version_table=VERSION_TABLE,
         include_name=_ours,
+        compare_type=compare_type,
         # SQLite cannot ALTER most things in place; batch mode copies the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
     )

@@ -15,7 +15,7 @@ from alembic.migration import MigrationContext
 
 from central_projector.console.operators import metadata as operators_metadata
 from central_projector.migrations import state
-from central_projector.migrations.declared import METADATA
+from central_projector.migrations.declared import METADATA, compare_type
 from central_projector.projection.projector import Projector
 from central_projector.record.dbengine import make_engine
 from central_projector.record.leases import metadata as leases_metadata
@@ -28,7 +28,7 @@ from sync_core.errors import StoreNotFound, StoreNotMigrated
 def _diff(engine: sa.Engine) -> list[object]:
     """Differences between the migrated database and every declared central table."""
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn)
+        context = MigrationContext.configure(conn, opts={"compare_type": compare_type})
         diff = compare_metadata(context, METADATA)  # type: ignore[arg-type]
     return [d for d in diff if state.VERSION_TABLE not in repr(d)]
 
