@@ -33,6 +33,10 @@ from central_projector.ingest.verdict import (
 from sync_core.envelope import Envelope
 
 RUN_PAGE = 512  # rows asked for at once when a commit walks past what was read
+# A seq further than this beyond the committed one is refused, not held: no device has that
+# many events in flight (it sends from its committed seq on, a few batches at a time), and
+# held far enough ahead an event would wait for a gap no device can ever fill.
+MAX_SEQ_JUMP = 100_000
 
 
 def first_read(device: Device, checked: tuple[Checked | Refused, ...]) -> Missing:
@@ -125,6 +129,12 @@ class _Sequence:
 
     def take(self, checked: Checked) -> Verdict:
         env, raw = checked.env, checked.raw
+        if env.seq > self.committed_seq + MAX_SEQ_JUMP:
+            detail = (
+                f"seq {env.seq} is more than {MAX_SEQ_JUMP:,} beyond the committed seq "
+                f"{self.committed_seq}"
+            )
+            return self.refuse(Refused("seq_jump", detail, env.seq, raw))
         existing = self.row(env.seq)
         if existing is not None:
             if existing.hash == env.hash:

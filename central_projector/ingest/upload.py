@@ -246,6 +246,18 @@ def release_expired_gaps(conn: sa.Connection, now_ms: int, timeout_ms: int) -> i
         )
     ]
     plan = time_out(expired, held)
+    for b in plan.broken:
+        conn.execute(sa.delete(events).where(events.c.id == b.id))
+        conn.execute(
+            sa.insert(outbox), [_quarantine(conn, b.refused, b.device_id, b.subject, now_ms)]
+        )
+        conn.execute(sa.insert(gaps).values(device_id=b.device_id, from_seq=b.gap.from_seq,
+                     to_seq=b.gap.to_seq, detected_at=now_ms, status="open"))  # fmt: skip
+        conn.execute(
+            sa.update(devices)
+            .where(devices.c.device_id == b.device_id)
+            .values(quarantined=devices.c.quarantined + 1)
+        )
     if plan.applied:
         conn.execute(
             sa.update(events)

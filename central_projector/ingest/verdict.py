@@ -16,8 +16,11 @@ per envelope in the order of the upload:
 - ``seq == committed_seq + 1`` and linking → committed, then held successors that link are
   released in order (the first held one that does not link is quarantined ``broken_chain``).
 - ``seq > committed_seq + 1`` → held behind a gap, the missing range noted once (released
-  when it fills, or applied with flag ``GAP`` after the gap timeout: :mod:`.gaps`).
-- HLC more than 24 h ahead of receipt → flagged ``CLOCK_SKEW`` (and counted for the device).
+  when it fills, or applied with flag ``GAP`` after the gap timeout: :mod:`.gaps`, which
+  still checks the held events' links to each other); beyond ``committed_seq + 100,000`` →
+  ``seq_jump``.
+- HLC more than 24 h ahead of receipt → flagged ``CLOCK_SKEW`` (and counted for the device),
+  and ordered as of its receipt (:func:`central_projector.record.rows.event_row`).
 
 An upload refusing more than 16 events is quarantined whole as one ``garbage_batch`` record
 (:func:`.checks.bounded`); a device over its quarantine budget is not processed at all

@@ -14,7 +14,17 @@ from sync_core.envelope import Envelope
 
 
 def event_row(env: Envelope, status: str, flags: str, received_at: int) -> dict[str, Any]:
-    """The ``events`` row of ``env`` (``status`` committed or held, ``flags`` space-separated)."""
+    """The ``events`` row of ``env`` (``status`` committed or held, ``flags`` space-separated).
+
+    The row's ``hlc_wall``/``hlc_counter`` are the order every projection folds by. An event
+    flagged ``CLOCK_SKEW`` (stamped more than 24 h after its receipt) is ordered as of its
+    receipt, ``(received_at, 0)``, and a device's order among its own by seq: a device clock in
+    the year 2100 would otherwise win every last-writer-wins until 2100. Its envelope (and so
+    its signature and what partners receive) keeps the clock it was signed with.
+    """
+    wall, counter = env.hlc.wall, env.hlc.counter
+    if "CLOCK_SKEW" in flags.split():
+        wall, counter = received_at, 0
     return {
         "device_id": env.device_id,
         "seq": env.seq,
@@ -23,8 +33,8 @@ def event_row(env: Envelope, status: str, flags: str, received_at: int) -> dict[
         "type": env.type,
         "version": env.version,
         "aggregate_id": env.aggregate_id,
-        "hlc_wall": env.hlc.wall,
-        "hlc_counter": env.hlc.counter,
+        "hlc_wall": wall,
+        "hlc_counter": counter,
         "prev_hash": env.prev_hash,
         "hash": env.hash,
         "envelope": env.encode(),

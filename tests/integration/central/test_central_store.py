@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from central_projector.record.store import CentralStore
+from central_projector.record.tables import events
 from edge_agent.app.agent import EdgeAgent
 from sync_core import subjects
 from sync_core.batch import encode_batch
@@ -294,9 +296,33 @@ class CentralStoreContract:
         agent = _agent(tmp_path, n=1)
         store.register_device(COOP, "pos-1", agent.public_key)
         wall = Envelope.decode(_raw(agent)[0]).hlc.wall
-        res = _up(store, agent, _raw(agent), now=wall - 25 * 3600 * 1000)
+        received = wall - 25 * 3600 * 1000
+        res = _up(store, agent, _raw(agent), now=received)
         assert res.committed == 1
         assert store.device_status()[0]["clock_skew"] == 1
+        with store.engine.connect() as conn:  # ordered as of its receipt, flagged
+            row = conn.execute(sa.select(events.c.hlc_wall, events.c.hlc_counter, events.c.flags))
+            assert tuple(row.one()) == (received, 0, "CLOCK_SKEW")
+
+    def test_a_gap_timeout_checks_the_held_events_chain(self, store, tmp_path):
+        """Held events released by the gap timeout must link to each other: a forged one is
+        quarantined and removed, a gap is noted at its seq, its successors stay held."""
+        agent = _agent(tmp_path, n=6)
+        store.register_device(COOP, "pos-1", agent.public_key)
+        raw = _raw(agent)
+        forged = _forge(agent, agent.key, seq=5, prev_hash=b"\x05" * 32)
+        _up(store, agent, raw[:1])
+        _up(store, agent, [raw[3], forged, raw[5]])
+        assert store.release_expired_gaps(NOW + 60_000, timeout_ms=60_000) == 1
+        assert [s for s, _ in store.committed("pos-1")] == [1, 4]
+        assert [(q["reason"], q["seq"]) for q in store.quarantined("pos-1")] == [
+            ("broken_chain", 5)
+        ]
+        status = store.device_status()[0]
+        assert (status["held"], status["gaps"], status["quarantined"]) == (1, 2, 1)  # 2-3, 5
+        late = _up(store, agent, raw[1:5], now=NOW + 70_000)
+        assert late.committed_seq == 6
+        assert [b for _, b in store.committed("pos-1")] == raw
 
     def test_issue_chains_signs_and_queues_for_the_downlink(self, store):
         """Central-issued events are signed by the central key, chained, and queued per coop."""

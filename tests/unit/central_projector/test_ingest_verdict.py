@@ -27,6 +27,7 @@ from central_projector.ingest.verdict import (
     Release,
     Remove,
 )
+from central_projector.record.rows import event_row
 from sync_core import subjects
 from sync_core.batch import encode_batch
 from sync_core.envelope import Envelope, seal
@@ -308,6 +309,51 @@ def test_a_gap_timeout_applies_each_device_held_events_once_flagged_gap() -> Non
         (12, "CLOCK_SKEW GAP", True),
     ]
     assert plan.timed_out == (1, 2)
+
+
+def test_held_events_after_a_timed_out_gap_must_link_to_each_other() -> None:
+    """Only the first held event after the hole goes unchecked: a held event that directly
+    follows another but does not link to it is quarantined broken_chain and removed, a gap is
+    noted at its seq, and the held events after it stay held."""
+    forged_6 = _event(6, b"\x66" * 32, price=1)
+    held = [
+        HeldEvent(11, DEVICE, CHAIN[4], ""),
+        HeldEvent(12, DEVICE, forged_6, ""),
+        HeldEvent(13, DEVICE, CHAIN[6], ""),
+    ]
+    plan = time_out([ExpiredGap(1, DEVICE)], held)
+    assert [a.id for a in plan.applied] == [11]
+    [broken] = plan.broken
+    assert (broken.id, broken.refused.reason, broken.refused.seq) == (12, "broken_chain", 6)
+    assert (broken.gap.from_seq, broken.gap.to_seq, broken.refused.data) == (6, 6, forged_6)
+    assert broken.subject == subjects.upload(COOP, DEVICE)
+    assert plan.timed_out == (1,)
+
+
+def test_a_seq_far_beyond_the_committed_one_is_refused_not_held() -> None:
+    """A validly signed event 100,001 seqs ahead (or at 2**62) is quarantined seq_jump; one
+    100,000 ahead is held as before."""
+    record = Record()
+    far, farther = _event(100_000, b"\x01" * 32), _event(2**62, b"\x02" * 32, price=1)
+    d = _upload(record, [_event(100_001, b"\x03" * 32), farther, far])
+    assert [getattr(v, "reason", type(v).__name__) for v in d.verdicts] == [
+        "seq_jump",
+        "seq_jump",
+        "Held",
+    ]
+    assert d.refused[1].detail == f"seq {2**62} is more than 100,000 beyond the committed seq 0"
+
+
+def test_a_skewed_event_is_ordered_as_of_its_receipt() -> None:
+    """An event flagged CLOCK_SKEW keeps its signed clock in its envelope, but its row orders
+    it at its receipt (counter 0); an unflagged event's row keeps its clock."""
+    skewed = Envelope.decode(_event(1, GENESIS_HASH, wall=NOW + 100 * 365 * 86_400_000))
+    row = event_row(skewed, "committed", "CLOCK_SKEW", NOW)
+    assert (row["hlc_wall"], row["hlc_counter"]) == (NOW, 0)
+    assert Envelope.decode(row["envelope"]).hlc == skewed.hlc
+    honest = Envelope.decode(CHAIN[0])
+    row = event_row(honest, "committed", "", NOW)
+    assert (row["hlc_wall"], row["hlc_counter"]) == (honest.hlc.wall, honest.hlc.counter)
 
 
 PURE = ("checks", "gaps", "known", "sequence", "verdict")
