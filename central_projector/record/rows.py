@@ -22,9 +22,7 @@ def event_row(env: Envelope, status: str, flags: str, received_at: int) -> dict[
     the year 2100 would otherwise win every last-writer-wins until 2100. Its envelope (and so
     its signature and what partners receive) keeps the clock it was signed with.
     """
-    wall, counter = env.hlc.wall, env.hlc.counter
-    if "CLOCK_SKEW" in flags.split():
-        wall, counter = received_at, 0
+    wall, counter = order_clock(env.hlc.wall, env.hlc.counter, flags, received_at)
     return {
         "device_id": env.device_id,
         "seq": env.seq,
@@ -42,6 +40,14 @@ def event_row(env: Envelope, status: str, flags: str, received_at: int) -> dict[
         "status": status,
         "flags": flags,
     }
+
+
+def order_clock(wall: int, counter: int, flags: str, received_at: int) -> tuple[int, int]:
+    """The clock an event is ordered by: its own, or ``(received_at, 0)`` if it was flagged
+    ``CLOCK_SKEW`` on arrival (see :func:`event_row`)."""
+    if "CLOCK_SKEW" in flags.split():
+        return received_at, 0
+    return wall, counter
 
 
 def canonical_item(env: Envelope, *, gap: bool = False) -> dict[str, Any]:

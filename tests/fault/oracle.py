@@ -6,7 +6,8 @@ union of the edge logs exactly (byte for byte; no key missing, none twice, none 
 the read models the projector wrote must equal a from-scratch pure fold
 (``central_projector.projection.folds``) of the oracle's events. Only what the central assigns on
 arrival is taken from its rows for that fold: the receipt time and the receipt flags
-(``CLOCK_SKEW``, ``GAP``), which are properties of the delivery, not of the event.
+(``CLOCK_SKEW``, ``GAP``), which are properties of the delivery, not of the event, and with
+them the order of a ``CLOCK_SKEW`` event (as of its receipt: ``rows.order_clock``).
 
 ``excluded`` names edge rows that were corrupted on purpose: they must *not* be committed
 (never propagated), and they are left out of the expected record.
@@ -24,6 +25,7 @@ from support.projection import project, snapshot
 from support.projector_db import sql_snapshot
 
 from central_projector.projection.folds import Event
+from central_projector.record.rows import order_clock
 from central_projector.record.tables import events
 from edge_agent.app.agent import EdgeAgent
 from schemas import REGISTRY
@@ -123,13 +125,15 @@ def check(engine: sa.Engine, oracle: dict[Key, bytes], excluded: Iterable[Key] =
 def _event(data: bytes, row: Any) -> Event:
     env = Envelope.decode(data)
     _, payload = REGISTRY.upcast(env.type, env.version, env.payload)
+    received, flags = int(row[4]), str(row[5] or "")
+    wall, counter = order_clock(env.hlc.wall, env.hlc.counter, flags, received)
     return Event(
-        (env.hlc.wall, env.hlc.counter, env.device_id, env.seq),
+        (wall, counter, env.device_id, env.seq),
         env.event_id,
         env.coop_id,
         env.type,
         env.aggregate_id,
         payload,
-        int(row[4]),
-        str(row[5] or ""),
+        received,
+        flags,
     )
