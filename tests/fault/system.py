@@ -26,6 +26,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from support.nats import NatsServer
+from support.projector_db import pin_pseudonym_key
 
 from central_projector.ingest.streams import GIB
 from central_projector.projection.projector import NAME
@@ -198,6 +199,9 @@ class System:
         """Start everything; devices are made (or opened from ``device_dirs``) and registered."""
         await asyncio.to_thread(self.nats.start)
         self.store = CentralStore(self.db_url)
+        # The oracle folds in memory: the projector must name a person's conflicts with the
+        # same pseudonym key (each store otherwise makes its own).
+        pin_pseudonym_key(self.store.engine)
         logs = self.root / "logs"
         logs.mkdir(exist_ok=True)
         ingest = [KOPSYNC, "central", "ingest", "--nats", self.nats.url, "--db", self.db_url]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -268,7 +269,10 @@ class CentralStoreContract:
         agent = _agent(tmp_path, n=1)
         store.register_device(COOP, "pos-1", agent.public_key)
         data = encode_batch(COOP, "pos-1", [b""] * 500_000)
+        started = time.monotonic()
         res = store.process_upload(subjects.upload(COOP, "pos-1"), data, NOW)
+        print(f"500,000 empty events: {len(data)} bytes, ingested in "
+              f"{time.monotonic() - started:.3f} s")  # fmt: skip
         assert [r for r, _ in res.quarantined] == ["oversize"]
         [row] = store.quarantined("pos-1")
         assert "500000 events" in row["detail"]

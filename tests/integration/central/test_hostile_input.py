@@ -98,6 +98,9 @@ async def test_poison_uploads_leave_a_good_device_syncing(
             rows = store.quarantined(attacker.device_id)
             assert len(rows) <= 100 + took + 30
             assert {r["reason"] for r in rows} == {"undecodable", "over_budget"}
+            skipped = service.stats.over_budget
+            print(f"poison: the good device synced in {took:.1f} s behind 1,030 poison uploads; "
+                  f"{len(rows)} quarantine rows, {skipped} over budget")  # fmt: skip
     finally:
         store.close()
         attacker.close()
@@ -221,8 +224,10 @@ async def test_a_flood_of_garbage_costs_bounded_store_and_the_others_sync(
             junk = [encode_batch(COOP_A, attacker.device_id, [POISON] * 40)] * 3000
             flood = asyncio.create_task(publish_all(nats_server.url, subject, [bomb, *junk]))
             record(good, 5)
+            good_started = time.monotonic()
             report = await replicator(good, nats_server.url).sync_once(30)
             assert report.complete and report.confirmed_seq == 10
+            good_took = time.monotonic() - good_started
             await flood
             await eventually(lambda: service.stats.messages >= 1002, 60, "the flood taken")
             took = time.monotonic() - started
@@ -231,8 +236,12 @@ async def test_a_flood_of_garbage_costs_bounded_store_and_the_others_sync(
             assert rows[0]["reason"] == "oversize" and "500000 events" in rows[0]["detail"]
             assert {r["reason"] for r in rows[1:]} == {"garbage_batch", "over_budget"}
             await eventually(lambda: not store.outbox(1), 30, "outbox published")
-            assert _stored_bytes(db) - size < 1024 * 1024
+            grown = _stored_bytes(db) - size
+            assert grown < 1024 * 1024
             assert service.stats.over_budget > 0
+            print(f"flood: the good device synced in {good_took:.1f} s during the flood; "
+                  f"{service.stats.messages - 1} attacker uploads taken in {took:.1f} s, "
+                  f"{len(rows)} quarantine rows, store grew {grown:,} bytes")  # fmt: skip
     finally:
         store.close()
         attacker.close()
