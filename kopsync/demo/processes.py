@@ -110,7 +110,9 @@ class Services:
         raise UsageError(f"nats-server did not listen on {self.url} within {timeout_s:g} s")
 
     def start_kopsync(self, name: str, *args: str) -> None:
-        self._spawn(name, [sys.executable, "-m", "kopsync", *args])
+        # -P: the current directory is not on the child's path, so a folder there named like
+        # one of our packages (schemas/, say) cannot shadow it.
+        self._spawn(name, [sys.executable, "-P", "-m", "kopsync", *args])
 
     def check_alive(self) -> None:
         """Fail with the log's name if a service died (instead of waiting for its timeout)."""

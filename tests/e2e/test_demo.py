@@ -25,9 +25,12 @@ SMALL = ["--cooperatives", "4", "--events", "60"]
 STAGED_PEOPLE = {"Rusdiansyah", "6472021503850007", "081350441276", "Yohana Lisda", "Jumiati"}
 
 
-def run_demo(kopsync: list[str], work: Path, *extra: str, timeout: float = 240) -> dict[str, Any]:
+def run_demo(
+    kopsync: list[str], work: Path, *extra: str, timeout: float = 240, cwd: Path | None = None
+) -> dict[str, Any]:
     out = subprocess.run(
         [*kopsync, "demo", *SMALL, "--dir", str(work), "--json", *extra],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -189,3 +192,14 @@ def test_demo_refuses_a_directory_in_use_with_one_line(tmp_path: Path) -> None:
         f"error: --dir {tmp_path} is not an empty directory; give a new or empty one"
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["central.db"]
+
+
+def test_demo_runs_in_a_directory_with_folders_named_like_our_packages(tmp_path: Path) -> None:
+    """Folders ``schemas/`` and ``sync_core/`` in the current directory shadow nothing: the
+    demo's child processes are started so the current directory is not on their path."""
+    for name in ("schemas", "sync_core", "central_projector"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(f"raise ImportError('{name}: shadowed')\n")
+    kopsync = str(Path(sys.executable).with_name("kopsync"))
+    summary = run_demo([kopsync], tmp_path / "run", cwd=tmp_path)
+    assert summary["totals"]["committed"] == summary["totals"]["recorded"] > 0

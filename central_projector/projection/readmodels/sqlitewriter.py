@@ -59,7 +59,8 @@ class WriterProcess:
 
     def __init__(self, path: str, pragmas: list[str], timeout_s: float) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", __name__, path, str(timeout_s), *pragmas],
+            # -P: the current directory cannot shadow a package of ours in the child
+            [sys.executable, "-P", "-m", __name__, path, str(timeout_s), *pragmas],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
