@@ -144,6 +144,43 @@ def metrics_option(func: F) -> F:
     )(func)
 
 
+LOG_FORMATS = ("json", "console")
+
+
+def log_format_option(default: str | None) -> Callable[[F], F]:
+    """``--log-format json|console`` ($KOPSYNC_LOG_FORMAT) on a service; the command gets
+    ``log_format`` (``default`` when not given; None lets the command choose). The flags it
+    replaces, ``--log-json`` and ``--log-console``, still work, hidden."""
+    shown = default or "json with --json, else console"
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(
+            *args: Any, log_format: str | None, log_json: bool, log_console: bool, **kwargs: Any
+        ) -> Any:
+            legacy = "json" if log_json else "console" if log_console else None
+            return func(*args, log_format=log_format or legacy or default, **kwargs)
+
+        options = [
+            click.option("--log-json", "log_json", is_flag=True, hidden=True),
+            click.option("--log-console", "log_console", is_flag=True, hidden=True),
+            click.option(
+                "--log-format",
+                type=click.Choice(LOG_FORMATS),
+                envvar="KOPSYNC_LOG_FORMAT",
+                default=None,
+                help=f"Log lines as JSON (for a service manager or a collector) or readable "
+                f"($KOPSYNC_LOG_FORMAT; default {shown}).",
+            ),
+        ]
+        decorated: Any = wrapper
+        for option in options:
+            decorated = option(decorated)
+        return decorated  # type: ignore[no-any-return]
+
+    return decorate
+
+
 def configure_logging(*, as_json: bool, level: int = logging.INFO) -> None:
     """Once per process: JSON lines for services, readable lines for people, on stderr."""
     import structlog  # here, not at the top: it loads rich, which a teller command never needs

@@ -31,6 +31,7 @@ from kopsync.cli.common import (
     emit_json,
     friendly,
     json_option,
+    log_format_option,
     metrics_option,
     nkey_option,
     stop_on_signals,
@@ -63,7 +64,7 @@ def partner() -> None:
 @nkey_option("The central's")
 @tls_options
 @metrics_option
-@click.option("--log-console", is_flag=True, help="Readable logs instead of JSON lines.")
+@log_format_option("json")
 @friendly
 def fanout(
     nats_url: str,
@@ -72,11 +73,11 @@ def fanout(
     nkey: str | None,
     tls: TlsFlags,
     metrics_listen: str | None,
-    log_console: bool,
+    log_format: str,
 ) -> None:
     """Feed every partner's stream from KOP_EVENTS (until SIGINT/SIGTERM)."""
     config = load(config_path)
-    configure_logging(as_json=not log_console)
+    configure_logging(as_json=log_format == "json")
     connection = nats_connection(
         nats_url, "kopsync-partner-fanout", credentials=credentials, nkey=nkey, tls=tls
     )

@@ -277,7 +277,7 @@ async def test_edge_run_replicates_continuously_and_stops_cleanly_on_ctrl_c(
         async with running_central(store, nats_server.url):
             proc = await asyncio.create_subprocess_exec(
                 str(kopsync), "edge", "run", "--nats", nats_server.url,
-                "--data", str(agent.data_dir), "--log-json",
+                "--data", str(agent.data_dir), "--log-format", "json",
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
             try:

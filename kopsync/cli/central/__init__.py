@@ -28,6 +28,7 @@ from kopsync.cli.common import (
     emit_json,
     friendly,
     json_option,
+    log_format_option,
     metrics_option,
     parse_json_object,
     stop_on_signals,
@@ -140,7 +141,7 @@ def central() -> None:
 @worker_id_option
 @lease_ttl_option
 @metrics_option
-@click.option("--log-console", is_flag=True, help="Readable logs instead of JSON lines.")
+@log_format_option("json")
 @friendly
 def ingest(
     nats_url: str,
@@ -160,10 +161,10 @@ def ingest(
     worker_id: str | None,
     lease_ttl: float,
     metrics_listen: str | None,
-    log_console: bool,
+    log_format: str,
 ) -> None:
     """Run the ingest service (until SIGINT/SIGTERM): uploads, hello, outbox, gap timeouts."""
-    configure_logging(as_json=not log_console)
+    configure_logging(as_json=log_format == "json")
     settings = StreamSettings.from_env(
         dedup_window_s=dedup_window,
         budget_bytes=js_budget,

@@ -15,7 +15,13 @@ from central_projector.record.dbengine import make_engine
 from central_projector.reporting.reader import read_engine
 from kopsync.cli.central.project import db_option
 from kopsync.cli.central.report import silent_days_option
-from kopsync.cli.common import configure_logging, emit_json, friendly, json_option
+from kopsync.cli.common import (
+    configure_logging,
+    emit_json,
+    friendly,
+    json_option,
+    log_format_option,
+)
 from kopsync.probes import parse_listen
 from sync_core.errors import UsageError
 
@@ -63,7 +69,7 @@ def read_secret(path: Path | None) -> str:
     help="Serve a computed roll-up again for this long (the page says when it was computed); "
     "0 computes every page.",
 )
-@click.option("--log-console", is_flag=True, help="Readable logs instead of JSON lines.")
+@log_format_option("json")
 @friendly
 def console(
     db_url: str,
@@ -72,7 +78,7 @@ def console(
     secure_cookies: bool,
     silent_days: int,
     cache_seconds: float,
-    log_console: bool,
+    log_format: str,
 ) -> None:
     """Serve the operator console: province → regency → cooperative, sync health,
     the conflict queue with its resolve form, replay status, exports, /metrics.
@@ -83,7 +89,7 @@ def console(
 
     from central_projector.console.app import ConsoleSettings, create_app
 
-    configure_logging(as_json=not log_console)
+    configure_logging(as_json=log_format == "json")
     host, port = parse_listen(listen)
     read_engine(db_url).dispose()  # the store must exist: the console never creates one
     settings = ConsoleSettings(

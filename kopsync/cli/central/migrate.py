@@ -54,8 +54,10 @@ def migrate(db_url: str, check: bool, as_json: bool) -> None:
         click.echo(f"the central store is at revision {after.revision}, this kopsync's")
     elif not check and before.revision == after.revision:
         click.echo(f"already at revision {after.revision}: nothing to do")
+    elif not check and before.empty:
+        click.echo(f"made a new central store at revision {after.revision}")
     elif not check:
-        was = "a new store" if before.empty else f"revision {before.revision or 'none (adopted)'}"
-        click.echo(f"migrated the central store from {was} to revision {after.revision}")
+        was = before.revision or "none (made by an older kopsync: adopted)"
+        click.echo(f"migrated the central store from revision {was} to {after.revision}")
     if not after.current:
         raise StoreNotMigrated(state.not_migrated_message(engine.url, after))

@@ -35,6 +35,7 @@ from kopsync.cli.common import (
     emit_json,
     friendly,
     json_option,
+    log_format_option,
     metrics_option,
     nkey_option,
     tls_options,
@@ -103,6 +104,7 @@ db_option = click.option(
 )
 @metrics_option
 @json_option
+@log_format_option(None)
 @friendly
 def project(
     db_url: str,
@@ -118,13 +120,14 @@ def project(
     sqlite_mmap_mib: int,
     metrics_listen: str | None,
     as_json: bool,
+    log_format: str | None,
 ) -> None:
     """Fold committed events into the read models, exactly once.
 
     With --once, project what is committed now and exit; without, keep following the
     store (woken by the canonical stream when --nats is given).
     """
-    configure_logging(as_json=as_json)
+    configure_logging(as_json=(log_format or ("json" if as_json else "console")) == "json")
     with Projector(
         db_url,
         batch_size=batch_size,

@@ -18,6 +18,7 @@ from kopsync.cli.common import (
     emit_json,
     friendly,
     json_option,
+    log_format_option,
     metrics_option,
 )
 from sync_core.errors import UsageError
@@ -62,6 +63,7 @@ from sync_core.errors import UsageError
 @click.option("--once", is_flag=True, help="One round: claim, project what is committed, exit.")
 @metrics_option
 @json_option
+@log_format_option(None)
 @friendly
 def project_worker(
     db_url: str,
@@ -75,9 +77,10 @@ def project_worker(
     once: bool,
     metrics_listen: str | None,
     as_json: bool,
+    log_format: str | None,
 ) -> None:
     """Project the stages this worker holds a lease on, taking over those of dead workers."""
-    configure_logging(as_json=as_json)
+    configure_logging(as_json=(log_format or ("json" if as_json else "console")) == "json")
     wid = worker_name(worker_id)
     chosen = [s.strip() for s in stages.split(",") if s.strip()] if stages else None
     if chosen is not None:

@@ -27,6 +27,7 @@ from kopsync.cli.common import (
     emit_json,
     friendly,
     json_option,
+    log_format_option,
     stop_on_signals,
 )
 from sync_core.errors import StoreTampered, UsageError
@@ -117,11 +118,11 @@ async def together(jobs: list[Coroutine[Any, Any, None]], stop: asyncio.Event) -
 @click.command("serve")
 @http_option(DEFAULT_HTTP)
 @data_option
-@click.option("--log-json", is_flag=True, help="JSON log lines (for a service manager).")
+@log_format_option("console")
 @friendly
-def serve_command(http: str, data_dir: Path, log_json: bool) -> None:
+def serve_command(http: str, data_dir: Path, log_format: str) -> None:
     """Serve the counter's API and teller page until Ctrl-C, without syncing."""
-    configure_logging(as_json=log_json, level=logging.INFO)
+    configure_logging(as_json=log_format == "json", level=logging.INFO)
     with EdgeAgent(data_dir) as agent:
         say_if_untrusted(agent, "meanwhile the API answers 503 store_not_trusted")
         api = prepare_api(agent, http)

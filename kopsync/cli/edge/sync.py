@@ -28,6 +28,7 @@ from kopsync.cli.common import (
     emit_json,
     friendly,
     json_option,
+    log_format_option,
     metrics_option,
     stop_on_signals,
     tls_options,
@@ -126,7 +127,7 @@ def _describe(r: SyncReport) -> None:
 @http_option(None)
 @data_option
 @metrics_option
-@click.option("--log-json", is_flag=True, help="JSON log lines (for a service manager).")
+@log_format_option("console")
 @friendly
 def run_command(
     nats_url: str,
@@ -136,7 +137,7 @@ def run_command(
     http: str | None,
     data_dir: Path,
     metrics_listen: str | None,
-    log_json: bool,
+    log_format: str,
 ) -> None:
     """Replicate continuously until Ctrl-C: reconnects by itself, syncs as events are recorded.
 
@@ -148,7 +149,7 @@ def run_command(
             "/metrics, /healthz and /readyz; drop --metrics-listen (or unset "
             "$KOPSYNC_METRICS_LISTEN) and scrape the API's address"
         )
-    configure_logging(as_json=log_json, level=logging.INFO)
+    configure_logging(as_json=log_format == "json", level=logging.INFO)
     with EdgeAgent(data_dir) as agent:
         say_if_untrusted(agent, "meanwhile it syncs only what is signed and records nothing")
         api = None if http is None else prepare_api(agent, http)

@@ -150,7 +150,7 @@ def test_migrate_check_and_a_service_on_an_unmigrated_store(tmp_path: Path) -> N
     assert not (tmp_path / "c.db").exists()
     made = _kopsync("central", "migrate", "--db", url, cwd=tmp_path)
     assert made.returncode == 0, made.stderr
-    assert "to revision" in made.stdout
+    assert "at revision" in made.stdout
     assert _kopsync("central", "migrate", "--check", "--db", url, cwd=tmp_path).returncode == 0
     engine = make_engine(url)
     with engine.begin() as conn:
