@@ -236,7 +236,8 @@ class System:
                 link = LinkEmulator("127.0.0.1", self.nats.port)
                 await link.start()
                 url = link.url
-            cmd = [KOPSYNC, "edge", "run", "--nats", url, "--data", str(data), "--log-format", "json"]
+            cmd = [KOPSYNC, "edge", "run", "--nats", url, "--data", str(data)]
+            cmd += ["--log-format", "json"]
             self.devices.append(
                 Device(data, coop, dev, Proc(dev, cmd, logs / f"{dev}.log", self.env), link)
             )
