@@ -1,4 +1,4 @@
-"""Versioned definitions of every kopsync domain event (BRIEF §4)."""
+"""Versioned definitions of every kopsync domain event."""
 
 from schemas.catalog import CATALOG, EventSchema
 from schemas.fields import Field

@@ -1,4 +1,4 @@
-"""The domain event catalog of BRIEF §4: every event of all eight areas.
+"""The domain event catalog of every event of all eight areas.
 
 ``origin`` says who may record an event: ``edge`` (a cooperative's device,
 offline) or ``central`` (the province, delivered over the downlink). The

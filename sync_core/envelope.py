@@ -1,4 +1,4 @@
-"""The envelope every kopsync event travels in (BRIEF §3).
+"""The envelope every kopsync event travels in.
 
 An envelope is verifiable anywhere: ``sig`` is the device's Ed25519 signature
 over the canonical encoding of every other field, and ``prev_hash`` is the

@@ -26,7 +26,7 @@ async def publish_items(
 
     Only the prefix counts as done, so a failed item is published again together with those
     after it (de-duplicated by their ``Nats-Msg-Id``) and the stream keeps the outbox order
-    as far as it can. Consumers order by content (BRIEF §3), never by stream position.
+    as far as it can. Consumers order by content, never by stream position.
     """
     slots = asyncio.Semaphore(in_flight)
 

@@ -1,7 +1,7 @@
 """A partner's view of a verified event: no NIK, KK number, name or phone number in clear.
 
 Pure functions; the fan-out decides with them, then publishes. What happens to a payload field
-follows its ``pii`` mark in ``schemas/`` (UU PDP No. 27/2022, BRIEF §3):
+follows its ``pii`` mark in ``schemas/`` (UU PDP No. 27/2022):
 
 ==============================  ==========================================================
 ``nik``, ``kk``                 ``"hmac:" + hex(HMAC-SHA256(partner key, "{kind}:{value}"))``

@@ -3,7 +3,7 @@
 The central sends beneficiaries, cards, blocks, entitlements and redemption allowances
 over the downlink; they are facts here and are only folded into views.
 
-Rules for a redemption (BRIEF §4), in the order they are checked:
+Rules for a redemption, in the order they are checked:
 - the entitlement is known on this device (``unknown_entitlement``: sync first);
 - the card presented is the entitlement's card (``wrong_card``) and is not blocked
   (``card_blocked``);

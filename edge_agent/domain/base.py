@@ -1,7 +1,7 @@
 """The shape of the edge's local rules: pure functions over small per-entity views.
 
 The edge is the only writer of its own aggregates, so it can enforce local
-rules before it records (BRIEF §4). Each event type has a :class:`Rule`:
+rules before it records. Each event type has a :class:`Rule`:
 
 - ``keys(ev)``: the view keys it reads and writes (e.g. ``"savings:ACC1"``);
 - ``more_keys(views, ev)``: keys that can only be known from the views loaded for

@@ -171,7 +171,7 @@ def refuse_negative_stock(
     """Refuse taking ``lines`` from ``location`` if any sku would go below zero.
 
     An operator may override with a reason; the event then records that reason and
-    the central flags the negative on-hand (BRIEF §5: stock is never a reason to
+    the central flags the negative on-hand (stock is never a reason to
     reject a sale that already happened).
     """
     if override:

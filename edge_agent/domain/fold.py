@@ -37,7 +37,7 @@ def apply_event(
 
 
 def in_total_order(streams: Iterable[Iterable[Envelope]]) -> Iterator[Envelope]:
-    """The events of ``streams`` merged by the total order (BRIEF §3).
+    """The events of ``streams`` merged by the total order.
 
     Each stream must already be in that order (one device's or issuer's events by seq
     are: its clock only moves forward); the merge holds one event per stream in memory.

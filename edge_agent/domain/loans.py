@@ -1,6 +1,6 @@
 """Loans: application, approval, disbursement, repayment, and write-off by the province.
 
-Rules (BRIEF §4):
+Rules:
 - A loan id is applied for once (``duplicate_loan``), by a member registered on this
   device (``unknown_member``) who has not resigned (``member_resigned``); every later
   event needs the loan known on this device (``unknown_loan``): no repayment on an
@@ -10,7 +10,7 @@ Rules (BRIEF §4):
   possibly in several parts, and never more than the approved principal minus what was
   already paid out (``over_disbursement``).
 - A repayment is accepted in any state, WRITTEN_OFF included: after a write-off it is a
-  recovery (BRIEF §5) and is counted as such too.
+  recovery and is counted as such too.
 - A repayment reversal names an earlier repayment of this loan with the same amount
   (``unknown_repayment``), not reversed before (``already_reversed``).
 - ``LoanWrittenOff`` (central) sets the state WRITTEN_OFF and records the amount.

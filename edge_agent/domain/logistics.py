@@ -1,6 +1,6 @@
 """Logistics: shipments of goods between stock locations and cooperatives.
 
-Rules (BRIEF §4):
+Rules:
 - A shipment id is dispatched once from this device (``duplicate_shipment``).
 - Dispatching takes the goods out of stock at ``origin``, with the same rule as a sale:
   no negative stock unless the operator overrides with a reason (``negative_stock``,

@@ -1,11 +1,11 @@
 """Membership: who belongs to the cooperative, as this device knows it.
 
-Rules (BRIEF §4):
+Rules:
 - A member id is registered once on this device (``duplicate_member``), and a NIK
   belongs to one member on this device (``duplicate_nik``, naming the member who has it).
   A NIK once bound to a member stays reserved on this device even if that member's NIK
   is later corrected: the old binding cannot be found from the event alone, and the
-  central resolves same-NIK registrations across devices anyway (BRIEF §5).
+  central resolves same-NIK registrations across devices anyway.
 - Approving, changing the profile of, or resigning a member requires the member to be
   registered on this device (``unknown_member``) and not resigned (``member_resigned``).
 - ``MembersMerged`` (central) marks each alias member known here with ``alias_of``;

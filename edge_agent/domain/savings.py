@@ -1,6 +1,6 @@
 """Savings: accounts (POKOK, WAJIB, SUKARELA) and the money moved in and out of them.
 
-Rules (BRIEF §4):
+Rules:
 - An account is opened once (``duplicate_account``), for a member registered on this
   device (``unknown_member``) who has not resigned (``member_resigned``); deposits,
   withdrawals and reversals need an account opened on this device (``unknown_account``).

@@ -1,6 +1,6 @@
 """Shop and stock: prices, sales at the counter, goods in and out, quotas.
 
-Rules (BRIEF §4):
+Rules:
 - A sale id is recorded once (``duplicate_sale``); its payments add up to Σ qty × unit
   price of its lines (``payment_mismatch``).
 - A sale naming a member needs the member registered on this device (``unknown_member``);

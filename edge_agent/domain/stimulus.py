@@ -2,7 +2,7 @@
 
 Rules: none refuse. Allocations and tranches come from the central; a utilisation or a
 revolving repayment recorded here is money that has already moved, a fact the edge must
-not block (BRIEF §3: facts are never rejected). Even a utilisation of a fund this device
+not block (facts are never rejected). Even a utilisation of a fund this device
 has not heard of yet is recorded: the allocation may simply not have reached it over the
 downlink, and the central reconciles and flags any overspend. The edge only keeps totals
 so the teller can see what is left.

@@ -13,7 +13,7 @@ from schemas.registry import REGISTRY
 
 @click.group()
 def schemas() -> None:
-    """The versioned event catalog (BRIEF §4)."""
+    """The versioned event catalog."""
 
 
 @schemas.command("list")

@@ -1,4 +1,4 @@
-"""The cooperatives of the demo: real places of Central and East Kalimantan (BRIEF §7).
+"""The cooperatives of the demo: real places of Central and East Kalimantan.
 
 Province and regency codes are the Ministry of Home Affairs codes. The three East Kalimantan
 cooperatives are the programme's own (two national mock-ups and Berau's shared one); the Central

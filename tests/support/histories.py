@@ -1,4 +1,4 @@
-"""Hypothesis strategies for multi-device histories that hit every conflict case of BRIEF §5.
+"""Hypothesis strategies for multi-device histories that hit every conflict case.
 
 A history is a list of :class:`central_projector.projection.folds.Event`: a few central facts
 (entitlements, cards, an allowance, a stimulus fund, a write-off) and, per device, a run
@@ -312,7 +312,7 @@ _edge_actions: st.SearchStrategy[Action] = st.one_of(
 )
 
 
-# The cases of BRIEF §5 are drawn more often than the rest.
+# The conflict cases are drawn more often than the rest.
 _hot: st.SearchStrategy[Action] = st.one_of(
     st.builds(
         _register,

@@ -1,6 +1,6 @@
 """Aid (KHBS): entitlements, redemptions, allowances, cards and reimbursement claims.
 
-Conflict rules (BRIEF §5):
+Conflict rules:
 - Same entitlement redeemed at two offline counters (or cooperatives): the redemption
   with the smallest total-order key wins; the others are DUPLICATE, kept, and their
   value is *value at risk*. Every redemption is a reimbursement claim of the cooperative

@@ -1,6 +1,6 @@
 """Conflict items: detected by the area folds, closed by ``ConflictResolved``.
 
-Rules (BRIEF §3, §5):
+Rules:
 - Facts are never rejected: a conflict is *derived* from the events, so the set of
   items is a pure function of the set of events. An item is active while its
   condition holds (a void can clear a double redemption, a receipt a negative stock).

@@ -1,6 +1,6 @@
 """Logistics: shipments between stock locations and cooperatives, and discrepancies.
 
-Conflict rules (BRIEF §5): every figure is a sum or a set, so arrival order does not
+Conflict rules: every figure is a sum or a set, so arrival order does not
 matter. Dispatching takes the goods out of stock at the dispatching cooperative's
 origin; each receipt adds them at the receiving cooperative's location (a shipment may
 arrive in parts, or before its dispatch reaches the central). A discrepancy is a fact

@@ -1,6 +1,6 @@
 """Membership: members, their profiles, and people registered more than once.
 
-Conflict rules (BRIEF §5):
+Conflict rules:
 - Concurrent profile edits: last-writer-wins *per field* by total order (the
   registration is the first write of every field it carries); different fields merge.
   Every competing value is kept. Edits of NIK, name or KK made on two or more devices

@@ -1,6 +1,6 @@
 """Savings: balance per account (and so per member and product).
 
-Conflict rules (BRIEF §5): money is conserved and commutative. The balance is
+Conflict rules: money is conserved and commutative. The balance is
 Σ deposits − Σ withdrawals − Σ reversed deposits + Σ reversed withdrawals, whatever
 the order; the account's member and product come from its opening (the first
 opening by total order if, oddly, there are several). Balances are never merged

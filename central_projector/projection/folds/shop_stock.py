@@ -1,6 +1,6 @@
 """Shop and stock: sales per day and sku, stock on hand per location, prices, quotas.
 
-Conflict rules (BRIEF §5):
+Conflict rules:
 - A sale is never rejected. Stock is the sum of its movements (receipts, sales, voids,
   adjustments, shipments out and in), which commutes.
 - A count fixes the on-hand by an implied adjustment: on hand = the quantity of the

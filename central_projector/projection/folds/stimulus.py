@@ -1,6 +1,6 @@
 """Stimulus fund: allocated, disbursed, utilised, repaid, and the revolving balance.
 
-Conflict rules (BRIEF §5): sums, so any order gives the same totals. The revolving
+Conflict rules: sums, so any order gives the same totals. The revolving
 balance is disbursed − utilised + repaid; a negative balance (a utilisation recorded
 offline before the tranche that pays for it reached the device) is shown as it is,
 never refused: the fact happened, the province reconciles.

@@ -1,6 +1,6 @@
 """Sync health: per device and per cooperative, from every event the central committed.
 
-Conflict rules (BRIEF §5):
+Conflict rules:
 - Device clock wrong: the order stays by HLC; the central store flags an event whose
   HLC is more than 24 h ahead of its receipt (CLOCK_SKEW). Here: CLOCK_SKEW per device,
   with the flagged seqs.

@@ -3,7 +3,7 @@
 Partition key. Most rows belong to one cooperative (members, savings, loans, sales,
 stock, prices, quotas, funds, devices, the cooperative's health): their events all carry
 that cooperative's ``coop_id``, so hashing the cooperative splits them cleanly. The
-conflict rules that cross cooperatives (BRIEF §5) are about *shared* aggregates: the same
+conflict rules that cross cooperatives are about *shared* aggregates: the same
 entitlement redeemed at two cooperatives, a KHBS card or an allowance overspent from
 several, a shipment dispatched by one and received by another, the same NIK registered
 at two cooperatives. Their rows (``card``,

@@ -8,7 +8,7 @@ A refusal is a generator bug and ends the run with :class:`SimulationError`.
 
 Shared pool. Devices of one cooperative given the same seed draw people, KHBS cards,
 entitlements and goods from one pool derived from (coop_id, seed), never from the device
-id. Run on two devices of a coop, that yields the cross-device cases of BRIEF §5: the
+id. Run on two devices of a coop, that yields the cross-device conflict cases: the
 same NIK registered on both (under different member ids, sometimes spelt differently),
 the same entitlement redeemed on both, the same field of the same founding member edited
 on both, and stock sold below zero with an override reason. Ids minted on a device

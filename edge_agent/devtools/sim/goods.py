@@ -21,7 +21,7 @@ class GoodsActions(DeviceBase):
             have = self.stock(MAIN, sku)
             if have < qty:
                 # The first shortage of a run, and a few later ones, are sold anyway: the
-                # goods are on the shelf but their receipt is not recorded yet (BRIEF §5).
+                # goods are on the shelf but their receipt is not recorded yet.
                 if not self.s.overridden or r.random() < 0.04:
                     override = "barang sudah di rak, penerimaan belum dicatat"
                 elif have <= 0:

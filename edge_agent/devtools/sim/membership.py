@@ -50,7 +50,7 @@ class MembershipActions(DeviceBase):
     def edit_profile(self) -> bool:
         r = self.rng
         founders = [self.pool.founder_id(f) for f in range(FOUNDERS)]
-        if not self.s.founder_edited:  # every device edits this phone first: BRIEF §5
+        if not self.s.founder_edited:  # every device edits this phone first
             member, name = founders[0], "phone"
         else:
             member = r.choice(

@@ -1,7 +1,7 @@
 """The shared pool: people, KHBS cards, entitlements and goods of one (coop, seed).
 
 Devices of a cooperative given the same seed draw from one pool, never from their device
-id, which yields the cross-device cases of BRIEF §5 (see :mod:`edge_agent.devtools.sim`).
+id, which yields the cross-device conflict cases (see :mod:`edge_agent.devtools.sim`).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class Pool:
         return f"M-{self.tag}-F{f + 1:02d}"
 
     def walks_in_twice(self, i: int) -> bool:
-        """This person registers at every counter of the coop (same NIK twice, BRIEF §5)."""
+        """This person registers at every counter of the coop (same NIK twice)."""
         return i == 0 or coin("dup", self.tag, i) < 0.03
 
     def registers_at(self, counter: int, i: int) -> bool:
@@ -137,7 +137,7 @@ class Pool:
         return {e.id: e.index for e in self.entitlements}
 
     def redeemed_twice(self, e: Entitlement) -> bool:
-        """This family redeems at every counter (same entitlement twice, BRIEF §5)."""
+        """This family redeems at every counter (same entitlement twice)."""
         return e.index == 0 or coin("double", self.tag, e.index) < 0.02
 
     def redeems_at(self, counter: int, e: Entitlement) -> bool:

@@ -335,7 +335,7 @@ def _print_coop(v: dict[str, Any]) -> None:
 @json_option
 @friendly
 def conflicts_cmd(db_url: str, open_only: bool, coop_id: str | None, as_json: bool) -> None:
-    """The conflict queue: every active item of BRIEF §5 and every decision."""
+    """The conflict queue: every active item of the conflict rules and every decision."""
     if coop_id is not None:
         check_coop_id(coop_id)
     with CentralReader(db_url) as reader:

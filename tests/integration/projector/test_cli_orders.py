@@ -28,7 +28,7 @@ CHUNK = 40
 
 @pytest.fixture(scope="module")
 def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Two counters of one cooperative, same seed: the cross-device cases of BRIEF §5."""
+    """Two counters of one cooperative, same seed: the cross-device conflict cases."""
     root = tmp_path_factory.mktemp("edge")
     out: dict[str, Any] = {"reference": reference_events(Pool(COOP, SEED))}
     for name in ("kasir-1", "kasir-2"):

@@ -1,4 +1,4 @@
-"""Properties of the pure projection (BRIEF §5): order, duplicates, batching, conservation."""
+"""Properties of the pure projection: order, duplicates, batching, conservation."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Each conflict rule of BRIEF §5 on a small, hand-written history."""
+"""Each conflict rule on a small, hand-written history."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ from sync_core.errors import ChainBroken, DecodeError, SignatureInvalid
 from sync_core.hlc import Hlc
 from sync_core.signing import DeviceKey, digest
 
-# The wire contract of BRIEF §3, spelled out here so a change to it is a visible test change.
+# The wire contract, spelled out here so a change to it is a visible test change.
 FIELDS = (
     "event_id",
     "coop_id",
