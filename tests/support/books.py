@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from central_projector.projection.folds import Event
 from support import histories as H
+from support import ratbooks
 
 LOANS = ("L1", "L2")
 DAYS = ("2026-01-05", "2026-02-01", "2026-02-20", "2026-04-01", "2026-07-15", "2026-12-31",
@@ -247,7 +248,8 @@ def books_histories(
 ) -> list[Event]:
     """The province's reference data and write-offs, then two or three counters working
     after it reached them (their hybrid clocks are past it), on the parts of the books
-    named: ``loans``, ``wallet``."""
+    named: ``loans``, ``wallet``, ``rat`` (goods and savings; a counter may work a day
+    earlier, in the year before)."""
     facts: list[Action] = []
     actions: list[st.SearchStrategy[Action]] = []
     if "wallet" in parts:
@@ -259,6 +261,8 @@ def books_histories(
                 day = draw(st.sampled_from(DAYS[2:6]))
                 facts.append(("LoanWrittenOff", loan, {"amount": 777_000, "written_off_on": day}))
         actions.append(loan_actions)
+    if "rat" in parts:
+        actions.append(ratbooks.rat_actions)
     events = H.central_events(facts, [H.T0 + i for i in range(len(facts))])
     for device, coop in H.DEVICES[: draw(st.integers(2, 3))]:
         first: tuple[Action, ...] = ()
@@ -272,7 +276,8 @@ def books_histories(
                 ("LoanDisbursed", loan, {"amount": 1_000_000, "disbursed_on": DAYS[0]}),
             )
         run = draw(H.device_runs(device, coop, max_per_device, st.one_of(*actions), first))
-        events += [e._replace(key=(e.key[0] + 1000, *e.key[1:])) for e in run]
+        shift = 1000 - (ratbooks.DAY_MS if "rat" in parts and draw(st.booleans()) else 0)
+        events += [e._replace(key=(e.key[0] + shift, *e.key[1:])) for e in run]
     return sorted(H.link_references(events, draw), key=lambda e: e.key)
 
 

@@ -91,10 +91,12 @@ def _edge(coop: str) -> list[tuple[str, str, dict[str, Any]]]:
         ("LoanRepaymentReceived", f"L-{coop}",
          {"amount": 112_000, "paid_on": "2026-02-01", "receipt_no": "KW2"}),
         ("StockReceived", "BERAS-5KG", {"sku": "BERAS-5KG", "qty": 2, "location": "main",
-                                        "supplier": "Bulog", "doc_no": "DO-1"}),
+                                        "supplier": "Bulog", "doc_no": "DO-1",
+                                        "unit_cost": 60_000}),
         ("SaleRecorded", f"SL-{coop}",
          {"lines": [{"sku": "BERAS-5KG", "qty": 1, "unit_price": 72_500}],
-          "payments": [{"method": "cash", "amount": 72_500}], "location": "main"}),
+          "payments": [{"method": "cash", "amount": 72_500}], "location": "main",
+          "member_id": f"M-{coop}"}),
     ]  # fmt: skip
     if coop in (BAPINANG, KALAMPANGAN):
         actions.append(

@@ -7,12 +7,16 @@ opening by total order if, oddly, there are several). Balances are never merged
 across aliases of one person (a NIK duplicate keeps its own accounts).
 
 Row ``savings`` (coop, account_id) = ``{member_id, product, opened_on, open_okey,
-deposits, withdrawals, reversed_deposits, reversed_withdrawals, balance, movements}``.
+deposits, withdrawals, reversed_deposits, reversed_withdrawals, balance, movements,
+by_year}``; ``by_year`` is the net movement per year of the cooperative's local day of
+each movement (savings events carry no business date), so the balance at the end of a
+fiscal year is the sum of its years up to it (the RAT's jasa modal).
 """
 
 from __future__ import annotations
 
 from central_projector.projection.folds.base import Event, Handler, Row, State
+from sync_core.localtime import local_day
 
 
 def _account(state: State, ev: Event) -> tuple[Row, tuple[str, str]]:
@@ -32,6 +36,7 @@ def _account(state: State, ev: Event) -> tuple[Row, tuple[str, str]]:
             "reversed_withdrawals": 0,
             "balance": 0,
             "movements": 0,
+            "by_year": {},
         }
     return row, key
 
@@ -56,11 +61,17 @@ def opened(state: State, ev: Event) -> None:
     _finish(state, row, key)
 
 
-def _adds(column: str) -> Handler:
+def _by_year(row: Row, ev: Event, delta: int) -> None:
+    year = local_day(ev.key[0], ev.coop_id)[:4]
+    row["by_year"][year] = row["by_year"].get(year, 0) + delta
+
+
+def _adds(column: str, sign: int) -> Handler:
     def handler(state: State, ev: Event) -> None:
         row, key = _account(state, ev)
         row[column] += ev.payload["amount"]
         row["movements"] += 1
+        _by_year(row, ev, sign * ev.payload["amount"])
         _finish(state, row, key)
 
     return handler
@@ -68,15 +79,17 @@ def _adds(column: str) -> Handler:
 
 def reversed_(state: State, ev: Event) -> None:
     row, key = _account(state, ev)
-    column = "reversed_deposits" if ev.payload["kind"] == "DEPOSIT" else "reversed_withdrawals"
+    deposit = ev.payload["kind"] == "DEPOSIT"
+    column = "reversed_deposits" if deposit else "reversed_withdrawals"
     row[column] += ev.payload["amount"]
     row["movements"] += 1
+    _by_year(row, ev, -ev.payload["amount"] if deposit else ev.payload["amount"])
     _finish(state, row, key)
 
 
 HANDLERS = {
     "SavingsAccountOpened": opened,
-    "SavingsDeposited": _adds("deposits"),
-    "SavingsWithdrawn": _adds("withdrawals"),
+    "SavingsDeposited": _adds("deposits", +1),
+    "SavingsWithdrawn": _adds("withdrawals", -1),
     "SavingsTransactionReversed": reversed_,
 }

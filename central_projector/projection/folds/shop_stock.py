@@ -64,6 +64,8 @@ def _stock(state: State, key: tuple[str, str, str]) -> Row:
         "shipped_out": 0,
         "shipped_in": 0,
         "counts": 0,
+        "cost_qty": 0,
+        "cost_value": 0,
         "conflicts": {},
     }
 
@@ -127,6 +129,12 @@ def counted(state: State, ev: Event) -> None:
 
 def received(state: State, ev: Event) -> None:
     p = ev.payload
+    if p.get("unit_cost") is not None:  # what the goods cost, for the cost of goods sold
+        key = (ev.coop_id, p["location"], p["sku"])
+        row = _stock(state, key)
+        row["cost_qty"] += p["qty"]
+        row["cost_value"] += p["qty"] * p["unit_cost"]
+        state.put("stock", key, row)
     move(state, ev.coop_id, p["location"], p["sku"], ev.okey, p["qty"], "received")
 
 
@@ -152,6 +160,8 @@ def _sale(state: State, ev: Event) -> tuple[Row, tuple[str, str]]:
         "card_uid": None,
         "khbs": 0,
         "total": 0,
+        "member_id": None,
+        "credit": 0,
     }
     return row, key
 
@@ -201,6 +211,8 @@ def sale_recorded(state: State, ev: Event) -> None:
     row["total"] = sum(q * u for _, q, u in row["lines"])
     row["card_uid"] = p.get("card_uid")
     row["khbs"] = sum(x["amount"] for x in p["payments"] if x["method"] == "khbs")
+    row["member_id"] = p.get("member_id")  # the member's purchases: jasa usaha of the RAT
+    row["credit"] = sum(x["amount"] for x in p["payments"] if x["method"] == "member_credit")
     _goods(row, state, ev.okey, -1, "sold")
     live = row["void_okey"] is None
     if not live:

@@ -70,7 +70,7 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
         (
             ("member_id", S), ("product", S), ("opened_on", S), ("open_okey", J),
             ("deposits", B), ("withdrawals", B), ("reversed_deposits", B),
-            ("reversed_withdrawals", B), ("balance", B), ("movements", B),
+            ("reversed_withdrawals", B), ("balance", B), ("movements", B), ("by_year", J),
         ),
     ),
     "loan": (
@@ -90,7 +90,8 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
         ("coop_id", "sale_id"),
         (
             ("recorded", F), ("sale_okey", J), ("void_okey", J), ("day", S), ("location", S),
-            ("lines", J), ("card_uid", S), ("khbs", B), ("total", B),
+            ("lines", J), ("card_uid", S), ("khbs", B), ("total", B), ("member_id", S),
+            ("credit", B),
         ),
     ),
     "sales_day": (
@@ -105,7 +106,8 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
         (
             ("total", B), ("count_okey", J), ("count_qty", B), ("before", B), ("on_hand", B),
             ("received", B), ("sold", B), ("returned", B), ("adjusted", B),
-            ("shipped_out", B), ("shipped_in", B), ("counts", B), ("conflicts", J),
+            ("shipped_out", B), ("shipped_in", B), ("counts", B), ("cost_qty", B),
+            ("cost_value", B), ("conflicts", J),
         ),
     ),
     "price": (

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from central_projector.reporting import exports, ministry, rollups
+from central_projector.reporting import exports, ministry, rat, rollups
 from central_projector.reporting.formats import figure
 from central_projector.reporting.reader import reading
 from central_projector.reporting.regions import check_date, local_time, parse_region
@@ -161,6 +161,71 @@ def export(coop_id: str, as_of: str | None, fmt: str, out: Path | None, db_url: 
     for name, rows in tables.items():
         (out / f"{name}.csv").write_text(exports.to_csv(rows) if rows else "", encoding="utf-8")
     click.echo(f"wrote {len(tables)} tables to {out}")
+
+
+def _shares(values: tuple[str, ...]) -> dict[str, int]:
+    shares = dict(rat.DEFAULT_SHARES) if not values else {}
+    for value in values:
+        name, _, pct = value.partition("=")
+        if name not in rat.DEFAULT_SHARES or not pct.isdigit():
+            raise UsageError(
+                f"--share '{value}' is not NAME=PERCENT with NAME one of "
+                f"{', '.join(rat.DEFAULT_SHARES)}"
+            )
+        shares[name] = int(pct)
+    return rat.check_shares(shares)
+
+
+@report.command("rat")
+@click.option("--coop", "coop_id", required=True, help="The cooperative's id.")
+@click.option("--year", type=click.IntRange(2000, 2999), required=True, help="Fiscal year.")
+@click.option(
+    "--share",
+    "shares",
+    multiple=True,
+    metavar="NAME=PERCENT",
+    help="The statute's SHU shares (default: reserve=40 jasa_usaha=25 jasa_modal=20 "
+    "management=5 education=5 social=5); give all of them, adding up to 100.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The basis as JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="The members' participation as CSV.")
+@db_option
+@friendly
+def rat_report(
+    coop_id: str, year: int, shares: tuple[str, ...], as_json: bool, as_csv: bool, db_url: str
+) -> None:
+    """The RAT basis of one cooperative and fiscal year: revenue, cost of goods sold, margin,
+    interest income, expenses, SHU and its allocation, each member's participation."""
+    check_coop_id(coop_id)
+    statute = _shares(shares)
+    with reading(db_url) as conn:
+        basis = rat.coop_rat(conn, coop_id, year, statute)
+    if not basis["revenue"] and not basis["members"] and not basis["interest_income"]:
+        raise UsageError(
+            f"nothing of cooperative {coop_id} falls in {year}; check the id and year, "
+            "or run `kopsync central project --once` first"
+        )
+    if as_json:
+        emit_json(basis)
+    elif as_csv:
+        click.echo(exports.to_csv(basis["members"]), nl=False)
+    else:
+        click.echo(rat_table(basis))
+
+
+def rat_table(b: dict[str, Any]) -> str:
+    """The RAT basis as lines for people."""
+    lines = [f"RAT {b['year']} of cooperative {b['coop_id']}"]
+    for name in ("revenue", "cost_of_goods_sold", "gross_margin", "interest_income",
+                 "expenses_recorded", "shu"):  # fmt: skip
+        lines.append(f"  {name:<24} {figure('amount', b[name]):>18}")
+    if b["uncosted"]:
+        lines.append(f"  sold without a received cost: {', '.join(b['uncosted'])}")
+    lines.append("  SHU allocation:")
+    for name, amount in b["allocation"].items():
+        lines.append(f"    {name:<22} {b['shares'][name]:>3} %  {figure('amount', amount):>18}")
+    lines.append(f"  members taking part: {len(b['members'])}")
+    return "\n".join(lines)
 
 
 def register(group: click.Group) -> None:

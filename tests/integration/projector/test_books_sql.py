@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import books as B
 from support import histories as H
+from support import ratbooks
 from support.projector_db import deliver, wipe
 
 from central_projector.projection.folds import Event
@@ -13,6 +14,7 @@ from central_projector.projection.projector import Projector
 from central_projector.projection.readmodels import queries
 from central_projector.projection.readmodels.tables import TABLES, decode_row
 from central_projector.record.store import CentralStore
+from central_projector.reporting import rat
 
 # As many examples as the profile asks (200 in CI); one projector for all of them.
 EXAMPLES = settings(
@@ -64,6 +66,28 @@ def test_sql_books_conserve_loans_and_card_wallets(db_url: str) -> None:
         for row in cards:
             B.check_card(row, events, queue)
         assert {r["card_uid"] for r in cards} >= set(B.CARDS)
+
+    try:
+        check()
+    finally:
+        projector.close()
+
+
+def test_sql_rat_basis_equals_sums_over_the_events(db_url: str) -> None:
+    """On the SQL read models, for any delivery and batching, the RAT basis of every
+    cooperative and year equals sums over the events (`central report rat` reads it so)."""
+    projector = _projector(db_url)
+
+    @EXAMPLES
+    @given(events=B.books_histories(("loans", "rat")), data=st.data())
+    def check(events: list[Event], data: st.DataObject) -> None:
+        _project(projector, events, data)
+        loans = _rows(projector, "loan")
+        with projector.engine.connect() as conn:
+            for coop in {e.coop_id for e in events}:
+                mine = [r for r in loans if r["coop_id"] == coop]
+                for year in (2025, 2026):
+                    ratbooks.check_rat(rat.coop_rat(conn, coop, year), events, mine)
 
     try:
         check()

@@ -102,3 +102,30 @@ def test_a_missing_store_is_not_created(tmp_path: Path) -> None:
     code, _, err = _run("central", "report", "--region", "62", "--db", f"sqlite:///{db}")
     assert code != 0 and "no central store" in err
     assert not db.exists()
+
+
+def test_rat_basis_of_one_cooperative_in_every_format(store: str) -> None:
+    """`report rat`: Paser's 2026 sales Rp435.000 at Rp60.000 a sack, Rp12.000 of interest
+    (Rp10.000 due, Rp2.000 of the next instalment paid early), SHU Rp87.000 divided by the
+    statute; CSV of the members; one-line errors."""
+    args = ("central", "report", "rat", "--coop", P.PASER, "--year", "2026", "--db", store)
+    code, out, _ = _run(*args, "--json")
+    assert code == 0
+    b = json.loads(out)
+    assert (b["revenue"], b["cost_of_goods_sold"], b["interest_income"], b["shu"]) == (
+        435_000, 360_000, 12_000, 87_000
+    )  # fmt: skip
+    member = {"member_id": f"M-{P.PASER}", "purchases": 72_500, "savings": 1_234_567,
+              "jasa_usaha": 21_750, "jasa_modal": 17_400}  # fmt: skip
+    assert b["members"] == [member]
+    rows = list(csv.DictReader(io.StringIO(_run(*args, "--csv")[1])))
+    assert rows[0]["jasa_modal"] == "17400"
+    code, out, _ = _run(*args)
+    assert code == 0 and "Rp87.000" in out and "jasa_usaha" in out
+    shares = ("--share", "reserve=50", "--share", "jasa_usaha=50")
+    assert json.loads(_run(*args, *shares, "--json")[1])["allocation"]["jasa_usaha"] == 43_500
+    code, _, err = _run(*args, "--share", "reserve=90")
+    assert code != 0 and err.count("\n") == 1 and "100" in err
+    code, _, err = _run("central", "report", "rat", "--coop", "6401059999", "--year", "2026",
+                        "--db", store)  # fmt: skip
+    assert code != 0 and err.startswith("error:") and err.count("\n") == 1
