@@ -1,8 +1,8 @@
 """The RAT basis: a sale keeps its member and member credit, stock its received cost, a
 savings account its net movement per year. The read models are rebuilt from the events.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-05 11:00:00.000000
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 from central_projector.migrations.rebuild import restart_read_models
 
-revision = "0007"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
