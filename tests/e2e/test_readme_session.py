@@ -55,3 +55,23 @@ def test_the_readme_session_runs_as_written(tmp_path: Path) -> None:
     assert "Cooperative 6472021005" in out and "lempake-1" in out
     assert "Traceback" not in err
     assert processes_using(tmp_path) == []
+
+
+def test_human_output_has_local_times_plurals_and_no_raw_values(tmp_path: Path) -> None:
+    """Text output (edge status, central show coop and status) writes times as local ISO in
+    the cooperative's zone, agrees its plurals, and prints no dict and no epoch ms."""
+    script = "set -e\n" + "\n".join(session_blocks())
+    script = script.replace(f":{README_PORT}", f":{(port := _free_port())}")
+    script = script.replace(f"-p {README_PORT} ", f"-p {port} ")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KOPSYNC_")}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, text=True,
+                          capture_output=True, timeout=300, start_new_session=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "{'" not in out and "None" not in out
+    assert not re.search(r"\b1\d{12}\b", out), "an epoch-ms time in text output"
+    assert re.search(r"last_contact +never\n", out)  # the device has not synced yet
+    assert re.search(r"hlc +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d WITA, counter \d", out)
+    assert "over 1 day\n" in out and "1 member (1 registered)" in out
+    assert re.search(r"lempake-1 +4 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d WITA", out)

@@ -325,10 +325,18 @@ def status(db_url: str, as_json: bool) -> None:
     if not rows:
         click.echo("no devices registered (kopsync central device add DEVICE.json)")
         return
-    columns = ("coop_id", "device_id", "committed_seq", "last_seen", "gaps", "held", "quarantined")
-    click.echo("  ".join(f"{c:<14}" for c in columns))
+    from kopsync.cli.human import count, when
+
+    click.echo(
+        f"{'coop_id':<16} {'device_id':<16} {'committed_seq':>13}  {'last_seen':<24} "
+        f"{'gaps':>5} {'held':>6} {'quarantined':>11}"
+    )
     for r in rows:
-        click.echo("  ".join(f"{r.get(c)!s:<14}" for c in columns))
+        click.echo(
+            f"{r['coop_id']:<16} {r['device_id']:<16} {count(r['committed_seq']):>13}  "
+            f"{when(r['last_seen'], r['coop_id']):<24} {count(r['gaps']):>5} "
+            f"{count(r['held']):>6} {count(r['quarantined']):>11}"
+        )
 
 
 @central.command()
@@ -352,7 +360,11 @@ def verify(db_url: str, as_json: bool) -> None:
             }
         )  # fmt: skip
     elif report.ok:
-        click.echo(f"ok: {report.checked} events of {report.devices} devices verify")
+        from kopsync.cli.human import plural
+
+        click.echo(
+            f"ok: {plural(report.checked, 'event')} of {plural(report.devices, 'device')} verify"
+        )
     else:
         for b in report.bad:
             click.echo(f"BROKEN {b.device_id} seq {b.seq}: {b.reason}", err=True)

@@ -40,6 +40,7 @@ from kopsync.cli.common import (
     nkey_option,
     tls_options,
 )
+from kopsync.cli.human import count, counts, percent_bp, plural, rupiah
 from kopsync.connection import TlsFlags, nats_connection
 from sync_core import subjects
 from sync_core.ids import check_coop_id
@@ -279,52 +280,53 @@ def show_coop(coop_id: str, as_of: str | None, db_url: str, as_json: bool) -> No
     _print_coop(view)
 
 
-def _rp(amount: int) -> str:
-    sign = "-" if amount < 0 else ""
-    return f"{sign}Rp{abs(amount):,}".replace(",", ".")
-
-
 def _print_coop(v: dict[str, Any]) -> None:
     m, s, lo, aid = v["members"], v["savings"], v["loans"]["portfolio"], v["aid"]
     ent = aid["entitlements"]
     negative = [x for x in v["stock"] if x["negative"]]
     open_items = [c for c in v["conflicts"] if c["status"] == "OPEN"]
+    days = {x["day"] for x in v["sales"]}
+    by_product = ", ".join(f"{k} {rupiah(x)}" for k, x in s["by_product"].items())
     lines = [
-        f"Cooperative {v['coop_id']} — {v['events']} events, business date {v['as_of']}",
-        f"  members      {m['count']} {m['by_status']}, {m['aliases']} aliases, "
-        f"{m['nik_collisions']} NIK collisions",
-        f"  savings      {_rp(s['total'])} in {s['accounts']} accounts "
-        + ", ".join(f"{k} {_rp(x)}" for k, x in s["by_product"].items()),
-        f"  loans        {lo['loans']} loans on {lo['as_of']}, {lo['running']} running, "
-        f"principal outstanding {_rp(lo['outstanding_principal'])}, "
-        f"PAR30 {lo['par30_bp'] / 100:.2f} % ({_rp(lo['par30'])}), "
-        f"written off {_rp(lo['written_off'])}, recovered {_rp(lo['recovered'])}",
+        f"Cooperative {v['coop_id']}: {plural(v['events'], 'event')}, "
+        f"business date {v['as_of'] or lo['as_of']}",
+        f"  members      {plural(m['count'], 'member')} ({counts(m['by_status']) or 'none'}), "
+        f"{plural(m['aliases'], 'alias', 'aliases')}, "
+        f"{plural(m['nik_collisions'], 'NIK collision')}",
+        f"  savings      {rupiah(s['total'])} in {plural(s['accounts'], 'account')}"
+        + (f": {by_product}" if by_product else ""),
+        f"  loans        {plural(lo['loans'], 'loan')} on {lo['as_of']}, {count(lo['running'])} "
+        f"running, principal outstanding {rupiah(lo['outstanding_principal'])}, "
+        f"PAR30 {percent_bp(lo['par30_bp'])} ({rupiah(lo['par30'])}), "
+        f"written off {rupiah(lo['written_off'])}, recovered {rupiah(lo['recovered'])}",
         "               arrears "
-        + ", ".join(f"{k} {_rp(x)}" for k, x in lo["arrears_buckets"].items()),
-        f"  sales        {sum(x['amount'] for x in v['sales']):,} rupiah over "
-        f"{len({x['day'] for x in v['sales']})} days".replace(",", "."),
-        f"  stock        {len(v['stock'])} items, {len(negative)} below zero",
-        f"  aid          {ent['count']} entitlements, {ent['redeemed']} redeemed, "
-        f"{ent['with_duplicates']} redeemed twice (at risk {_rp(ent['value_at_risk'])}), "
-        f"{len(aid['cards']['overspent'])} cards overspent",
+        + ", ".join(f"{k} {rupiah(x)}" for k, x in lo["arrears_buckets"].items()),
+        f"  sales        {rupiah(sum(x['amount'] for x in v['sales']))} over "
+        f"{plural(len(days), 'day')}",
+        f"  stock        {plural(len(v['stock']), 'item')}, {count(len(negative))} below zero",
+        f"  aid          {plural(ent['count'], 'entitlement')}, {count(ent['redeemed'])} "
+        f"redeemed, {count(ent['with_duplicates'])} redeemed twice (at risk "
+        f"{rupiah(ent['value_at_risk'])}), "
+        f"{plural(len(aid['cards']['overspent']), 'card')} overspent",
     ]
     for f in v["stimulus"]:
         lines.append(
-            f"  fund {f['fund_id']}  allocated {_rp(f['allocated'])}, disbursed "
-            f"{_rp(f['disbursed'])}, utilised {_rp(f['utilised'])}, repaid {_rp(f['repaid'])}, "
-            f"balance {_rp(f['balance'])}"
+            f"  fund {f['fund_id']}  allocated {rupiah(f['allocated'])}, disbursed "
+            f"{rupiah(f['disbursed'])}, utilised {rupiah(f['utilised'])}, "
+            f"repaid {rupiah(f['repaid'])}, balance {rupiah(f['balance'])}"
         )
     lines.append(
-        f"  logistics    {len(v['logistics']['shipments'])} shipments, "
-        f"{v['logistics']['discrepancies']} discrepancies"
+        f"  logistics    {plural(len(v['logistics']['shipments']), 'shipment')}, "
+        f"{plural(v['logistics']['discrepancies'], 'discrepancy', 'discrepancies')}"
     )
     for d in v["sync_health"]["devices"]:
         r = v["sync_health"]["receipts"][d["device_id"]]
         lines.append(
-            f"  device {d['device_id']}  {d['events']} events up to seq {d['max_seq']}, "
-            f"lag {r['lag_ms'] / 1000:.0f} s, {d['gap_count']} GAP, {d['skew_count']} CLOCK_SKEW"
+            f"  device {d['device_id']}  {plural(d['events'], 'event')} up to seq "
+            f"{count(d['max_seq'])}, lag {plural(round(r['lag_ms'] / 1000), 'second')}, "
+            f"{count(d['gap_count'])} GAP, {count(d['skew_count'])} CLOCK_SKEW"
         )
-    lines.append(f"  conflicts    {len(open_items)} open of {len(v['conflicts'])}")
+    lines.append(f"  conflicts    {count(len(open_items))} open of {count(len(v['conflicts']))}")
     click.echo("\n".join(lines))
 
 

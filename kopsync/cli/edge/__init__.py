@@ -122,8 +122,17 @@ def status(data_dir: Path, as_json: bool) -> None:
     if as_json:
         emit_json(st)
     else:
-        for k, v in st.items():
-            click.echo(f"{k:<18} {v}")
+        from kopsync.cli.human import count, when
+
+        shown = dict(st)
+        coop = str(st.get("coop_id", ""))
+        if "last_contact" in shown:
+            shown["last_contact"] = when(st["last_contact"], coop)
+        if isinstance(st.get("hlc"), list | tuple) and len(st["hlc"]) == 2:
+            wall, counter = st["hlc"]
+            shown["hlc"] = f"{when(wall, coop)}, counter {counter}"
+        for k, v in shown.items():
+            click.echo(f"{k:<18} {count(v) if isinstance(v, int) else v}")
 
 
 # The teller commands (member, savings, loan, sale, …) and `simulate` live in their own module.
