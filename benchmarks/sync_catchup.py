@@ -119,6 +119,7 @@ class Config:
     max_in_flight: int
     seed: int
     timeout_s: float
+    tls: bool = False
 
 
 async def catch_up(cfg: Config, workdir: Path) -> dict[str, Any]:
@@ -132,16 +133,16 @@ async def catch_up(cfg: Config, workdir: Path) -> dict[str, Any]:
     assert profile.bandwidth_bps is not None
     cuts = CutSchedule(cfg.first_cut_s, cfg.cut_every_s, cfg.cut_for_s, seed=cfg.seed)
     try:
-        with NatsServer(workdir) as server:
+        with NatsServer(workdir, tls=cfg.tls) as server:
             async with (
                 LinkEmulator(HOST, server.port, profile) as link,
-                CentralProcess(server.url, store.url, workdir, JS_BUDGET) as central,
+                CentralProcess(server.url, store.url, workdir, JS_BUDGET, server.tls) as central,
             ):
-                monitor = UploadMonitor(server.url)
+                monitor = UploadMonitor(server.url, server.tls)
                 await monitor.start()
                 sampler = ByteSampler(link, interval_s=0.025)
                 settings = ReplicatorSettings(
-                    ConnectOptions.for_url(link.url),
+                    ConnectOptions.for_url(server.through(link), tls=server.tls),
                     batch_events=cfg.batch_events,
                     max_in_flight=cfg.max_in_flight,
                 )
@@ -169,7 +170,9 @@ async def catch_up(cfg: Config, workdir: Path) -> dict[str, Any]:
                     stop.set()
                     await asyncio.wait_for(run, 30)
                     await monitor.stop()
-                baseline = await json_baseline(link, server.url, log, cfg.json_sample)
+                baseline = await json_baseline(
+                    link, server.url, log, cfg.json_sample, server.tls, server.through(link)
+                )
             central_stats = central.final_stats()
         checks = compare(agent, store)
     finally:
@@ -211,6 +214,7 @@ async def catch_up(cfg: Config, workdir: Path) -> dict[str, Any]:
     return {
         "benchmark": "sync_catchup",
         "mode": cfg.mode,
+        "tls": cfg.tls,
         "events": cfg.events,
         "seconds": _r(window),
         "link_utilisation": _r(utilisation, 3),
@@ -282,6 +286,11 @@ def parse_args(argv: list[str] | None) -> tuple[Config, Path | None, Path | None
     p.add_argument("--batch-events", type=int, default=500, help="Replicator batch_events")
     p.add_argument("--max-in-flight", type=int, default=8, help="Replicator max_in_flight")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        help="the link encrypted as deployed (tls://, TLS first, a CA made for the run)",
+    )
     p.add_argument("--out", type=Path, help="also write the JSON here")
     p.add_argument("--keep", type=Path, help="work in this directory and keep it (logs, dbs)")
     a = p.parse_args(argv)
@@ -297,6 +306,7 @@ def parse_args(argv: list[str] | None) -> tuple[Config, Path | None, Path | None
         max_in_flight=a.max_in_flight,
         seed=a.seed,
         timeout_s=120.0 if quick else 3600.0,
+        tls=a.tls,
     )
     return cfg, a.out, a.keep
 
@@ -308,7 +318,8 @@ def summary(result: dict[str, Any]) -> str:
         return "ok" if ok else "MISSED"
 
     return (
-        f"sync_catchup {result['mode']}: {result['events']} events committed in "
+        f"sync_catchup {result['mode']}{' over TLS' if result['tls'] else ''}: "
+        f"{result['events']} events committed in "
         f"{result['seconds']} s over {result['cuts']} cut(s); "
         f"utilisation {result['link_utilisation']} ({mark(t['link_utilisation_ge_0_8'])}); "
         f"{result['bytes_per_event']} B/event vs JSON {result['json_bytes_per_event']} "
