@@ -65,7 +65,7 @@ class NatsServer:
             self._config = workdir / "nats-tls.conf"
             self._config.write_text(
                 f'tls {{\n  cert_file: "{server.cert}"\n  key_file: "{server.key}"\n'
-                '  handshake_first: "300ms"\n  timeout: 5\n}\n'
+                '  handshake_first: "2s"\n  timeout: 5\n}\n'
             )
 
     @property

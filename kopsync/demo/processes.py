@@ -89,7 +89,7 @@ class Services:
             f'  cert_file: "{server.cert}"\n'
             f'  key_file: "{server.key}"\n'
             f'  ca_file: "{self.ca_file}"\n'
-            '  handshake_first: "300ms"\n'
+            '  handshake_first: "2s"\n'
             "  timeout: 5\n"
             "}\n"
         )

@@ -40,7 +40,7 @@ from nats.js.api import DEFAULT_PREFIX, PubAck
 from sync_core.errors import LinkDown, SyncError, SyncTimeout
 from sync_core.transport.options import ConnectOptions, tls_kwargs
 from sync_core.transport.stopping import sleep_unless_stopped, until_stopped
-from sync_core.transport.tlsfail import describe, is_tls_failure
+from sync_core.transport.tlsfail import Handshakes, describe, is_tls_failure
 
 T = TypeVar("T")
 
@@ -64,12 +64,8 @@ class AuthRefused(LinkDown):
 
 
 class TlsRefused(AuthRefused):
-    """The TLS handshake failed: the server's certificate is not signed by the pinned CA, has
-    expired or names another host, the server speaks no TLS or refused our certificate.
-
-    Retrying the same connect does not heal it, so a connect fails at once; services try
-    again every few seconds (an operator may renew a certificate), as with credentials.
-    """
+    """The TLS handshake failed for good (:mod:`sync_core.transport.tlsfail`): a connect fails
+    at once, services try again every few seconds, as with refused credentials."""
 
 
 class Link:
@@ -86,7 +82,7 @@ class Link:
         self.closed = False
         self._js: JetStreamContext | None = None
         self._refused = asyncio.Event()  # the server said "Authorization Violation" to a connect
-        self._tls_error: BaseException | None = None  # or a TLS handshake failed
+        self._tls = Handshakes()  # the failed TLS handshakes of the connect under way
         # A logger per link, not one module-level proxy: with structlog's
         # cache_logger_on_first_use a module proxy keeps the processors of whichever
         # configuration was current when it was first bound, for the life of the process.
@@ -118,6 +114,7 @@ class Link:
         deadline = None if timeout_s is None else loop.time() + timeout_s
         wait_s = self.options.reconnect_wait_s
         self.nc = Client()  # a used client is not reused: its state is half set up or closed
+        self._tls = Handshakes()
         while True:
             options = self._options(allow_reconnect, timeout_s)
             try:
@@ -126,16 +123,17 @@ class Link:
                 break
             except (TimeoutError, OSError, nats.errors.Error) as exc:
                 error = exc
-            if self._tls_error is None and is_tls_failure(error):
-                self._tls_error = error
-            if self._tls_error is not None:
+            self._tls.note(error, connect_failed=True)
+            if self._tls.lasting is not None:
                 await self.close()
-                raise TlsRefused(self._tls_refusal(self._tls_error)) from error
+                raise TlsRefused(self._tls_refusal(self._tls.lasting)) from error
             if self._refused.is_set():
                 await self.close()
                 raise AuthRefused(self._refusal(options)) from error
             if allow_reconnect or (deadline is not None and deadline - loop.time() <= wait_s):
                 await self.close()
+                if self._tls.last is not None:  # a handshake kept failing: say how
+                    raise TlsRefused(self._tls_refusal(self._tls.last)) from error
                 within = "" if timeout_s is None else f" within {timeout_s:g} s"
                 raise LinkDown(
                     f"cannot reach the NATS server at {self.url}{within} "
@@ -197,7 +195,6 @@ class Link:
         error callback hears the refusal.
         """
         self._refused.clear()
-        self._tls_error = None
         connect = asyncio.ensure_future(self.nc.connect(**options))
         refused = asyncio.ensure_future(self._refused.wait())
         try:
@@ -345,8 +342,9 @@ class Link:
 
     async def _on_error(self, exc: Exception) -> None:
         if not self.up.is_set() and is_tls_failure(exc):
-            self._tls_error = exc
-            self._refused.set()
+            self._tls.note(exc)
+            if self._tls.lasting is not None:
+                self._refused.set()
         elif not self.up.is_set() and (
             isinstance(exc, nats.errors.AuthorizationError)
             or "authorization violation" in str(exc).lower()

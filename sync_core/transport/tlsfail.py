@@ -38,6 +38,20 @@ def is_tls_failure(exc: BaseException) -> bool:
     return False
 
 
+def is_lasting(exc: BaseException) -> bool:
+    """Whether a failed handshake will fail the same way again: the server's certificate did
+    not verify, or the peer answered with an alert (it refused ours, or our TLS).
+
+    Anything else (the connection closed mid-handshake, plaintext where TLS was expected
+    because a slow ClientHello lost the race against the server's greeting) may pass: it is
+    retried like a broken connection, and reported with :func:`describe` if it persists.
+    """
+    err = _ssl_error(exc)
+    if err is None:
+        return False
+    return isinstance(err, ssl.SSLCertVerificationError) or "ALERT" in str(err.reason or "")
+
+
 def _ssl_error(exc: BaseException) -> ssl.SSLError | None:
     e: BaseException | None = exc
     for _ in range(5):
@@ -45,6 +59,25 @@ def _ssl_error(exc: BaseException) -> ssl.SSLError | None:
             return e
         e = e.__cause__ or e.__context__
     return None
+
+
+class Handshakes:
+    """The failed TLS handshakes of one connect: the first that lasts, and the last one."""
+
+    def __init__(self) -> None:
+        self.lasting: BaseException | None = None
+        self.last: BaseException | None = None
+
+    def note(self, exc: BaseException, *, connect_failed: bool = False) -> None:
+        """Remember ``exc`` if it is a failed handshake. ``connect_failed``: ``exc`` ended a
+        connect attempt, so one that failed otherwise (not a timeout, which may hide a
+        handshake the client's callback reported) means the link, not TLS, failed last."""
+        if is_tls_failure(exc):
+            self.last = exc
+            if self.lasting is None and is_lasting(exc):
+                self.lasting = exc
+        elif connect_failed and not isinstance(exc, TimeoutError):
+            self.last = None
 
 
 def describe(exc: BaseException, url: str, tls: TlsFiles | None, encrypted: bool) -> str:

@@ -32,6 +32,8 @@ from support.tls import Pki, make_pki
 from central_projector.record.store import CentralStore
 from edge_agent.app import teller
 from edge_agent.app.agent import EdgeAgent
+from edge_agent.devtools.linkemu import LinkEmulator, LinkProfile
+from sync_core.transport import ConnectOptions, Link
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -200,3 +202,19 @@ def test_central_and_partner_commands_refuse_a_wrong_ca_with_one_line(
                     "kop.partner.bank-kalteng.>", "--idle-exit", "1")  # fmt: skip
     for result in (issue, tail):
         _one_error(result, f"not signed by the CA in {ca}")
+
+
+async def test_tls_first_connects_over_a_satellite_link_and_after_its_cuts(
+    tls_nats_server: NatsServer, pki: Pki
+) -> None:
+    """Over the emulated satellite link (300 ms each way) a TLS-first connect succeeds, before
+    and after a cut: the ClientHello reaches the server before it gives up waiting for it."""
+    async with LinkEmulator(HOST, tls_nats_server.port, LinkProfile.satellite()) as link:
+        url = link.url.replace("nats://", "tls://", 1)
+        for _ in range(3):
+            trip = Link(ConnectOptions.for_url(url, tls=pki.client_tls()))
+            await trip.open(30, allow_reconnect=False)
+            await trip.nc.flush(timeout=10)
+            await trip.close()
+            link.cut()
+            link.restore()

@@ -61,7 +61,7 @@ def make_pki(root: Path, hosts: tuple[str, ...] = HOSTS, *, server_expired: bool
     return pki
 
 
-def server_tls_block(pki: Pki, *, verify: bool = False, handshake_first: str = "300ms") -> str:
+def server_tls_block(pki: Pki, *, verify: bool = False, handshake_first: str = "2s") -> str:
     """The client-port ``tls {}`` block of a nats-server configuration for ``pki``."""
     return (
         "tls {\n"
