@@ -38,6 +38,7 @@ from nats.js import JetStreamContext
 from nats.js.api import DEFAULT_PREFIX, PubAck
 
 from sync_core.errors import LinkDown, SyncError, SyncTimeout
+from sync_core.transport import tlsfirst  # noqa: F401 (wraps nats-py's TLS-first connect)
 from sync_core.transport.options import ConnectOptions, tls_kwargs
 from sync_core.transport.stopping import sleep_unless_stopped, until_stopped
 from sync_core.transport.tlsfail import Handshakes, describe, is_tls_failure

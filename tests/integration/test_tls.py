@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from nats.aio.client import Client
 from support.nats import HOST, NatsServer
 from support.pii import pii_of
 from support.replication import (
@@ -218,3 +219,16 @@ async def test_tls_first_connects_over_a_satellite_link_and_after_its_cuts(
             await trip.close()
             link.cut()
             link.restore()
+
+
+async def test_a_tls_first_connect_on_a_reset_connection_fails_as_reset(
+    tls_nats_server: NatsServer, pki: Pki
+) -> None:
+    """While the link is down (the emulator resets every new connection), a TLS-first connect
+    fails with the reset, as a plaintext one does, rather than waiting out its timeout."""
+    async with LinkEmulator(HOST, tls_nats_server.port, LinkProfile.satellite()) as link:
+        link.cut()
+        url = link.url.replace("nats://", "tls://", 1)
+        kwargs = ConnectOptions.for_url(url, tls=pki.client_tls()).client_kwargs()
+        with pytest.raises(ConnectionResetError):
+            await Client().connect(**kwargs, allow_reconnect=False, connect_timeout=60)
