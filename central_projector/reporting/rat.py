@@ -34,7 +34,7 @@ from sync_core.loanbook import BY_YEAR_FIELDS
 
 Row = dict[str, Any]
 
-# BRIEF §8's example statute; a cooperative's own shares are given with --share.
+# A common statute's shares; a cooperative's own are given with --share.
 DEFAULT_SHARES = {
     "reserve": 40,
     "jasa_usaha": 25,

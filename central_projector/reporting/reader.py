@@ -18,6 +18,7 @@ from central_projector.record.reading import read_engine
 from central_projector.record.status import device_status
 from central_projector.record.store import ISSUER_ID
 from central_projector.record.verify import StoreReport, verify_store
+from central_projector.reporting import rat
 from sync_core.errors import UsageError
 
 __all__ = ["CentralReader", "read_engine", "reading"]
@@ -78,6 +79,11 @@ class CentralReader:
                     "or run `kopsync central project --once` first"
                 )
             return queries.show_coop(conn, coop_id, as_of)
+
+    def rat(self, coop_id: str, year: int) -> dict[str, Any]:
+        """The RAT basis of one cooperative and fiscal year (default statute shares)."""
+        with self._conn() as conn:
+            return rat.coop_rat(conn, coop_id, year)
 
     def conflicts(self, coop_id: str | None = None, open_only: bool = False) -> list[Any]:
         """The conflict queue, with every decision."""

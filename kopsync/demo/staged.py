@@ -180,7 +180,35 @@ def loan() -> tuple[Record, ...]:
             LOAN_ID,
             {"amount": 5_000_000, "disbursed_on": "2025-06-02"},
         ),
+        *running_loan(),
     )
+
+
+def running_loan() -> tuple[Record, ...]:
+    """A declining-balance loan paid out in January with its first instalment paid early:
+    the loan book a few months on shows it late (PAR30)."""
+    member, loan_id = "M-lmp-sartini", "L-lmp-sartini"
+    registered = {
+        "nik": "6472024708900003",
+        "kk_no": "6472020101130012",
+        "name": "Sartini",
+        "birth_date": "1990-08-07",
+        "desa_code": LEMPAKE,
+    }
+    terms = {"principal": 3_000_000, "rate_bp": 1800, "method": "declining",
+             "tenor_months": 6, "first_due": "2026-02-03"}  # fmt: skip
+    applied = {"member_id": member, "amount_requested": 3_000_000, "purpose": "modal jahit",
+               "tenor_months": 6}  # fmt: skip
+    return (
+        Record(LOAN_COUNTER, "MemberRegistered", member, registered),
+        Record(LOAN_COUNTER, "MembershipApproved", member, {"approved_on": "2025-12-20"}),
+        Record(LOAN_COUNTER, "LoanApplied", loan_id, applied),
+        Record(LOAN_COUNTER, "LoanApproved", loan_id, terms),
+        Record(LOAN_COUNTER, "LoanDisbursed", loan_id,
+               {"amount": 3_000_000, "disbursed_on": "2026-01-03"}),
+        Record(LOAN_COUNTER, "LoanRepaymentReceived", loan_id,
+               {"amount": 530_000, "paid_on": "2026-01-30", "receipt_no": "KW-LMP-0405"}),
+    )  # fmt: skip
 
 
 def write_off() -> Issue:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import textwrap
 from collections import Counter
@@ -30,6 +31,7 @@ def collect(
         committed = {r["device_id"]: int(r["committed_seq"] or 0) for r in reader.device_status()}
         items = [i for i in reader.conflicts() if i["kind"]]
         aid = {c.coop_id: reader.show_coop(c.coop_id)["aid"] for c in plan.cooperatives}
+        books = _books(reader, [c.coop_id for c in plan.cooperatives])
     coops = []
     for c in plan.cooperatives:
         devices = []
@@ -87,8 +89,39 @@ def collect(
             "conflicts": dict(sorted(found.items())),
         },
         "planned_conflicts": planned,
+        **books,
+        "card_wallets": [
+            {"coop_id": coop, **card} for coop, a in aid.items() for card in a["cards"]["overspent"]
+        ],
+        "at_risk": {
+            k: sum(a["at_risk"][k] for a in aid.values())
+            for k in ("duplicate_redemptions", "card_overspend", "total")
+        },
         "partner_streams": partner_streams,
-        "commands": commands(plan, work, db),
+        "commands": commands(plan, work, db, books["rat"]["year"]),
+    }
+
+
+LATE_AFTER_DAYS = 90  # the loan book this long after the last business day: some loans late
+
+
+def _books(reader: CentralReader, coop_ids: list[str]) -> dict[str, Any]:
+    """The loan book, on a date that makes its open loans late, of the cooperative lending
+    the most, and its RAT basis for the fiscal year of its last business day."""
+    books = []
+    for coop_id in coop_ids:
+        last = reader.show_coop(coop_id)["as_of"]
+        late_on = (dt.date.fromisoformat(last) + dt.timedelta(days=LATE_AFTER_DAYS)).isoformat()
+        book = reader.show_coop(coop_id, late_on)["loans"]["portfolio"]
+        books.append((book["outstanding_principal"], coop_id, last, book))
+    _, coop_id, last, book = max(books)
+    keys = ("as_of", "loans", "running", "outstanding_principal", "principal_in_arrears",
+            "arrears_buckets", "par30", "par30_bp", "written_off", "recovered")  # fmt: skip
+    basis = reader.rat(coop_id, int(last[:4]))
+    return {
+        "loan_book": {"coop_id": coop_id, **{k: book[k] for k in keys}},
+        "rat": {k: v for k, v in basis.items() if k != "members"}
+        | {"members_taking_part": len(basis["members"])},
     }
 
 
@@ -98,12 +131,13 @@ def _kopsync() -> str:
     return str(here) if here.exists() else "kopsync"
 
 
-def commands(plan: Plan, work: Path, db: str) -> list[str]:
+def commands(plan: Plan, work: Path, db: str, year: int) -> list[str]:
     first = plan.cooperatives[1].coop_id  # Lempake: the written-off loan
     kopsync = _kopsync()
     return [
         f"{kopsync} central show coop {first} --db {db}",
         f"{kopsync} central conflicts --db {db}",
+        f"{kopsync} central report rat --coop {first} --year {year} --db {db}",
         f"{kopsync} central status --db {db}",
         f"{kopsync} edge log --data {work / 'devices' / 'lmp-simpan-pinjam'} --since 1",
         f"{nats_server_binary()} -c {work / 'nats-server.conf'} -js -sd {work / 'jetstream'} "
@@ -132,6 +166,45 @@ def _wrapped(text: str, indent: str) -> list[str]:
     return textwrap.wrap(text, 96, initial_indent=indent, subsequent_indent=indent + "  ")
 
 
+def _rp(amount: int) -> str:
+    return f"{'-' if amount < 0 else ''}Rp{_n(abs(amount))}"
+
+
+def _book_lines(s: dict[str, Any]) -> list[str]:
+    b, r, risk = s["loan_book"], s["rat"], s["at_risk"]
+    buckets = ", ".join(f"{k} {_rp(v)}" for k, v in b["arrears_buckets"].items())
+    lines = [
+        f"Loan book of {b['coop_id']} as of {b['as_of']} ({LATE_AFTER_DAYS} days after its last "
+        "business day):",
+        f"  {b['running']} running of {b['loans']} loans, outstanding principal "
+        f"{_rp(b['outstanding_principal'])}, PAR30 {_rp(b['par30'])} "
+        f"({b['par30_bp'] / 100:.2f} %), written off {_rp(b['written_off'])}, "
+        f"recovered {_rp(b['recovered'])}",
+        *_wrapped(f"arrears: {buckets}", "  "),
+        f"KHBS card wallets: {len(s['card_wallets'])} overspent; at risk "
+        f"{_rp(risk['total'])} ({_rp(risk['duplicate_redemptions'])} redeemed twice, "
+        f"{_rp(risk['card_overspend'])} beyond a card's value)",
+    ]
+    for c in s["card_wallets"]:
+        lines.append(
+            f"  card {c['card_uid']} ({c['coop_id']}): {_rp(c['credited'])} credited, "
+            f"{_rp(c['spent'])} spent, {_rp(c['overspend'])} over ({', '.join(c['debits'])})"
+        )
+    lines += [
+        f"RAT {r['year']} basis of {r['coop_id']}: revenue {_rp(r['revenue'])}, cost of goods "
+        f"sold {_rp(r['cost_of_goods_sold'])}, margin {_rp(r['gross_margin'])}, interest "
+        f"{_rp(r['interest_income'])}, expenses {_rp(r['expenses_recorded'])}, SHU "
+        f"{_rp(r['shu'])}",
+        *_wrapped(
+            "SHU allocation: "
+            + ", ".join(f"{k} {_rp(v)}" for k, v in r["allocation"].items())
+            + f"; {r['members_taking_part']} members taking part",
+            "  ",
+        ),
+    ]
+    return lines
+
+
 def render(s: dict[str, Any], seconds: float) -> str:
     lines = ["", "Summary", *_wrapped(NOTE, ""), ""]
     for c in s["cooperatives"]:
@@ -158,6 +231,7 @@ def render(s: dict[str, Any], seconds: float) -> str:
     for p in s["planned_conflicts"]:
         mark = "found" if p["found"] else "NOT FOUND"
         lines += _wrapped(f"{p['kind']} {mark} ({p['conflict_id']}): {p['story']}", "  ")
+    lines += ["", *_book_lines(s)]
     lines += ["", "Partner topics (NIK and KK as keyed pseudonyms; names and phones removed):"]
     for stream, n in s["partner_streams"].items():
         lines.append(f"  {stream:<25} {_n(n)} messages")

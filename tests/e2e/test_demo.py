@@ -80,6 +80,33 @@ def test_demo_finds_every_planned_conflict_and_commits_every_event(
     assert "--tls-ca" in s["commands"][-1] and "tls://" in s["commands"][-1]
 
 
+def test_demo_shows_the_books_late_loans_card_wallets_and_an_rat_basis(
+    demo_run: tuple[Path, dict[str, Any]],
+) -> None:
+    """The summary shows the loan book of the cooperative lending the most on a date that
+    puts its open loans in PAR30, the overspent card wallets (each rupiah at risk once),
+    and its RAT basis, which `central report rat` prints the same."""
+    _work, s = demo_run
+    book = s["loan_book"]
+    assert book["running"] > 0 and book["outstanding_principal"] > 0
+    assert 0 < book["par30"] <= book["outstanding_principal"] and book["par30_bp"] > 0
+    risk = s["at_risk"]
+    assert risk["total"] == risk["duplicate_redemptions"] + risk["card_overspend"]
+    assert risk["card_overspend"] == sum(c["overspend"] for c in s["card_wallets"])
+    assert all(c["overspend"] > 0 and c["spent"] > c["credited"] - c["overspend"]
+               for c in s["card_wallets"])  # fmt: skip
+    rat = s["rat"]
+    assert rat["coop_id"] == book["coop_id"] and rat["revenue"] > 0
+    assert rat["gross_margin"] == rat["revenue"] - rat["cost_of_goods_sold"]
+    assert rat["shu"] == rat["gross_margin"] + rat["interest_income"] - rat["expenses_recorded"]
+    assert sum(rat["allocation"].values()) == max(rat["shu"], 0)
+    command = next(c for c in s["commands"] if " report rat " in c).split()
+    out = subprocess.run([*command, "--json"], capture_output=True, text=True, check=True)
+    assert {k: v for k, v in json.loads(out.stdout).items() if k in rat} == {
+        k: v for k, v in rat.items() if k != "members_taking_part"
+    }
+
+
 def test_demo_commands_to_look_further_work(demo_run: tuple[Path, dict[str, Any]]) -> None:
     """The central commands the summary prints run against the kept data and show the staged
     conflicts."""
