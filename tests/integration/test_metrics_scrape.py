@@ -140,6 +140,11 @@ def system(tmp_path: Path, nats_server: NatsServer) -> Iterator[dict[str, int]]:
 
 
 def _record(data: Path, n: int) -> None:
+    """``n`` members registered on the device, then a savings account for each (2n events)."""
+    for i in range(n):
+        kopsync("edge", "member", "register", "--id", f"M-{i}", "--nik", f"647201440390{i + 1:04d}",
+                "--kk", f"647201010115{i + 1:04d}", "--name", f"Anggota {i}",
+                "--birth-date", "1990-03-04", "--desa", COOP, "--data", str(data))  # fmt: skip
     for i in range(n):
         kopsync("edge", "savings", "open", "--member", f"M-{i}", "--product", "SUKARELA",
                 "--data", str(data))  # fmt: skip
@@ -175,14 +180,14 @@ def test_every_process_serves_its_documented_series_and_they_move(
     def edge_confirmed() -> bool:
         now = scrape(system["edge"])
         return (
-            value(now, "kopsync_edge_confirmed_seq", **ids) == 5
+            value(now, "kopsync_edge_confirmed_seq", **ids) == 10
             and value(now, "kopsync_edge_pending_events", **ids) == 0
             and (value(now, "kopsync_edge_last_contact_timestamp_seconds", **ids) or 0) > 0
         )
 
     until("the edge's events confirmed", edge_confirmed)
     until("ingest committed and quarantined", lambda: (
-        value(scrape(system["ingest"]), "kopsync_ingest_committed_events_total") == 5
+        value(scrape(system["ingest"]), "kopsync_ingest_committed_events_total") == 10
         and any(k[0] == "kopsync_ingest_quarantined_total" and v >= 1
                 for k, v in scrape(system["ingest"]).items())))  # fmt: skip
     # JetStream's pending count is polled every 5 s: wait for a poll after the uploads
