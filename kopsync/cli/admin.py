@@ -15,6 +15,7 @@ import click
 
 from central_projector.record.store import DEFAULT_URL
 from central_projector.security import admin, authfile
+from kopsync.cli import exits
 from kopsync.cli.common import emit_json, friendly, json_option
 from sync_core.protocol import device_inbox_prefix, partner_inbox_prefix
 
@@ -34,7 +35,7 @@ def auth_option(func: F) -> F:
     )(func)
 
 
-@click.group(name="admin")
+@click.group(name="admin", epilog=exits.HELP)
 def admin_group() -> None:
     """Issue and revoke NATS credentials (nkeys) for devices, partners and the central."""
 

@@ -32,7 +32,12 @@ class Root(LazyGroup):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+        except click.Abort as exc:  # click's own word for Ctrl-C or end of input at a prompt
+            if isinstance(exc.__context__, KeyboardInterrupt):
+                exits.report(exc.__context__)
+            click.echo("error: no answer to the prompt (end of input)", err=True)
+            sys.exit(exits.USAGE)
+        except (click.exceptions.ClickException, click.exceptions.Exit):
             raise
         except (Exception, KeyboardInterrupt) as exc:
             exits.report(exc)

@@ -24,6 +24,7 @@ import click
 from central_projector.partners.config import load
 from central_projector.partners.fanout import FanoutService
 from central_projector.partners.tail import Tailed, format_json, format_line, parse_since, tail
+from kopsync.cli import exits
 from kopsync.cli.central import nats_option
 from kopsync.cli.common import (
     configure_logging,
@@ -52,7 +53,7 @@ config_option = click.option(
 )
 
 
-@click.group()
+@click.group(epilog=exits.HELP)
 def partner() -> None:
     """Partner topics: pseudonymised, filtered event streams for banks, Bulog, ministries."""
 

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import click
 
+from kopsync.cli import exits
 from kopsync.cli.common import emit_json, friendly, json_option
 from schemas.jsonschema import event_schema, export
 from schemas.registry import REGISTRY
 
 
-@click.group()
+@click.group(epilog=exits.HELP)
 def schemas() -> None:
     """The versioned event catalog."""
 

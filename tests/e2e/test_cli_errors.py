@@ -118,11 +118,25 @@ def test_exit_codes_by_class(tmp_path: Path) -> None:
     assert "not registered" in one_error_line(rule)
 
 
-def test_the_exit_codes_are_in_the_help(tmp_path: Path) -> None:
-    """`kopsync --help` lists every exit code."""
-    out = " ".join(kopsync("--help", cwd=tmp_path).stdout.split())
+@pytest.mark.parametrize("group", [(), ("edge",), ("central",), ("partner",), ("admin",)])
+def test_the_exit_codes_are_in_the_help(group: tuple[str, ...], tmp_path: Path) -> None:
+    """`kopsync --help` and each group's --help list every exit code."""
+    out = " ".join(kopsync(*group, "--help", cwd=tmp_path).stdout.split())
     for code in ("0 ok", "1 internal", "2 usage", "3 refused", "4 transient", "130 interrupted"):
         assert code in out
+
+
+def test_no_answer_at_a_prompt_is_one_line(tmp_path: Path) -> None:
+    """A password prompt that reads the end of its input exits 2 with one line, not
+    click's 'Aborted!'."""
+    done = subprocess.run(
+        [sys.executable, "-P", "-m", "kopsync", "central", "operator", "add", "siti",
+         "--region", "62"],
+        cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "end of input" in done.stderr.splitlines()[-1]
+    assert "Aborted" not in done.stderr and "Traceback" not in done.stderr
 
 
 def test_ctrl_c_exits_130_with_one_line(tmp_path: Path) -> None:

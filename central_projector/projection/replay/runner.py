@@ -71,8 +71,8 @@ class Finished:
 class Replay:
     """One database's replay: its live projector and its shadow."""
 
-    def __init__(self, url: str, *, batch_size: int = DEFAULT_BATCH) -> None:
-        self.live = Projector(url, batch_size=batch_size)
+    def __init__(self, url: str, *, batch_size: int = DEFAULT_BATCH, create: bool = True) -> None:
+        self.live = Projector(url, batch_size=batch_size, create=create)
         self.engine = self.live.engine
         self.batch_size = batch_size
         self.started: Started | None = None

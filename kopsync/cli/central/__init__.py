@@ -21,6 +21,7 @@ from central_projector.ingest.outbox import flush_outbox
 from central_projector.ingest.service import CentralService
 from central_projector.ingest.streams import StreamSettings
 from central_projector.record.store import DEFAULT_URL, CentralStore
+from kopsync.cli import exits
 from kopsync.cli.central.options import lease_ttl_option, worker_id_option, worker_name
 from kopsync.cli.common import (
     configure_logging,
@@ -64,7 +65,7 @@ def nats_option(required: bool) -> Callable[[F], F]:
 nkey_option = shared_nkey_option("The central's", "kopsync admin central-user")
 
 
-@click.group()
+@click.group(epilog=exits.HELP)
 def central() -> None:
     """Run the central ingest service, register devices, issue central events."""
 

@@ -94,7 +94,7 @@ def replay(
     since_at = since_ms(since) if since is not None else None
     options: dict[str, Any] = {"projections": sorted(set(names)), "since": since}
     try:
-        opened = Replay(db_url, batch_size=batch_size)
+        opened = Replay(db_url, batch_size=batch_size, create=False)
     except StoreError as exc:  # a driver's message may run over several lines
         raise StoreError(" ".join(str(exc).split())) from exc
     with opened as run:

@@ -9,6 +9,7 @@ import click
 
 from edge_agent.app.agent import DB_NAME, REGISTRATION_NAME, EdgeAgent
 from edge_agent.app.token import make_token
+from kopsync.cli import exits
 from kopsync.cli.common import data_option, emit_json, friendly, json_option, parse_json_object
 from kopsync.cli.edge.serve import show_token
 from kopsync.cli.lazy import LazyGroup
@@ -25,7 +26,7 @@ LAZY = {
 }
 
 
-@click.group(cls=LazyGroup, lazy=LAZY)
+@click.group(cls=LazyGroup, lazy=LAZY, epilog=exits.HELP)
 def edge() -> None:
     """Record and verify a cooperative device's events (works offline)."""
 
