@@ -368,8 +368,8 @@ def test_bad_input_is_one_error_line_and_exit_2(
 
 
 def test_an_unreadable_database_is_one_error_line_and_exit_2(tmp_path: Path) -> None:
-    """A store that cannot be opened is reported on one line, exit 2."""
+    """A store that is not there is reported on one line, exit 2, and not made."""
     result = replay(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}")
     assert result.exit_code == 2
-    assert result.stderr.startswith("error: cannot open the central store at sqlite:///")
+    assert result.stderr.startswith("error: no central store at ")
     assert result.stderr.count("\n") == 1
