@@ -23,6 +23,10 @@ class OnceRecorder:
         self.once = once
         self.replayed = False
 
+    @property
+    def coop_id(self) -> str:
+        return self.agent.coop_id
+
     def record(
         self,
         event_type: str,

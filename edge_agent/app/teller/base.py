@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
+import time
 from typing import Any, Protocol, TypeVar
 
+from sync_core import localtime
 from sync_core.ids import check_id
 
 R_co = TypeVar("R_co", covariant=True)
@@ -23,6 +24,9 @@ MAIN = "main"
 class Recorder(Protocol[R_co]):
     """Whatever records an edge event (an EdgeAgent, or a batch of drafts)."""
 
+    @property
+    def coop_id(self) -> str: ...
+
     def record(self, event_type: str, payload: dict[str, Any], aggregate_id: str) -> R_co: ...
 
 
@@ -31,8 +35,10 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(4)}"
 
 
-def today() -> str:
-    return dt.date.today().isoformat()
+def today(recorder: Recorder[Any]) -> str:
+    """Today in the recording cooperative's zone (WIB, WITA or WIT by its province): the
+    default of a business date, so a repayment at 00:30 WITA is not dated the day before."""
+    return localtime.today(recorder.coop_id, time.time_ns() // 1_000_000)
 
 
 def given_id(value: str | None, prefix: str, what: str) -> str:

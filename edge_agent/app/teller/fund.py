@@ -19,7 +19,7 @@ def utilize_fund(
         "amount": amount,
         "purpose": purpose,
         "doc_no": doc_no,
-        "used_on": used_on or today(),
+        "used_on": used_on or today(recorder),
     }
     return recorder.record("StimulusFundUtilized", payload, check_id(fund_id, "fund id"))
 
@@ -36,7 +36,7 @@ def repay_fund(
 ) -> R_co:
     payload = present(
         amount=amount,
-        paid_on=paid_on or today(),
+        paid_on=paid_on or today(recorder),
         receipt_no=receipt_no,
         member_id=member_id,
         loan_id=loan_id,

@@ -47,7 +47,7 @@ def approve_loan(
 def disburse_loan(
     recorder: Recorder[R_co], loan_id: str, amount: int, *, disbursed_on: str | None = None
 ) -> R_co:
-    payload = {"amount": amount, "disbursed_on": disbursed_on or today()}
+    payload = {"amount": amount, "disbursed_on": disbursed_on or today(recorder)}
     return recorder.record("LoanDisbursed", payload, check_id(loan_id, "loan id"))
 
 
@@ -59,7 +59,7 @@ def repay_loan(
     receipt_no: str,
     paid_on: str | None = None,
 ) -> R_co:
-    payload = {"amount": amount, "paid_on": paid_on or today(), "receipt_no": receipt_no}
+    payload = {"amount": amount, "paid_on": paid_on or today(recorder), "receipt_no": receipt_no}
     return recorder.record("LoanRepaymentReceived", payload, check_id(loan_id, "loan id"))
 
 

@@ -27,7 +27,7 @@ def dispatch_shipment(
         origin=origin,
         destination=destination,
         lines=_items(items),
-        dispatched_on=dispatched_on or today(),
+        dispatched_on=dispatched_on or today(recorder),
         stock_override_reason=override_stock,
     )
     return recorder.record(
@@ -43,7 +43,11 @@ def receive_shipment(
     location: str = MAIN,
     received_on: str | None = None,
 ) -> R_co:
-    payload = {"lines": _items(items), "location": location, "received_on": received_on or today()}
+    payload = {
+        "lines": _items(items),
+        "location": location,
+        "received_on": received_on or today(recorder),
+    }
     return recorder.record("ShipmentReceived", payload, check_id(shipment_id, "shipment id"))
 
 

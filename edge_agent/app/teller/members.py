@@ -33,7 +33,7 @@ def approve_member(
     approved_on: str | None = None,
     approved_by: str | None = None,
 ) -> R_co:
-    payload = present(approved_on=approved_on or today(), approved_by=approved_by)
+    payload = present(approved_on=approved_on or today(recorder), approved_by=approved_by)
     return recorder.record("MembershipApproved", payload, check_id(member_id, "member id"))
 
 
@@ -65,5 +65,5 @@ def resign_member(
     resigned_on: str | None = None,
     reason: str | None = None,
 ) -> R_co:
-    payload = present(resigned_on=resigned_on or today(), reason=reason)
+    payload = present(resigned_on=resigned_on or today(recorder), reason=reason)
     return recorder.record("MemberResigned", payload, check_id(member_id, "member id"))

@@ -14,7 +14,11 @@ def open_savings(
     opened_on: str | None = None,
     account_id: str | None = None,
 ) -> R_co:
-    payload = {"member_id": member_id, "product": product, "opened_on": opened_on or today()}
+    payload = {
+        "member_id": member_id,
+        "product": product,
+        "opened_on": opened_on or today(recorder),
+    }
     return recorder.record("SavingsAccountOpened", payload, given_id(account_id, "S", "account id"))
 
 

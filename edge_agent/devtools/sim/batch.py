@@ -34,6 +34,10 @@ class Batch:
         self.queue: list[Pending] = []
         self.recorded: list[Envelope] = []
 
+    @property
+    def coop_id(self) -> str:
+        return self.agent.coop_id
+
     def record(self, event_type: str, payload: dict[str, Any], aggregate_id: str) -> Pending:
         pending = Pending(Draft(event_type, aggregate_id, payload))
         self.queue.append(pending)
