@@ -25,9 +25,9 @@ INTERRUPTED = 130
 
 HELP = (
     "Exit codes: 0 ok; 1 internal error, or a verify that found damage; 2 usage or bad "
-    "input (a wrong option, file or database URL); 3 refused by a business rule or by the store's state (not migrated, "
-    "not trusted, not authorised); 4 transient: unreachable, locked or unconfirmed, retry "
-    "later; 130 interrupted."
+    "input (a wrong option, file or database URL); 3 refused by a business rule or by the "
+    "store's state (not migrated, not trusted, not authorised); 4 transient: unreachable, "
+    "locked or unconfirmed, retry later; 130 interrupted."
 )
 
 DEBUG_ENV = "KOPSYNC_DEBUG"
