@@ -43,8 +43,9 @@ from central_projector.migrations.state import require_current
 from central_projector.projection.folds import Event, State, apply
 from central_projector.projection.folds.keys import touches
 from central_projector.projection.readmodels.sqlitewriter import WriterProcess
-from central_projector.projection.readmodels.sqlstate import SqlState, Writes
+from central_projector.projection.readmodels.sqlstate import SqlState
 from central_projector.projection.readmodels.tables import PREFIX, SPEC, table_set
+from central_projector.projection.readmodels.writes import Writes
 from central_projector.projection.steps import (
     COLUMNS,
     ID,

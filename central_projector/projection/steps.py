@@ -19,7 +19,7 @@ from central_projector.projection.folds import Event
 from central_projector.projection.folds.base import Key
 from central_projector.projection.readmodels.sqlitewriter import Stale as Stale
 from central_projector.projection.readmodels.sqlitewriter import WriterProcess
-from central_projector.projection.readmodels.sqlstate import Writes
+from central_projector.projection.readmodels.writes import Writes
 from schemas import REGISTRY
 from sync_core.envelope import stored_payload
 from sync_core.errors import UnknownEventType

@@ -14,7 +14,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from central_projector.projection.folds import portfolio
+from central_projector.projection.folds import (
+    membership,
+    portfolio,
+    savings,
+    stimulus,
+    stock_dated,
+)
 from central_projector.projection.readmodels.queries import alias_map, nik_groups
 from central_projector.projection.readmodels.tables import TABLES, decode_row
 from central_projector.reporting.regions import Region
@@ -33,7 +39,8 @@ def _rows(conn: sa.Connection, kind: str, coop_id: str) -> Table:
 
 
 def coop_export(conn: sa.Connection, coop_id: str, as_of: str, now_ms: int) -> dict[str, Table]:
-    """The ministry's tables of ``coop_id`` as of ``as_of`` (arrears and sales dated by it)."""
+    """The ministry's tables of ``coop_id`` at the end of the day ``as_of``: members,
+    savings, loans, sales, stock, aid and the stimulus fund as dated by then."""
     digits = coop_id.split("-")[0]
     figures = coop_figures(conn, Region(coop_id, "cooperative"), as_of, now_ms=now_ms).get(coop_id)
     sync = figures["sync"] if figures else {}
@@ -50,35 +57,37 @@ def coop_export(conn: sa.Connection, coop_id: str, as_of: str, now_ms: int) -> d
     }
     return {
         "cooperative": [cooperative],
-        "members": _members(conn, coop_id),
-        "savings": _savings(conn, coop_id),
+        "members": _members(conn, coop_id, as_of),
+        "savings": _savings(conn, coop_id, as_of),
         "loans": _loans(conn, coop_id, as_of),
         "sales": _sales(conn, coop_id, as_of),
-        "stock": _stock(conn, coop_id),
+        "stock": _stock(conn, coop_id, as_of),
         "aid": _aid(figures),
-        "stimulus": _stimulus(conn, coop_id),
+        "stimulus": _stimulus(conn, coop_id, as_of),
     }
 
 
-def _members(conn: sa.Connection, coop_id: str) -> Table:
+def _members(conn: sa.Connection, coop_id: str, as_of: str) -> Table:
     members = _rows(conn, "member", coop_id)
     alias_of = alias_map(coop_id, nik_groups(conn, members))
     return [
         {
             "member_id": m["member_id"],
-            "status": m["status"],
+            "status": status,
             "desa_code": (m["profile"] or {}).get("desa_code", [None])[0],
             "alias_of": alias_of.get(m["member_id"]),
             "merged_into": (m["merged_into"] or [None])[0],
         }
         for m in members
+        if (status := membership.status_on(m, as_of)) is not None
     ]
 
 
-def _savings(conn: sa.Connection, coop_id: str) -> Table:
+def _savings(conn: sa.Connection, coop_id: str, as_of: str) -> Table:
     keys = ("account_id", "member_id", "product", "opened_on", "deposits", "withdrawals",
             "reversed_deposits", "reversed_withdrawals", "balance")  # fmt: skip
-    return [{k: a[k] for k in keys} for a in _rows(conn, "savings", coop_id)]
+    rows = (savings.as_of(a, as_of) for a in _rows(conn, "savings", coop_id))
+    return [{k: a[k] for k in keys} for a in rows if a is not None]
 
 
 def _loans(conn: sa.Connection, coop_id: str, as_of: str) -> Table:
@@ -108,10 +117,11 @@ def _sales(conn: sa.Connection, coop_id: str, as_of: str) -> Table:
     return [{"month": m, "sku": sku, **cell} for (m, sku), cell in sorted(months.items())]
 
 
-def _stock(conn: sa.Connection, coop_id: str) -> Table:
+def _stock(conn: sa.Connection, coop_id: str, as_of: str) -> Table:
     keys = ("location", "sku", "on_hand", "received", "sold", "returned", "adjusted",
             "shipped_out", "shipped_in", "counts")  # fmt: skip
-    return [{k: r[k] for k in keys} for r in _rows(conn, "stock", coop_id)]
+    rows = (stock_dated.as_of(r, as_of) for r in _rows(conn, "stock", coop_id))
+    return [{k: r[k] for k in keys} for r in rows if r is not None]
 
 
 def _aid(figures: dict[str, Any] | None) -> Table:
@@ -124,7 +134,8 @@ def _aid(figures: dict[str, Any] | None) -> Table:
     ]
 
 
-def _stimulus(conn: sa.Connection, coop_id: str) -> Table:
+def _stimulus(conn: sa.Connection, coop_id: str, as_of: str) -> Table:
     keys = ("fund_id", "program_year", "allocated", "tranches", "disbursed", "utilised",
             "repaid", "balance")  # fmt: skip
-    return [{k: r[k] for k in keys} for r in _rows(conn, "fund", coop_id)]
+    rows = (stimulus.as_of(r, as_of) for r in _rows(conn, "fund", coop_id))
+    return [{k: r[k] for k in keys} for r in rows if r is not None]

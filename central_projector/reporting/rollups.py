@@ -6,13 +6,14 @@ sum of its cooperatives' (a property test checks it for any delivery order). Sum
 ``last_seen`` takes the latest; the only derived figure, PAR30, is recomputed at each
 level from the two sums it divides (``par30`` / ``outstanding_principal``).
 
-What the date means: ``as_of`` (default: today in the region's zone) is the day the
-dated figures are evaluated at: the whole loan book (each loan replayed from its
-movements dated by then: outstanding principal, arrears buckets, PAR30, write-offs,
-recoveries; :mod:`central_projector.projection.folds.portfolio`) and, when a date is
-given, sales (days up to and including it; ``day_sales_amount`` the day itself; every
-sale counts without one). Other balances (savings, funds, stock, aid) are the read
-models' current position: they keep totals, not their history.
+What the date means: ``as_of`` (default: today in the region's zone) is the day every
+dated figure is evaluated at, its position at the end of that local day: members by
+status, savings, aid, the stimulus fund and stock from the projection's per-day figures
+(:mod:`central_projector.reporting.dated`), the whole loan book (each loan replayed from
+its movements dated by then: :mod:`central_projector.projection.folds.portfolio`) and,
+when a date is given, sales (days up to and including it; ``day_sales_amount`` the day
+itself; every sale counts without one); stock items and the negative ones from their
+movements and counts made by then.
 Devices are *silent* when the central has not heard from them for ``silent_days`` at
 ``now_ms``: that is about the present, whatever the date.
 """
@@ -28,9 +29,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from central_projector.projection.folds import portfolio
-from central_projector.projection.readmodels.tables import TABLES, decode_row
+from central_projector.projection.readmodels.tables import TABLES
 from central_projector.record.store import ISSUER_ID
 from central_projector.record.tables import devices, events, gaps
+from central_projector.reporting.dated import dated
+from central_projector.reporting.loanbook import loan_book
 from central_projector.reporting.regions import Region
 from sync_core import localtime
 
@@ -201,19 +204,18 @@ def coop_figures(
     database and the folds of the loan book overlap.
     """
     lo, hi = region.bounds()
-    jobs: dict[str, SectionJob] = {
-        "members": lambda c, fig: _members(c, lo, hi, fig),
-        "savings": lambda c, fig: _savings(c, lo, hi, fig),
-        "loans": lambda c, fig: _loans(c, lo, hi, as_of, fig),
-        "aid": lambda c, fig: _aid(c, lo, hi, fig),
-        "stimulus": lambda c, fig: _stimulus(c, lo, hi, fig),
-        "shop": lambda c, fig: _shop(c, lo, hi, sales_until or as_of, sales_until is not None, fig),
-        "sync": lambda c, fig: _sync(c, lo, hi, fig, now_ms - silent_days * DAY_MS),
+    jobs: dict[tuple[str, ...], SectionJob] = {
+        DATED: lambda c, fig: dated(c, lo, hi, as_of, fig),
+        ("loans",): lambda c, fig: loan_book(c, lo, hi, as_of, fig),
+        ("shop",): lambda c, fig: _shop(
+            c, lo, hi, sales_until or as_of, sales_until is not None, fig
+        ),
+        ("sync",): lambda c, fig: _sync(c, lo, hi, fig, now_ms - silent_days * DAY_MS),
     }
     if isinstance(source, sa.Engine):
         engine = source
 
-        def on_own_connection(item: tuple[str, SectionJob]) -> tuple[str, dict[str, Any]]:
+        def on_own_connection(item: tuple[tuple[str, ...], SectionJob]) -> dict[str, Figures]:
             with engine.connect() as conn:
                 return _section(conn, *item)
 
@@ -223,36 +225,38 @@ def coop_figures(
             parts = list(pool.map(on_own_connection, jobs.items()))
     else:
         ids = _coop_ids(source, lo, hi)
-        parts = [_section(source, name, job) for name, job in jobs.items()]
+        parts = [_section(source, names, job) for names, job in jobs.items()]
     out = {coop_id: empty() for coop_id in ids}
-    for name, part in parts:
-        for coop_id, section in part.items():
-            out.setdefault(coop_id, empty())[name] = section
+    for part in parts:
+        for coop_id, sections in part.items():
+            add(out.setdefault(coop_id, empty()), sections)
     for f in out.values():
         finish(f)
     return dict(sorted(out.items()))
 
 
 PARALLEL = 4  # connections one roll-up reads on at once (the areas' queries overlap)
+# the sections read from the dated figures (central_projector.reporting.dated)
+DATED = ("members", "savings", "aid", "stimulus", "shop")
 _TEMPLATE = empty()
 
 
-def _section(conn: sa.Connection, name: str, job: SectionJob) -> tuple[str, dict[str, Any]]:
-    """One area's figures of every cooperative that has any, by cooperative."""
+def _section(conn: sa.Connection, names: tuple[str, ...], job: SectionJob) -> dict[str, Figures]:
+    """Some sections' figures of every cooperative that has any, by cooperative."""
     part: dict[str, Figures] = {}
-    template = _TEMPLATE[name]
 
     def fig(coop_id: str) -> Figures:
         found = part.get(coop_id)
         if found is None:
             # the template's nested maps are flat (buckets) or empty: one level of copy
             found = part[coop_id] = {
-                name: {k: dict(v) if isinstance(v, dict) else v for k, v in template.items()}
+                name: {k: dict(v) if isinstance(v, dict) else v for k, v in _TEMPLATE[name].items()}
+                for name in names
             }
         return found
 
     job(conn, fig)
-    return name, {coop_id: f[name] for coop_id, f in part.items()}
+    return part
 
 
 def _in(col: sa.ColumnElement[Any], lo: str, hi: str) -> sa.ColumnElement[bool]:
@@ -272,110 +276,8 @@ def _coop_ids(conn: sa.Connection, lo: str, hi: str) -> set[str]:
     return ids
 
 
-def _members(conn: sa.Connection, lo: str, hi: str, fig: Any) -> None:
-    m = T["member"]
-    q = (
-        sa.select(m.c.coop_id, m.c.status, sa.func.count())
-        .where(_in(m.c.coop_id, lo, hi))
-        .group_by(m.c.coop_id, m.c.status)
-    )
-    for coop_id, status, n in conn.execute(q):
-        section = fig(coop_id)["members"]
-        section["count"] += n
-        section["by_status"][status or "UNKNOWN"] = n
-
-
-def _savings(conn: sa.Connection, lo: str, hi: str, fig: Any) -> None:
-    s = T["savings"]
-    q = (
-        sa.select(s.c.coop_id, s.c.product, sa.func.count(), sa.func.sum(s.c.balance))
-        .where(_in(s.c.coop_id, lo, hi))
-        .group_by(s.c.coop_id, s.c.product)
-    )
-    for coop_id, product, n, balance in conn.execute(q):
-        section = fig(coop_id)["savings"]
-        section["accounts"] += n
-        section["balance"] += int(balance or 0)
-        key = product or "UNKNOWN"
-        section["by_product"][key] = section["by_product"].get(key, 0) + int(balance or 0)
-
-
-def _loans(conn: sa.Connection, lo: str, hi: str, as_of: str, fig: Any) -> None:
-    t = T["loan"]
-    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in conn.execute(sa.select(t).where(_in(t.c.coop_id, lo, hi))).mappings():
-        rows[r["coop_id"]].append(decode_row("loan", dict(r)))
-    for coop_id, loans in rows.items():
-        book = portfolio.portfolio(loans, as_of)
-        section = fig(coop_id)["loans"]
-        for key, value in book.items():
-            if key in section and key not in ("arrears_buckets", "par30_bp"):
-                section[key] += value
-        add(section["arrears_buckets"], book["arrears_buckets"])
-
-
-def _aid(conn: sa.Connection, lo: str, hi: str, fig: Any) -> None:
-    e, c = T["entitlement"], T["claim"]
-    q = (
-        sa.select(
-            e.c.coop_id,
-            e.c.program,
-            e.c.cycle,
-            sa.func.count(),
-            sa.func.sum(e.c.worth),
-            sa.func.count(e.c.winner),
-            sa.func.sum(e.c.redeemed_value),
-            sa.func.sum(e.c.value_at_risk),
-        )
-        .where(_in(e.c.coop_id, lo, hi))
-        .group_by(e.c.coop_id, e.c.program, e.c.cycle)
-    )
-    for coop_id, program, cycle, n, worth, redeemed, value, at_risk in conn.execute(q):
-        cell = {
-            "entitlements": n,
-            "entitled_value": int(worth or 0),
-            "redeemed": redeemed,
-            "redeemed_value": int(value or 0),
-            "value_at_risk": int(at_risk or 0),
-        }
-        _aid_cell(fig(coop_id)["aid"], program, cycle, cell)
-    # a disputed reimbursement belongs to the cooperative that claims it
-    q2 = (
-        sa.select(c.c.coop_id, e.c.program, e.c.cycle, sa.func.count(), sa.func.sum(c.c.value))
-        .select_from(c.outerjoin(e, e.c.entitlement_id == c.c.entitlement_id))
-        .where(_in(c.c.coop_id, lo, hi), c.c.status == "DISPUTED")
-        .group_by(c.c.coop_id, e.c.program, e.c.cycle)
-    )
-    for coop_id, program, cycle, n, value in conn.execute(q2):
-        cell = {"disputed": n, "disputed_value": int(value or 0)}
-        _aid_cell(fig(coop_id)["aid"], program, cycle, cell)
-
-
-def _aid_cell(section: Figures, program: str | None, cycle: str | None, cell: Figures) -> None:
-    add(section, cell)
-    by_cycle = section["by_program"].setdefault(program or "UNKNOWN", {})
-    zero = {"entitlements": 0, "entitled_value": 0, "redeemed": 0, "redeemed_value": 0,
-            "disputed": 0, "disputed_value": 0, "value_at_risk": 0}  # fmt: skip
-    add(by_cycle.setdefault(cycle or "-", zero), cell)
-
-
-def _stimulus(conn: sa.Connection, lo: str, hi: str, fig: Any) -> None:
-    f = T["fund"]
-    cols = ("allocated", "disbursed", "utilised", "repaid", "balance")
-    q = (
-        sa.select(f.c.coop_id, sa.func.count(), *(sa.func.sum(f.c[k]) for k in cols))
-        .where(_in(f.c.coop_id, lo, hi))
-        .group_by(f.c.coop_id)
-    )
-    for coop_id, n, *sums in conn.execute(q):
-        section = fig(coop_id)["stimulus"]
-        section["funds"] += n
-        for k, v in zip(cols, sums, strict=True):
-            section[k] += int(v or 0)
-
-
 def _shop(conn: sa.Connection, lo: str, hi: str, as_of: str, cut: bool, fig: Any) -> None:
-    d, s = T["sales_day"], T["stock"]
+    d = T["sales_day"]
     on_day = sa.func.sum(sa.case((d.c.day == as_of, d.c.amount), else_=0))
     q = (
         sa.select(
@@ -396,16 +298,6 @@ def _shop(conn: sa.Connection, lo: str, hi: str, as_of: str, cut: bool, fig: Any
         section["sales_lines"] += int(lines or 0)
         section["voided_amount"] += int(voided or 0)
         section["day_sales_amount"] += int(today or 0)
-    negative = sa.func.sum(sa.case((s.c.on_hand < 0, 1), else_=0))
-    q2 = (
-        sa.select(s.c.coop_id, sa.func.count(), negative)
-        .where(_in(s.c.coop_id, lo, hi))
-        .group_by(s.c.coop_id)
-    )
-    for coop_id, n, neg in conn.execute(q2):
-        section = fig(coop_id)["shop"]
-        section["stock_items"] += n
-        section["stock_negative"] += int(neg or 0)
 
 
 def _sync(conn: sa.Connection, lo: str, hi: str, fig: Any, silent_before: int) -> None:

@@ -29,6 +29,7 @@ def snapshot(p: HasState) -> dict[str, Any]:
         }
         for table, rows in p.state.tables.items()
     }
+    out["coop_day"] = dict(p.state.days)  # the dated figures' ledger, zeros left out
     return {table: rows for table, rows in out.items() if rows}
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from central_projector.projection.folds import aid_dated
 from central_projector.projection.folds.base import Event, Okey, Row, State, claim_owner
 from central_projector.projection.folds.conflicts import found, report
 
@@ -343,12 +344,14 @@ def _entitlement(state: State, entitlement_id: str) -> Row:
         "card_draw": None,
         "claims": {},
         "conflicts": {},
+        "asof": {},
     }
 
 
 def granted(state: State, ev: Event) -> None:
     row = _entitlement(state, ev.aggregate_id)
     claim_owner(row, ev.okey, ev.coop_id, True)
+    aid_dated.seen(row, ev)
     p = ev.payload
     if row["grant_okey"] is not None and row["grant_okey"] > ev.okey:
         card = _card(state, p["card_uid"])  # superseded: it only touches its card
@@ -372,6 +375,7 @@ def redeemed(state: State, ev: Event) -> None:
     if ev.event_id in row["redemptions"]:
         return
     claim_owner(row, ev.okey, ev.coop_id, False)
+    aid_dated.seen(row, ev)
     p = ev.payload
     redemption = [ev.okey, ev.coop_id, ev.device_id, p["value"], p["allowance_id"], p["card_uid"]]
     row["redemptions"][ev.event_id] = redemption
@@ -384,6 +388,7 @@ def voided(state: State, ev: Event) -> None:
     row = _entitlement(state, ev.aggregate_id)
     claim_owner(row, ev.okey, ev.coop_id, False)
     target = ev.payload["redemption_event_id"]
+    aid_dated.voided(row, target, ev)
     if target not in row["voided"]:
         row["voided"] = sorted([*row["voided"], target])
         redemption = row["redemptions"].get(target)
@@ -426,6 +431,7 @@ def _derive(state: State, row: Row) -> None:
         subject = f"entitlement:{row['entitlement_id']}"
         items.append(("DUPLICATE_REDEMPTION", subject, row["coop_id"], detail))
     report(state, row, found(*items))
+    aid_dated.restate(state, row)
     state.put("entitlement", (row["entitlement_id"],), row)
 
 

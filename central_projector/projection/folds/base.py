@@ -88,6 +88,16 @@ class State(Protocol):
         """The store's keyed pseudonym of a personal ``value`` of ``kind`` (``nik``, ``kk``):
         what a conflict about a person is named by, instead of the value."""
 
+    def add_day(self, table: str, coop: str, day: str, figure: str, delta: int) -> None:
+        """Add ``delta`` to a cooperative's roll-up ``figure`` from local ``day`` on, on
+        behalf of a row of ``table`` (see :mod:`central_projector.projection.folds.daily`)."""
+
+
+DayKey = tuple[str, str, str, str]  # coop_id, day, area, figure
+# The rows whose figures are dated, and the replay area (and ledger ``area``) of each.
+AREA_OF = {"member": "membership", "savings": "savings", "fund": "stimulus",
+           "entitlement": "aid", "stock": "shop"}  # fmt: skip
+
 
 class MemoryState:
     """An in-memory :class:`State`: the fake for tests and the reference semantics."""
@@ -96,6 +106,7 @@ class MemoryState:
         self.tables: dict[str, dict[Key, Row]] = {}
         self.moves: dict[Key, list[tuple[Okey, int]]] = {}
         self.pseudonym_key = pseudonym_key
+        self.days: dict[DayKey, int] = {}  # as the SQL ledger, without its zeros
 
     def get(self, table: str, key: Key) -> Row | None:
         return self.tables.get(table, {}).get(key)
@@ -128,6 +139,14 @@ class MemoryState:
 
     def pseudonym(self, kind: str, value: str) -> str:
         return pseudonym(self.pseudonym_key, kind, value)
+
+    def add_day(self, table: str, coop: str, day: str, figure: str, delta: int) -> None:
+        key = (coop, day, AREA_OF[table], figure)
+        value = self.days.get(key, 0) + delta
+        if value:
+            self.days[key] = value
+        else:
+            self.days.pop(key, None)
 
     def rows(self, table: str) -> dict[Key, Row]:
         return self.tables.get(table, {})

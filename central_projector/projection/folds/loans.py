@@ -70,6 +70,9 @@ def _loan(state: State, ev: Event) -> tuple[Row, tuple[str, str]]:
             "by_year": {},
             "plain": True,
             "conflicts": {},
+            "dues": None,
+            "unpaid_since": None,
+            "last_day": None,
             **dict.fromkeys(FIGURES, 0),
         }
     return row, key
@@ -172,6 +175,25 @@ def _store(row: Row, book: lb.Book) -> None:
     row["alloc"] = [book.position.interest, book.position.principal] if book.disbursed else None
     row["installment"] = book.schedule[0].total if row["terms"] and book.disbursed else 0
     row["by_year"] = book.by_year
+    _store_dues(row, book)
+
+
+def _store_dues(row: Row, book: lb.Book) -> None:
+    """What the loan owes by instalment, for its arrears on any day after its last
+    movement without a replay (:mod:`central_projector.reporting.loanbook`): ``dues``, the
+    instalments not fully paid as ``[due, principal, interest]`` left, ``unpaid_since``
+    the first one's due date, ``last_day`` the date of the latest movement."""
+    dues: list[list[Any]] = []
+    if not book.closed:
+        pos = book.position
+        for i, ins in enumerate(book.schedule):
+            principal, interest = ins.principal - pos.principal[i], ins.interest - pos.interest[i]
+            if principal > 0 or interest > 0:
+                dues.append([ins.due, principal, interest])
+    row["dues"] = dues or None
+    row["unpaid_since"] = dues[0][0] if dues else None
+    log = row["log"]  # in (date, order) order; a reversal's empty date sorts first
+    row["last_day"] = log[-1][0] if log and log[-1][0] else None
 
 
 def _derive(state: State, row: Row, key: tuple[str, str]) -> None:

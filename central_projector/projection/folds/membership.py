@@ -21,7 +21,9 @@ Conflict rules:
 Rows:
 - ``member`` (coop, member_id) = ``{registered, approved, resigned, status, reg_okey,
   profile: {field: [value, okey, device]}, edits: {field: [[okey, device, value]…]},
-  merged_into, merged_aliases, placed, conflicts}``; ``placed`` is
+  merged_into, merged_aliases, placed, conflicts, asof}``; ``asof`` holds the first day
+  anything is known of the member and of its registration, approval and resignation
+  (``seen``, ``reg``, ``appr``, ``res``: :mod:`.daily`); ``placed`` is
   ``[nik, reg_okey, name, birth_date]`` as last filed in its NIK group;
 - ``nik_group`` (nik) = ``{coop_id, members: {"coop/member_id": [reg_okey, name,
   birth_date]}, canonical, aliases, collisions, conflicts}``, province-wide (the
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from central_projector.projection.folds import daily
 from central_projector.projection.folds.base import Event, Row, State, masked
 from central_projector.projection.folds.conflicts import found, report
 
@@ -57,8 +60,36 @@ def _member(state: State, ev: Event, member_id: str | None = None) -> tuple[Row,
             "merged_aliases": [],
             "placed": None,
             "conflicts": {},
+            "asof": {},
         }
+    daily.earliest(daily.asof(row), "seen", daily.event_day(ev))
     return row, key
+
+
+def _mark(row: Row, fact: str, ev: Event) -> None:
+    """The member's ``fact`` (reg, appr, res) holds from the earliest day it is known."""
+    daily.earliest(daily.asof(row), fact, daily.event_day(ev))
+
+
+_STATUS_FACTS = (("RESIGNED", "res"), ("APPROVED", "appr"), ("REGISTERED", "reg"))
+
+
+def _dated(row: Row) -> daily.Entries:
+    """The member counted from the first day anything is known of it, by its status on
+    each day (the same rule as ``status``, with each fact from its day)."""
+    doc, coop = daily.asof(row), row["coop_id"]
+    seen = doc["seen"]
+    days = sorted({doc[f] for _, f in _STATUS_FACTS if doc.get(f)} | {seen})
+    states = [(day, {f"members.by_status.{status_on(row, day)}": 1}) for day in days]
+    return daily.steps(coop, states, {(coop, seen, "members.count"): 1})
+
+
+def status_on(row: Row, day: str) -> str | None:
+    """The member's status at the end of ``day``; ``None`` if nothing was known of it yet."""
+    doc = row.get("asof") or {}
+    if doc.get("seen") is None or doc["seen"] > day:
+        return None
+    return next((s for s, f in _STATUS_FACTS if doc.get(f) and doc[f] <= day), "UNKNOWN")
 
 
 def _finish(state: State, row: Row, key: tuple[str, str]) -> None:
@@ -73,6 +104,7 @@ def _finish(state: State, row: Row, key: tuple[str, str]) -> None:
     )
     _regroup(state, row)
     report(state, row, _profile_conflicts(row))
+    daily.restate(state, "member", row, _dated(row))
     state.put("member", key, row)
 
 
@@ -87,6 +119,7 @@ def registered(state: State, ev: Event) -> None:
     if row["reg_okey"] is None or ev.okey < row["reg_okey"]:
         row["reg_okey"] = ev.okey
     row["registered"] = True
+    _mark(row, "reg", ev)
     for field in REGISTRATION_FIELDS:
         if ev.payload.get(field) is not None:
             _write_field(row, field, ev.payload[field], ev)
@@ -96,12 +129,14 @@ def registered(state: State, ev: Event) -> None:
 def approved(state: State, ev: Event) -> None:
     row, key = _member(state, ev)
     row["approved"] = True
+    _mark(row, "appr", ev)
     _finish(state, row, key)
 
 
 def resigned(state: State, ev: Event) -> None:
     row, key = _member(state, ev)
     row["resigned"] = True
+    _mark(row, "res", ev)
     _finish(state, row, key)
 
 

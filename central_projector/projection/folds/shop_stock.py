@@ -21,7 +21,8 @@ Rows:
   one id recorded twice, the first recording by total order stands);
 - ``sales_day`` (coop, day, sku) = ``{qty, amount, lines}`` sold and the same voided;
 - ``stock`` (coop, location, sku) = ``{total, count_okey, count_qty, before, on_hand,
-  received, sold, returned, adjusted, shipped_out, shipped_in, counts}``;
+  received, sold, returned, adjusted, shipped_out, shipped_in, counts, asof}``
+  (``asof``: its movements and counts by day, :mod:`.stock_dated`);
 - ``price`` (coop, sku) = ``{unit_price, effective_from, okey}``;
 - ``quota`` (coop, program, sku, period) = ``{qty, allocations}``.
 """
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from central_projector.projection.folds import aid
+from central_projector.projection.folds import aid, stock_dated
 from central_projector.projection.folds.base import Event, Okey, Row, State
 from central_projector.projection.folds.conflicts import found, report
 from sync_core.localtime import local_day
@@ -67,6 +68,7 @@ def _stock(state: State, key: tuple[str, str, str]) -> Row:
         "cost_qty": 0,
         "cost_value": 0,
         "conflicts": {},
+        "asof": {},
     }
 
 
@@ -77,10 +79,12 @@ def move(
     key = (coop, location, sku)
     row = _stock(state, key)
     row["total"] += delta
-    row[column] += -delta if column in _OUTFLOWS else delta
+    counted = -delta if column in _OUTFLOWS else delta
+    row[column] += counted
     if row["count_okey"] is not None and okey < row["count_okey"]:
         row["before"] += delta
     state.add_move(key, okey, delta)
+    stock_dated.moved(state, row, okey, delta, column, counted)
     _finish(state, row, key)
 
 
@@ -109,6 +113,7 @@ def _finish(state: State, row: Row, key: tuple[str, str, str]) -> None:
     ):
         state.put("stock", key, row)
     else:  # only a superseded recording ever moved it
+        stock_dated.gone(state, row)
         state.delete("stock", key)
 
 
@@ -124,6 +129,10 @@ def counted(state: State, ev: Event) -> None:
         # before it and the ledger need not be asked.
         late = state.moves_after(key, ev.okey)
         row["before"] = state.moves_before(key, ev.okey) if late else row["total"]
+        before = row["before"]
+    else:
+        before = state.moves_before(key, ev.okey)
+    stock_dated.counted(state, row, ev.okey, p["counted_qty"], before)
     _finish(state, row, key)
 
 

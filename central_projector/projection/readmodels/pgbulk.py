@@ -39,6 +39,13 @@ _MOVE_COLUMNS = ("coop_id", "location", "sku", "okey", "delta")
 _MOVE_TYPES = ("text", "text", "text", "bytea", "int8")
 _MOVE_KEY = ("coop_id", "location", "sku", "okey")
 _MOVE_ADD = '"delta" = t."delta" + excluded."delta"'  # movements of one key sum up
+# the dated figures' ledgers (folds.daily): deltas of one key sum up the same way
+DAYS, TOTALS = "coop_day", "coop_total"
+_LEDGERS = {
+    DAYS: (("day", "coop_id", "area", "figure", "amount"), ("day", "coop_id", "area", "figure")),
+    TOTALS: (("coop_id", "area", "figure", "amount"), ("coop_id", "area", "figure")),
+}
+_AMOUNT_ADD = '"amount" = t."amount" + excluded."amount"'
 
 
 def _names(columns: Sequence[str]) -> str:
@@ -98,6 +105,10 @@ def _stage(prefix: str, kind: str, columns: tuple[str, ...]) -> _Stage:
     if at not in _STAGES:
         if kind == MOVES:
             _STAGES[at] = _Stage(prefix, kind, columns, _MOVE_TYPES, _MOVE_KEY, _MOVE_ADD)
+        elif kind in _LEDGERS:
+            names, key = _LEDGERS[kind]
+            types = ["int8" if c == "amount" else "text" for c in names]
+            _STAGES[at] = _Stage(prefix, kind, names, types, key, _AMOUNT_ADD)
         else:
             pk, cols = SPEC[kind]
             of = {c: _PG_TYPES[t] for c, t in cols}
@@ -110,7 +121,7 @@ def _stage(prefix: str, kind: str, columns: tuple[str, ...]) -> _Stage:
 def _ddl(prefix: str) -> tuple[str, str]:
     """Create the staging tables of ``prefix`` unless there; truncate them."""
     if prefix not in _CREATE:
-        kinds = (*SPEC, MOVES)
+        kinds = (*SPEC, MOVES, *_LEDGERS)
         _CREATE[prefix] = "; ".join(_create(prefix, kind) for kind in kinds)
         names = ", ".join(f"pg_temp.{_stage_name(prefix, kind)}" for kind in kinds)
         _TRUNCATE[prefix] = f"TRUNCATE {names}"
@@ -167,6 +178,12 @@ class Writer:
         executemany text, for a few."""
         st = _stage(self.prefix, MOVES, _MOVE_COLUMNS)
         self._apply(moves, st.copy_rows, st.types, st.upsert, insert)
+
+    def write_ledger(self, kind: str, insert: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Add the summed deltas ``rows`` (unique per key) onto ``{prefix}{kind}``, a
+        ledger of dated figures (:data:`DAYS` or :data:`TOTALS`)."""
+        st = _stage(self.prefix, kind, _LEDGERS[kind][0])
+        self._apply(rows, st.copy_rows, st.types, st.upsert, insert)
 
     def _apply(
         self,

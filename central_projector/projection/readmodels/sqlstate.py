@@ -24,8 +24,9 @@ from typing import Any, Protocol
 import msgpack
 import sqlalchemy as sa
 
-from central_projector.projection.folds.base import Key, Okey, Row
+from central_projector.projection.folds.base import AREA_OF, DayKey, Key, Okey, Row
 from central_projector.projection.readmodels.tables import PREFIX, SPEC
+from central_projector.projection.readmodels.writes import EVICTED, Writes
 from central_projector.record import meta
 from schemas.personal import pseudonym
 
@@ -127,7 +128,6 @@ def _tables(dialect: str, paramstyle: str, prefix: str = PREFIX) -> dict[str, _T
 
 
 LEDGER = "stock_moves"  # the cache's entry of newest movement keys (see SqlState.newest)
-EVICTED: Any = object()  # in a cache: the row exists in the database, load it when needed
 _MISSING: Any = object()
 
 
@@ -187,6 +187,7 @@ class SqlState:
         self.dirty: dict[str, set[Key]] = {kind: set() for kind in SPEC}
         self.moves: list[tuple[Key, Okey, int]] = []
         self.moves_of: dict[Key, list[tuple[Okey, int]]] = {}  # the same, by item
+        self.days: dict[DayKey, int] = {}  # the batch's dated deltas, summed per key
         self.loads = 0
         self.prefix = prefix
         self.bulk = conn.dialect.name == "postgresql"  # COPY-staged writes (pgbulk)
@@ -215,6 +216,15 @@ class SqlState:
             f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) "
             'ON CONFLICT ("coop_id", "location", "sku", "okey") '
             f'DO UPDATE SET "delta" = {moves}."delta" + excluded."delta"'
+        )
+        self.days_insert, self.totals_insert = (
+            f'INSERT INTO "{prefix}{name}" ({", ".join(cols)}) '
+            f"VALUES ({', '.join(mark for _ in cols)}) ON CONFLICT ({', '.join(cols[:-1])}) "
+            f'DO UPDATE SET "amount" = "{prefix}{name}"."amount" + excluded."amount"'
+            for name, cols in (
+                ("coop_day", ('"day"', '"coop_id"', '"area"', '"figure"', '"amount"')),
+                ("coop_total", ('"coop_id"', '"area"', '"figure"', '"amount"')),
+            )
         )
 
     # --- the State port ----------------------------------------------------------------
@@ -249,6 +259,10 @@ class SqlState:
             return  # else not known yet: the first question about it asks the database
         if newest is None or okey > newest:
             self.newest[stock] = okey
+
+    def add_day(self, table: str, coop: str, day: str, figure: str, delta: int) -> None:
+        key = (coop, day, AREA_OF[table], figure)
+        self.days[key] = self.days.get(key, 0) + delta
 
     def moves_before(self, stock: Key, okey: Okey) -> int:
         at = okey_bytes(okey)
@@ -348,61 +362,15 @@ class SqlState:
             writes.rows += len(summed)
             self.moves = []
             self.moves_of = {}
+        if self.days:
+            totals: dict[tuple[str, str, str], int] = {}
+            for (coop, day, area, figure), delta in self.days.items():
+                if delta:
+                    writes.days.append((day, coop, area, figure, delta))
+                    total = (coop, area, figure)
+                    totals[total] = totals.get(total, 0) + delta
+            writes.totals = [(*k, d) for k, d in totals.items() if d]
+            writes.days_insert, writes.totals_insert = self.days_insert, self.totals_insert
+            writes.rows += len(writes.days) + len(writes.totals)
+            self.days = {}
         return writes
-
-
-class Writes:
-    """One batch's changed rows, as parameters: per table the upserts and the deletes,
-    then the summed stock movements."""
-
-    def __init__(self, bulk: str | None = None) -> None:
-        """``bulk``: the table prefix, to write larger sets by COPY (PostgreSQL,
-        :mod:`central_projector.projection.readmodels.pgbulk`); else executemany."""
-        self.bulk = bulk
-        self.tables: list[tuple[str, _Table, list[Any], list[Any]]] = []
-        self.moves: list[Any] = []
-        self.moves_insert = ""
-        self.rows = 0
-        self.written: dict[str, set[Key]] = {}  # rows of evicted kinds, to forget after
-
-    @property
-    def sql(self) -> list[tuple[str, list[Any]]]:
-        """The same as ``(sql, parameter rows)`` for executemany, in order."""
-        out: list[tuple[str, list[Any]]] = []
-        for _, t, rows, gone in self.tables:
-            if rows:
-                out.append((t.upsert, rows))
-            if gone:
-                out.append((t.delete, gone))
-        if self.moves:
-            out.append((self.moves_insert, self.moves))
-        return out
-
-    def write(self, cursor: Any) -> None:
-        if self.bulk is None:
-            for sql, rows in self.sql:
-                cursor.executemany(sql, rows)
-            return
-        from central_projector.projection.readmodels import pgbulk  # needs psycopg
-
-        bulk = pgbulk.Writer(cursor, self.bulk)
-        for kind, t, rows, gone in self.tables:
-            bulk.write(kind, t, rows, gone)
-        if self.moves:
-            bulk.write_moves(self.moves_insert, self.moves)
-
-    def evict(
-        self,
-        cache: dict[str, dict[Key, Row | None]],
-        keep: Mapping[str, Collection[Key]] | None = None,
-    ) -> None:
-        """Forget the written rows of the kinds kept only as existing (now in the
-        database), except those in ``keep`` (changed again since, not yet written)."""
-        for table, keys in self.written.items():
-            rows = cache.get(table)
-            if rows is None:
-                continue
-            again = keep.get(table, ()) if keep is not None else ()
-            for k in keys:
-                if k not in again and rows.get(k) is not None:
-                    rows[k] = EVICTED

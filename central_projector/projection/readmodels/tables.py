@@ -55,7 +55,7 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
         (
             ("registered", F), ("approved", F), ("resigned", F), ("status", S),
             ("reg_okey", J), ("profile", J), ("edits", J), ("merged_into", J),
-            ("merged_aliases", J), ("placed", J), ("conflicts", J),
+            ("merged_aliases", J), ("placed", J), ("conflicts", J), ("asof", J),
         ),
     ),
     "nik_group": (
@@ -71,6 +71,7 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
             ("member_id", S), ("product", S), ("opened_on", S), ("open_okey", J),
             ("deposits", B), ("withdrawals", B), ("reversed_deposits", B),
             ("reversed_withdrawals", B), ("balance", B), ("movements", B), ("by_year", J),
+            ("asof", J),
         ),
     ),
     "loan": (
@@ -83,7 +84,8 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
             ("interest_charged", B), ("interest_outstanding", B), ("written_off", B),
             ("written_off_recorded", B), ("written_off_on", S), ("recovered", B),
             ("recoveries", B), ("installment", B), ("first_due", S), ("tenor_months", B),
-            ("alloc", J), ("by_year", J), ("plain", F), ("conflicts", J),
+            ("alloc", J), ("by_year", J), ("plain", F), ("conflicts", J), ("dues", J),
+            ("unpaid_since", S), ("last_day", S),
         ),
     ),
     "sale": (
@@ -107,7 +109,7 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
             ("total", B), ("count_okey", J), ("count_qty", B), ("before", B), ("on_hand", B),
             ("received", B), ("sold", B), ("returned", B), ("adjusted", B),
             ("shipped_out", B), ("shipped_in", B), ("counts", B), ("cost_qty", B),
-            ("cost_value", B), ("conflicts", J),
+            ("cost_value", B), ("conflicts", J), ("asof", J),
         ),
     ),
     "price": (
@@ -149,7 +151,7 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
             ("program", S), ("cycle", S), ("value", B), ("items", J), ("grant_okey", J),
             ("redemptions", J), ("voided", J), ("winner", S), ("status", S), ("worth", B),
             ("redeemed_value", B), ("remaining", B), ("duplicates", J),
-            ("value_at_risk", B), ("card_draw", J), ("claims", J), ("conflicts", J),
+            ("value_at_risk", B), ("card_draw", J), ("claims", J), ("conflicts", J), ("asof", J),
         ),
     ),
     "claim": (
@@ -164,7 +166,7 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
         (
             ("allocated", B), ("disbursed", B), ("utilised", B), ("repaid", B), ("balance", B),
             ("by_purpose", J), ("tranches", B), ("program_year", B), ("source", T),
-            ("alloc_okey", J),
+            ("alloc_okey", J), ("asof", J),
         ),
     ),
     "shipment": (
@@ -233,6 +235,22 @@ def _stock_moves(meta: sa.MetaData, prefix: str) -> sa.Table:
     )
 
 
+def _ledger(meta: sa.MetaData, name: str, dated: bool) -> sa.Table:
+    """``coop_day`` (``dated``: keyed by day first, so the days after a recent date are a
+    short range) or ``coop_total``: an amount per cooperative, area and figure."""
+    key = [sa.Column("day", sa.String(10), primary_key=True)] if dated else []
+    return sa.Table(
+        name,
+        meta,
+        *key,
+        sa.Column("coop_id", sa.String(64), primary_key=True),
+        sa.Column("area", sa.String(16), primary_key=True),
+        sa.Column("figure", sa.String(160), primary_key=True),
+        sa.Column("amount", sa.BigInteger, nullable=False),
+        sqlite_with_rowid=False,
+    )
+
+
 def _position(meta: sa.MetaData, prefix: str) -> sa.Table:
     return sa.Table(
         f"{prefix}projector_position",
@@ -262,6 +280,12 @@ TABLES: dict[str, sa.Table] = {kind: _table(kind) for kind in SPEC}
 # One row per (item, order key): movements of one event on one item are summed.
 stock_moves = _stock_moves(metadata, PREFIX)
 
+# The dated roll-up figures (central_projector.projection.folds.daily): each cooperative's
+# deltas per local day and area, and their running sums (a figure as of DATE is the sum
+# less the deltas of the days after DATE).
+coop_day = _ledger(metadata, f"{PREFIX}coop_day", True)
+coop_total = _ledger(metadata, f"{PREFIX}coop_total", False)
+
 # Where the projector is: committed events with id ≤ position are folded, except the
 # ids in ``rm_projector_held`` (held behind a gap when passed; folded once released).
 projector_position = _position(metadata, PREFIX)
@@ -277,9 +301,13 @@ class TableSet(NamedTuple):
     stock_moves: sa.Table
     position: sa.Table
     held: sa.Table
+    coop_day: sa.Table
+    coop_total: sa.Table
 
 
-LIVE = TableSet(PREFIX, metadata, TABLES, stock_moves, projector_position, projector_held)
+LIVE = TableSet(
+    PREFIX, metadata, TABLES, stock_moves, projector_position, projector_held, coop_day, coop_total
+)
 _SETS: dict[str, TableSet] = {PREFIX: LIVE}
 
 
@@ -294,5 +322,7 @@ def table_set(prefix: str) -> TableSet:
             _stock_moves(meta, prefix),
             _position(meta, prefix),
             _held(meta, prefix),
+            _ledger(meta, f"{prefix}coop_day", True),
+            _ledger(meta, f"{prefix}coop_total", False),
         )
     return _SETS[prefix]

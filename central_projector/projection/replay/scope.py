@@ -246,6 +246,9 @@ class Restricted:
     def pseudonym(self, kind: str, value: str) -> str:
         return self.state.pseudonym(kind, value)
 
+    def add_day(self, table: str, coop: str, day: str, figure: str, delta: int) -> None:
+        self.state.add_day(table, coop, day, figure, delta)
+
 
 def device_conflict_ids(devices: Iterable[str]) -> frozenset[str]:
     return frozenset(

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from central_projector.projection.folds.base import AREA_OF
 from central_projector.projection.folds.sync_health import RECEIPT_FIELDS
 from central_projector.projection.readmodels.tables import DOCS, LIVE, TableSet, table_set, unpack
 from central_projector.projection.replay.scope import DEVICE_KINDS, Scope
@@ -84,14 +85,21 @@ def drop(engine: sa.Engine) -> None:
 
 
 # --- the rows of a scope -------------------------------------------------------------------
+LEDGERS = ("coop_day", "coop_total")  # the dated figures, rows of several areas each
+
+
 def kinds_of(scope: Scope) -> list[str]:
     out = list(scope.tables())
     if scope.kinds():
         out.append("conflict")
+    if scope.areas & set(AREA_OF.values()):
+        out += LEDGERS
     return out
 
 
 def _table(ts: TableSet, kind: str) -> sa.Table:
+    if kind in LEDGERS:
+        return ts.coop_day if kind == "coop_day" else ts.coop_total
     return ts.stock_moves if kind == "stock_moves" else ts.tables[kind]
 
 
@@ -99,6 +107,9 @@ def where(table: sa.Table, kind: str, scope: Scope) -> sa.ColumnElement[bool]:
     """The rows of ``table`` (live or shadow) that ``scope`` rebuilds."""
     c = table.c
     in_coops = c.coop_id.in_(sa.select(scope_coop.c.coop_id))
+    if kind in LEDGERS:
+        areas = c.area.in_(sorted(scope.areas))
+        return areas if scope.coops is None else sa.and_(areas, in_coops)
     if kind == "conflict":
         kinds = scope.kinds()
         if scope.coops is None:
@@ -160,6 +171,8 @@ def _rows(
     docs = DOCS.get(kind, ())
     skip = RECEIPT_FIELDS if kind == "device" else ()
     query = sa.select(table).where(where(table, kind, scope))
+    if kind in LEDGERS:  # a key whose deltas came to nothing is the same as none
+        query = query.where(table.c.amount != 0)
     for m in conn.execute(query).mappings():
         row = {k: (unpack(v) if k in docs else v) for k, v in m.items() if k not in skip}
         yield tuple(_plain(row[c]) for c in pk), row

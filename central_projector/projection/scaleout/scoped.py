@@ -64,3 +64,8 @@ class ScopedState:
 
     def pseudonym(self, kind: str, value: str) -> str:
         return self.owned.pseudonym(kind, value)
+
+    # A dated figure goes with the row it derives from: written by the stage owning it.
+    def add_day(self, table: str, coop: str, day: str, figure: str, delta: int) -> None:
+        if owns(self.stage, table, (), None):
+            self.owned.add_day(table, coop, day, figure, delta)

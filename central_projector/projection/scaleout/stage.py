@@ -99,6 +99,9 @@ class SqlShadow:
     def pseudonym(self, kind: str, value: str) -> str:
         raise AssertionError("pseudonyms are the owned state's")
 
+    def add_day(self, table: str, coop: str, day: str, figure: str, delta: int) -> None:
+        raise AssertionError("dated figures are never shadowed")
+
     def flush(self, conn: sa.Connection) -> int:
         c = stage_shadow.c
         for table, key in self.dirty:

@@ -74,9 +74,16 @@ def _restricted(p: MemoryProjector, scope: Scope) -> dict[str, Any]:
     snap = snapshot(p)
     out = {}
     for table, rows in snap.items():
-        kept = {
-            k: r for k, r in rows.items() if in_scope(scope, table, k, p.state.tables[table][k])
-        }
+        if table == "coop_day":  # the dated figures: by area and cooperative, like shadow.where
+            kept = {
+                k: r
+                for k, r in rows.items()
+                if k[2] in scope.areas and (scope.coops is None or k[0] in scope.coops)
+            }
+        else:
+            kept = {
+                k: r for k, r in rows.items() if in_scope(scope, table, k, p.state.tables[table][k])
+            }
         if kept:
             out[table] = kept
     return out

@@ -1,0 +1,153 @@
+"""A stock item's figures day by day (:mod:`.daily`): ``shop.stock_items`` from its first
+movement's day, ``shop.stock_negative`` on the days its on-hand ends below zero.
+
+On-hand at the end of a day follows the same rule as the row's (a count fixes it): the
+latest count by total order made by then, plus the movements after it made by then, else
+the sum of the movements made by then. Movements and counts fall on the local day of
+their HLC wall time (a movement before a count in total order is never on a later day).
+
+``asof`` of a stock row = ``{first, days: {day: [net, received, sold, returned, adjusted,
+shipped_out, shipped_in]}, counts: [[order key, qty, Σ movements before it]…] (in total
+order), neg: {day: ±1}, last: [day, on-hand]}``. ``neg`` are the changes of the negative
+flag the row has added to the ledger, ``last`` the on-hand on the latest day with a
+change. The usual movement (after every count, on the latest day or later) changes the
+on-hand of its own day only; any other recomputes the item's days.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Any
+
+from central_projector.projection.folds import daily
+from central_projector.projection.folds.base import Okey, Row, State
+
+COLUMNS = ("received", "sold", "returned", "adjusted", "shipped_out", "shipped_in")
+NEGATIVE, ITEMS = "shop.stock_negative", "shop.stock_items"
+
+
+def moved(state: State, row: Row, okey: Okey, delta: int, column: str, counted: int) -> None:
+    """One movement of ``delta`` (``counted`` under ``column``, as the row counts it)."""
+    doc, coop = _doc(row), row["coop_id"]
+    day = daily.okey_day(okey, coop)
+    days = doc["days"]
+    cell = days.setdefault(day, [0] * (1 + len(COLUMNS)))
+    cell[0] += delta
+    cell[1 + COLUMNS.index(column)] += counted
+    if not any(cell):  # a superseded recording taken back: as if it never moved
+        del days[day]
+    _first(state, row, day)
+    counts = doc["counts"]
+    for c in counts:
+        if okey < c[0]:
+            c[2] += delta
+    last = doc.get("last")
+    usual = (not counts or counts[-1][0] < okey) and (last is None or day >= last[0])
+    if usual and day in days:
+        before = last[1] if last is not None else 0
+        doc["last"] = [day, before + delta]
+        _flag(state, row, day, (before + delta < 0) - (before < 0))
+    else:
+        _recompute(state, row)
+
+
+def counted(state: State, row: Row, okey: Okey, qty: int, before: int) -> None:
+    """A count of ``qty`` at ``okey``, ``before`` the movements ahead of it in total order."""
+    counts = _doc(row)["counts"]
+    if all(c[0] != okey for c in counts):
+        bisect.insort(counts, [okey, qty, before])
+        _first(state, row, None)
+        _recompute(state, row)
+
+
+def _doc(row: Row) -> dict[str, Any]:
+    """The row's ``asof`` with every key present (the same whichever way it was reached)."""
+    doc = daily.asof(row)
+    if "days" not in doc:
+        doc.update(first=None, days={}, counts=[], neg={}, last=None)
+    return doc
+
+
+def gone(state: State, row: Row) -> None:
+    """The row goes (only a superseded recording ever moved it): take back its figures."""
+    doc, coop = daily.asof(row), row["coop_id"]
+    if doc.get("first") is not None:
+        state.add_day("stock", coop, doc["first"], ITEMS, -1)
+    for day, change in doc.get("neg", {}).items():
+        state.add_day("stock", coop, day, NEGATIVE, -change)
+    row["asof"] = {}
+
+
+def as_of(row: Row, day: str) -> Row | None:
+    """The item at the end of ``day``: on-hand and movements by then; ``None`` before its
+    first one."""
+    doc, coop = row.get("asof") or {}, row["coop_id"]
+    if doc.get("first") is None or doc["first"] > day:
+        return None
+    sums = [0] * (1 + len(COLUMNS))
+    for d, cell in doc.get("days", {}).items():
+        if d <= day:
+            sums = [a + b for a, b in zip(sums, cell, strict=True)]
+    made = [c for c in doc.get("counts", ()) if daily.okey_day(c[0], coop) <= day]
+    value = sums[0] if not made else made[-1][1] + sums[0] - made[-1][2]
+    return {**row, **dict(zip(COLUMNS, sums[1:], strict=True)), "on_hand": value,
+            "counts": len(made)}  # fmt: skip
+
+
+def _first(state: State, row: Row, touched: str | None) -> None:
+    """The item counts from the first day with a movement or a count; ``touched``: the
+    only day whose movements changed (``None``: look at every day)."""
+    doc, coop = daily.asof(row), row["coop_id"]
+    before, days = doc.get("first"), doc.get("days", {})
+    if touched is not None and touched in days:
+        first = touched if before is None or touched < before else before
+    elif touched is not None and touched != before:
+        first = before
+    else:
+        found = [*days, *(daily.okey_day(c[0], coop) for c in doc.get("counts", ()))]
+        first = min(found, default=None)
+    if first != before:
+        if before is not None:
+            state.add_day("stock", coop, before, ITEMS, -1)
+        if first is not None:
+            state.add_day("stock", coop, first, ITEMS, 1)
+        doc["first"] = first
+
+
+def _flag(state: State, row: Row, day: str, change: int) -> None:
+    if change:
+        neg = daily.asof(row).setdefault("neg", {})
+        value = neg.get(day, 0) + change
+        if value:
+            neg[day] = value
+        else:
+            neg.pop(day, None)
+        state.add_day("stock", row["coop_id"], day, NEGATIVE, change)
+
+
+def _recompute(state: State, row: Row) -> None:
+    """The item's on-hand on every day with a change, and the negative flag's changes."""
+    doc, coop = daily.asof(row), row["coop_id"]
+    days = doc.get("days", {})
+    counts = doc.get("counts", [])
+    count_days = [daily.okey_day(c[0], coop) for c in counts]
+    net = latest = 0
+    chosen: list[Any] | None = None
+    was_negative = False
+    neg: dict[str, int] = {}
+    last: list[Any] | None = None
+    for day in sorted(set(days) | set(count_days)):
+        net += days[day][0] if day in days else 0
+        while latest < len(counts) and count_days[latest] <= day:
+            chosen, latest = counts[latest], latest + 1
+        value = net if chosen is None else chosen[1] + net - chosen[2]
+        negative = value < 0
+        if negative != was_negative:
+            neg[day] = 1 if negative else -1
+        was_negative, last = negative, [day, value]
+    old = doc.get("neg", {})
+    for day in old.keys() | neg.keys():
+        change = neg.get(day, 0) - old.get(day, 0)
+        if change:
+            state.add_day("stock", coop, day, NEGATIVE, change)
+    doc["neg"], doc["last"] = neg, last

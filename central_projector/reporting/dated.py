@@ -1,0 +1,55 @@
+"""The dated figures of a region's cooperatives as of a day, in one aggregate query.
+
+The projection keeps each cooperative's dated figures as deltas per local day
+(``rm_coop_day``) and their running sums (``rm_coop_total``,
+:mod:`central_projector.projection.folds.daily`). As of DATE a figure is its running sum
+less its deltas on the days after DATE: for a recent date (the default, today) those are
+few rows, whatever the history's length, so a province of 1,571 cooperatives is read in
+one grouped query over about a hundred rows per cooperative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from central_projector.projection.readmodels.tables import LIVE
+
+# what an aid cell (programme, cycle) holds, every key present
+AID_CELL = ("entitlements", "entitled_value", "redeemed", "redeemed_value", "disputed",
+            "disputed_value", "value_at_risk")  # fmt: skip
+
+
+def dated(
+    conn: sa.Connection, lo: str, hi: str, as_of: str, fig: Callable[[str], dict[str, Any]]
+) -> None:
+    """Add every dated figure of the cooperatives with ids in [lo, hi) as of ``as_of``
+    into ``fig(coop_id)`` (that cooperative's figures, by section)."""
+    d, t = LIVE.coop_day, LIVE.coop_total
+    total = sa.select(t.c.coop_id, t.c.figure, t.c.amount).where(
+        t.c.coop_id >= lo, t.c.coop_id < hi
+    )
+    later = sa.select(d.c.coop_id, d.c.figure, -d.c.amount).where(
+        d.c.day > as_of, d.c.coop_id >= lo, d.c.coop_id < hi
+    )
+    both = sa.union_all(total, later).subquery()
+    q = sa.select(both.c.coop_id, both.c.figure, sa.func.sum(both.c.amount)).group_by(
+        both.c.coop_id, both.c.figure
+    )
+    for coop_id, figure, amount in conn.execute(q):
+        if amount:
+            place(fig(coop_id), figure, int(amount))
+
+
+def place(figures: dict[str, Any], figure: str, amount: int) -> None:
+    """Add ``amount`` at the dotted path ``figure`` (``aid.by_program.P.C.redeemed``)."""
+    *path, name = figure.split(".")
+    at = figures
+    for i, step in enumerate(path):
+        if i == 3 and path[1] == "by_program":  # an aid cell: all of its figures shown
+            at = at.setdefault(step, dict.fromkeys(AID_CELL, 0))
+        else:
+            at = at.setdefault(step, {})
+    at[name] = at.get(name, 0) + amount
