@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from central_projector.projection.folds import Event
 from central_projector.projection.folds.base import MEMORY_PSEUDONYM_KEY
 from central_projector.projection.folds.sync_health import RECEIPT_FIELDS
-from central_projector.projection.readmodels.tables import TABLES, decode_row
+from central_projector.projection.readmodels.tables import LIVE, TABLES, decode_row
 from central_projector.projection.readmodels.tables import metadata as rm_metadata
 from central_projector.record.meta import PSEUDONYM_KEY, ensure_pseudonym_key
 from central_projector.record.tables import central_meta, events, gaps
@@ -87,4 +87,12 @@ def sql_snapshot(engine: sa.Engine) -> dict[str, Any]:
             }
             if rows:
                 out[kind] = rows
+        # the dated figures' ledger as the memory state keeps it: zeros are no entry
+        d = LIVE.coop_day
+        days = {
+            (r.coop_id, r.day, r.area, r.figure): r.amount
+            for r in conn.execute(sa.select(d).where(d.c.amount != 0))
+        }
+        if days:
+            out["coop_day"] = days
     return out
