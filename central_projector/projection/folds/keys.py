@@ -42,6 +42,7 @@ def _sale(ev: Event) -> list[Touch]:
         for line in p["lines"]:
             out.append(("sales_day", (ev.coop_id, day, line["sku"])))
             out.append(("stock", (ev.coop_id, loc, line["sku"])))
+            out.append(("quota_use", (ev.coop_id, line["sku"], day[:7])))
         if p.get("card_uid"):
             out.append(("card", (p["card_uid"],)))
     return out
@@ -49,7 +50,11 @@ def _sale(ev: Event) -> list[Touch]:
 
 def _stock(ev: Event) -> list[Touch]:
     p = ev.payload
-    return [("stock", (ev.coop_id, p["location"], p["sku"]))]
+    out: list[Touch] = [("stock", (ev.coop_id, p["location"], p["sku"]))]
+    if ev.type == "StockReceived":
+        month = business_day(ev.key[0], ev.coop_id)[:7]
+        out.append(("quota_use", (ev.coop_id, p["sku"], month)))
+    return out
 
 
 def _aid(ev: Event) -> list[Touch]:
@@ -94,7 +99,8 @@ KEYS: dict[str, Callable[[Event], list[Touch]]] = {
     "StockCounted": _stock,
     "PriceSet": lambda ev: [("price", (ev.coop_id, ev.payload["sku"]))],
     "QuotaAllocated": lambda ev: [
-        ("quota", (ev.coop_id, ev.payload["program"], ev.payload["sku"], ev.payload["period"]))
+        ("quota", (ev.coop_id, ev.payload["program"], ev.payload["sku"], ev.payload["period"])),
+        ("quota_use", (ev.coop_id, ev.payload["sku"], ev.payload["period"])),
     ],
     "BeneficiaryEnrolled": _by_agg("beneficiary", coop_scoped=False),
     "CardIssued": _by_agg("card", coop_scoped=False),

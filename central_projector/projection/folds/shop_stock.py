@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from central_projector.projection.folds import aid, stock_dated
+from central_projector.projection.folds import aid, quota, stock_dated
 from central_projector.projection.folds.base import Event, Okey, Row, State
 from central_projector.projection.folds.conflicts import found, report
 from sync_core.localtime import local_day
@@ -138,6 +138,8 @@ def counted(state: State, ev: Event) -> None:
 
 def received(state: State, ev: Event) -> None:
     p = ev.payload
+    quota.count(state, ev.coop_id, p["sku"], business_day(ev.key[0], ev.coop_id)[:7],
+                "received", p["qty"])  # fmt: skip
     if p.get("unit_cost") is not None:  # what the goods cost, for the cost of goods sold
         key = (ev.coop_id, p["location"], p["sku"])
         row = _stock(state, key)
@@ -196,6 +198,8 @@ def _sales_figures(state: State, row: Row, sign: int, live: bool) -> None:
             "voided_amount": 0,
             "voided_lines": 0,
         }
+        if live:
+            quota.count(state, row["coop_id"], sku, row["day"][:7], "sold", sign * qty)
         day[prefix + "qty"] += sign * qty
         day[prefix + "amount"] += sign * qty * price
         day[prefix + "lines"] += sign
@@ -303,6 +307,7 @@ def quota_allocated(state: State, ev: Event) -> None:
     row["qty"] += p["qty"]
     row["allocations"] += 1
     state.put("quota", key, row)
+    quota.count(state, ev.coop_id, p["sku"], p["period"], "allocated", p["qty"])
 
 
 HANDLERS = {

@@ -120,6 +120,10 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
         ("coop_id", "program", "sku", "period"),
         (("qty", B), ("allocations", B)),
     ),
+    "quota_use": (
+        ("coop_id", "sku", "period"),
+        (("allocated", B), ("received", B), ("sold", B), ("conflicts", J)),
+    ),
     "beneficiary": (
         ("beneficiary_id",),
         (("coop_id", S), ("home_coop", S), ("kk_no", S), ("head_name", T), ("okey", J)),

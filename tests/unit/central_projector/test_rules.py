@@ -292,3 +292,29 @@ def test_a_sale_falls_on_the_cooperatives_own_local_day() -> None:
     days = {coop: day for coop, day, _sku in pr.state.rows("sales_day")}
     assert days == {"6202081007": "2026-03-01", "6472021005": "2026-03-02",
                     "9471010001": "2026-03-02"}  # fmt: skip
+
+
+def test_lpg_received_or_sold_beyond_its_monthly_quota_is_an_item() -> None:
+    """539 cylinders received against a quota of 300 in the month: QUOTA_EXCEEDED, whatever
+    the order; the goods stay in stock (facts are never rejected); a receipt in the next
+    month counts there."""
+    quota = ev(1, "central", 1, "QuotaAllocated", "LPG-3KG", program="LPG_3KG", sku="LPG-3KG",
+               qty=300, period="2026-01")  # fmt: skip
+    received = [
+        ev(T0_JAN + k, "d1", k + 1, "StockReceived", "LPG-3KG", sku="LPG-3KG", qty=qty,
+           location="main", supplier="Agen Pertamina", doc_no=f"DO-{k}")
+        for k, qty in enumerate((280, 259))
+    ]  # fmt: skip
+    for reverse in (False, True):
+        pr = project([quota, *received], reverse=reverse)
+        item = items(pr)["QUOTA_EXCEEDED"]
+        assert item["detail"] == {"sku": "LPG-3KG", "period": "2026-01", "allocated": 300,
+                                  "received": 539, "sold": 0}  # fmt: skip
+        assert pr.state.rows("stock")[(A, "main", "LPG-3KG")]["on_hand"] == 539
+    under = project([quota, received[0]])
+    assert "QUOTA_EXCEEDED" not in items(under)
+    february = received[1]._replace(key=(T0_JAN + 31 * 86_400_000, 0, "d1", 2))
+    assert "QUOTA_EXCEEDED" not in items(project([quota, received[0], february]))
+
+
+T0_JAN = 1_767_225_600_000  # 2026-01-01T00:00Z
