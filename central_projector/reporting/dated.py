@@ -10,6 +10,7 @@ one grouped query over about a hundred rows per cooperative.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -45,11 +46,20 @@ def dated(
 
 def place(figures: dict[str, Any], figure: str, amount: int) -> None:
     """Add ``amount`` at the dotted path ``figure`` (``aid.by_program.P.C.redeemed``)."""
-    *path, name = figure.split(".")
+    path, name = _path(figure)
     at = figures
-    for i, step in enumerate(path):
-        if i == 3 and path[1] == "by_program":  # an aid cell: all of its figures shown
-            at = at.setdefault(step, dict.fromkeys(AID_CELL, 0))
-        else:
-            at = at.setdefault(step, {})
+    for step, cell in path:
+        found = at.get(step)
+        if found is None:  # an aid cell shows all of its figures
+            found = at[step] = dict.fromkeys(AID_CELL, 0) if cell else {}
+        at = found
     at[name] = at.get(name, 0) + amount
+
+
+@functools.lru_cache(maxsize=4096)
+def _path(figure: str) -> tuple[tuple[tuple[str, bool], ...], str]:
+    """A figure's steps (each with whether it is an aid cell) and its last name: the same
+    few dozen figures recur for every cooperative of a province."""
+    *steps, name = figure.split(".")
+    cells = tuple((s, i == 3 and steps[1] == "by_program") for i, s in enumerate(steps))
+    return cells, name
