@@ -27,6 +27,13 @@ def percent_bp(bp: int) -> str:
     return f"{bp // 100},{bp % 100:02d} %"
 
 
+def decimal(x: float, places: int = 1) -> str:
+    """``1234.5`` -> ``1.234,5``: a decimal comma, as the thousands have dots."""
+    whole, _, frac = f"{abs(x):.{places}f}".partition(".")
+    sign = "-" if x < 0 and float(f"{abs(x):.{places}f}") else ""
+    return f"{sign}{count(int(whole))}" + (f",{frac}" if frac else "")
+
+
 def plural(n: int, word: str, words: str | None = None) -> str:
     """``1 day``, ``2 days``, ``1.571 cooperatives`` (``words`` when not just ``word + s``)."""
     return f"{count(n)} {word if n == 1 else (words or word + 's')}"

@@ -40,7 +40,7 @@ from kopsync.cli.common import (
     nkey_option,
     tls_options,
 )
-from kopsync.cli.human import count, counts, percent_bp, plural, rupiah
+from kopsync.cli.human import count, counts, decimal, percent_bp, plural, rupiah
 from kopsync.connection import TlsFlags, nats_connection
 from sync_core import subjects
 from sync_core.ids import check_coop_id
@@ -189,12 +189,13 @@ def _probes(
 
 
 def _report(res: RunResult, projector: Projector, as_json: bool) -> None:
+    held = projector.pending_held()
     summary = {
         "events": res.events,
         "rows_written": res.rows,
         "steps": res.steps,
         "position": res.position,
-        "held_waiting": projector.pending_held(),
+        "held_waiting": held,
         "seconds": round(res.seconds, 3),
         "events_per_s": int(res.rate),
     }
@@ -202,8 +203,9 @@ def _report(res: RunResult, projector: Projector, as_json: bool) -> None:
         emit_json(summary)
     else:
         click.echo(
-            f"projected {res.events} events in {res.seconds:.2f} s ({int(res.rate)}/s), "
-            f"position {res.position}, {summary['held_waiting']} held behind gaps"
+            f"projected {plural(res.events, 'event')} in {decimal(res.seconds, 2)} s "
+            f"({count(int(res.rate))}/s), position {count(res.position)}, "
+            f"{count(held)} held behind gaps"
         )
 
 

@@ -104,9 +104,13 @@ def sync_command(
 
 
 def _describe(r: SyncReport) -> None:
-    kib = r.bytes_sent / 1024
-    resent = f", {r.resent} re-sent" if r.resent else ""
-    click.echo(f"uploaded {r.uploaded} events in {r.batches} batches ({kib:.1f} KiB{resent})")
+    from kopsync.cli.human import count, decimal, plural
+
+    resent = f", {count(r.resent)} re-sent" if r.resent else ""
+    click.echo(
+        f"uploaded {plural(r.uploaded, 'event')} in {plural(r.batches, 'batch', 'batches')} "
+        f"({decimal(r.bytes_sent / 1024)} KiB{resent})"
+    )
     if not r.central_answered:
         click.echo("the central did not answer (is `kopsync central ingest` running?)")
     elif not r.registered:
@@ -114,9 +118,12 @@ def _describe(r: SyncReport) -> None:
             "this device is not registered centrally: its uploads wait in quarantine until "
             "`kopsync central device add device.json`"
         )
-    click.echo(f"central confirmed seq {r.confirmed_seq} of {r.head_seq} ({r.pending} pending)")
-    refused = f", refused {r.refused} (see the log)" if r.refused else ""
-    click.echo(f"applied {r.downloaded} central events{refused}")
+    click.echo(
+        f"central confirmed seq {count(r.confirmed_seq)} of {count(r.head_seq)} "
+        f"({count(r.pending)} pending)"
+    )
+    refused = f", refused {count(r.refused)} (see the log)" if r.refused else ""
+    click.echo(f"applied {plural(r.downloaded, 'central event')}{refused}")
 
 
 @click.command("run")
