@@ -4,10 +4,10 @@ A device's credential lets it publish only on its own upload subject, but as fas
 likes; every refused upload costs ingest a transaction and the record a quarantine row.
 So each device has a bucket of :data:`BURST` quarantine records that refills at
 :data:`PER_SECOND`. While a device's bucket is empty, its uploads are not processed at all:
-they are acknowledged and counted (they stay in KOP_INGEST until its age limit; a real
+they are acknowledged and counted, its pending uploads are purged from KOP_INGEST (a real
 device re-sends whatever the central did not commit), and one ``over_budget`` record per
-:data:`NOTE_EVERY_MS` says so in the quarantine. No well-behaved device comes near the
-budget: it sends nothing that is refused.
+:data:`NOTE_EVERY_MS` (holding one of the messages) says so in the quarantine. No
+well-behaved device comes near the budget: it sends nothing that is refused.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 BURST = 100.0  # quarantine records a device may cause at once
 PER_SECOND = 1.0  # and then this many a second
 NOTE_EVERY_MS = 60_000  # one over_budget record per device at most this often
+PURGE_EVERY_MS = 5  # an over-budget device's pending uploads are purged at most this often
 
 
 @dataclass(slots=True)
@@ -24,6 +25,7 @@ class _Bucket:
     tokens: float
     at_ms: int
     noted_ms: int | None = None
+    purged_ms: int | None = None
 
 
 class QuarantineBudget:
@@ -63,4 +65,18 @@ class QuarantineBudget:
         if b.noted_ms is not None and now_ms - b.noted_ms < NOTE_EVERY_MS:
             return False
         b.noted_ms = now_ms
+        return True
+
+    def purge_due(self, device: str, now_ms: int) -> bool:
+        """Whether to purge ``device``'s pending uploads from KOP_INGEST now (and count it done).
+
+        Skipping a flood one message at a time still leaves every other device's upload
+        queued behind it; purged, the flood's messages are gone from the stream before ingest
+        ever fetches them, and another device's upload waits for at most what the flood
+        published since the last purge.
+        """
+        b = self._bucket(device, now_ms)
+        if b.purged_ms is not None and now_ms - b.purged_ms < PURGE_EVERY_MS:
+            return False
+        b.purged_ms = now_ms
         return True

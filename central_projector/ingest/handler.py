@@ -48,9 +48,11 @@ class UploadHandler:
         clock: Callable[[], int],
         outbox_wake: asyncio.Event,
         budget: QuarantineBudget | None = None,
+        purge: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
         self.store = store
         self.budget = budget or QuarantineBudget()
+        self.purge = purge  # removes every pending message of one stored subject
         self.db = db
         self.stats = stats
         self.clock = clock
@@ -144,20 +146,29 @@ class UploadHandler:
         self, msg: Msg, subject: str, device: str, now: int, extra: tuple[Fence, ...]
     ) -> None:
         """Ack an upload of a device over its quarantine budget unprocessed (module
-        :mod:`~central_projector.ingest.budget`); one ``over_budget`` record now and then."""
+        :mod:`~central_projector.ingest.budget`); one ``over_budget`` record now and then, and
+        the device's pending uploads purged from the stream."""
         self.stats.over_budget += 1
         if self.budget.note_due(device, now):
             detail = (
                 f"{device} caused more than {self.budget.burst:g} quarantine records, then more "
                 f"than {self.budget.per_second:g} a second: its uploads are acknowledged "
-                "unprocessed until its budget refills (they stay in KOP_INGEST until its age "
-                "limit; a device re-sends what was not committed)"
+                "unprocessed and its pending ones purged from KOP_INGEST until its budget "
+                "refills (a device re-sends what was not committed)"
             )
-            if await self._quarantine(msg, subject, "over_budget", detail, extra):
-                return
-        with contextlib.suppress(Exception):
-            await msg.ack()
-            self.stats.acked += 1
+            noted = await self._quarantine(msg, subject, "over_budget", detail, extra)
+        else:
+            noted = False
+        if not noted:
+            with contextlib.suppress(Exception):
+                await msg.ack()
+                self.stats.acked += 1
+        if self.purge is not None and self.budget.purge_due(device, now):
+            try:
+                await self.purge(msg.subject)
+                self.stats.purges += 1
+            except Exception as exc:  # the next skipped message tries again
+                log.warning("purge_failed", subject=msg.subject, error=repr(exc))
 
     async def _quarantine(
         self, msg: Msg, subject: str, reason: str, detail: str, extra: tuple[Fence, ...]

@@ -116,6 +116,7 @@ class CentralService:
             clock,
             self._outbox_wake,
             QuarantineBudget(quarantine_burst),
+            lambda subject: self.js.purge_stream(INGEST_STREAM, subject=subject),
         )
         # Partitioned ingest (settings.ingest_partitions > 1): consumer -> fencing token
         self.worker_id = worker_id

@@ -23,6 +23,7 @@ class ServiceStats:
     resubscribed: int = 0
     released: int = 0
     over_budget: int = 0  # uploads skipped while their device had spent its quarantine budget
+    purges: int = 0  # purges of an over-budget device's pending uploads from KOP_INGEST
     quarantined_by: dict[str, int] = field(default_factory=dict)  # reason -> messages
     upload_lag_ms: int = 0  # the last upload's wait in KOP_INGEST before its commit
 

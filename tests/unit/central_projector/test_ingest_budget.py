@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from central_projector.ingest.budget import NOTE_EVERY_MS, QuarantineBudget
+from central_projector.ingest.budget import NOTE_EVERY_MS, PURGE_EVERY_MS, QuarantineBudget
 from sync_core.batch import MAX_BATCH_EVENTS, Oversize, decode_batch, encode_batch
 
 NOW = 1_790_000_000_000
@@ -43,3 +43,12 @@ def test_a_batch_of_more_events_than_the_cap_is_oversize(events: int) -> None:
     with pytest.raises(Oversize, match=f"{events} events"):
         decode_batch(data)
     assert len(decode_batch(encode_batch("6401050012", "k", [b""] * MAX_BATCH_EVENTS)).events)
+
+
+def test_an_over_budget_device_is_purged_at_most_every_few_milliseconds() -> None:
+    """Purging a flooding device's pending uploads is rate-limited per device."""
+    budget = QuarantineBudget()
+    budget.spend("penyerang-1", 500, NOW)
+    assert budget.purge_due("penyerang-1", NOW)
+    assert not budget.purge_due("penyerang-1", NOW + PURGE_EVERY_MS - 1)
+    assert budget.purge_due("penyerang-1", NOW + PURGE_EVERY_MS)
