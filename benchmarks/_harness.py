@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
@@ -41,6 +41,15 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     ordered = sorted(values)
     rank = max(1, math.ceil(q / 100 * len(ordered)))
     return ordered[rank - 1]
+
+
+def emit(result: dict[str, Any], out: Path | None, line: str) -> None:
+    """Print a benchmark's JSON (and write it to ``out``), then its one-line summary on stderr."""
+    text = json.dumps(result, indent=2)
+    print(text)
+    if out is not None:
+        out.write_text(text + "\n")
+    print(line, file=sys.stderr)
 
 
 class NatsServer:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
-from _harness import CentralProcess, NatsServer, percentile
+from _harness import CentralProcess, NatsServer, emit, percentile
 
 from central_projector.record.store import CentralStore
 from sync_core import subjects
@@ -193,11 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         **runs,
         "p99_ratio": round(a / b, 2) if a and b else None,
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out is not None:
-        args.out.write_text(text + "\n")
-    print(summary(result), file=sys.stderr)
+    emit(result, args.out, summary(result))
     return 0
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import CentralProcess, NatsServer
+from _harness import CentralProcess, NatsServer, emit
 
 from central_projector.record.store import CentralStore
 from central_projector.record.tables import events as events_table
@@ -262,11 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "quick" if args.quick else "full",
         "runs": runs,
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out is not None:
-        args.out.write_text(text + "\n")
-    print(summary(result), file=sys.stderr)
+    emit(result, args.out, summary(result))
     return 0
 
 
