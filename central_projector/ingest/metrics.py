@@ -1,7 +1,9 @@
 """The ingest service's metrics, read from its counters when scraped.
 
 - ``kopsync_ingest_messages_total``, ``..._committed_events_total``,
-  ``..._duplicate_events_total``, ``..._held_events_total``, ``..._errors_total``
+  ``..._duplicate_events_total``, ``..._held_events_total``, ``..._errors_total``,
+  ``..._over_budget_total`` (uploads of a device over its quarantine budget, acked
+  unprocessed), ``..._purges_total`` (purges of such a device's pending uploads)
 - ``kopsync_ingest_quarantined_total{reason}``: refused input by reason code
 - ``kopsync_ingest_upload_lag_seconds``: how long the last upload waited in KOP_INGEST
   between the server storing it and its commit here
@@ -34,6 +36,8 @@ class IngestMetrics(Collector):
             ("duplicate_events", s.duplicates, "Events already committed (no effect)."),
             ("held_events", s.held, "Events held behind a gap in their device's seq."),
             ("errors", s.ingest_errors, "Uploads that failed and were redelivered."),
+            ("over_budget", s.over_budget, "Uploads acked unprocessed: device over budget."),
+            ("purges", s.purges, "Purges of an over-budget device's pending uploads."),
         ):
             yield CounterMetricFamily(f"kopsync_ingest_{name}", help_, value=value)
         q = CounterMetricFamily(
