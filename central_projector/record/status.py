@@ -6,11 +6,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from central_projector.record.tables import devices, events, gaps
+from central_projector.record.tables import device_paths, devices, events, gaps
 
 
 def device_status(conn: sa.Connection) -> list[dict[str, Any]]:
-    """One row per device: committed seq, last seen, gaps, held, quarantined, skew."""
+    """One row per device: committed seq, last seen, gaps, held, quarantined, skew, and the
+    hub it last synced through (``via``; ``None``: directly)."""
     held: dict[str, int] = {
         r[0]: int(r[1])
         for r in conn.execute(
@@ -27,6 +28,10 @@ def device_status(conn: sa.Connection) -> list[dict[str, Any]]:
             .group_by(gaps.c.device_id)
         )
     }
+    paths: dict[str, str | None] = {
+        str(r[0]): r[1]
+        for r in conn.execute(sa.select(device_paths.c.device_id, device_paths.c.via))
+    }
     rows = conn.execute(sa.select(devices).order_by(devices.c.coop_id, devices.c.device_id))
     return [
         {
@@ -39,6 +44,7 @@ def device_status(conn: sa.Connection) -> list[dict[str, Any]]:
             "quarantined": int(r.quarantined),
             "duplicates": int(r.duplicates),
             "clock_skew": int(r.clock_skew),
+            "via": paths.get(r.device_id),
         }
         for r in rows
     ]

@@ -17,8 +17,8 @@ from central_projector.ingest import upload as ingest
 from central_projector.ingest.verdict import IngestResult
 from central_projector.migrations.state import require_current
 from central_projector.record.dbengine import connect_error, make_engine
+from central_projector.record.issuer import checked_payload, has_registration, issue_in, note_path
 from central_projector.record.meta import PSEUDONYM_KEY, ensure_meta
-from central_projector.record.rows import canonical_item, event_row
 from central_projector.record.status import device_status
 from central_projector.record.tables import (
     central_meta,
@@ -27,12 +27,11 @@ from central_projector.record.tables import (
     outbox,
     quarantine,
 )
-from schemas import REGISTRY
-from sync_core import codec, hlc, subjects
-from sync_core.envelope import Envelope, seal
+from sync_core import codec, hlc
+from sync_core.envelope import Envelope
 from sync_core.errors import DecodeError, StoreError, UsageError
 from sync_core.hlc import Hlc
-from sync_core.ids import check_coop_id, check_device_id, check_id, new_event_id
+from sync_core.ids import check_coop_id, check_device_id, check_id
 from sync_core.protocol import HelloReply, HelloRequest
 from sync_core.signing import GENESIS_HASH, DeviceKey
 
@@ -94,7 +93,8 @@ class CentralStore:
     def register_device(
         self, coop_id: str, device_id: str, public_key: bytes, now_ms: int | None = None
     ) -> int:
-        """Register a device key; re-process its uploads that waited in quarantine."""
+        """Register a device key and tell its cooperative (``DeviceRegistered`` on the downlink,
+        issued once per device); re-process its uploads that waited in quarantine."""
         check_coop_id(coop_id)
         check_device_id(device_id)
         if len(public_key) != 32:
@@ -127,6 +127,10 @@ class CentralStore:
                         clock_skew=0,
                     )
                 )
+            if not has_registration(conn, self.issuer_id, device_id):
+                # The devices of the cooperative verify this device's events by this fact.
+                fact = {"coop_id": coop_id, "public_key": public_key}
+                self._issue(conn, "DeviceRegistered", coop_id, fact, device_id, now)
             waiting = conn.execute(
                 sa.select(quarantine.c.id, quarantine.c.subject, quarantine.c.data)
                 .where(
@@ -238,6 +242,7 @@ class CentralStore:
             conn.execute(
                 sa.update(devices).where(devices.c.device_id == device_id).values(last_seen=now_ms)
             )
+            note_path(conn, device_id, request.via, now_ms)
             seen = request.hlc if hlc.adoptable(request.hlc, now_ms) else hlc.ZERO
             clock = self._clock(conn, now_ms, seen)
             key = self._issuer_key(conn).public_key
@@ -303,44 +308,32 @@ class CentralStore:
         """Record a centrally issued event and queue it for the cooperative's downlink."""
         check_coop_id(coop_id)
         check_id(aggregate_id, "aggregate id")
-        schema = REGISTRY.get(event_type)
-        if "central" not in schema.origin:
-            raise UsageError(f"{event_type} is recorded on devices, not issued centrally")
-        checked = REGISTRY.validate(event_type, payload)
+        checked_payload(event_type, payload)
         now = now_ms if now_ms is not None else _now()
         with self._write.begin() as conn:
-            key = self._issuer_key(conn)
-            q = (
-                sa.select(events.c.seq, events.c.hash)
-                .where(events.c.device_id == self.issuer_id)
-                .order_by(events.c.seq.desc())
-                .limit(1)
-            )
-            last = conn.execute(q.with_for_update() if self._lock_rows else q).first()
-            seq, prev = (int(last[0]), last[1]) if last else (0, GENESIS_HASH)
-            env = seal(
-                key,
-                event_id=new_event_id(),
-                coop_id=coop_id,
-                device_id=self.issuer_id,
-                seq=seq + 1,
-                hlc=self._clock(conn, now),
-                type=event_type,
-                version=schema.version,
-                aggregate_id=aggregate_id,
-                payload=checked,
-                prev_hash=prev,
-                payload_is_canonical=True,
-            )
-            conn.execute(sa.insert(events), [event_row(env, "committed", "", now)])
-            down = {
-                "subject": subjects.downlink(coop_id),
-                "data": env.encode(),
-                "msg_id": f"{env.device_id}:{env.seq}",
-                "headers": "{}",
-            }
-            conn.execute(sa.insert(outbox), [canonical_item(env), down])
-        return env
+            return self._issue(conn, event_type, coop_id, payload, aggregate_id, now)
+
+    def _issue(
+        self,
+        conn: sa.Connection,
+        event_type: str,
+        coop_id: str,
+        payload: dict[str, Any],
+        aggregate_id: str,
+        now: int,
+    ) -> Envelope:
+        return issue_in(
+            conn,
+            key=self._issuer_key(conn),
+            issuer_id=self.issuer_id,
+            clock=self._clock(conn, now),
+            lock_rows=self._lock_rows,
+            event_type=event_type,
+            coop_id=coop_id,
+            payload=payload,
+            aggregate_id=aggregate_id,
+            now_ms=now,
+        )
 
     # --- reading ----------------------------------------------------------------------
     def committed(self, device_id: str) -> list[tuple[int, bytes]]:
@@ -371,7 +364,8 @@ class CentralStore:
             return [dict(r) for r in conn.execute(q).mappings()]
 
     def device_status(self) -> list[dict[str, Any]]:
-        """One row per device: committed seq, last seen, gaps, held, quarantined, skew."""
+        """One row per device: committed seq, last seen, gaps, held, quarantined, skew, and
+        the hub it last synced through (``via``; ``None``: directly)."""
         with self._read.connect() as conn:
             return device_status(conn)
 

@@ -29,6 +29,16 @@ devices = sa.Table(
     sa.Column("clock_skew", sa.Integer, nullable=False, default=0),
 )
 
+# How each device last reached the central: through its cooperative's hub (the hub's name),
+# or directly (NULL). Beside ``devices`` so that an existing store gains it by create_all.
+device_paths = sa.Table(
+    "device_paths",
+    metadata,
+    sa.Column("device_id", sa.String(32), primary_key=True),
+    sa.Column("via", sa.String(64), nullable=True),
+    sa.Column("seen_at", sa.BigInteger, nullable=False),
+)
+
 events = sa.Table(
     "events",
     metadata,

@@ -35,6 +35,11 @@ account where the streams live (``tests/integration/test_security.py`` tries eac
   - ``$JS.ACK.KOP_DOWN.down-{device}.>``: acknowledgements on it (the edge reads without acks
     today; allowed so that an ack policy can change without a new credential).
 
+- the same for its sibling feed: consumer ``sib-{device}`` on ``KOP_EVENTS`` (imported under
+  ``KOP.JS.API`` too), created only with the filter ``kop.ev.{prov}.{regency}.{coop}.>`` (its
+  own cooperative's committed events, which it may hold anyway: they are its cooperative's
+  business), fetched without acks.
+
   Not granted (and not imported at all): stream and consumer lists, other streams, direct
   ``MSG.GET`` (which would read any subject of the stream), purges, deletes, updates.
 - subscribe only ``_INBOX_{device}.>``: replies to its requests, JetStream publish acks and
@@ -75,9 +80,11 @@ from sync_core.protocol import (
     CENTRAL_INBOX_PREFIX,
     DEVICE_JS_API,
     DOWN_STREAM,
+    EVENTS_STREAM,
     device_inbox_prefix,
     downlink_consumer_name,
     partner_inbox_prefix,
+    sibling_consumer_name,
 )
 
 JS_API = "$JS.API"
@@ -110,7 +117,8 @@ class Service:
 
 
 def device_services() -> tuple[Service, ...]:
-    """What the devices' account reaches in the central's: uploads, hello, the downlink API.
+    """What the devices' account reaches in the central's: uploads, hello, the JetStream API
+    of the downlink and of the sibling feed.
 
     Wildcards over every device and cooperative: each device's own permissions narrow them
     to its subjects.
@@ -129,6 +137,12 @@ def device_services() -> tuple[Service, ...]:
         api(f"CONSUMER.DELETE.{down}.*"),
         api(f"CONSUMER.MSG.NEXT.{down}.*", streamed=True),
         Service(f"$JS.ACK.{down}.>", f"$JS.ACK.{down}.>"),
+        # the sibling feed: the cooperative's committed events
+        api(f"STREAM.INFO.{EVENTS_STREAM}"),
+        api(f"CONSUMER.CREATE.{EVENTS_STREAM}.>"),
+        api(f"CONSUMER.INFO.{EVENTS_STREAM}.*"),
+        api(f"CONSUMER.DELETE.{EVENTS_STREAM}.*"),
+        api(f"CONSUMER.MSG.NEXT.{EVENTS_STREAM}.*", streamed=True),
     )
 
 
@@ -165,8 +179,21 @@ def device_permissions(coop_id: str, device_id: str) -> Permissions:
             f"{DEVICE_JS_API}.CONSUMER.INFO.{on_consumer}",
             f"{DEVICE_JS_API}.CONSUMER.DELETE.{on_consumer}",
             f"$JS.ACK.{on_consumer}.>",
+            *_sibling_feed(coop_id, device_id),
         ),
         subscribe=(f"{device_inbox_prefix(device_id)}.>",),
+    )
+
+
+def _sibling_feed(coop_id: str, device_id: str) -> tuple[str, ...]:
+    """Its consumer ``sib-{device}`` on KOP_EVENTS, filtered to its own cooperative."""
+    on_consumer = f"{EVENTS_STREAM}.{sibling_consumer_name(device_id)}"
+    return (
+        f"{DEVICE_JS_API}.STREAM.INFO.{EVENTS_STREAM}",
+        f"{DEVICE_JS_API}.CONSUMER.CREATE.{on_consumer}.{subjects.coop_events(coop_id)}",
+        f"{DEVICE_JS_API}.CONSUMER.MSG.NEXT.{on_consumer}",
+        f"{DEVICE_JS_API}.CONSUMER.INFO.{on_consumer}",
+        f"{DEVICE_JS_API}.CONSUMER.DELETE.{on_consumer}",
     )
 
 

@@ -1,7 +1,9 @@
 """The signed logs a store holds: one eventsourcing recorder table each.
 
 - ``device_events``: the device's own events, stream = the device id, version = seq;
-- ``downlink_events``: events the central issued, stream = the issuer, version = its seq.
+- ``downlink_events``: events the central issued, stream = the issuer, version = its seq;
+- ``sibling_events``: events of the cooperative's other devices, stream = the sibling's id,
+  version = its seq (:mod:`edge_agent.adapters.received`).
 
 Every table here is covered by the seal (:mod:`edge_agent.adapters.seal`) and folded, in
 the total order, by ``kopsync edge verify`` and ``kopsync edge repair``: a new kind of
@@ -14,18 +16,32 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteCursor
+
+from sync_core.envelope import Envelope
 
 DEVICE_LOG = "device_events"
 DOWNLINK_LOG = "downlink_events"
-SIGNED_LOGS = (DEVICE_LOG, DOWNLINK_LOG)
+SIBLING_LOG = "sibling_events"
+SIGNED_LOGS = (DEVICE_LOG, DOWNLINK_LOG, SIBLING_LOG)
 
 # Hashed in full by the start-up check: the logs of others, whose rows the device trusts
 # for its rules. The device's own log is checked there by its head (the ``@mark`` view);
 # every row of it by `kopsync edge verify`, and by the central's chain check.
-SCANNED_AT_START = (DOWNLINK_LOG,)
+SCANNED_AT_START = (DOWNLINK_LOG, SIBLING_LOG)
 
 PAGE = 500
+
+
+def stored(env: Envelope, stream: str) -> StoredEvent:
+    """The recorder row of ``env`` in a signed log: its canonical bytes, never re-encoded."""
+    return StoredEvent(
+        originator_id=stream,
+        originator_version=env.seq,
+        topic=f"{env.type}:v{env.version}",
+        state=env.encode(),
+    )
 
 
 def all_rows(c: SQLiteCursor, table: str) -> Iterator[tuple[str, int, bytes]]:

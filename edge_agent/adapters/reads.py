@@ -107,6 +107,14 @@ class StoreReads:
         with read_transaction(self._ds) as c:
             return logs.streams(c, table)
 
+    def sibling_heads(self) -> dict[str, int]:
+        """The highest seq applied of every sibling heard of."""
+        with read_transaction(self._ds) as c:
+            c.execute(
+                f"SELECT originator_id, MAX(originator_version) FROM {logs.SIBLING_LOG} GROUP BY 1"
+            )
+            return {str(d): int(s) for d, s in c.fetchall()}
+
     def all_views(self) -> Iterator[tuple[str, bytes]]:
         """(key, stored bytes) of every view row, ``@`` rows included."""
         with read_transaction(self._ds) as c:

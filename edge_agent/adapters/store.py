@@ -16,6 +16,8 @@ Layout (one SQLite file, WAL, synchronous=FULL):
   so an append writes only the event and the views it changed.
 - ``meta``: identity and sync positions; ``@clock`` (a view) keeps the HLC
   advanced past clocks seen from the central.
+- ``sibling_events``: the cooperative's other devices' events (:mod:`.received`), folded with
+  the device's own and the central's in the total order.
 - ``@seal`` (a view): the keyed digest of the views and the signed logs that every write
   leaves (:mod:`edge_agent.adapters.seal`); :meth:`EdgeStore.check_seal` is the start-up
   check, ``kopsync edge verify`` the full one, and ``kopsync edge repair`` re-seals.
@@ -32,10 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
-from edge_agent.adapters import idempotency, logs, refs, trust, viewtable
+from edge_agent.adapters import idempotency, logs, received, refs, siblinglog, trust, viewtable
 from edge_agent.adapters.idempotency import Once
 from edge_agent.adapters.reads import MARK_KEY, StoreReads
 from edge_agent.adapters.seal import SEAL_KEY, Seal
@@ -49,7 +50,8 @@ from edge_agent.adapters.sqlite_durable import (
 from edge_agent.adapters.viewtable import ViewWrite
 from edge_agent.domain import rule_for
 from edge_agent.domain.base import Proposed, Rule, View
-from edge_agent.domain.fold import apply_event, as_proposed
+from edge_agent.domain.fold import apply_event
+from edge_agent.domain.siblings import Identity
 from schemas import REGISTRY
 from sync_core import codec, hlc
 from sync_core.envelope import Envelope, seal, stored_hlc
@@ -92,9 +94,11 @@ class EdgeStore(StoreReads):
         self._writer = Writer(self._ds)
         self.log = SQLiteApplicationRecorder(self._ds, events_table_name=logs.DEVICE_LOG)
         self.downlink = SQLiteApplicationRecorder(self._ds, events_table_name=logs.DOWNLINK_LOG)
+        self.siblings = SQLiteApplicationRecorder(self._ds, events_table_name=logs.SIBLING_LOG)
         with self._writer.transaction() as c:
-            self.log._create_table(c)
-            self.downlink._create_table(c)
+            for recorder in (self.log, self.downlink, self.siblings):
+                recorder._create_table(c)
+            c.execute(received.CREATE_HELD)
             c.execute(viewtable.CREATE)
             c.execute(_CREATE_META)
         self.coop_id, self.device_id = self._identity()
@@ -260,27 +264,36 @@ class EdgeStore(StoreReads):
         return version, payload, proposed, rule_for(d.type)
 
     def receive_central(self, envs: list[Envelope], now_ms: int) -> list[Envelope]:
-        """Apply centrally issued events once each; returns those that were new."""
+        """Apply centrally issued events once each, in the total order (see
+        :mod:`edge_agent.adapters.received`); returns those that were new."""
         applied: list[Envelope] = []
         with self._writer.transaction() as c:
             w = ViewWrite(c, self._seal_key)
             head = _get_head(c, self.device_id, w, [])
-            clock = head.hlc
+            seen = set()
             for env in envs:
-                c.execute(
-                    "SELECT 1 FROM downlink_events WHERE originator_id=? AND originator_version=?",
-                    (env.device_id, env.seq),
-                )
-                if c.fetchone() is not None:
+                at = (env.device_id, env.seq)
+                if at in seen or received.is_stored(c, logs.DOWNLINK_LOG, *at):
                     continue
-                apply_event(w.views, as_proposed(env), w.load)
+                seen.add(at)
                 self._insert(w, self.downlink, env, env.device_id)
-                clock = hlc.receive(clock, env.hlc, now_ms)
                 applied.append(env)
-            if applied:
-                w.views[CLOCK_KEY] = {"hlc": clock.to_wire()}
+            received.fold_in(w, self.device_id, applied, head.hlc, now_ms)
             w.save()
         return applied
+
+    def receive_siblings(
+        self, datas: list[bytes], now_ms: int, issuer: str
+    ) -> siblinglog.SiblingReceipt:
+        """Judge, store and fold siblings' events (and those held from before)."""
+        me = Identity(self.coop_id, self.device_id, issuer)
+        with self._writer.transaction() as c:
+            w = ViewWrite(c, self._seal_key)
+            head = _get_head(c, self.device_id, w, [])
+            insert = lambda env: self._insert(w, self.siblings, env, env.device_id)  # noqa: E731
+            receipt = siblinglog.take_in(w, insert, me, datas, head.hlc, now_ms)
+            w.save()
+        return receipt
 
     def observe_clock(self, remote: Hlc, now_ms: int) -> Hlc:
         """Advance the persisted HLC past a clock seen from the central."""
@@ -296,7 +309,7 @@ class EdgeStore(StoreReads):
         self, w: ViewWrite, recorder: SQLiteApplicationRecorder, env: Envelope, stream: str
     ) -> None:
         """Insert ``env`` into a signed log, counted by the seal ``w`` saves."""
-        stored = _stored(env, stream, env.seq)
+        stored = logs.stored(env, stream)
         recorder._insert_events(w.c, [stored])
         w.logged(recorder.events_table_name, stream, env.seq, stored.state)
 
@@ -351,15 +364,6 @@ class EdgeStore(StoreReads):
     def set_meta(self, name: str, value: Any) -> None:
         with self._writer.transaction() as c:
             _put_meta(c, name, value)
-
-
-def _stored(env: Envelope, stream: str, version: int) -> StoredEvent:
-    return StoredEvent(
-        originator_id=stream,
-        originator_version=version,
-        topic=f"{env.type}:v{env.version}",
-        state=env.encode(),
-    )
 
 
 def _put_meta(c: SQLiteCursor | Any, name: str, value: Any) -> None:

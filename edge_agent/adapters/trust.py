@@ -22,6 +22,7 @@ from sync_core.signing import digest
 WHAT = {
     logs.DEVICE_LOG: "the device's own events",
     logs.DOWNLINK_LOG: "the events received from the central",
+    logs.SIBLING_LOG: "the events received from the cooperative's other devices",
 }
 
 

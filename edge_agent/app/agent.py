@@ -21,6 +21,7 @@ from typing import Any
 
 from edge_agent.adapters.idempotency import Once
 from edge_agent.adapters.seal import seal_key
+from edge_agent.adapters.siblinglog import SiblingReceipt
 from edge_agent.adapters.store import Draft, EdgeStore, Head
 from edge_agent.app.verify import VerifyReport, verify_chain
 from schemas import REGISTRY
@@ -33,6 +34,9 @@ from sync_core.signing import DeviceKey
 DB_NAME = "edge.db"
 KEY_NAME = "device.key"
 REGISTRATION_NAME = "device.json"
+ISSUER = "central"  # the central's issuer id until a hello names it (the central's default)
+SIBLING_REFUSED = "sibling_refused"
+REFUSED_KEEP = 100
 
 
 def wall_ms() -> int:
@@ -182,6 +186,17 @@ class EdgeAgent:
         """Apply already-verified central events exactly once."""
         return self.store.receive_central(envs, self.clock())
 
+    def receive_siblings(self, datas: list[bytes]) -> SiblingReceipt:
+        """Check, store and fold events of the cooperative's other devices (the bytes as they
+        came: through the province or the hub); refused ones are kept in ``sibling_refused``."""
+        issuer = str((self.store.meta("sync") or {}).get("issuer", ISSUER))
+        receipt = self.store.receive_siblings(datas, self.clock(), issuer)
+        if receipt.refused:
+            kept = list(self.store.meta(SIBLING_REFUSED) or [])
+            kept += [v.to_json() for v in receipt.refused]
+            self.store.set_meta(SIBLING_REFUSED, kept[-REFUSED_KEEP:])
+        return receipt
+
     def observe_clock(self, remote: Hlc) -> Hlc:
         return self.store.observe_clock(remote, self.clock())
 
@@ -220,6 +235,10 @@ class EdgeAgent:
             "pending": head.seq - confirmed,
             "last_contact": sync.get("last_contact"),
             "downlink_position": int(sync.get("downlink_position", 0)),
+            "siblings": [
+                {"device_id": d, "applied_seq": seq}
+                for d, seq in sorted(self.store.sibling_heads().items())
+            ],
             "hlc": head.hlc.to_wire(),
         }
 

@@ -23,13 +23,14 @@ import time
 from typing import Any
 
 from edge_agent.app.agent import EdgeAgent
+from edge_agent.app.lan import HubLink
 from edge_agent.app.sendplan import Progress, StallWatch, plan_resend
 from edge_agent.app.settings import ReplicatorSettings
 from edge_agent.app.syncstate import Tally, read_sync, update_sync
 from edge_agent.app.upload import Uploader
 from sync_core import subjects
 from sync_core.errors import CentralKeyChanged, DecodeError, SyncError
-from sync_core.protocol import HelloRefusal, HelloReply, HelloRequest
+from sync_core.protocol import HelloRefusal, HelloReply, HelloRequest, hub_domain
 from sync_core.transport import Link, NoResponders
 
 
@@ -55,7 +56,8 @@ class Handshake:
         """The central's answer (its key checked, the device's clock and state updated), or
         ``None`` when no central answers."""
         head = self.agent.head()
-        request = HelloRequest(self.agent.coop_id, self.agent.device_id, head.seq, head.hlc)
+        via = hub_domain(self.agent.coop_id) if isinstance(link, HubLink) else None
+        request = HelloRequest(self.agent.coop_id, self.agent.device_id, head.seq, head.hlc, via)
         subject = subjects.hello(self.agent.coop_id, self.agent.device_id)
         timeout_s = self.settings.hello_timeout_s
         try:

@@ -7,7 +7,8 @@ A store is intact when:
 2. every row of every other signed log verifies: a downlink event against its issuer's key
    as the seal pins it (the central's, pinned at the first hello; the simulator's on a
    simulated device), by :func:`edge_agent.app.centralcheck.check_central_envelope`,
-   stored under the issuer and seq it carries;
+   stored under the issuer and seq it carries; a sibling's event against the key the
+   pinned central registered for it (``DeviceRegistered``);
 3. its seal matches every view row and every row of every signed log: a deleted downlink
    event shows only here, since nothing else says which central events a device holds;
 4. its rule views equal the fold, in the total order, of every event of the signed logs
@@ -125,7 +126,39 @@ def row_checks(agent: EdgeAgent) -> dict[str, RowCheck]:
             return f"{result.reason}: {result.detail}"
         return result
 
-    return {logs.DEVICE_LOG: own, logs.DOWNLINK_LOG: central}
+    registry = _registry(agent, pins)
+
+    def sibling(stream: str, seq: int, data: bytes) -> Envelope | str:
+        try:
+            env = Envelope.decode(data)
+        except KopsyncError as exc:
+            return str(exc)
+        key = registry.get(stream)
+        if key is None:
+            return f"device {stream} is not registered to this cooperative by the central"
+        try:
+            env.verify_signature(key)
+        except KopsyncError as exc:
+            return f"bad_signature: {exc}"
+        return env
+
+    return {logs.DEVICE_LOG: own, logs.DOWNLINK_LOG: central, logs.SIBLING_LOG: sibling}
+
+
+def _registry(agent: EdgeAgent, pins: dict[str, bytes] | None) -> dict[str, bytes]:
+    """The siblings' keys as the pinned central registered them (``DeviceRegistered``)."""
+    keys: dict[str, bytes] = {}
+    for env in agent.store.central_events():
+        if env.type != "DeviceRegistered" or env.coop_id != agent.coop_id:
+            continue
+        if pins is None or pins.get(env.device_id) is None:
+            continue
+        try:
+            env.verify_signature(pins[env.device_id])
+        except KopsyncError:
+            continue
+        keys[env.aggregate_id] = bytes(env.payload["public_key"])
+    return keys
 
 
 def _verified(

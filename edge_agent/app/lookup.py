@@ -123,7 +123,6 @@ def sync_status(agent: EdgeAgent) -> dict[str, Any]:
     # named here so that a lookup does not load the NATS client).
     refused = agent.store.meta("downlink_refused")
     return {
-        "siblings": [],
         **status,
         "downlink_refused": len(refused) if isinstance(refused, list) else 0,
     }

@@ -8,7 +8,8 @@ One sync cycle (docs/PROTOCOL.md):
    this process has shown the pinned central key, a reconnected device does not wait for the
    hello's answer: it publishes a head start (:func:`edge_agent.app.sendplan.head_start`)
    together with the hello, then carries on past it.
-3. **downlink** (:mod:`edge_agent.app.downlink`): verified central events, applied.
+3. **downlink** (:mod:`edge_agent.app.downlink`): verified central events, applied; then the
+   **siblings** (:mod:`edge_agent.app.siblings`): the cooperative's committed events.
 4. **confirm** (:mod:`edge_agent.app.confirm`): hello again until the central committed what
    JetStream acked, re-sending what it lost.
 
@@ -28,13 +29,15 @@ import structlog
 from edge_agent.app.agent import EdgeAgent
 from edge_agent.app.confirm import Handshake
 from edge_agent.app.downlink import pull_downlink
+from edge_agent.app.lan import HubLink, Lan
 from edge_agent.app.sendplan import HEAD_START_FIRST, Backoff, Progress, Span, head_start, without
 from edge_agent.app.settings import ReplicatorSettings
+from edge_agent.app.siblings import apply_siblings, follow_siblings, pull_siblings
 from edge_agent.app.syncstate import SyncReport, Tally, read_sync
 from edge_agent.app.upload import Uploader
 from sync_core.errors import CentralKeyChanged, LinkDown, StoreFull, SyncError, SyncTimeout
 from sync_core.protocol import DEVICE_JS_API, device_inbox_prefix
-from sync_core.transport import Link
+from sync_core.transport import ConnectOptions, Link
 from sync_core.transport.stopping import sleep_unless_stopped
 
 __all__ = ["CentralKeyChanged", "Replicator", "ReplicatorSettings", "SyncReport"]
@@ -59,6 +62,8 @@ class Replicator:
         self.progress = Progress()
         self.uploader = Uploader(agent, settings, self.progress)
         self.handshake = Handshake(agent, settings, self.progress, self.uploader, self.log)
+        self.lan = Lan(agent, self.log)
+        self.following = False  # siblings (or the LAN) followed beside the sync: ``run``
 
     # --- entry points ------------------------------------------------------------------
     async def sync_once(self, timeout_s: float = 30.0) -> SyncReport:
@@ -71,8 +76,9 @@ class Replicator:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         tally = Tally()
-        link = self.link()
-        await link.open(min(timeout_s, self.settings.connect_timeout_s))
+        link = await self.connect(
+            allow_reconnect=True, timeout_s=min(timeout_s, self.settings.connect_timeout_s)
+        )
         try:
             while True:
                 try:
@@ -100,25 +106,57 @@ class Replicator:
         one is opened at once (``Link.open`` retries every ``reconnect_wait_s`` for up to
         ``connect_timeout_s``), which is ready sooner over a long round trip. A link that keeps
         failing without getting anything done, and an outage longer than ``connect_timeout_s``,
-        wait a jittered backoff (up to ``backoff_cap_s``) before the next try.
+        wait a jittered backoff (up to ``backoff_cap_s``) before the next try. With a hub, each
+        connect tries the hub first and the province when the hub does not answer; while on
+        the hub, the LAN exchange runs beside the sync.
         """
         backoff = Backoff(0.2, self.settings.backoff_cap_s)
         while not stop.is_set():
-            link = self.link()
             try:
-                await link.open(self.settings.connect_timeout_s, allow_reconnect=False)
+                link = await self.connect(allow_reconnect=False)
             except LinkDown as exc:
                 self.log.warning("connect_failed", error=str(exc))
                 await sleep_unless_stopped(stop, backoff.next())
                 continue
+            self.following = True  # before the first cycle: it must not read them too
+            beside = asyncio.ensure_future(self.beside(link, stop))
             try:
                 progressed = await self.serve(link, stop, backoff)
             finally:
+                self.following = False
                 await link.close()
+                await beside
             if progressed:
                 backoff.reset()
             else:  # connected, then failed before anything was done: do not hammer
                 await sleep_unless_stopped(stop, backoff.next())
+
+    async def beside(self, link: Link, stop: asyncio.Event) -> None:
+        """What runs beside the sync while the link is open: the LAN exchange through a hub;
+        the siblings' events followed as the province publishes them directly."""
+        if isinstance(link, HubLink):
+            await self.lan.run(link, stop, self.settings.lan_poll_s)
+            return
+        while not stop.is_set() and not link.closed:
+            try:
+                await follow_siblings(link, self.agent, stop, self.log)
+            except SyncError as exc:
+                self.log.warning("siblings_follow_failed", error=str(exc))
+                await sleep_unless_stopped(stop, 1.0)
+
+    async def connect(self, *, allow_reconnect: bool, timeout_s: float | None = None) -> Link:
+        """The hub's link if it answers in time, else the province's (``LinkDown`` if neither)."""
+        s = self.settings
+        if s.hub is not None:
+            hub = self.link(s.hub)
+            try:
+                await hub.open(s.hub_connect_s, allow_reconnect=allow_reconnect)
+                return hub
+            except LinkDown as exc:
+                self.log.info("hub_unreachable", hub=s.hub.url, error=str(exc))
+        link = self.link()
+        await link.open(timeout_s or s.connect_timeout_s, allow_reconnect=allow_reconnect)
+        return link
 
     async def serve(self, link: Link, stop: asyncio.Event, backoff: Backoff) -> bool:
         """Sync over ``link`` until it closes or ``stop``; whether anything moved forward."""
@@ -149,7 +187,7 @@ class Replicator:
                 backoff.reset()
                 progressed = True
                 report = self.report(tally)
-                if tally.uploaded or tally.downloaded or tally.refused:
+                if tally.uploaded or tally.downloaded or tally.refused or tally.siblings:
                     self.log.info("synced", **report.to_json())
                 if report.complete or (report.central_answered and not report.registered):
                     poll_gap, wait = s.poll_s, s.refresh_s
@@ -164,6 +202,8 @@ class Replicator:
     async def cycle(self, link: Link, tally: Tally, *, confirm_until: float) -> None:
         """Hello (with a head start alongside, once trusted), upload, downlink, confirm."""
         progress, uploader = self.progress, self.uploader
+        if isinstance(link, HubLink) and not self.following:
+            await self.lan.exchange(link, tally)  # first: the province may be out of reach
         early = head_start(progress, self.agent.head().seq, self.settings.head_start_events)
         hello = asyncio.ensure_future(self.handshake.hello(link, tally))
         upload: asyncio.Future[None] | None = None
@@ -201,13 +241,21 @@ class Replicator:
             await upload
         elif progress.acked < head:
             await uploader.publish_ranges(link, [(progress.acked + 1, head)], tally, resend=False)
+        downloaded = tally.downloaded
         await pull_downlink(link, self.agent, tally, self.log)
+        if tally.downloaded > downloaded:  # new registrations: judge the held siblings again
+            apply_siblings(self.agent, [], tally, self.log)
+        if not isinstance(link, HubLink) and not self.following:
+            # (a hub sources them for all its devices; `run` follows them beside the sync)
+            await pull_siblings(link, self.agent, tally, self.log)
         if reply is not None and reply.registered:
             await self.handshake.confirm(link, tally, reply, confirm_until)
 
     # --- helpers -----------------------------------------------------------------------
-    def link(self) -> Link:
-        connection = self.settings.connection
+    def link(self, hub: ConnectOptions | None = None) -> Link:
+        """A link to the province, or to the cooperative's hub when ``hub`` is given (whose
+        link reaches the province's JetStream by its domain, :class:`HubLink`)."""
+        connection = hub or self.settings.connection
         options = connection.but(
             name=f"kopsync-edge-{self.agent.device_id}",
             # A device's permissions allow replies only under its own prefix.
@@ -219,6 +267,8 @@ class Replicator:
             js_api_prefix=connection.js_api_prefix
             or (DEVICE_JS_API if connection.authenticated else None),
         )
+        if hub is not None:
+            return HubLink(options, log=self.log)
         return Link(options, log=self.log)
 
     def report(self, tally: Tally) -> SyncReport:
@@ -233,4 +283,5 @@ class Replicator:
             refused=tally.refused,
             central_answered=tally.central_answered,
             registered=tally.registered,
+            siblings=tally.siblings,
         )

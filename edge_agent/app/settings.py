@@ -22,6 +22,10 @@ class ReplicatorSettings:
     connect every ``reconnect_wait_s`` for up to ``connect_timeout_s``. Once the central is
     trusted, ``head_start_events`` go out alongside the hello (about one bandwidth-delay
     product of a satellite link).
+
+    ``hub``: the cooperative's hub on the LAN (:mod:`edge_agent.app.lan`), tried first at every
+    connect (for up to ``hub_connect_s``); the province (``connection``) when it does not
+    answer. Through the hub, siblings' events are exchanged every ``lan_poll_s``.
     """
 
     connection: ConnectOptions
@@ -38,3 +42,6 @@ class ReplicatorSettings:
     backoff_cap_s: float = 3.0
     reconnect_wait_s: float = 0.1
     head_start_events: int = 500
+    hub: ConnectOptions | None = None
+    hub_connect_s: float = 2.0
+    lan_poll_s: float = 0.05

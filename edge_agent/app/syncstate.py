@@ -2,7 +2,8 @@
 
 The ``sync`` meta map holds ``confirmed_seq`` (highest seq the central committed, as of the
 last hello), ``last_contact`` (wall ms of that hello), ``downlink_position`` (KOP_DOWN stream
-sequence applied up to), and the pinned ``central_key`` and ``issuer``.
+sequence applied up to), ``sibling_position`` (KOP_EVENTS stream sequence read up to, see
+:mod:`edge_agent.app.siblings`), and the pinned ``central_key`` and ``issuer``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class SyncReport:
     refused: int
     central_answered: bool
     registered: bool
+    siblings: int = 0
 
     @property
     def pending(self) -> int:
@@ -61,5 +63,6 @@ class Tally:
     bytes_sent: int = 0
     downloaded: int = 0
     refused: int = 0
+    siblings: int = 0  # siblings' events taken in
     central_answered: bool = False
     registered: bool = False

@@ -81,7 +81,8 @@ async def test_offline_devices_replicate_every_event_exactly_once(
                 nats_server.url, EVENTS, subjects.canonical_wildcard()
             )
             ids = [m.headers["Nats-Msg-Id"] for m in published]
-            assert len(ids) == len(set(ids)) == 3000
+            # The devices' 3,000 and the central's three DeviceRegistered facts.
+            assert len(ids) == len(set(ids)) == 3003
     finally:
         store.close()
         for d in devices:
@@ -97,7 +98,12 @@ async def _until_outbox_empty(store: CentralStore) -> None:
 
 
 def _central_seqs(agent: EdgeAgent, issuer: str = "central") -> list[int]:
-    return [e.seq for e in agent.store.central_events() if e.device_id == issuer]
+    """The issuer seqs of the central events applied, the device registrations aside."""
+    return [
+        e.seq
+        for e in agent.store.central_events()
+        if e.device_id == issuer and e.type != "DeviceRegistered"
+    ]
 
 
 ISSUES = [
@@ -124,6 +130,7 @@ async def test_central_events_reach_every_device_of_the_coop_exactly_once(
     runner = CliRunner()
     try:
         async with running_central(store, nats_server.url):
+            await _until_outbox_empty(store)  # the registrations, issued centrally 1..3
             for d in (a1, a2, b1):  # first contact pins the central key
                 assert (await replicator(d, nats_server.url).sync_once(60)).complete
 
@@ -137,7 +144,7 @@ async def test_central_events_reach_every_device_of_the_coop_exactly_once(
             for d in (a1, a2):
                 report = await replicator(d, nats_server.url).sync_once(60)
                 assert (report.downloaded, report.refused) == (4, 0)
-            assert _central_seqs(a1) == _central_seqs(a2) == [1, 2, 3, 4]
+            assert _central_seqs(a1) == _central_seqs(a2) == [4, 5, 6, 7]
             assert (await replicator(b1, nats_server.url).sync_once(60)).downloaded == 0
             assert _central_seqs(b1) == []
 
@@ -149,15 +156,15 @@ async def test_central_events_reach_every_device_of_the_coop_exactly_once(
             assert (await replicator(a1, nats_server.url).sync_once(60)).downloaded == 3
             late = await replicator(a2, nats_server.url).sync_once(60)
             assert late.downloaded == 3
-            assert _central_seqs(a1) == _central_seqs(a2) == [1, 2, 3, 4, 5, 6, 7]
+            assert _central_seqs(a1) == _central_seqs(a2) == [4, 5, 6, 7, 8, 9, 10]
             assert _central_seqs(b1) == []
             assert (await replicator(b1, nats_server.url).sync_once(60)).downloaded == 1
 
             # Syncing again applies nothing twice, even from position 0.
             a2.store.set_meta("sync", a2.store.meta("sync") | {"downlink_position": 0})
             assert (await replicator(a2, nats_server.url).sync_once(60)).downloaded == 0
-            assert _central_seqs(a2) == [1, 2, 3, 4, 5, 6, 7]
-            assert a2.status()["downlink_position"] >= 7
+            assert _central_seqs(a2) == [4, 5, 6, 7, 8, 9, 10]
+            assert a2.status()["downlink_position"] >= 10
     finally:
         store.close()
         for d in (a1, a2, b1):
@@ -173,6 +180,7 @@ async def test_forged_downlink_message_is_refused_and_later_ones_applied(
     register(store, agent)
     try:
         async with running_central(store, nats_server.url) as service:
+            await _until_outbox_empty(store)  # its registration, applied by the first sync
             assert (await replicator(agent, nats_server.url).sync_once(60)).complete
             forged = seal(
                 DeviceKey.generate(),
@@ -193,7 +201,11 @@ async def test_forged_downlink_message_is_refused_and_later_ones_applied(
 
             report = await replicator(agent, nats_server.url).sync_once(60)
             assert (report.downloaded, report.refused) == (1, 1)
-            [genuine] = [e for e in agent.store.central_events() if e.device_id == "central"]
+            [genuine] = [
+                e
+                for e in agent.store.central_events()
+                if e.device_id == "central" and e.type == "CardBlocked"
+            ]
             assert genuine.payload == {"reason": "asli"}
             [refusal] = agent.store.meta("downlink_refused")
             assert refusal["reason"] == "bad_signature"

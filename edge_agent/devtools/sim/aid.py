@@ -5,7 +5,7 @@ from __future__ import annotations
 from edge_agent.app import teller
 from edge_agent.devtools.sim.device import DeviceBase
 from edge_agent.devtools.sim.world import VERIFICATIONS
-from edge_agent.domain.aid import entitlement_key
+from edge_agent.domain.aid import allowance_key, entitlement_key
 from edge_agent.domain.common import card_key, card_left
 
 
@@ -25,6 +25,19 @@ class AidActions(DeviceBase):
             drawn = 0 if v["value"] is None else e.worth
             if drawn > card_left(card):  # the family spent it at the shop first
                 continue
+            allowance_id = self.pool.allowance_id(e.program, e.cycle)
+            allowance = self.view(allowance_key(allowance_id))
+            if allowance is not None and (
+                allowance["used_count"] >= allowance["max_count"]
+                or allowance["used_value"] + e.worth > allowance["max_value"]
+            ):
+                continue  # the cooperative's other counters used it up (COOP scope)
+            if allowance is not None:
+                self.shadow[allowance_key(allowance_id)] = {
+                    **allowance,
+                    "used_count": allowance["used_count"] + 1,
+                    "used_value": allowance["used_value"] + e.worth,
+                }
             self.s.next_entitlement = i
             self.shadow[entitlement_key(e.id)] = {**v, "redeemed_by": "queued"}
             self.shadow[card_key(e.card_uid)] = {**card, "spent": card.get("spent", 0) + drawn}
@@ -35,7 +48,7 @@ class AidActions(DeviceBase):
                 card_uid=e.card_uid,
                 value=e.worth,
                 verification=how,
-                allowance_id=self.pool.allowance_id(e.program, e.cycle),
+                allowance_id=allowance_id,
             )
         self.s.next_entitlement = i
         return False

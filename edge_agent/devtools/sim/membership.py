@@ -15,6 +15,7 @@ from edge_agent.devtools.sim.world import (
     phone_number,
     round_down,
 )
+from edge_agent.domain.membership import nik_key
 
 
 class MembershipActions(DeviceBase):
@@ -26,6 +27,11 @@ class MembershipActions(DeviceBase):
         while not self.pool.registers_at(self.counter, i):
             i += 1
         p = self.pool.person(i)
+        if self.view(nik_key(p.nik)) is not None:
+            # A sibling counter registered this person and this device has heard of it:
+            # a teller finds the member, not a new registration.
+            self.s.registered = i
+            return False
         twice = self.pool.walks_in_twice(i)
         name = misspelt(p.name) if twice and coin("spell", self.dev, i) < 0.25 else p.name
         return self.rec(

@@ -315,7 +315,8 @@ def device_add(registration: Path, db_url: str, as_json: bool) -> None:
 @json_option
 @friendly
 def status(db_url: str, as_json: bool) -> None:
-    """One row per device: committed seq, last seen, gaps, held, quarantined."""
+    """One row per device: committed seq, last seen, gaps, held, quarantined, and the hub it
+    last synced through (via)."""
     from central_projector.reporting.reader import CentralReader
 
     with CentralReader(db_url) as reader:
@@ -330,13 +331,15 @@ def status(db_url: str, as_json: bool) -> None:
 
     click.echo(
         f"{'coop_id':<16} {'device_id':<16} {'committed_seq':>13}  {'last_seen':<24} "
-        f"{'gaps':>5} {'held':>6} {'quarantined':>11}"
+        f"{'gaps':>5} {'held':>6} {'quarantined':>11}  via"
     )
     for r in rows:
         click.echo(
             f"{r['coop_id']:<16} {r['device_id']:<16} {count(r['committed_seq']):>13}  "
             f"{when(r['last_seen'], r['coop_id']):<24} {count(r['gaps']):>5} "
-            f"{count(r['held']):>6} {count(r['quarantined']):>11}"
+            f"{count(r['held']):>6} {count(r['quarantined']):>11}  "
+            # via: the cooperative's hub it last synced through; "-": directly
+            f"{r.get('via') or '-'}"
         )
 
 

@@ -23,6 +23,7 @@ LAZY = {
     "token": "kopsync.cli.edge.serve:token_command",
     "verify": "kopsync.cli.edge.trust:verify",
     "repair": "kopsync.cli.edge.trust:repair",
+    "hub": "kopsync.cli.edge.hub:hub_command",
 }
 
 
@@ -132,6 +133,11 @@ def status(data_dir: Path, as_json: bool) -> None:
         if isinstance(st.get("hlc"), list | tuple) and len(st["hlc"]) == 2:
             wall, counter = st["hlc"]
             shown["hlc"] = f"{when(wall, coop)}, counter {counter}"
+        # the highest seq applied of each sibling
+        siblings = st.get("siblings") or []
+        shown["siblings"] = (
+            " ".join(f"{s['device_id']}:{s['applied_seq']}" for s in siblings) or "-"
+        )
         for k, v in shown.items():
             click.echo(f"{k:<18} {count(v) if isinstance(v, int) else v}")
 

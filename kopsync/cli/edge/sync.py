@@ -63,8 +63,21 @@ def nats_option(func: F) -> F:
 nkey_option = shared_nkey_option("This device's", "kopsync admin device add")
 
 
+def hub_option(func: F) -> F:
+    return click.option(
+        "--hub",
+        "hub_url",
+        envvar="KOPSYNC_HUB_URL",
+        default=None,
+        help="The cooperative's hub on the LAN (`kopsync edge hub`, $KOPSYNC_HUB_URL): tried "
+        "first, siblings share through it while the province is out of reach; --nats when it "
+        "does not answer.",
+    )(func)
+
+
 @click.command("sync")
 @nats_option
+@hub_option
 @creds_option
 @nkey_option
 @tls_options
@@ -82,6 +95,7 @@ nkey_option = shared_nkey_option("This device's", "kopsync admin device add")
 @friendly
 def sync_command(
     nats_url: str,
+    hub_url: str | None,
     credentials: str | None,
     nkey: str | None,
     tls: TlsFlags,
@@ -93,7 +107,7 @@ def sync_command(
     """Upload new events, apply central events, and report what the central confirmed."""
     configure_logging(as_json=False, level=logging.INFO if verbose else logging.ERROR)
     with EdgeAgent(data_dir) as agent:
-        replicator = Replicator(agent, _settings(nats_url, credentials, nkey, tls))
+        replicator = Replicator(agent, _settings(nats_url, credentials, nkey, tls, hub_url))
         report = asyncio.run(replicator.sync_once(timeout_s))
     if as_json:
         emit_json(report.to_json())
@@ -123,11 +137,13 @@ def _describe(r: SyncReport) -> None:
         f"({count(r.pending)} pending)"
     )
     refused = f", refused {count(r.refused)} (see the log)" if r.refused else ""
-    click.echo(f"applied {plural(r.downloaded, 'central event')}{refused}")
+    siblings = plural(r.siblings, "sibling's event", "siblings' events")
+    click.echo(f"applied {plural(r.downloaded, 'central event')} and {siblings}{refused}")
 
 
 @click.command("run")
 @nats_option
+@hub_option
 @creds_option
 @nkey_option
 @tls_options
@@ -138,6 +154,7 @@ def _describe(r: SyncReport) -> None:
 @friendly
 def run_command(
     nats_url: str,
+    hub_url: str | None,
     credentials: str | None,
     nkey: str | None,
     tls: TlsFlags,
@@ -160,19 +177,27 @@ def run_command(
     with EdgeAgent(data_dir) as agent:
         say_if_untrusted(agent, "meanwhile it syncs only what is signed and records nothing")
         api = None if http is None else prepare_api(agent, http)
-        replicator = Replicator(agent, _settings(nats_url, credentials, nkey, tls))
+        replicator = Replicator(agent, _settings(nats_url, credentials, nkey, tls, hub_url))
         asyncio.run(_run(replicator, agent, api, metrics_listen))
     click.echo("stopped", err=True)
 
 
 def _settings(
-    nats_url: str, credentials: str | None, nkey: str | None, tls: TlsFlags
+    nats_url: str,
+    credentials: str | None,
+    nkey: str | None,
+    tls: TlsFlags,
+    hub_url: str | None = None,
 ) -> ReplicatorSettings:
-    """The replicator's settings: its defaults, and the NATS connection from flags and env."""
+    """The replicator's settings: its defaults, the NATS connection (and the hub's, with the
+    same credentials: the hub knows the cooperative's devices) from flags and env."""
     connection = nats_connection(
         nats_url, "kopsync-edge", credentials=credentials, nkey=nkey, tls=tls
     )
-    return ReplicatorSettings(connection)
+    hub = None
+    if hub_url:
+        hub = nats_connection(hub_url, "kopsync-edge", credentials=credentials, nkey=nkey, tls=tls)
+    return ReplicatorSettings(connection, hub=hub)
 
 
 async def _run(

@@ -110,7 +110,7 @@ class CentralStoreContract:
         clock_skew fault scenario: one skewed device used to get every other device flagged
         CLOCK_SKEW; and a hello is not signed, so what it may move is bounded)."""
         agent = _agent(tmp_path)
-        store.register_device(COOP, "pos-1", agent.public_key)
+        store.register_device(COOP, "pos-1", agent.public_key, now_ms=NOW)
         ten_years = NOW + 3652 * 24 * 3600 * 1000
         assert _hello(store, "pos-1", [ten_years, 3], NOW).hlc.wall == NOW
         assert _hello(store, "pos-1", [NOW + 3_600_000, 3], NOW + 1).hlc == Hlc(NOW + 1, 0)

@@ -126,12 +126,19 @@ def test_receipt_adds_stock_and_discrepancy_is_recorded() -> None:
     assert shipment is not None and (shipment["receipts"], shipment["discrepancies"]) == (1, 1)
 
 
-def test_device_events_and_resolutions_keep_no_views() -> None:
-    """Device registration, retirement and conflict resolutions change no view on the edge."""
+def test_device_registry_is_a_view_and_resolutions_keep_none() -> None:
+    """A registration keeps the sibling's key, a retirement marks it for good; a resolution
+    changes no view on the edge."""
     book = MemoryViews()
-    book.receive(
-        "DeviceRegistered", "dev-2", {"coop_id": "6472021005-KMP", "public_key": b"k" * 32}
-    )
+    registered = {"coop_id": "6472021005-KMP", "public_key": b"k" * 32}
+    book.receive("DeviceRegistered", "dev-2", registered)
     book.receive("DeviceRetired", "dev-2", {"reason": "stolen"})
+    book.receive("DeviceRegistered", "dev-2", registered)
+    assert book.view("device:dev-2") == {
+        "coop_id": "6472021005-KMP",
+        "public_key": b"k" * 32,
+        "retired": True,
+    }
+    before = dict(book.saved)
     book.receive("ConflictResolved", "C1", {"decision": "KEEP_FIRST", "note": "checked"})
-    assert book.saved == {}
+    assert book.saved == before

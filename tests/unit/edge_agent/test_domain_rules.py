@@ -168,7 +168,7 @@ def test_rule_for_unknown_type_raises() -> None:
     """An event type with no schema has no rule, and the error is the registry's kind."""
     with pytest.raises(UnknownEventType, match="NoSuchEvent"):
         rule_for("NoSuchEvent")
-    assert rule_for("DeviceRetired") is FREE
+    assert rule_for("ConflictResolved") is FREE
 
 
 @pytest.mark.parametrize("event_type", sorted(EXAMPLES))

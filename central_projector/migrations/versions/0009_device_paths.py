@@ -1,0 +1,30 @@
+"""How each device last reached the central: ``device_paths`` (its cooperative's hub, or none),
+for ``kopsync central status``.
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-05 11:00:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "device_paths",
+        sa.Column("device_id", sa.String(32), primary_key=True),
+        sa.Column("via", sa.String(64), nullable=True),
+        sa.Column("seen_at", sa.BigInteger, nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("device_paths")
