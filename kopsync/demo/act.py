@@ -23,17 +23,22 @@ from central_projector.projection.projector import Projector
 from central_projector.record.store import CentralStore
 from edge_agent.adapters.store import Draft
 from edge_agent.app.agent import EdgeAgent
+from edge_agent.app.lan import HubLink
 from edge_agent.app.replicator import Replicator
 from edge_agent.app.settings import ReplicatorSettings
+from edge_agent.app.syncstate import Tally
 from edge_agent.devtools.sim import simulate
 from kopsync.demo.processes import Services
+from kopsync.demo.satellite import Satellite
 from kopsync.demo.scenario import Plan, Round
 from kopsync.demo.staged import Issue
+from kopsync.devnats import HOST
 from sync_core.errors import SyncError
 from sync_core.protocol import EVENTS_STREAM
 from sync_core.transport import ConnectOptions, TlsFiles, connected
 
 Say = Callable[[str], None]
+SHARING_STEPS = 10  # a hub's counters exchange their events ten times a round
 
 PARTNERS = """\
 [[partner]]
@@ -63,12 +68,22 @@ class Demo:
         self.agents: dict[str, EdgeAgent] = {}
         self.offline_rounds: dict[str, int] = dict.fromkeys(plan.devices, 0)
         self.store: CentralStore | None = None
+        self.satellite: Satellite | None = None
+        self.hub_url: str | None = None
 
     def close(self) -> None:
         for agent in self.agents.values():
             agent.close()
         if self.store is not None:
             self.store.close()
+        if self.satellite is not None:
+            self.satellite.close()
+
+    def settings(self, device: str) -> ReplicatorSettings:
+        """How a device syncs: with the province, through its cooperative's hub if it has one."""
+        if device in self.plan.hub_devices and self.hub_url is not None:
+            return ReplicatorSettings(self.connection, hub=ConnectOptions.for_url(self.hub_url))
+        return ReplicatorSettings(self.connection)
 
     @property
     def connection(self) -> ConnectOptions:
@@ -119,6 +134,16 @@ class Demo:
             str(self.partners_file),
             *self.services.tls_args,
         )
+        if self.plan.hub_devices:
+            self.satellite = Satellite(HOST, self.services.leaf_port)
+            hub_coop = self.agents[self.plan.hub_devices[0]].coop_id
+            self.hub_url = self.services.start_hub(
+                hub_coop, f"nats-leaf://{HOST}:{self.satellite.port}"
+            )
+            self.say(
+                f"hub of {hub_coop} on {self.hub_url} (kopsync edge hub): a NATS leaf node of the "
+                "province over its satellite link, for its counters on the LAN"
+            )
         asyncio.run(self._published())
         asyncio.run(self._sync(list(self.agents)))
         self.say("every device received its cooperative's reference data over the downlink")
@@ -143,11 +168,19 @@ class Demo:
             ]
             if drafts:
                 agent.record_many(drafts)
-            simulate(agent, rnd.simulated[device], seed=1)
+            if device not in self.plan.hub_devices:
+                simulate(agent, rnd.simulated[device], seed=1)
+        if self.satellite is not None and rnd.satellite_down:
+            self.satellite.cut()
+        if self.plan.hub_devices:
+            shared = asyncio.run(self._record_sharing(rnd))
+            self.say(f"  {len(self.plan.hub_devices)} counters on the hub: {shared} events shared")
         offline = sorted(set(self.agents) - rnd.online)
         for device in offline:
             self.offline_rounds[device] += 1
         asyncio.run(self._sync(sorted(rnd.online)))
+        if self.satellite is not None and rnd.satellite_down:
+            self.satellite.restore()
         recorded = sum(rnd.simulated.values()) + len(rnd.staged)
         self.say(
             f"round {rnd.number} ({rnd.title}): {recorded} events recorded, "
@@ -155,12 +188,34 @@ class Demo:
             f"({time.perf_counter() - started:.1f} s)"
         )
 
+    async def _record_sharing(self, rnd: Round, steps: int = SHARING_STEPS) -> int:
+        """The hub's counters record their share of the round a step at a time, each step
+        between two exchanges with the hub, as counters that share over the LAN do; the
+        events the counters took in from each other."""
+        counters = [Replicator(self.agents[d], self.settings(d)) for d in self.plan.hub_devices]
+        links = [await r.connect(allow_reconnect=False) for r in counters]
+        tally = Tally()
+        try:
+            for step in range(steps):
+                for r, link in zip(counters, links, strict=True):
+                    assert isinstance(link, HubLink)
+                    await r.lan.exchange(link, tally)
+                    n = _part(rnd.simulated[r.agent.device_id], steps, step)
+                    await asyncio.to_thread(simulate, r.agent, n, seed=1)
+                    await r.lan.exchange(link, tally)
+            for r, link in zip(counters, links, strict=True):
+                assert isinstance(link, HubLink)
+                await r.lan.exchange(link, tally)
+        finally:
+            for link in links:
+                await link.close()
+        return tally.siblings
+
     async def _sync(self, devices: list[str], timeout_s: float = 60.0) -> None:
         async def one(device: str) -> None:
             agent = self.agents[device]
             for _ in range(3):
-                settings = ReplicatorSettings(self.connection)
-                report = await Replicator(agent, settings).sync_once(timeout_s)
+                report = await Replicator(agent, self.settings(device)).sync_once(timeout_s)
                 if report.complete:
                     return
                 self.services.check_alive()
@@ -230,6 +285,12 @@ class Demo:
             if time.monotonic() > deadline:
                 raise SyncError(f"timed out after {timeout_s:g} s waiting until {what}")
             await asyncio.sleep(0.1)
+
+
+def _part(total: int, steps: int, step: int) -> int:
+    """Step ``step``'s share of ``total`` events in ``steps`` steps."""
+    base, extra = divmod(total, steps)
+    return base + (1 if step < extra else 0)
 
 
 def _write_partners(path: Path) -> None:

@@ -73,3 +73,6 @@ COOPERATIVES: tuple[Cooperative, ...] = (
 )
 
 MIN_COOPERATIVES = 4  # the planned conflicts need the first four
+# Bapinang Hilir's three counters share a hub on site (`kopsync edge hub`): a leaf node of the
+# province over the satellite, through which they see each other's events as they record.
+HUB_COOP = "6202081007"

@@ -10,7 +10,6 @@ order; on Linux each child also gets SIGTERM from the kernel if the demo itself 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import signal
 import socket
 import subprocess
@@ -20,15 +19,9 @@ from pathlib import Path
 from types import TracebackType
 
 from central_projector.security import certs
-from kopsync.devnats import HOST, free_port, nats_server_binary
+from kopsync.devnats import HOST, dies_with_parent, free_port, nats_server_binary
 from sync_core.errors import UsageError
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+from sync_core.protocol import PROVINCE_DOMAIN
 
 
 class Services:
@@ -40,6 +33,7 @@ class Services:
         self.url = f"tls://{HOST}:{self.port}"
         self.tls_dir = work / "tls"
         self.config = work / "nats-server.conf"
+        self.leaf_port = free_port()
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     @property
@@ -72,7 +66,7 @@ class Services:
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                preexec_fn=dies_with_parent(),
             )
         finally:
             log.close()
@@ -91,6 +85,12 @@ class Services:
             f'  ca_file: "{self.ca_file}"\n'
             '  handshake_first: "2s"\n'
             "  timeout: 5\n"
+            "}\n"
+            # The cooperatives' hubs: leaf nodes over TLS, reaching JetStream by its domain.
+            f"jetstream {{ domain: {PROVINCE_DOMAIN} }}\n"
+            "leafnodes {\n"
+            f'  listen: "{HOST}:{self.leaf_port}"\n'
+            f'  tls {{ cert_file: "{server.cert}", key_file: "{server.key}", timeout: 5 }}\n'
             "}\n"
         )
 
@@ -113,6 +113,22 @@ class Services:
         # -P: the current directory is not on the child's path, so a folder there named like
         # one of our packages (schemas/, say) cannot shadow it.
         self._spawn(name, [sys.executable, "-P", "-m", "kopsync", *args])
+
+    def start_hub(self, coop_id: str, province_leaf: str, timeout_s: float = 30.0) -> str:
+        """``kopsync edge hub`` for ``coop_id`` (its leaf link to ``province_leaf``); its URL."""
+        port = free_port()
+        name = f"hub-{coop_id}"
+        args = ["edge", "hub", "--coop", coop_id, "--province", province_leaf]
+        args += ["--dir", str(self.work / name), "--listen", f"{HOST}:{port}", *self.tls_args]
+        self.start_kopsync(name, *args)
+        log = self.work / f"{name}.log"
+        deadline = time.monotonic() + timeout_s
+        while b"ready at" not in log.read_bytes():
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise UsageError(f"the hub did not start within {timeout_s:g} s; see {log}")
+            time.sleep(0.05)
+        return f"nats://{HOST}:{port}"
 
     def check_alive(self) -> None:
         """Fail with the log's name if a service died (instead of waiting for its timeout)."""

@@ -15,6 +15,10 @@ people:
   savings-and-loans counter is offline; the counter then records a repayment dated the day
   before the write-off (late) and one after it (a recovery).
 
+Bapinang Hilir's three counters share a hub on site: they see each other's events as they
+record (no same-cooperative duplicates), and in the round before the last its satellite is
+down too, while the counters go on sharing over the LAN.
+
 Round 1 everyone is online; the last round the link comes back everywhere. In the rounds
 between, devices take turns being offline; the staged offline cases happen in the round before
 the last, with the devices involved offline from round 2 on where the story needs it.
@@ -26,7 +30,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from edge_agent.devtools.sim import CENTRAL_DEVICE, EVENTS_PER_DAY, START, Pool, reference_events
-from kopsync.demo.places import COOPERATIVES, Cooperative
+from kopsync.demo.places import COOPERATIVES, HUB_COOP, Cooperative
 from kopsync.demo.staged import (
     DUP_COUNTERS,
     LOAN_COUNTER,
@@ -42,6 +46,7 @@ from kopsync.demo.staged import (
 )
 
 SEED = 1
+HUB_NAME = "Bapinang Hilir"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,7 @@ class Round:
     simulated: dict[str, int]  # device id -> simulated events this round
     staged: tuple[Record, ...]
     online: frozenset[str]  # the devices that sync at the end of the round
+    satellite_down: bool = False  # the hub's cooperative is cut off from the province
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,7 @@ class Plan:
     reference: tuple[Issue, ...]  # issued before round 1, received by every device
     rounds: tuple[Round, ...]
     planned: tuple[Planned, ...] = field(default=())
+    hub_devices: tuple[str, ...] = ()  # the devices of the cooperative with a hub
 
     @property
     def devices(self) -> list[str]:
@@ -70,15 +77,21 @@ def plan(cooperatives: int, events: int, rounds: int) -> Plan:
     """The plan for ``cooperatives`` cooperatives, ``events`` simulated events per device."""
     coops = COOPERATIVES[:cooperatives]
     devices = [d for c in coops for d in c.devices]
+    hub_devices = tuple(d for c in coops if c.coop_id == HUB_COOP for d in c.devices)
     share = _shares(events, rounds)
     reference = tuple(i for c in coops for i in central_reference(c.coop_id, events)) + aid()
     out: list[Round] = []
     for n in range(1, rounds + 1):
         title, offline, staged = _round(n, rounds, devices)
         before = (write_off(),) if n == 2 else ()
+        down = n == rounds - 1 and bool(hub_devices)
+        if down:  # the hub's cooperative is cut off too; its counters share over the LAN
+            offline |= set(hub_devices)
+            title += f"; {HUB_NAME}'s counters share over their hub"
         online = frozenset(d for d in devices if d not in offline)
-        out.append(Round(n, title, before, {d: share[n - 1] for d in devices}, staged, online))
-    return Plan(coops, reference, tuple(out), PLANNED)
+        simulated = {d: share[n - 1] for d in devices}
+        out.append(Round(n, title, before, simulated, staged, online, down))
+    return Plan(coops, reference, tuple(out), PLANNED, hub_devices)
 
 
 def _round(n: int, rounds: int, devices: list[str]) -> tuple[str, set[str], tuple[Record, ...]]:

@@ -44,6 +44,8 @@ def collect(
                     "synced": status["confirmed_seq"],
                     "committed": committed.get(d, 0),
                     "offline_rounds": offline_rounds[d],
+                    # its siblings' events it applied (the highest seq of each)
+                    "siblings": sum(x["applied_seq"] for x in status["siblings"]),
                 }
             )
         kinds = Counter(i["kind"] for i in items if i["coop_id"] == c.coop_id)
@@ -59,6 +61,8 @@ def collect(
                 "recorded": sum(d["recorded"] for d in devices),
                 "synced": sum(d["synced"] for d in devices),
                 "committed": sum(d["committed"] for d in devices),
+                "siblings": sum(d["siblings"] for d in devices),
+                "hub": any(d in plan.hub_devices for d in c.devices),
                 "conflicts": dict(sorted(kinds.items())),
                 "entitlements_redeemed": ent["redeemed"],
                 "value_at_risk": ent["value_at_risk"],
@@ -147,6 +151,13 @@ def commands(plan: Plan, work: Path, db: str, year: int) -> list[str]:
     ]
 
 
+def _siblings(c: dict[str, Any]) -> list[str]:
+    if len(c["devices"]) < 2:
+        return []
+    how = "through the province and the hub on site" if c["hub"] else "through the province"
+    return [f"  siblings: {_n(c['siblings'])} events of the other counters applied ({how})"]
+
+
 def _n(value: int) -> str:
     return f"{value:,}".replace(",", ".")
 
@@ -217,6 +228,7 @@ def render(s: dict[str, Any], seconds: float) -> str:
             *_wrapped(f"devices: {devices}", "  "),
             f"  events: {_n(c['recorded'])} recorded, {_n(c['synced'])} synced, "
             f"{_n(c['committed'])} committed centrally",
+            *_siblings(c),
             *_wrapped(f"conflicts: {_kinds(c['conflicts'])}", "  "),
         ]
     t = s["totals"]

@@ -107,6 +107,32 @@ def test_demo_shows_the_books_late_loans_card_wallets_and_an_rat_basis(
     }
 
 
+def test_a_cooperatives_counters_share_their_events(
+    demo_run: tuple[Path, dict[str, Any]],
+) -> None:
+    """Counters of one cooperative see each other's events (Bapinang Hilir through its hub, also
+    while its satellite is down): its same-cooperative duplicate NIKs and redemptions are gone,
+    while the staged offline conflicts are still found; the central saw it sync through the hub."""
+    work, s = demo_run
+    [hub] = [c for c in s["cooperatives"] if c["hub"]]
+    assert hub["coop_id"] == "6202081007" and len(hub["devices"]) == 3
+    assert all(d["siblings"] > 0 and d["offline_rounds"] >= 1 for d in hub["devices"])
+    assert not {"DUPLICATE_NIK", "DUPLICATE_REDEMPTION"} & set(hub["conflicts"]), hub
+    assert all(p["found"] for p in s["planned_conflicts"])
+    shared = [c for c in s["cooperatives"] if len(c["devices"]) > 1]
+    assert all(c["siblings"] > 0 for c in shared)
+    out = subprocess.run(
+        [sys.executable, "-m", "kopsync", "central", "status", "--db", s["db"], "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    via = {r["device_id"]: r["via"] for r in json.loads(out.stdout)}
+    assert {via[d["device_id"]] for d in hub["devices"]} == {"hub-6202081007"}
+    assert via["klp-kasir-1"] is None
+    assert processes_using(work) == []
+
+
 def test_demo_commands_to_look_further_work(demo_run: tuple[Path, dict[str, Any]]) -> None:
     """The central commands the summary prints run against the kept data and show the staged
     conflicts."""

@@ -8,7 +8,7 @@ from typing import Any
 from edge_agent.adapters.store import Draft
 from edge_agent.app.agent import EdgeAgent
 from sync_core.envelope import Envelope
-from sync_core.errors import KopsyncError
+from sync_core.errors import KopsyncError, RuleViolation
 
 
 class SimulationError(KopsyncError):
@@ -33,6 +33,7 @@ class Batch:
         self.size = size
         self.queue: list[Pending] = []
         self.recorded: list[Envelope] = []
+        self.dropped = 0  # refused because of siblings' events (see flush)
 
     @property
     def coop_id(self) -> str:
@@ -48,13 +49,34 @@ class Batch:
             return
         try:
             envs = self.agent.record_many([p.draft for p in self.queue])
+        except RuleViolation:
+            if not self.agent.store.sibling_heads():
+                raise self._refused() from None
+            # A sibling's event arrived between deciding and recording (a sale of the same
+            # goods, a redemption on the same allowance): record what the rules still take,
+            # one at a time, and leave the rest for the generator to replace.
+            self._one_by_one()
+            return
         except KopsyncError as exc:
-            kinds = dict(Counter(p.draft.type for p in self.queue))
-            raise SimulationError(f"simulated command refused ({exc}); batch: {kinds}") from exc
+            raise self._refused(exc) from exc
         for p, env in zip(self.queue, envs, strict=True):
             p.envelope = env
         self.recorded.extend(envs)
         self.queue.clear()
+
+    def _one_by_one(self) -> None:
+        for p in self.queue:
+            try:
+                [p.envelope] = self.agent.record_many([p.draft])
+            except RuleViolation:
+                self.dropped += 1
+                continue
+            self.recorded.append(p.envelope)
+        self.queue.clear()
+
+    def _refused(self, exc: Exception | None = None) -> SimulationError:
+        kinds = dict(Counter(p.draft.type for p in self.queue))
+        return SimulationError(f"simulated command refused ({exc}); batch: {kinds}")
 
     def event_id(self, pending: Pending) -> str:
         """The event id of a command, recording its batch now if need be.

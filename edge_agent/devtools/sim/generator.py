@@ -56,10 +56,19 @@ class Device(MembershipActions, LendingActions, GoodsActions, AidActions):
         self.weights = [w for _, w in weighted]
 
     def run(self, count: int) -> None:
-        done = 0
-        while done < count:
-            if self.rng.choices(self.actions, self.weights)[0]():
-                done += 1
-                if len(self.out.queue) >= self.out.size:
-                    self.out.flush()
+        while len(self.out.recorded) < count:
+            done = len(self.out.recorded)
+            while done < count:
+                if self.rng.choices(self.actions, self.weights)[0]():
+                    done += 1
+                    if len(self.out.queue) >= self.out.size:
+                        self.flush()
+            self.flush()
+
+    def flush(self) -> None:
+        """Record the queue; commands a sibling's event made the rules refuse are replaced
+        (the shadow of the views is read again: the siblings changed them)."""
+        dropped = self.out.dropped
         self.out.flush()
+        if self.out.dropped > dropped:
+            self.shadow.clear()

@@ -122,7 +122,7 @@ class CentralStoreContract:
         """The oversized-counter hello of an unregistered device changes nothing; a registered
         device's is not adopted either; every later hello and central issue still work."""
         agent = _agent(tmp_path)
-        store.register_device(COOP, "pos-1", agent.public_key)
+        store.register_device(COOP, "pos-1", agent.public_key, now_ms=NOW - 1000)
         before = store.device_status()
         attack = [NOW + 23 * 3_600_000 + 1_800_000, 2**63 - 6]
         reply = _hello(store, "stranger-1", attack, NOW)

@@ -195,6 +195,8 @@ async def test_an_oversized_clock_hello_leaves_every_device_syncing(
                         assert reply.hlc.wall < ahead and reply.hlc.counter < 2**31
             finally:
                 await nc.close()
+            # the devices' registrations on the downlink before they sync
+            await eventually(lambda: not store.outbox(1), 30, "the outbox is published")
             for d in devices:
                 record(d, 3)
                 report = await replicator(d, nats_server.url).sync_once(30)

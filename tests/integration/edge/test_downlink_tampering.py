@@ -39,6 +39,7 @@ async def test_a_deleted_card_block_is_read_again_after_repair(
     register(store, agent)
     try:
         async with running_central(store, nats_server.url):
+            await _published(store)  # its DeviceRegistered, applied by the first sync
             assert (await replicator(agent, nats_server.url).sync_once(60)).complete
             store.issue("CardIssued", COOP_A, {"beneficiary_id": "BEN-7"}, "KHBS-7")
             store.issue("CardBlocked", COOP_A, {"reason": "kartu hilang"}, "KHBS-7")
