@@ -27,6 +27,7 @@ from support.replication import (
     replicator,
     running_central,
 )
+from support.siblings import member
 
 from central_projector.record.store import CentralStore
 from edge_agent.app.agent import EdgeAgent
@@ -83,6 +84,7 @@ async def test_devices_share_through_the_hub_while_the_province_is_cut(tmp_path:
             try:
                 async with running(*((d, province.url, hub.url) for d in (a, b, c))):
                     # 1. everyone online
+                    member(a, "M-1", 1)
                     a.record("SavingsAccountOpened", OPENED, "S-1")
                     await eventually(lambda: _balance(b, "S-1") == 0, 60, "B has A's account")
                     b.record("SavingsDeposited", {"amount": 25_000, "receipt_no": "KW-1"}, "S-1")

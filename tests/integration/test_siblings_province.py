@@ -14,6 +14,7 @@ from support.replication import (
     replicator,
     running_central,
 )
+from support.siblings import member
 
 from central_projector.record.store import CentralStore
 from edge_agent.app.agent import EdgeAgent
@@ -46,6 +47,7 @@ async def test_an_account_opened_on_a_accepts_a_deposit_on_b(
     register(store, a, b, other)
     try:
         async with running_central(store, nats_server.url):
+            member(a, "M-1", 1)
             a.record("SavingsAccountOpened", OPENED, "S-1")
             await replicator(a, nats_server.url).sync_once(30)
             await _sync_until(
@@ -61,7 +63,7 @@ async def test_an_account_opened_on_a_accepts_a_deposit_on_b(
             )
             await replicator(other, nats_server.url).sync_once(30)
         assert a.status()["siblings"] == [{"device_id": "shop", "applied_seq": 1}]
-        assert b.status()["siblings"] == [{"device_id": "desk", "applied_seq": 1}]
+        assert b.status()["siblings"] == [{"device_id": "desk", "applied_seq": 2}]
         assert other.status()["siblings"] == [] and other.view(account_key("S-1")) is None
         assert [a.store.meta("sibling_refused"), b.store.meta("sibling_refused")] == [None, None]
     finally:

@@ -60,6 +60,19 @@ def devices(root: Path, names: list[str], coop_id: str = COOP) -> tuple[Issuer, 
     return issuer, agents
 
 
+def member(agent: EdgeAgent, member_id: str, n: int) -> Envelope:
+    """Register member ``member_id`` on ``agent`` (``n`` makes its NIK and KK its own)."""
+    desa = agent.coop_id[:10]
+    registered = {
+        "nik": f"{desa[:6]}{n:010d}",
+        "kk_no": f"{desa[:6]}{n + 1:010d}",
+        "name": f"Anggota {n}",
+        "birth_date": "1990-01-01",
+        "desa_code": desa,
+    }
+    return agent.record("MemberRegistered", registered, member_id)
+
+
 def raw(agent: EdgeAgent, since: int = 0) -> list[bytes]:
     """The stored bytes of a device's own events after ``since``."""
     return [bytes(data) for _, data in agent.store.raw_events(since)]

@@ -268,6 +268,7 @@ class CentralStoreContract:
         hundred bytes of store (not a row and a message per "event")."""
         agent = _agent(tmp_path, n=1)
         store.register_device(COOP, "pos-1", agent.public_key)
+        store.mark_published([i.id for i in store.outbox()])  # its DeviceRegistered
         data = encode_batch(COOP, "pos-1", [b""] * 500_000)
         started = time.monotonic()
         res = store.process_upload(subjects.upload(COOP, "pos-1"), data, NOW)

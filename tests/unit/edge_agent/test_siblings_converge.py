@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.siblings import devices, raw, rule_views
+from support.siblings import devices, member, raw, rule_views
 
 from edge_agent.app.agent import EdgeAgent
 from edge_agent.app.integrity import examine
@@ -38,8 +38,10 @@ step = st.one_of(
 def _record(agent: EdgeAgent, action: str, n: int, serial: int) -> None:
     known = sorted(k.split(":", 1)[1] for k, _ in agent.store.views("savings:"))
     try:
-        if action == "open":
-            opened = {"member_id": f"M-{n}", "product": "SUKARELA", "opened_on": "2026-03-01"}
+        if action == "open":  # a new member and her account
+            who = f"M-{agent.device_id}-{serial}"
+            member(agent, who, 100 * serial + DEVICES.index(agent.device_id))
+            opened = {"member_id": who, "product": "SUKARELA", "opened_on": "2026-03-01"}
             agent.record("SavingsAccountOpened", opened, f"S-{agent.device_id}-{serial}")
         elif action in ("deposit", "withdraw") and known:
             account = known[n % len(known)]
@@ -79,6 +81,8 @@ def test_every_interleaving_converges_to_the_fold_of_all_events(
     with tempfile.TemporaryDirectory() as tmp:
         issuer, agents = devices(Path(tmp), DEVICES)
         try:
+            for agent in agents:  # each counter's price list, before it sells
+                agent.record("PriceSet", {"sku": SKU, "unit_price": 72_500}, SKU)
             for serial, (kind, i, what, n) in enumerate(steps):
                 if kind == "record":
                     _record(agents[i], str(what), n, serial)
