@@ -18,6 +18,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # A store adopted from before migrations (its tables made from the models) may hold it.
+    if "device_paths" in sa.inspect(op.get_bind()).get_table_names():
+        return
     op.create_table(
         "device_paths",
         sa.Column("device_id", sa.String(32), primary_key=True),
