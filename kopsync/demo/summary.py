@@ -102,7 +102,7 @@ def collect(
             for k in ("duplicate_redemptions", "card_overspend", "total")
         },
         "partner_streams": partner_streams,
-        "commands": commands(plan, work, db, books["rat"]["year"]),
+        "commands": commands(plan, work, db, books["rat"]["year"], books["rat"]["coop_id"]),
     }
 
 
@@ -135,13 +135,14 @@ def _kopsync() -> str:
     return str(here) if here.exists() else "kopsync"
 
 
-def commands(plan: Plan, work: Path, db: str, year: int) -> list[str]:
+def commands(plan: Plan, work: Path, db: str, year: int, rat_coop: str) -> list[str]:
+    """What to run next; ``rat_coop``: the cooperative whose RAT basis the summary shows."""
     first = plan.cooperatives[1].coop_id  # Lempake: the written-off loan
     kopsync = _kopsync()
     return [
         f"{kopsync} central show coop {first} --db {db}",
         f"{kopsync} central conflicts --db {db}",
-        f"{kopsync} central report rat --coop {first} --year {year} --db {db}",
+        f"{kopsync} central report rat --coop {rat_coop} --year {year} --db {db}",
         f"{kopsync} central status --db {db}",
         f"{kopsync} edge log --data {work / 'devices' / 'lmp-simpan-pinjam'} --since 1",
         f"{nats_server_binary()} -c {work / 'nats-server.conf'} -js -sd {work / 'jetstream'} "
