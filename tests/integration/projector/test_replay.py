@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -87,7 +88,8 @@ def test_verify_reports_an_altered_live_row_and_never_swaps(sqlite_url: str) -> 
             c=price[0], s=price[1])  # fmt: skip
     result = replay(sqlite_url, "--verify")
     assert result.exit_code == 1
-    assert "2 difference(s) at position 2000 in 2 of 23 tables" in result.stdout
+    # two tables differ, among every read-model table compared (their number grows with them)
+    assert re.search(r"2 difference\(s\) at position 2000 in 2 of \d+ tables", result.stdout)
     assert f"rm_savings (coop_id, account_id) = ({coop}, {account}):" in result.stdout
     assert f"rm_price (coop_id, sku) = ({price[0]}, {price[1]}): missing from live" in result.stdout
     data = json.loads(replay(sqlite_url, "--verify", "--json").stdout)
