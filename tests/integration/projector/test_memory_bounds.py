@@ -153,4 +153,4 @@ def test_project_takes_the_bounds_as_options_and_from_the_environment(
         assert "Traceback" not in bad.output
         assert bad.exception is None or isinstance(bad.exception, SystemExit)
     with sa.create_engine(url).connect() as conn:  # the bad runs did not touch the store
-        assert conn.exec_driver_sql("SELECT events FROM rm_projector_position").scalar() == 600
+        assert conn.exec_driver_sql("SELECT events FROM rm_projector_position").scalar() == 602
