@@ -4,10 +4,11 @@ Every event a device recorded is in its log, keyed by ``(device_id, seq)`` and c
 ``event_id``. After the system has converged, the committed central events must equal the
 union of the edge logs exactly (byte for byte; no key missing, none twice, none extra), and
 the read models the projector wrote must equal a from-scratch pure fold
-(``central_projector.projection.folds``) of the oracle's events. Only what the central assigns on
-arrival is taken from its rows for that fold: the receipt time and the receipt flags
-(``CLOCK_SKEW``, ``GAP``), which are properties of the delivery, not of the event, and with
-them the order of a ``CLOCK_SKEW`` event (as of its receipt: ``rows.order_clock``).
+(``central_projector.projection.folds``) of the oracle's events and of what the central issued
+itself (its own events in the record, such as a device's ``DeviceRegistered``). Only what
+the central assigns on arrival is taken from its rows for that fold: the receipt time and the
+receipt flags (``CLOCK_SKEW``, ``GAP``), which are properties of the delivery, not of the
+event, and with them the order of a ``CLOCK_SKEW`` event (as of its receipt: ``rows.order_clock``).
 
 ``excluded`` names edge rows that were corrupted on purpose: they must *not* be committed
 (never propagated), and they are left out of the expected record.
@@ -116,6 +117,15 @@ def check(engine: sa.Engine, oracle: dict[Key, bytes], excluded: Iterable[Key] =
         v.problems.append("read models not compared: the record differs")
         return v
     folded = [_event(data, central[key]) for key, data in expected.items()]
+    # what the central issued itself (e.g. DeviceRegistered when a device is registered) is in
+    # the record beside the devices' events and folded with them
+    with engine.connect() as conn:
+        issued = conn.execute(
+            sa.select(
+                events.c.envelope, events.c.received_at, events.c.flags, events.c.device_id
+            ).where(events.c.device_id.not_in(devices), events.c.status == "committed")
+        ).all()
+    folded += [_event(bytes(r[0]), (None, None, None, None, r[1], r[2])) for r in issued]
     v.read_models_equal = sql_snapshot(engine) == snapshot(project(folded))
     if not v.read_models_equal:
         v.problems.append("read models differ from the pure fold of the oracle's events")
