@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from central_projector.projection.folds import Event
 from central_projector.projection.projector import Projector
+from central_projector.record import tables
 from central_projector.record.store import CentralStore
 from central_projector.record.tables import devices
 from support.projector_db import deliver
@@ -120,11 +121,12 @@ def _edge(coop: str) -> list[tuple[str, str, dict[str, Any]]]:
     return actions
 
 
-def history(day: int = 0) -> list[Event]:
-    """The events of the two provinces; ``day`` shifts every HLC by whole days."""
+def history(day: int = 0, central_from: int = 1) -> list[Event]:
+    """The events of the two provinces; ``day`` shifts every HLC by whole days; the central's
+    own events are numbered from ``central_from`` (after those a store already issued)."""
     base = T0 + day * 86_400_000
     out: list[Event] = []
-    for seq, (t, coop, agg, payload) in enumerate(_central(), start=1):
+    for seq, (t, coop, agg, payload) in enumerate(_central(), start=central_from):
         out.append(Event((base + seq, 0, CENTRAL, seq), f"c-{seq}", coop, t, agg, payload))
     for n, (device, coop) in enumerate(DEVICES):
         for seq, (t, agg, payload) in enumerate(_edge(coop), start=1):
@@ -138,7 +140,13 @@ def seed(url: str) -> None:
     with CentralStore(url) as store:
         for device, coop in DEVICES:
             store.register_device(coop, device, os.urandom(32))
-        events = history()
+        with store.engine.connect() as conn:  # each registration issued a DeviceRegistered
+            issued = conn.execute(
+                sa.select(sa.func.max(tables.events.c.seq)).where(
+                    tables.events.c.device_id == CENTRAL
+                )
+            ).scalar()
+        events = history(central_from=(issued or 0) + 1)
         with Projector(url) as projector:
             deliver(store.engine, events, set())
             projector.run_once()
