@@ -167,12 +167,15 @@ def test_every_process_serves_its_documented_series_and_they_move(
     with no lag left, the fan-out forwards them, and the console counts its pages."""
     probes = {name: port for name, port in system.items() if name != "nats"}
     until("every process ready", lambda: all(status(p, "/readyz") == 200 for p in probes.values()))
+    # registering the device issued the central's DeviceRegistered: the fan-out forwards it first
+    until("the registration forwarded", lambda: value(scrape(system["fanout"]),
+          "kopsync_fanout_forwarded_total", partner="kemenkop") == 1)  # fmt: skip
     before = {name: scrape(port) for name, port in probes.items()}
     ids = {"coop_id": COOP, "device_id": DEVICE}
     assert value(before["edge"], "kopsync_edge_pending_events", **ids) == 0
     assert value(before["ingest"], "kopsync_ingest_committed_events_total") == 0
     assert value(before["project"], "kopsync_projector_lag_events") == 0
-    assert value(before["fanout"], "kopsync_fanout_forwarded_total", partner="kemenkop") == 0
+    assert value(before["fanout"], "kopsync_fanout_forwarded_total", partner="kemenkop") == 1
 
     _record(tmp_path / "device", 5)
     asyncio.run(_garbage(f"nats://127.0.0.1:{system['nats']}"))
