@@ -14,15 +14,14 @@ Prints one JSON object, then a one-line summary on stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+from _harness import emit
 from edge_append import COOP, DEVICE, mix, setup  # benchmarks/ is sys.path[0] as a script
 
 from edge_agent.app.agent import EdgeAgent
@@ -127,17 +126,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="also write the JSON here")
     args = ap.parse_args()
     res = run(args.quick)
-    text = json.dumps(res, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
     small, big = (res[k] for k in res if k.startswith("at_"))
-    print(
+    emit(
+        res,
+        args.out,
         f"edge_integrity: start-up check {small['startup_check_ms_median']} ms @{small['events']} "
         f"events, {big['startup_check_ms_median']} ms @{big['events']}; full verify "
         f"{small['full_verify_ms']} ms and {big['full_verify_ms']} ms "
         f"(x{small['full_over_startup']}, x{big['full_over_startup']})",
-        file=sys.stderr,
     )
 
 
