@@ -18,6 +18,7 @@ from edge_agent.app.teller.aid import redeem_aid, void_redemption
 from edge_agent.app.teller.base import MAIN, Item, Line, Payment, Recorder, new_id, today
 from edge_agent.app.teller.fund import repay_fund, utilize_fund
 from edge_agent.app.teller.loans import (
+    a_month_after,
     apply_loan,
     approve_loan,
     disburse_loan,
@@ -79,6 +80,7 @@ __all__ = [
     "Line",
     "Payment",
     "Recorder",
+    "a_month_after",
     "adjust_stock",
     "apply_loan",
     "approve_loan",

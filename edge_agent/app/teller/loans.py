@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from edge_agent.app.teller.base import R_co, Recorder, given_id, today
 from sync_core.ids import check_id
 
@@ -24,6 +26,13 @@ def apply_loan(
     return recorder.record("LoanApplied", payload, given_id(loan_id, "L", "loan id"))
 
 
+def a_month_after(day: str) -> str:
+    """The same day of the next month, at most the 28th so every month has it."""
+    d = dt.date.fromisoformat(day)
+    year, month = (d.year + 1, 1) if d.month == 12 else (d.year, d.month + 1)
+    return d.replace(year=year, month=month, day=min(d.day, 28)).isoformat()
+
+
 def approve_loan(
     recorder: Recorder[R_co],
     loan_id: str,
@@ -32,14 +41,15 @@ def approve_loan(
     rate_bp: int,
     method: str,
     tenor_months: int,
-    first_due: str,
+    first_due: str | None = None,
 ) -> R_co:
+    """``first_due`` defaults to a month after today in the cooperative's zone."""
     payload = {
         "principal": principal,
         "rate_bp": rate_bp,
         "method": method,
         "tenor_months": tenor_months,
-        "first_due": first_due,
+        "first_due": first_due or a_month_after(today(recorder)),
     }
     return recorder.record("LoanApproved", payload, check_id(loan_id, "loan id"))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +23,6 @@ from sync_core.envelope import Envelope
 from sync_core.errors import UsageError
 
 PURPOSES = ("WORKING_CAPITAL", "MEMBER_LOANS", "EQUIPMENT", "STOCK", "OTHER")
-
-
-def _next_month(day: dt.date) -> str:
-    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
-    return day.replace(year=year, month=month, day=min(day.day, 28)).isoformat()
 
 
 # --- savings -------------------------------------------------------------------------
@@ -144,14 +138,15 @@ def loan_apply(data_dir: Path, as_json: bool, **opts: Any) -> None:
 @click.option(
     "--method", type=click.Choice(("flat", "declining")), default="flat", show_default=True
 )
-@date("--first-due", "first_due", help="Default: a month from today.")
+@date(
+    "--first-due",
+    "first_due",
+    help="Default: a month from today in the cooperative's time zone.",
+)
 @common_options
-def loan_approve(
-    data_dir: Path, as_json: bool, loan_id: str, first_due: str | None, **opts: Any
-) -> None:
+def loan_approve(data_dir: Path, as_json: bool, loan_id: str, **opts: Any) -> None:
     """Approve an applied loan (LoanApproved)."""
-    due = first_due or _next_month(dt.date.today())
-    record(data_dir, as_json, lambda a: teller.approve_loan(a, loan_id, first_due=due, **opts))
+    record(data_dir, as_json, lambda a: teller.approve_loan(a, loan_id, **opts))
 
 
 @loan.command("disburse")
