@@ -22,7 +22,6 @@ reconnect (see :mod:`sync_core.transport.link`); ``sync_once`` keeps nats-py's r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import structlog
 
@@ -38,7 +37,7 @@ from edge_agent.app.upload import Uploader
 from sync_core.errors import CentralKeyChanged, LinkDown, StoreFull, SyncError, SyncTimeout
 from sync_core.protocol import DEVICE_JS_API, device_inbox_prefix
 from sync_core.transport import ConnectOptions, Link
-from sync_core.transport.stopping import sleep_unless_stopped
+from sync_core.transport.stopping import abandon, sleep_unless_stopped
 
 __all__ = ["CentralKeyChanged", "Replicator", "ReplicatorSettings", "SyncReport"]
 
@@ -220,9 +219,7 @@ class Replicator:
             reply = await hello
         except BaseException:
             if upload is not None:
-                upload.cancel()
-                with contextlib.suppress(BaseException):
-                    await upload
+                await abandon(upload)
             raise
         head = self.agent.head().seq
         committed = self.handshake.committed(reply)

@@ -40,7 +40,7 @@ from nats.js.api import DEFAULT_PREFIX, PubAck
 from sync_core.errors import LinkDown, SyncError, SyncTimeout
 from sync_core.transport import tlsfirst  # noqa: F401 (wraps nats-py's TLS-first connect)
 from sync_core.transport.options import ConnectOptions, tls_kwargs
-from sync_core.transport.stopping import sleep_unless_stopped, until_stopped
+from sync_core.transport.stopping import abandon, sleep_unless_stopped, until_stopped
 from sync_core.transport.tlsfail import Handshakes, describe, is_tls_failure
 
 T = TypeVar("T")
@@ -204,10 +204,7 @@ class Link:
             )
         finally:
             refused.cancel()
-            if not connect.done():
-                connect.cancel()
-                with contextlib.suppress(BaseException):
-                    await connect
+            await abandon(connect)
         if connect in done:
             connect.result()
         elif self._refused.is_set():
@@ -271,9 +268,7 @@ class Link:
         """Await ``aw``; fail it at once if the link drops, or after ``timeout_s``."""
         task = asyncio.ensure_future(aw)
         if self.down.is_set():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+            await abandon(task)
             raise LinkDown(f"link down, {what} not attempted")
         down = asyncio.ensure_future(self.down.wait())
         try:
@@ -282,10 +277,7 @@ class Link:
             )
         finally:
             down.cancel()
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
+            await abandon(task)
         if task in done:
             try:
                 return task.result()
