@@ -64,6 +64,7 @@ def partner_inbox_prefix(partner_id: str) -> str:
 CENTRAL_ACCOUNT = "KOPSYNC"
 DEVICE_ACCOUNT = "DEVICES"
 DEVICE_JS_API = "KOP.JS.API"
+HUB_DELIVER = "KOP.HUB"
 
 
 def downlink_consumer_name(device_id: str) -> str:
@@ -89,6 +90,13 @@ def lan_consumer_name(device_id: str) -> str:
 def hub_domain(coop_id: str) -> str:
     """The JetStream domain of a cooperative's hub (a subject token: no dots)."""
     return f"hub-{check_coop_id(coop_id)}"
+
+
+def hub_deliver_prefix(coop_id: str) -> str:
+    """Where the province delivers the committed events a secured hub sources (its sourcing
+    consumer's deliver subjects, exported by the central account to the devices' account);
+    only that cooperative's hub credential may receive them."""
+    return f"{HUB_DELIVER}.{check_coop_id(coop_id)}"
 
 
 # --- the hello handshake ------------------------------------------------------------------

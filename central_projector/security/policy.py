@@ -81,6 +81,7 @@ from sync_core.protocol import (
     DEVICE_JS_API,
     DOWN_STREAM,
     EVENTS_STREAM,
+    HUB_DELIVER,
     device_inbox_prefix,
     downlink_consumer_name,
     partner_inbox_prefix,
@@ -118,7 +119,7 @@ class Service:
 
 def device_services() -> tuple[Service, ...]:
     """What the devices' account reaches in the central's: uploads, hello, the JetStream API
-    of the downlink and of the sibling feed.
+    of the downlink and of the sibling feed, a hub's flow control.
 
     Wildcards over every device and cooperative: each device's own permissions narrow them
     to its subjects.
@@ -143,7 +144,16 @@ def device_services() -> tuple[Service, ...]:
         api(f"CONSUMER.INFO.{EVENTS_STREAM}.*"),
         api(f"CONSUMER.DELETE.{EVENTS_STREAM}.*"),
         api(f"CONSUMER.MSG.NEXT.{EVENTS_STREAM}.*", streamed=True),
+        # a hub's sourcing consumer on KOP_EVENTS: its flow control (central_projector.
+        # security.hubpolicy; only a hub's credential may publish there)
+        Service(f"$JS.FC.{EVENTS_STREAM}.>", f"$JS.FC.{EVENTS_STREAM}.>"),
     )
+
+
+def device_streams() -> tuple[str, ...]:
+    """What the central account exports to the devices' account as streams: the deliveries
+    of the hubs' sourcing consumers (each hub's credential subscribes its own prefix)."""
+    return (f"{HUB_DELIVER}.>",)
 
 
 def check_partner_id(partner_id: str) -> str:

@@ -33,10 +33,18 @@ class PartnerUser:
 
 
 @dataclass(frozen=True, slots=True)
+class HubUser:
+    """A cooperative's hub: the credential its leaf node links to the province with."""
+
+    nkey: str
+    added_at: str
+
+
+@dataclass(frozen=True, slots=True)
 class Revocation:
     """A withdrawn credential, kept so the history of who could connect stays readable."""
 
-    kind: str  # "device" | "partner" | "central"
+    kind: str  # "device" | "partner" | "central" | "hub"
     id: str
     nkey: str
     revoked_at: str
@@ -48,6 +56,7 @@ class AuthRegistry:
     central: str | None = None  # the central's public nkey
     devices: Mapping[str, DeviceUser] = field(default_factory=dict)
     partners: Mapping[str, PartnerUser] = field(default_factory=dict)
+    hubs: Mapping[str, HubUser] = field(default_factory=dict)  # by cooperative
     revoked: tuple[Revocation, ...] = ()
 
     # --- changes (each returns a new registry) -------------------------------------------
@@ -99,9 +108,33 @@ class AuthRegistry:
         gone = Revocation("partner", partner_id, user.nkey, now, reason)
         return replace(self, partners=partners, revoked=(*self.revoked, gone))
 
+    def with_hub(self, coop_id: str, nkey: str, *, now: str) -> AuthRegistry:
+        check_coop_id(coop_id)
+        check_user_nkey(nkey)
+        if coop_id in self.hubs:
+            raise UsageError(
+                f"the hub of cooperative {coop_id} has NATS credentials already; "
+                f"revoke them first (kopsync admin hub revoke --coop {coop_id})"
+            )
+        self._check_unused(nkey)
+        return replace(self, hubs={**self.hubs, coop_id: HubUser(nkey, now)})
+
+    def without_hub(self, coop_id: str, *, now: str, reason: str) -> AuthRegistry:
+        user = self.hubs.get(coop_id)
+        if user is None:
+            raise UsageError(f"the hub of cooperative {coop_id} has no NATS credentials to revoke")
+        hubs = {k: v for k, v in self.hubs.items() if k != coop_id}
+        gone = Revocation("hub", coop_id, user.nkey, now, reason)
+        return replace(self, hubs=hubs, revoked=(*self.revoked, gone))
+
+    def devices_of(self, coop_id: str) -> list[tuple[str, DeviceUser]]:
+        """The cooperative's devices that hold a credential, by id."""
+        return sorted((k, v) for k, v in self.devices.items() if v.coop_id == coop_id)
+
     def _check_unused(self, nkey: str) -> None:
         used = {self.central} | {d.nkey for d in self.devices.values()}
         used |= {p.nkey for p in self.partners.values()}
+        used |= {h.nkey for h in self.hubs.values()}
         if nkey in used:
             raise UsageError(f"nkey {nkey[:12]}… belongs to another user already")
 
@@ -117,6 +150,9 @@ class AuthRegistry:
             "partners": {
                 k: {"nkey": v.nkey, "added_at": v.added_at}
                 for k, v in sorted(self.partners.items())
+            },
+            "hubs": {
+                k: {"nkey": v.nkey, "added_at": v.added_at} for k, v in sorted(self.hubs.items())
             },
             "revoked": [
                 {"kind": r.kind, "id": r.id, "nkey": r.nkey, "revoked_at": r.revoked_at}
@@ -141,6 +177,10 @@ class AuthRegistry:
                 check_partner_id(k): PartnerUser(v["nkey"], v["added_at"])
                 for k, v in doc.get("partners", {}).items()
             }
+            hubs = {
+                check_coop_id(k): HubUser(v["nkey"], v["added_at"])
+                for k, v in doc.get("hubs", {}).items()
+            }
             revoked = tuple(
                 Revocation(r["kind"], r["id"], r["nkey"], r["revoked_at"], r.get("reason", ""))
                 for r in doc.get("revoked", [])
@@ -149,9 +189,10 @@ class AuthRegistry:
             raise UsageError(f"{source} is not a kopsync NATS user registry: {exc!r}") from None
         keys = [central] if central is not None else []
         keys += [d.nkey for d in devices.values()] + [p.nkey for p in partners.values()]
+        keys += [h.nkey for h in hubs.values()]
         for nkey in keys:
             check_user_nkey(nkey)
-        return cls(central, devices, partners, revoked)
+        return cls(central, devices, partners, hubs, revoked)
 
 
 def check_user_nkey(nkey: object) -> str:

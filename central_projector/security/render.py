@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 
+from central_projector.security.hubpolicy import hub_permissions
 from central_projector.security.policy import (
     Permissions,
     central_permissions,
     device_permissions,
     device_services,
+    device_streams,
     partner_permissions,
 )
 from central_projector.security.registry import AuthRegistry
@@ -49,17 +51,25 @@ def render(registry: AuthRegistry, registry_name: str = "users.json") -> str:
         comment = f"device {device_id} of cooperative {device.coop_id}"
         perms = device_permissions(device.coop_id, device_id)
         devices.append(_user(comment, device.nkey, perms))
+    for coop_id, hub in sorted(registry.hubs.items()):
+        ids = [device_id for device_id, _ in registry.devices_of(coop_id)]
+        devices.append(
+            _user(f"hub of cooperative {coop_id}", hub.nkey, hub_permissions(coop_id, ids))
+        )
     services = device_services()
     exports = [
         f"      {{ service: {json.dumps(s.subject)}"
         + (", response_type: stream" if s.streamed else "")
         + " }"
         for s in services
-    ]
+    ] + [f"      {{ stream: {json.dumps(subject)} }}" for subject in device_streams()]
     imports = [
         f"      {{ service: {{ account: {CENTRAL_ACCOUNT}, subject: {json.dumps(s.subject)} }}, "
         f"to: {json.dumps(s.local)} }}"
         for s in services
+    ] + [
+        f"      {{ stream: {{ account: {CENTRAL_ACCOUNT}, subject: {json.dumps(subject)} }} }}"
+        for subject in device_streams()
     ]
     return (
         f"{HEADER.format(registry=registry_name)}\n"
@@ -70,7 +80,7 @@ def render(registry: AuthRegistry, registry_name: str = "users.json") -> str:
         f"    users = [\n{_block(central)}\n    ]\n"
         f"    exports = [\n{chr(10).join(exports)}\n    ]\n"
         "  }\n"
-        "  # every device: no JetStream of its own, only what the central account exports\n"
+        "  # every device and hub: no JetStream of its own, only what the central account exports\n"
         f"  {DEVICE_ACCOUNT} {{\n"
         f"    users = [\n{_block(devices)}\n    ]\n"
         f"    imports = [\n{chr(10).join(imports)}\n    ]\n"

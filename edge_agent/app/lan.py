@@ -44,8 +44,9 @@ IN_FLIGHT = 64
 
 
 class HubLink(Link):
-    """A link to the cooperative's hub: the province's JetStream through the leaf, the
-    hub's own (KOP_LAN) as :attr:`lan_js`."""
+    """A link to the cooperative's hub: the province's JetStream through the leaf (by its
+    domain, or on a secured province by the devices' import), the hub's own (KOP_LAN) as
+    :attr:`lan_js`."""
 
     def __init__(
         self, options: ConnectOptions, *, log: Any = None, domain: str = PROVINCE_DOMAIN
@@ -55,7 +56,10 @@ class HubLink(Link):
 
     async def open(self, timeout_s: float | None, *, allow_reconnect: bool = True) -> None:
         await super().open(timeout_s, allow_reconnect=allow_reconnect)
-        self._js = self.nc.jetstream(domain=self.domain)
+        if self.options.js_api_prefix is None:
+            self._js = self.nc.jetstream(domain=self.domain)
+        # else (a secured province): the devices' import of the central's JetStream API,
+        # reached across the leaf as from the province directly (Link.open set it)
 
     @property
     def lan_js(self) -> JetStreamContext:

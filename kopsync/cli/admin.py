@@ -37,7 +37,7 @@ def auth_option(func: F) -> F:
 
 @click.group(name="admin", epilog=exits.HELP)
 def admin_group() -> None:
-    """Issue and revoke NATS credentials (nkeys) for devices, partners and the central."""
+    """Issue and revoke NATS credentials (nkeys) for devices, hubs, partners and the central."""
 
 
 @admin_group.command("central-user")
@@ -60,7 +60,7 @@ def central_user(auth_file: Path, out: Path, rotate: bool, as_json: bool) -> Non
         return
     click.echo(f"central user {public}; seed in {out} (mode 0600)")
     click.echo(f"run the central services with --nkey {out} (or KOPSYNC_NATS_NKEY={out})")
-    _remind_reload(auth_file)
+    remind_reload(auth_file)
 
 
 @admin_group.group()
@@ -130,7 +130,7 @@ def device_add(
     if issued.data_dir is not None:
         click.echo(f"  device data directory with its event key: {issued.data_dir}")
     click.echo(f"  event key {issued.event_public_key.hex()} registered centrally")
-    _remind_reload(auth_file)
+    remind_reload(auth_file)
 
 
 @device.command("revoke")
@@ -159,7 +159,7 @@ def device_revoke(
         click.echo("  marked retired in the central store (DeviceRetired issued)")
     elif db_url is None:
         click.echo("  central store untouched (no --db): its event key stays registered")
-    _remind_reload(auth_file)
+    remind_reload(auth_file)
 
 
 @device.command("list")
@@ -211,7 +211,7 @@ def partner_add(partner_id: str, out: Path | None, auth_file: Path, as_json: boo
         return
     click.echo(f"partner {partner_id}: NATS user {public}; seed in {seed_file} (mode 0600)")
     click.echo(f"  its clients must use the inbox prefix {info['inbox_prefix']}")
-    _remind_reload(auth_file)
+    remind_reload(auth_file)
 
 
 @partner.command("revoke")
@@ -223,7 +223,7 @@ def partner_revoke(partner_id: str, reason: str, auth_file: Path) -> None:
     """Withdraw a partner's NATS credential (takes effect at the next reload)."""
     admin.revoke_partner(auth_file, partner_id, reason)
     click.echo(f"revoked the NATS credential of partner {partner_id}")
-    _remind_reload(auth_file)
+    remind_reload(auth_file)
 
 
 @admin_group.command("render")
@@ -255,7 +255,7 @@ def reload_cmd(pid: int | None, pid_file: Path | None) -> None:
     click.echo(f"asked nats-server (pid {pid}) to reload its configuration")
 
 
-def _remind_reload(auth_file: Path) -> None:
+def remind_reload(auth_file: Path) -> None:
     click.echo(f"wrote {auth_file}; apply it with: kopsync admin reload --pid $(pidof nats-server)")
 
 
@@ -267,10 +267,12 @@ def _make_device(out: Path, coop_id: str, device_id: str) -> tuple[bytes, Path]:
         return agent.public_key, out / REGISTRATION_NAME
 
 
-def _add_tls() -> None:
+def _add_groups() -> None:
+    from kopsync.cli.admin_hub import hub_group
     from kopsync.cli.admin_tls import tls_group
 
     admin_group.add_command(tls_group)
+    admin_group.add_command(hub_group)
 
 
-_add_tls()
+_add_groups()

@@ -138,7 +138,7 @@ class Demo:
             self.satellite = Satellite(HOST, self.services.leaf_port)
             hub_coop = self.agents[self.plan.hub_devices[0]].coop_id
             self.hub_url = self.services.start_hub(
-                hub_coop, f"nats-leaf://{HOST}:{self.satellite.port}"
+                hub_coop, f"tls://{HOST}:{self.satellite.port}"
             )
             self.say(
                 f"hub of {hub_coop} on {self.hub_url} (kopsync edge hub): a NATS leaf node of the "

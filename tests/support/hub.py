@@ -33,28 +33,36 @@ def province_server(workdir: Path) -> tuple[NatsServer, int]:
 class Hub:
     """``kopsync edge hub`` in a child process."""
 
-    def __init__(self, workdir: Path, coop_id: str, province_leaf: str) -> None:
+    def __init__(
+        self, workdir: Path, coop_id: str, province_leaf: str, *extra: str, tls: bool = False
+    ) -> None:
+        """``extra``: more arguments of ``kopsync edge hub`` (credentials, TLS files);
+        ``tls``: its LAN port speaks TLS (``--lan-cert`` among them)."""
         self.workdir = workdir
         self.coop_id = coop_id
         self.province_leaf = province_leaf
+        self.extra = extra
+        self.tls = tls
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"nats://{HOST}:{self.port}"
+        return f"{'tls' if self.tls else 'nats'}://{HOST}:{self.port}"
 
     def start(self) -> Hub:
         args = [sys.executable, "-m", "kopsync", "edge", "hub", "--coop", self.coop_id]
         args += ["--province", self.province_leaf, "--dir", str(self.workdir)]
-        args += ["--listen", f"{HOST}:{self.port}"]
+        args += ["--listen", f"{HOST}:{self.port}", *self.extra]
         self.workdir.mkdir(parents=True, exist_ok=True)
-        with (self.workdir / "hub.out").open("ab") as out:
+        out = self.workdir / "hub.out"
+        seen = out.stat().st_size if out.exists() else 0  # a restart appends to the same file
+        with out.open("ab") as f:
             self.proc = subprocess.Popen(
-                args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                args, stdout=f, stderr=subprocess.STDOUT, start_new_session=True
             )
         deadline = time.monotonic() + 30
-        while b"ready at" not in (self.workdir / "hub.out").read_bytes():
+        while b"ready at" not in out.read_bytes()[seen:]:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the hub did not start: {self.log_tail()}")
             time.sleep(0.05)

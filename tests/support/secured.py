@@ -16,6 +16,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from kopsync.cli.main import cli
+from support.nats import HOST, free_port
 from support.tls import Pki
 
 DEPLOY = Path(__file__).parents[2] / "deploy" / "nats"
@@ -27,12 +28,16 @@ class AuthConfig:
 
     server_conf: Path
     users: Path
+    leaf_port: int  # where hubs link in (deploy/nats/leafnodes.conf, on a free port)
 
 
-def deployed_server_conf(conf_dir: Path, pki: Pki | None = None) -> Path:
+def deployed_server_conf(
+    conf_dir: Path, pki: Pki | None = None, leaf_port: int | None = None
+) -> Path:
     """Copy the deployed ``nats-server.conf`` into ``conf_dir``, its ``store_dir`` left to the
     fixture's ``-sd``, with its ``tls.conf``: the deployed block on ``pki``'s files, or none
-    (a plaintext client port) without one."""
+    (a plaintext client port) without one; and ``leafnodes.conf`` (which auth/server.conf
+    includes) on ``leaf_port`` or a free port."""
     conf_dir.mkdir(parents=True, exist_ok=True)
     lines = (DEPLOY / "nats-server.conf").read_text().splitlines()
     kept = [x for x in lines if not x.strip().startswith("store_dir")]
@@ -44,6 +49,8 @@ def deployed_server_conf(conf_dir: Path, pki: Pki | None = None) -> Path:
                            ("ca.crt", pki.ca)]:  # fmt: skip
             tls = tls.replace(f"/etc/nats/tls/{name}", str(path))
     (conf_dir / "tls.conf").write_text(tls)
+    leafnodes = leafnodes_conf(leaf_port or free_port(), pki)
+    (conf_dir / "leafnodes.conf").write_text(leafnodes)
     return conf_dir / "nats-server.conf"
 
 
@@ -51,9 +58,26 @@ def auth_config(root: Path, pki: Pki | None = None) -> AuthConfig:
     """Copy the deployed server configuration under ``root``; ``users`` is still to be made."""
     conf_dir = root / "nats"
     (conf_dir / "auth").mkdir(parents=True)
-    deployed_server_conf(conf_dir, pki)
+    leaf_port = free_port()
+    deployed_server_conf(conf_dir, pki, leaf_port)
     shutil.copy(DEPLOY / "auth" / "server.conf", conf_dir / "auth" / "server.conf")
-    return AuthConfig(conf_dir / "auth" / "server.conf", conf_dir / "auth" / "users.conf")
+    return AuthConfig(
+        conf_dir / "auth" / "server.conf", conf_dir / "auth" / "users.conf", leaf_port
+    )
+
+
+def leafnodes_conf(port: int, pki: Pki | None) -> str:
+    """The deployed ``leafnodes.conf`` on ``port`` (loopback), its TLS on ``pki``'s files or,
+    without one, none."""
+    text = (DEPLOY / "leafnodes.conf").read_text().replace("0.0.0.0:7422", f"{HOST}:{port}")
+    if pki is None:
+        start = text.index("  tls {")
+        end = text.index("  }\n", start) + len("  }\n")
+        return text[:start] + text[end:]
+    for name, path in [("server.crt", pki.server_cert), ("server.key", pki.server_key),
+                       ("ca.crt", pki.ca)]:  # fmt: skip
+        text = text.replace(f"/etc/nats/tls/{name}", str(path))
+    return text
 
 
 def admin(*args: str) -> dict[str, Any]:

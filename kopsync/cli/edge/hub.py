@@ -12,12 +12,14 @@ import logging
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import click
 import nats
 import structlog
 
 from edge_agent.app.hub import HubSettings, ensure_lan_stream, render_config
+from edge_agent.app.hubauth import LocalUser, own_certificate_context, read_lan_users
 from kopsync.cli.common import configure_logging, friendly, stop_on_signals
 from kopsync.devnats import dies_with_parent, nats_server_binary
 from sync_core.errors import UsageError
@@ -61,6 +63,17 @@ READY_S = 20.0
 @click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Key of --tls-cert.")  # fmt: skip
 @click.option(
+    "--lan-users",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The devices allowed on the LAN port (lan-users.json of `kopsync admin hub add`); "
+    "without it the port is open to anyone on the LAN.",
+)
+@click.option("--lan-cert", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="TLS certificate of the LAN port (kopsync admin tls server).")  # fmt: skip
+@click.option("--lan-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Key of --lan-cert.")  # fmt: skip
+@click.option(
     "--province-domain",
     default=PROVINCE_DOMAIN,
     show_default=True,
@@ -78,6 +91,9 @@ def hub_command(
     tls_ca: Path | None,
     tls_cert: Path | None,
     tls_key: Path | None,
+    lan_users: Path | None,
+    lan_cert: Path | None,
+    lan_key: Path | None,
     province_domain: str,
     print_config: bool,
 ) -> None:
@@ -89,6 +105,8 @@ def hub_command(
         raise UsageError(f"--listen {listen!r} is not HOST:PORT (for example 0.0.0.0:4222)")
     if (tls_cert is None) != (tls_key is None):
         raise UsageError("--tls-cert needs --tls-key, and --tls-key needs --tls-cert")
+    if (lan_cert is None) != (lan_key is None):
+        raise UsageError("--lan-cert needs --lan-key, and --lan-key needs --lan-cert")
     settings = HubSettings(
         coop_id=check_coop_id(coop_id),
         province_leaf=tuple(u.strip() for u in province_leaf.split(",") if u.strip()),
@@ -100,10 +118,15 @@ def hub_command(
         leaf_ca=tls_ca,
         leaf_cert=tls_cert,
         leaf_key=tls_key,
+        lan_users=lan_users,
+        lan_cert=lan_cert,
+        lan_key=lan_key,
         province_domain=province_domain,
     )
     seed = None if leaf_nkey is None else read_seed_file(leaf_nkey)
-    text = render_config(settings, seed)
+    users = None if lan_users is None else read_lan_users(lan_users, settings.coop_id)
+    local = LocalUser.new()  # the hub's own user, for this run only
+    text = render_config(settings, seed, users, local)
     if print_config:
         click.echo(text.replace(seed, "<seed>") if seed else text, nl=False)
         return
@@ -112,11 +135,11 @@ def hub_command(
     config.touch(mode=0o600)
     config.write_text(text)
     os.chmod(config, 0o600)
-    asyncio.run(_serve(settings, config))
+    asyncio.run(_serve(settings, config, local if users is not None else None))
     click.echo("hub stopped", err=True)
 
 
-async def _serve(settings: HubSettings, config: Path) -> None:
+async def _serve(settings: HubSettings, config: Path, local: LocalUser | None) -> None:
     stop = asyncio.Event()
     stop_on_signals(stop.set)
     with (settings.directory / "nats-server.log").open("ab") as out:
@@ -128,7 +151,7 @@ async def _serve(settings: HubSettings, config: Path) -> None:
             preexec_fn=dies_with_parent(),  # a killed hub command leaves no server behind
         )
     try:
-        await _prepare(settings, proc)
+        await _prepare(settings, proc, local)
         click.echo(f"hub of {settings.coop_id} ready at {settings.url}", err=True)
         while not stop.is_set() and proc.poll() is None:
             await asyncio.sleep(0.2)
@@ -146,8 +169,16 @@ async def _serve(settings: HubSettings, config: Path) -> None:
                 proc.kill()
 
 
-async def _prepare(settings: HubSettings, proc: subprocess.Popen[bytes]) -> None:
-    """Wait until the hub answers, then create its stream."""
+async def _prepare(
+    settings: HubSettings, proc: subprocess.Popen[bytes], local: LocalUser | None
+) -> None:
+    """Wait until the hub answers, then create its stream (as the hub's own user)."""
+    options: dict[str, Any] = {}
+    if local is not None:
+        options["nkeys_seed_str"] = local.seed
+    if settings.lan_cert is not None:
+        options["tls"] = own_certificate_context(settings.lan_cert)
+        options["tls_handshake_first"] = True
     loop = asyncio.get_running_loop()
     deadline = loop.time() + READY_S
     while True:
@@ -157,7 +188,9 @@ async def _prepare(settings: HubSettings, proc: subprocess.Popen[bytes]) -> None
                 f"{settings.directory / 'nats-server.log'}"
             )
         try:
-            nc = await nats.connect(settings.url, connect_timeout=1, allow_reconnect=False)
+            nc = await nats.connect(
+                settings.url, connect_timeout=1, allow_reconnect=False, **options
+            )
             break
         except Exception as exc:
             if loop.time() > deadline:
