@@ -130,6 +130,7 @@ def device_add(
     if issued.data_dir is not None:
         click.echo(f"  device data directory with its event key: {issued.data_dir}")
     click.echo(f"  event key {issued.event_public_key.hex()} registered centrally")
+    _remind_hub(auth_file, coop_id)
     remind_reload(auth_file)
 
 
@@ -159,6 +160,7 @@ def device_revoke(
         click.echo("  marked retired in the central store (DeviceRetired issued)")
     elif db_url is None:
         click.echo("  central store untouched (no --db): its event key stays registered")
+    _remind_hub(auth_file, done.coop_id)
     remind_reload(auth_file)
 
 
@@ -257,6 +259,15 @@ def reload_cmd(pid: int | None, pid_file: Path | None) -> None:
 
 def remind_reload(auth_file: Path) -> None:
     click.echo(f"wrote {auth_file}; apply it with: kopsync admin reload --pid $(pidof nats-server)")
+
+
+def _remind_hub(auth_file: Path, coop_id: str) -> None:
+    """The cooperative's hub keeps its own list of the devices it admits."""
+    if coop_id in authfile.load(auth_file).hubs:
+        click.echo(
+            f"  its cooperative has a hub: give it the new device list "
+            f"(kopsync admin hub users --coop {coop_id}) and restart it"
+        )
 
 
 def _make_device(out: Path, coop_id: str, device_id: str) -> tuple[bytes, Path]:
