@@ -137,9 +137,7 @@ class Demo:
         if self.plan.hub_devices:
             self.satellite = Satellite(HOST, self.services.leaf_port)
             hub_coop = self.agents[self.plan.hub_devices[0]].coop_id
-            self.hub_url = self.services.start_hub(
-                hub_coop, f"tls://{HOST}:{self.satellite.port}"
-            )
+            self.hub_url = self.services.start_hub(hub_coop, f"tls://{HOST}:{self.satellite.port}")
             self.say(
                 f"hub of {hub_coop} on {self.hub_url} (kopsync edge hub): a NATS leaf node of the "
                 "province over its satellite link, for its counters on the LAN"
