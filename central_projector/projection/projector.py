@@ -13,12 +13,8 @@ commits one batch on its own connection while the projector reads and folds the 
 both cores are busy. The writer checks, in its transaction, that the position is still
 the one the batch was folded after.
 
-Rows committed by a step stay cached in the projector for the next one, as long as the
-position it finds is the one it left (any other writer of the read models would have
-moved it) and so is the generation (a replay's swap moves it,
-:mod:`central_projector.projection.replay`); a failed step drops the cache. A projector that
-starts from position 0 knows the read models are empty, so while its cache is whole a
-row it has not seen does not exist: a full replay looks nothing up.
+Rows committed by a step stay cached in the projector for the next one while they are
+valid (:mod:`central_projector.projection.rowcache`).
 
 Two details keep the cursor honest:
 - an event held behind a seq gap when the cursor passes it is remembered in
@@ -35,7 +31,6 @@ import functools
 import gc
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -44,22 +39,19 @@ from central_projector.projection.folds import Event, State, apply
 from central_projector.projection.folds.keys import touches
 from central_projector.projection.readmodels.sqlitewriter import WriterProcess
 from central_projector.projection.readmodels.sqlstate import SqlState
-from central_projector.projection.readmodels.tables import PREFIX, SPEC, table_set
+from central_projector.projection.readmodels.tables import PREFIX, table_set
 from central_projector.projection.readmodels.writes import Writes
+from central_projector.projection.rowcache import COMPLETE, RowCache
+from central_projector.projection.steps import NAME as NAME
 from central_projector.projection.steps import (
-    COLUMNS,
-    ID,
-    STATUS,
-    Check,
     Job,
     Pipeline,
     Read,
     RunResult,
     Stale,
     StepResult,
-    to_event,
 )
-from central_projector.projection.steps import NAME as NAME
+from central_projector.projection.stepsql import NO_SORT, StepSql
 from central_projector.record.dbengine import (
     BUSY_TIMEOUT_S,
     CONNECTION_PRAGMAS,
@@ -81,28 +73,6 @@ CACHE_ROWS = 1_000_000  # rows kept between steps (see Projector.step), about 1 
 # Rows a later step almost never reads again (one per sale, per redemption claim): only
 # the fact that they exist is kept between steps.
 TRANSIENT = ("sale", "claim")
-COMPLETE = frozenset(SPEC)
-
-
-# On PostgreSQL, an events table without statistics yet (just loaded or restored, before
-# autovacuum's ANALYZE) has the planner read every event after the position and sort them,
-# each step (83 ms of a 5000-event step at 100k events, against 2.4): the reads want the
-# index scan in id order.
-_NO_SORT = "SET enable_sort = off"
-_NO_SORT_LOCAL = "SET LOCAL enable_sort = off"
-
-
-def _sql(mark: str, held: str = "rm_projector_held") -> tuple[str, str]:
-    cols = ", ".join(f"e.{c}" for c in COLUMNS)
-    after = (
-        f"SELECT {cols} FROM events e WHERE e.id > {mark} AND e.id <= {mark} "
-        f"ORDER BY e.id LIMIT {mark}"
-    )
-    released = (
-        f"SELECT {cols} FROM events e JOIN {held} h ON h.event_pk = e.id "
-        "WHERE e.status = 'committed'"
-    )
-    return after, released
 
 
 class Projector:
@@ -140,7 +110,7 @@ class Projector:
         self.url = url
         self.t = table_set(prefix)
         self.fold = fold
-        self.cache_rows = cache_rows
+        self.cache = RowCache(cache_rows)
         self._sqlite_memory = (sqlite_cache_kib, sqlite_mmap_bytes)  # its writer's too
         self.engine = engine if engine is not None else make_engine(url, must_exist=not create)
         if self.engine.dialect.name == "sqlite":
@@ -150,17 +120,8 @@ class Projector:
             sa.event.listen(self.engine, "connect", pragmas)
         self.batch_size = batch_size
         self._barrier_lock = self.engine.dialect.name == "postgresql"
-        # Rows as committed by this projector's last step: valid as long as nobody else
-        # moved the position (every read-model write moves it), so steps skip reloading.
-        self._cache: dict[str, dict[Any, Any]] = {}
-        self._cache_pos = -1
-        self._cache_gen = -1
-        self._complete: frozenset[str] = frozenset()
-        self._mark = mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        self._sql = _sql(mark, self.t.held.name)
-        of_row = f'FROM "{self.t.position.name}" WHERE "name" = {mark}'
-        self._peek_sql = f'SELECT "position", "events", "generation" {of_row}'
-        self._check_sql = f'SELECT "position", "generation" {of_row}'  # the writer process's
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        self.sql = StepSql(self.t, mark)
         self._writer: WriterProcess | None = None  # SQLite's (see steps.Pipeline)
         try:
             require_current(self.engine, create=create)
@@ -209,26 +170,27 @@ class Projector:
         own = conn is None
         with self._begin(conn) as conn:
             pos, _, generation, exists = self._lock_position(conn)
-            self._check_cache(pos, generation)
+            self.cache.check(pos, generation)
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            read = self._read(cursor, pos, upto, limit, released=True)
+            read = self.sql.read(
+                cursor, pos, upto, limit, released=True, sorts_off=self._barrier_lock
+            )
             state = SqlState(
                 conn,
-                self._cache,
-                self._complete,
+                self.cache.rows,
+                self.cache.complete,
                 TRANSIENT,
                 self.t.prefix,
                 pseudonym_key=self.pseudonym_key,
             )
             writes = self._fold(state, read)
-            self._cache_pos = -1  # until the commit below has succeeded
+            self.cache.pos = -1  # until the commit below has succeeded
             self._write(conn, read.job(pos, generation, exists, writes))
-            writes.evict(self._cache)
+            writes.evict(self.cache.rows)
             res = read.result(pos, writes, state.loads)
         if own:
-            self._cache_pos, self._cache_gen = res.position, generation
-        if self._cached_rows() > self.cache_rows:  # never more than that between steps
-            self._drop_cache()
+            self.cache.pos, self.cache.gen = res.position, generation
+        self.cache.trim()
         return res
 
     @contextlib.contextmanager
@@ -249,66 +211,15 @@ class Projector:
             return 0, 0, 0, False
         return int(row[0]), int(row[1]), int(row[2]), True
 
-    def _check_cache(self, pos: int, generation: int) -> None:
-        if pos == 0:
-            # Nothing projected yet, so every read model is empty: the cache alone
-            # knows every row, and a key not in it needs no lookup (a full replay).
-            self._cache, self._complete = {}, COMPLETE
-        elif (
-            pos != self._cache_pos
-            or generation != self._cache_gen
-            or self._cached_rows() > self.cache_rows
-        ):
-            # another projector moved on, a replay swapped, or the cache grew too big
-            self._drop_cache()
-
-    def _read(
-        self,
-        cursor: Any,
-        pos: int,
-        upto: int | None,
-        limit: int,
-        *,
-        released: bool,
-        session: bool = False,
-    ) -> Read:
-        """The next committed rows after ``pos`` and (if ``released``) the held ones the
-        store has released since, decoded. (``session``: the cursor's connection reads
-        without sorts already, see :meth:`_run_pipelined`.)"""
-        after, released_sql = self._sql
-        if self._barrier_lock and not session:
-            cursor.execute(_NO_SORT_LOCAL)
-        cursor.execute(after, (pos, upto if upto is not None else 2**62, limit))
-        out = Read(cursor.fetchall())
-        if released:
-            cursor.execute(released_sql)
-            out.released = cursor.fetchall()
-        if self._barrier_lock and not session:
-            cursor.execute("SET LOCAL enable_sort TO DEFAULT")
-        for r in out.rows:
-            if r[STATUS] != "committed":
-                out.held.append(r[ID])
-                continue
-            ev = to_event(r)
-            if ev is None:
-                out.skipped += 1
-            else:
-                out.batch.append(ev)
-        for r in out.released:
-            ev = to_event(r)
-            if ev is not None:
-                out.batch.append(ev)
-        return out
-
     def _fold(self, state: SqlState, read: Read) -> Writes:
         try:
-            if self._complete != COMPLETE:  # a replay from 0 has nothing to look up
+            if self.cache.complete != COMPLETE:  # a replay from 0 has nothing to look up
                 state.prefetch(touches(read.batch))
             self.fold(state, read.batch)
             return state.prepare()
         except BaseException:
             # rows may be half-folded; the transaction rolls back
-            self._drop_cache()
+            self.cache.drop()
             raise
 
     def _write(self, conn: sa.Connection, job: Job) -> None:
@@ -320,40 +231,8 @@ class Projector:
             # transaction; the ingest's commits stay fully durable.
             cursor.execute("SET LOCAL synchronous_commit = off")
         job.writes.write(cursor)
-        for sql, rows in self._bookkeeping(job):
+        for sql, rows in self.sql.bookkeeping(job):
             cursor.executemany(sql, rows)
-
-    def _bookkeeping(self, job: Job) -> list[tuple[str, list[Any]]]:
-        """The statements of a step after its rows: held events, then the position."""
-        held, position, mark = self.t.held.name, self.t.position.name, self._mark
-        out: list[tuple[str, list[Any]]] = []
-        if job.held:
-            out.append((f'INSERT INTO "{held}" ("event_pk") VALUES ({mark})',
-                        [(i,) for i in job.held]))  # fmt: skip
-        if job.released:
-            out.append((f'DELETE FROM "{held}" WHERE "event_pk" = {mark}',
-                        [(i,) for i in job.released]))  # fmt: skip
-        if not job.exists:
-            sql = (f'INSERT INTO "{position}" ("position", "events", "updated_at", "name") '
-                   f"VALUES ({mark}, {mark}, {mark}, {mark})")  # fmt: skip
-        elif job.events or job.new_pos != job.pos:
-            sql = (f'UPDATE "{position}" SET "position" = {mark}, "events" = "events" + {mark}, '
-                   f'"updated_at" = {mark} WHERE "name" = {mark}')  # fmt: skip
-        else:
-            return out
-        out.append((sql, [(job.new_pos, job.events, _now(), NAME)]))
-        return out
-
-    def _statements(self, job: Job) -> tuple[Check, list[tuple[str, list[Any]]]]:
-        """A step as the writer process takes it: first the check that the position row
-        is the one the batch expects, then every statement of the step."""
-        expected = (job.pos, job.generation) if job.exists else None
-        check = self._check_sql, (NAME,), expected
-        return check, [*job.writes.sql, *self._bookkeeping(job)]
-
-    def _drop_cache(self) -> None:
-        """Forget every cached row: the next step looks them up again."""
-        self._cache, self._complete, self._cache_pos = {}, frozenset(), -1
 
     def _writer_process(self) -> WriterProcess | None:
         """The SQLite file's writer process (started once, restarted if it ended)."""
@@ -377,9 +256,6 @@ class Projector:
             if (pos, generation, exists) != (job.pos, job.generation, job.exists):
                 raise Stale(f"position {pos} generation {generation}")
             self._write(conn, job)
-
-    def _cached_rows(self) -> int:
-        return sum(len(rows) for rows in self._cache.values())
 
     def run_once(
         self, upto: int | None = None, progress: Callable[[RunResult], object] | None = None
@@ -409,7 +285,7 @@ class Projector:
             # Another writer moved the position (or a replay swapped) since this run
             # began: what was folded after it is not written. Carry on from theirs, one
             # transaction at a time.
-            self._drop_cache()
+            self.cache.drop()
             while True:
                 res = self.step(upto)
                 out.add(res)
@@ -438,31 +314,32 @@ class Projector:
             out,
             self._writer_process(),
             self._commit,
-            self._statements,
-            lambda: self._cache,
-            self._drop_cache,
+            self.sql.statements,
+            lambda: self.cache.rows,
+            self.cache.drop,
         )
-        self._cache_pos = -1  # until the run has ended well
+        self.cache.pos = -1  # until the run has ended well
         cursor = reader.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             if self._barrier_lock:
-                cursor.execute(_NO_SORT)  # as in _read, for the session (reset below)
-            pos, _, generation, exists = self._peek_position(cursor)
-            self._check_cache(pos, generation)
-            held = self._count_held(cursor)
+                cursor.execute(NO_SORT)  # as in StepSql.read, for the session (reset below)
+            pos, _, generation, exists = self.sql.peek_position(cursor)
+            self.cache.check(pos, generation)
+            held = self.sql.count_held(cursor)
             while True:
-                if self._cached_rows() > self.cache_rows:
+                if self.cache.size() > self.cache.limit:
                     pipe.settle()
-                    self._drop_cache()
+                    self.cache.drop()
                 if held:
                     pipe.settle()  # the batch in flight may release some of them
-                read = self._read(
-                    cursor, pos, upto, self.batch_size, released=bool(held), session=True
+                # the session reads without sorts already (NO_SORT above)
+                read = self.sql.read(
+                    cursor, pos, upto, self.batch_size, released=bool(held), sorts_off=False
                 )
                 state = SqlState(
                     reader,
-                    self._cache,
-                    self._complete,
+                    self.cache.rows,
+                    self.cache.complete,
                     TRANSIENT,
                     self.t.prefix,
                     pipe,
@@ -486,21 +363,7 @@ class Projector:
                 except Exception:
                     reader.invalidate()  # not back into the pool as it is
             reader.close()
-        self._cache_pos, self._cache_gen = pos, generation
-        if self._cached_rows() > self.cache_rows:  # never more than that between runs
-            self._drop_cache()
-
-    def _peek_position(self, cursor: Any) -> tuple[int, int, int, bool]:
-        """As :meth:`_lock_position`, on a DB-API cursor, without a lock."""
-        cursor.execute(self._peek_sql, (NAME,))
-        row = cursor.fetchone()
-        if row is None:
-            return 0, 0, 0, False
-        return int(row[0]), int(row[1]), int(row[2]), True
-
-    def _count_held(self, cursor: Any) -> int:
-        cursor.execute(f'SELECT COUNT(*) FROM "{self.t.held.name}"')
-        return int(cursor.fetchone()[0])
+        self.cache.committed(pos, generation)
 
     def _forget_vanished_held(self) -> None:
         """A held event the store later quarantined (broken chain) will never commit."""
@@ -513,7 +376,3 @@ class Projector:
             return int(
                 conn.execute(sa.select(sa.func.count()).select_from(self.t.held)).scalar_one()
             )
-
-
-def _now() -> int:
-    return time.time_ns() // 1_000_000

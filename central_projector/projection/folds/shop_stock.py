@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from central_projector.projection.folds import aid, quota, stock_dated
+from central_projector.projection.folds import aid_cards, quota, stock_dated
 from central_projector.projection.folds.base import Event, Okey, Row, State
 from central_projector.projection.folds.conflicts import found, report
 from sync_core.localtime import local_day
@@ -243,16 +243,16 @@ def _unrecord(state: State, row: Row) -> None:
         _goods(row, state, row["void_okey"], -1, "returned")
     _sales_figures(state, row, -1, live)
     if row["khbs"] and row["card_uid"]:
-        key = aid.sale_debit_key(row["coop_id"], row["sale_id"])
-        aid.card_forget(state, row["card_uid"], key)
+        key = aid_cards.sale_debit_key(row["coop_id"], row["sale_id"])
+        aid_cards.card_forget(state, row["card_uid"], key)
 
 
 def _card_payment(state: State, row: Row, live: bool) -> None:
     if row["khbs"] and row["card_uid"]:
         okey = row["sale_okey"]
         amount = row["khbs"] if live else 0
-        key = aid.sale_debit_key(row["coop_id"], row["sale_id"])
-        aid.card_debit(state, row["card_uid"], key, okey, okey[2], row["coop_id"], amount)
+        key = aid_cards.sale_debit_key(row["coop_id"], row["sale_id"])
+        aid_cards.card_debit(state, row["card_uid"], key, okey, okey[2], row["coop_id"], amount)
 
 
 def sale_voided(state: State, ev: Event) -> None:
