@@ -62,13 +62,13 @@ def test_no_more_rows_than_cache_rows_stay_cached_and_the_read_models_are_the_sa
     try:
         upto = bounded.barrier()
         while bounded.step(upto).read:
-            held.append(bounded._cached_rows())
+            held.append(bounded.cache.size())
         got = sql_snapshot(bounded.engine)
     finally:
         bounded.close()
     with Projector(_copy(store_file, tmp_path, "free"), batch_size=40) as free:
         free.run_once()
-        assert free._cached_rows() > 2 * 150  # the cap below is reached, many times over
+        assert free.cache.size() > 2 * 150  # the cap below is reached, many times over
         want = sql_snapshot(free.engine)
     assert len(held) == -(-upto // 40)  # one step per batch of 40 positions
     assert max(held) <= cache_rows

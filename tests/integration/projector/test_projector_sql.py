@@ -17,6 +17,7 @@ from central_projector.projection.folds import Event
 from central_projector.projection.projector import Projector
 from central_projector.projection.readmodels import queries
 from central_projector.projection.readmodels.sqlitewriter import WriterProcess
+from central_projector.projection.stepsql import StepSql
 from central_projector.record.tables import events
 
 FEW = settings(
@@ -76,19 +77,19 @@ def test_a_crash_before_commit_leaves_nothing_and_a_rerun_projects_once(
     try:
         wipe(projector.engine)
         deliver(projector.engine, events_, set())
-        real = Projector._bookkeeping
+        real = StepSql.bookkeeping
 
-        def then_fail(self: Projector, job: Any) -> list[tuple[str, list[Any]]]:
+        def then_fail(self: StepSql, job: Any) -> list[tuple[str, list[Any]]]:
             # the last statement of the transaction, after rows and position: it fails
             failing = ('INSERT INTO "kopsync_no_such_table" ("x") VALUES (1)', [()])
             return [*real(self, job), failing]
 
-        monkeypatch.setattr(Projector, "_bookkeeping", then_fail)
+        monkeypatch.setattr(StepSql, "bookkeeping", then_fail)
         with pytest.raises(projector.engine.dialect.loaded_dbapi.Error):
             projector.run_once()
         assert projector.position() == 0
         assert sql_snapshot(projector.engine) == {}
-        monkeypatch.setattr(Projector, "_bookkeeping", real)
+        monkeypatch.setattr(StepSql, "bookkeeping", real)
         projector.run_once()
         projector.run_once()  # nothing new: the position says so
         assert sql_snapshot(projector.engine) == snapshot(project(events_))
