@@ -63,6 +63,7 @@ class Replicator:
         self.handshake = Handshake(agent, settings, self.progress, self.uploader, self.log)
         self.lan = Lan(agent, self.log)
         self.following = False  # siblings (or the LAN) followed beside the sync: ``run``
+        self.hub_is_back = False  # the province's link was closed to go back to the hub
 
     # --- entry points ------------------------------------------------------------------
     async def sync_once(self, timeout_s: float = 30.0) -> SyncReport:
@@ -111,6 +112,7 @@ class Replicator:
         """
         backoff = Backoff(0.2, self.settings.backoff_cap_s)
         while not stop.is_set():
+            self.hub_is_back = False
             try:
                 link = await self.connect(allow_reconnect=False)
             except LinkDown as exc:
@@ -125,7 +127,7 @@ class Replicator:
                 self.following = False
                 await link.close()
                 await beside
-            if progressed:
+            if progressed or self.hub_is_back:
                 backoff.reset()
             else:  # connected, then failed before anything was done: do not hammer
                 await sleep_unless_stopped(stop, backoff.next())
@@ -136,12 +138,40 @@ class Replicator:
         if isinstance(link, HubLink):
             await self.lan.run(link, stop, self.settings.lan_poll_s)
             return
+        await asyncio.gather(self._follow(link, stop), self._back_to_hub(link, stop))
+
+    async def _follow(self, link: Link, stop: asyncio.Event) -> None:
         while not stop.is_set() and not link.closed:
             try:
                 await follow_siblings(link, self.agent, stop, self.log)
             except SyncError as exc:
                 self.log.warning("siblings_follow_failed", error=str(exc))
                 await sleep_unless_stopped(stop, 1.0)
+
+    async def _back_to_hub(self, link: Link, stop: asyncio.Event) -> None:
+        """On the province while a hub is configured (it did not answer at connect): try the
+        hub every ``hub_retry_s``; once it answers, close the province's link, so that the
+        next connect (hub first) takes the hub again."""
+        hub = self.settings.hub
+        if hub is None:
+            return
+        loop = asyncio.get_running_loop()
+        while not stop.is_set() and not link.closed:
+            due = loop.time() + self.settings.hub_retry_s
+            while loop.time() < due and not stop.is_set() and not link.closed:
+                await sleep_unless_stopped(stop, min(0.2, due - loop.time()))
+            if stop.is_set() or link.closed:
+                return
+            probe = self.link(hub)
+            try:
+                await probe.open(self.settings.hub_connect_s, allow_reconnect=False)
+            except LinkDown:
+                continue
+            finally:
+                await probe.close()
+            self.log.info("hub_back", hub=hub.url)
+            self.hub_is_back = True
+            await link.close()
 
     async def connect(self, *, allow_reconnect: bool, timeout_s: float | None = None) -> Link:
         """The hub's link if it answers in time, else the province's (``LinkDown`` if neither)."""

@@ -25,7 +25,8 @@ class ReplicatorSettings:
 
     ``hub``: the cooperative's hub on the LAN (:mod:`edge_agent.app.lan`), tried first at every
     connect (for up to ``hub_connect_s``); the province (``connection``) when it does not
-    answer. Through the hub, siblings' events are exchanged every ``lan_poll_s``.
+    answer, while the hub is tried again every ``hub_retry_s`` (the device goes back to it as
+    soon as it answers). Through the hub, siblings' events are exchanged every ``lan_poll_s``.
     """
 
     connection: ConnectOptions
@@ -44,4 +45,5 @@ class ReplicatorSettings:
     head_start_events: int = 500
     hub: ConnectOptions | None = None
     hub_connect_s: float = 2.0
+    hub_retry_s: float = 10.0
     lan_poll_s: float = 0.05
