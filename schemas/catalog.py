@@ -312,6 +312,17 @@ CATALOG: tuple[EventSchema, ...] = (
         text("reason"),
     ),
     ev(
+        "MemberCreditRepaid",
+        "shop",
+        "MemberCredit",
+        EDGE,
+        "A member pays back part or all of what she bought on member credit (her receivable "
+        "at the cooperative, piutang anggota); the aggregate id is the member id.",
+        money("amount"),
+        date("paid_on"),
+        ident("receipt_no"),
+    ),
+    ev(
         "StockReceived",
         "shop",
         "StockItem",

@@ -13,6 +13,7 @@ from typing import Any
 from edge_agent.app.agent import EdgeAgent
 from edge_agent.domain.aid import allowance_key, entitlement_key
 from edge_agent.domain.common import MAIN_LOCATION, card_key
+from edge_agent.domain.credit import credit_key
 from edge_agent.domain.membership import member_key, nik_key
 from edge_agent.domain.savings import account_key
 from edge_agent.domain.shop import price_key
@@ -30,6 +31,13 @@ def member_by_nik(agent: EdgeAgent, nik: str) -> dict[str, Any] | None:
     """The member registered here with this NIK (the NIK stays bound to its first member)."""
     owner = agent.view(nik_key(nik))
     return None if owner is None else member(agent, owner["member_id"])
+
+
+def member_credit(agent: EdgeAgent, member_id: str) -> dict[str, Any]:
+    """What a member bought on member credit, repaid and still owes, as this device knows
+    it (zeros for a member who never bought on credit)."""
+    view = agent.view(credit_key(member_id)) or {"sold": 0, "repaid": 0, "owed": 0}
+    return {"member_id": member_id, **view}
 
 
 def savings_account(agent: EdgeAgent, account_id: str) -> dict[str, Any] | None:

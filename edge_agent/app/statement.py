@@ -61,6 +61,9 @@ def statement(
         "savings": by_product,
         "savings_total": sum(g["total"] for g in by_product.values()),
         "loans": [x for x in loans if x is not None],
+        "member_credit": {
+            k: v for k, v in lookup.member_credit(agent, member_id).items() if k != "member_id"
+        },
     }
 
 

@@ -7,7 +7,17 @@ shape and each area's module header for its rules and views.
 
 from __future__ import annotations
 
-from edge_agent.domain import aid, devices, loans, logistics, membership, savings, shop, stimulus
+from edge_agent.domain import (
+    aid,
+    credit,
+    devices,
+    loans,
+    logistics,
+    membership,
+    savings,
+    shop,
+    stimulus,
+)
 from edge_agent.domain.base import FREE, Proposed, Rule, View, Views, load_for
 from sync_core.errors import UnknownEventType
 
@@ -16,6 +26,7 @@ RULES: dict[str, Rule] = {
     **savings.RULES,
     **loans.RULES,
     **shop.RULES,
+    **credit.RULES,
     **aid.RULES,
     **stimulus.RULES,
     **logistics.RULES,

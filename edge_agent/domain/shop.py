@@ -5,7 +5,8 @@ Rules:
   price of its lines (``payment_mismatch``).
 - A sale naming a member needs the member registered on this device (``unknown_member``);
   a ``member_credit`` payment needs a member (``member_missing``), who has not resigned
-  (``member_resigned``): it is the member's receivable until repaid.
+  (``member_resigned``): it is the member's receivable until repaid
+  (:mod:`edge_agent.domain.credit`).
 - A line's unit price is the price set here for its sku (``price_mismatch``) unless the
   sale carries ``price_override_reason`` (``--override-price REASON``); a sku with no
   price set here is sold at the price given.
@@ -16,8 +17,8 @@ Rules:
   is refused (``card_blocked``), and so is a payment beyond what the card has left as this
   device knows it (``card_value_exhausted``): one wallet, shared with the aid desk.
 - A void needs a recorded sale (``unknown_sale``) not voided before (``already_voided``);
-  it puts the sold goods back where they were taken from, and a KHBS payment back on
-  its card.
+  it puts the sold goods back where they were taken from, a KHBS payment back on its
+  card, and takes a member credit off what the member owes.
 - Stock received adds; an adjustment adds its signed delta and is never refused (it
   always carries a reason, which stands as the operator's override); a count sets the
   on-hand to what was counted.
@@ -30,7 +31,8 @@ caller chooses the aggregate id of StockItem events.
 Views:
 - ``price:{sku}`` = ``{unit_price, effective_from}``;
 - ``sale:{sale_id}`` = ``{location, lines: [{sku, qty}], total, voided_by, card_uid,
-  khbs}`` (the line list is bounded by the schema);
+  khbs}``, with ``member_id`` and ``credit`` when paid on member credit (the line list is
+  bounded by the schema);
 - ``stock:{location}:{sku}`` = ``{on_hand}`` (see :mod:`edge_agent.domain.common`);
 - ``quota:{program}:{sku}:{period}`` = ``{qty}``.
 """
@@ -39,7 +41,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from edge_agent.domain.base import Proposed, Rule, Views, no_check
+from edge_agent.domain import credit
+from edge_agent.domain.base import Proposed, Rule, View, Views, no_check
 from edge_agent.domain.common import (
     MAIN_LOCATION,
     card_key,
@@ -101,6 +104,7 @@ def _sale_keys(ev: Proposed) -> list[str]:
         keys.append(card_key(ev.payload["card_uid"]))
     if "member_id" in ev.payload:
         keys.append(member_key(ev.payload["member_id"]))
+        keys.append(credit.credit_key(ev.payload["member_id"]))
     keys += unique(price_key(line["sku"]) for line in ev.payload["lines"])
     return keys
 
@@ -147,16 +151,20 @@ def _check_sale(views: Views, ev: Proposed) -> None:
 
 
 def _refuse_unknown_buyer(views: Views, payload: dict[str, Any]) -> None:
-    credit = sum(int(p["amount"]) for p in payload["payments"] if p["method"] == "member_credit")
+    on_credit = _credit(payload)
     member_id = payload.get("member_id")
-    if credit and member_id is None:
+    if on_credit and member_id is None:
         raise RuleViolation(
             "member_missing",
-            f"a member credit of {rupiah(credit)} needs the member who owes it; "
+            f"a member credit of {rupiah(on_credit)} needs the member who owes it; "
             "name the member (--member ID)",
         )
     if member_id is not None:
-        known_member(views, member_id, resigned_ok=not credit)
+        known_member(views, member_id, resigned_ok=not on_credit)
+
+
+def _credit(payload: dict[str, Any]) -> int:
+    return sum(int(p["amount"]) for p in payload["payments"] if p["method"] == "member_credit")
 
 
 def _refuse_off_price(views: Views, lines: list[dict[str, Any]]) -> None:
@@ -180,7 +188,9 @@ def _apply_sale(views: Views, ev: Proposed) -> None:
     location = _location(ev)
     lines = [{"sku": line["sku"], "qty": line["qty"]} for line in ev.payload["lines"]]
     khbs = _khbs(ev.payload) if "card_uid" in ev.payload else 0
-    views[sale_key(ev.aggregate_id)] = {
+    member_id = ev.payload.get("member_id")
+    on_credit = _credit(ev.payload) if member_id is not None else 0
+    sold: View = {
         "location": location,
         "lines": lines,
         "total": _total(ev.payload["lines"]),
@@ -188,9 +198,13 @@ def _apply_sale(views: Views, ev: Proposed) -> None:
         "card_uid": ev.payload.get("card_uid"),
         "khbs": khbs,
     }
+    views[sale_key(ev.aggregate_id)] = sold
     take_stock(views, lines, location)
     if khbs:
         spend_card(views, ev.payload["card_uid"], khbs)
+    if member_id is not None and on_credit:
+        sold |= {"member_id": member_id, "credit": on_credit}
+        credit.charge(views, member_id, on_credit)
 
 
 # --- SaleVoided ----------------------------------------------------------------------
@@ -205,7 +219,11 @@ def _void_more_keys(views: Views, ev: Proposed) -> list[str]:
     if sale is None:
         return []
     keys = stock_keys(sale["lines"], sale["location"])
-    return [*keys, card_key(sale["card_uid"])] if sale.get("khbs") else keys
+    if sale.get("khbs"):
+        keys.append(card_key(sale["card_uid"]))
+    if sale.get("credit"):
+        keys.append(credit.credit_key(sale["member_id"]))
+    return keys
 
 
 def _check_void(views: Views, ev: Proposed) -> None:
@@ -230,6 +248,8 @@ def _apply_void(views: Views, ev: Proposed) -> None:
     return_stock(views, sale["lines"], sale["location"])
     if sale.get("khbs"):
         spend_card(views, sale["card_uid"], -sale["khbs"])
+    if sale.get("credit"):
+        credit.charge(views, sale["member_id"], -sale["credit"])
 
 
 # --- StockReceived, StockAdjusted, StockCounted --------------------------------------

@@ -186,6 +186,13 @@ COMMANDS: tuple[Command, ...] = (
         converts={"lines": _lines, "payments": _payments},
     ),
     _c("SaleVoided", "/v1/sales/{sale_id}/void", T.void_sale, "Void a sale", "shop"),
+    _c(
+        "MemberCreditRepaid",
+        "/v1/members/{member_id}/credit-repayments",
+        T.repay_member_credit,
+        "A member pays back member credit",
+        "shop",
+    ),
     _c("StockReceived", "/v1/stock/receipts", T.receive_stock, "Goods received", "shop"),
     _c("StockAdjusted", "/v1/stock/adjustments", T.adjust_stock, "Correct stock", "shop"),
     _c("StockCounted", "/v1/stock/counts", T.count_stock, "Record a stock count", "shop"),

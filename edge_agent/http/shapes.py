@@ -106,7 +106,7 @@ SHAPES: dict[str, dict[str, Any]] = {
         history={"type": "array", "items": ref("HistoryLine")},
     ),
     "Statement": obj(
-        ("member", "as_of", "savings", "savings_total", "loans"),
+        ("member", "as_of", "savings", "savings_total", "loans", "member_credit"),
         member=ref("Member"),
         as_of={"type": "string", "format": "date"},
         savings={
@@ -120,6 +120,12 @@ SHAPES: dict[str, dict[str, Any]] = {
         },
         savings_total=RUPIAH,
         loans={"type": "array", "items": ref("Loan")},
+        member_credit=obj(
+            ("sold", "repaid", "owed"),
+            sold=RUPIAH,
+            repaid=RUPIAH,
+            owed={"type": "integer", "description": "integer rupiah the member owes here"},
+        ),
     ),
     "StockRow": obj(
         ("location", "sku", "on_hand"),

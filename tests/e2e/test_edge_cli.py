@@ -97,9 +97,17 @@ def test_every_edge_event_type_is_recorded_through_the_cli(aid_store: Path) -> N
        "--doc", "SJ-1", "--unit-cost", "16000")  # fmt: skip
     sale = ok(d, "sale", "record", "--line", "GULA-1KG:2", "--pay", "cash:20000",
               "--pay", "member_credit:17000", "--member", member)["sale_id"]  # fmt: skip
+    credit = ok(d, "sale", "record", "--line", "GULA-1KG:1", "--pay", "member_credit:18500",
+                "--member", member)["sale_id"]  # fmt: skip
     ok(d, "sale", "void", sale, "--reason", "pembeli batal")
+    assert ok(d, "credit", "show", member)["owed"] == 18500
+    assert "owes Rp18.500" in refused(d, "credit", "repay", member, "--amount", "18501",
+                                      "--receipt", "KW-5")  # fmt: skip
+    ok(d, "credit", "repay", member, "--amount", "18500", "--receipt", "KW-5")
+    assert ok(d, "credit", "show", member)["owed"] == 0
+    assert credit.startswith("SL-")
     ok(d, "stock", "adjust", "GULA-1KG", "--delta", "-2", "--reason", "kemasan sobek")
-    ok(d, "stock", "count", "GULA-1KG", "--qty", "17")
+    ok(d, "stock", "count", "GULA-1KG", "--qty", "16")
 
     ent = Pool(COOP, SEED).entitlements[0]
     ok(d, "aid", "redeem", ent.id, "--card", ent.card_uid)
@@ -148,11 +156,14 @@ def test_invalid_input_is_refused_in_one_line_naming_the_field(
 
 def test_local_rules_refuse_through_the_cli(aid_store: Path) -> None:
     """Overdrawing, an unknown loan, a second redemption, negative stock, a mistyped member
-    and a price off the price list are refused."""
+    (opening savings, repaying member credit) and a price off the price list are refused."""
     d = aid_store
     founder = Pool(COOP, SEED).founder_id(0)
     assert "not registered" in refused(d, "savings", "open", "--member", "M-ffffffff",
                                        "--product", "SUKARELA")  # fmt: skip
+    assert "not registered" in refused(d, "credit", "repay", "M-ffffffff", "--amount", "1000",
+                                       "--receipt", "KW-9")  # fmt: skip
+    assert "not registered" in refused(d, "credit", "show", "M-ffffffff")
     ok(d, "savings", "open", "--member", founder, "--product", "SUKARELA", "--id", "S-1")
     ok(d, "savings", "deposit", "S-1", "--amount", "50000", "--receipt", "KW-1")
     assert "balance" in refused(d, "savings", "withdraw", "S-1", "--amount", "50001",

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from edge_agent.app.teller.base import MAIN, Line, Payment, R_co, Recorder, given_id, present
+from edge_agent.app.teller.base import (
+    MAIN,
+    Line,
+    Payment,
+    R_co,
+    Recorder,
+    given_id,
+    present,
+    today,
+)
 from sync_core.ids import check_id
 
 # StockItem events are keyed by sku: the item is the aggregate, the location a field.
@@ -49,6 +58,19 @@ def record_sale(
 
 def void_sale(recorder: Recorder[R_co], sale_id: str, *, reason: str) -> R_co:
     return recorder.record("SaleVoided", {"reason": reason}, check_id(sale_id, "sale id"))
+
+
+def repay_member_credit(
+    recorder: Recorder[R_co],
+    member_id: str,
+    amount: int,
+    *,
+    receipt_no: str,
+    paid_on: str | None = None,
+) -> R_co:
+    """A member pays back what she bought on member credit, at most what she owes."""
+    payload = {"amount": amount, "paid_on": paid_on or today(recorder), "receipt_no": receipt_no}
+    return recorder.record("MemberCreditRepaid", payload, check_id(member_id, "member id"))
 
 
 def receive_stock(

@@ -211,6 +211,23 @@ def test_shop_prices_stock_sales(members: EdgeAgent, api: LiveApi, agent: EdgeAg
     assert agent.view("stock:main:GULA-1KG") == {"on_hand": 17}
 
 
+def test_member_credit_sale_and_repayment(members: EdgeAgent, api: LiveApi) -> None:
+    """A sale on member credit is owed by the member (her statement shows it); she repays it
+    over the API, never more than she owes, and an unknown member repays nothing."""
+    api.ok("/v1/stock/receipts", {"sku": "GULA-1KG", "qty": 5, "supplier": "UD", "doc_no": "S"})
+    line = {"sku": "GULA-1KG", "qty": 2, "unit_price": 18_500}
+    pay = [{"method": "member_credit", "amount": 37_000}]
+    api.ok("/v1/sales", {"lines": [line], "payments": pay, "member_id": "M-1"})
+    repay = {"amount": 37_001, "receipt_no": "KW-8"}
+    over = api.refused("/v1/members/M-1/credit-repayments", repay, 409, "credit_overpaid")
+    assert "Rp37.000" in over.body["detail"]
+    api.refused("/v1/members/M-404/credit-repayments", repay, 409, "unknown_member")
+    made = api.ok("/v1/members/M-1/credit-repayments", repay | {"amount": 30_000})
+    assert made["type"] == "MemberCreditRepaid" and made["aggregate_id"] == "M-1"
+    owed = api.get("/v1/members/M-1/statement").body["member_credit"]
+    assert owed == {"sold": 37_000, "repaid": 30_000, "owed": 7_000}
+
+
 def test_shop_refusals(api: LiveApi, aid: EdgeAgent) -> None:
     """Negative stock (unless overridden with a reason), unmatched payments, a blocked card,
     a second void and bad quantities are refused."""

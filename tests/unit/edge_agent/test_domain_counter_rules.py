@@ -117,3 +117,61 @@ def test_a_price_other_than_the_price_set_needs_a_recorded_reason() -> None:
     assert ev.payload["price_override_reason"] == "beras sedikit rusak"
     book.record("SaleRecorded", "SL4", {**sale(9_000), "lines": [
         {"sku": "GULA-1KG", "qty": 2, "unit_price": 9_000}]})  # fmt: skip
+
+
+def repay(book: MemoryViews, member: str, amount: int) -> Any:
+    payload = {"amount": amount, "paid_on": "2026-02-01", "receipt_no": "KW-7"}
+    return book.record("MemberCreditRepaid", member, payload)
+
+
+def test_member_credit_is_a_receivable_paid_back_at_most_in_full() -> None:
+    """A sale on member credit makes the member owe it; she repays part, then the rest;
+    a repayment beyond what is owed is refused as `credit_overpaid`, saying what is owed."""
+    book = with_members("M1", "M2")
+    book.record("SaleRecorded", "SL1", sale(70_000, member_id="M1"))  # Rp140.000 on credit
+    assert book["credit:M1"] == {"sold": 140_000, "repaid": 0, "owed": 140_000}
+    repay(book, "M1", 40_000)
+    refused = book.refusal(
+        "MemberCreditRepaid", "M1", {"amount": 100_001, "paid_on": "2026-02-02", "receipt_no": "K"}
+    )
+    assert refused.rule == "credit_overpaid" and "Rp100.000" in str(refused)
+    repay(book, "M1", 100_000)
+    assert book["credit:M1"]["owed"] == 0
+    assert (
+        book.refusal(
+            "MemberCreditRepaid", "M2", {"amount": 1, "paid_on": "2026-02-02", "receipt_no": "K"}
+        ).rule
+        == "credit_overpaid"
+    )
+
+
+def test_member_credit_repayment_names_a_known_member_who_may_have_resigned() -> None:
+    """`credit repay M-nobody` is refused as `unknown_member`; a member who resigned still
+    pays back what she owes."""
+    book = with_members("M1")
+    payload = {"amount": 1_000, "paid_on": "2026-02-01", "receipt_no": "KW-7"}
+    assert book.refusal("MemberCreditRepaid", "M-nobody", payload).rule == "unknown_member"
+    book.record("SaleRecorded", "SL1", sale(70_000, member_id="M1"))
+    resign(book)
+    repay(book, "M1", 140_000)
+    assert book["credit:M1"] == {"sold": 140_000, "repaid": 140_000, "owed": 0}
+
+
+def test_a_voided_credit_sale_is_no_longer_owed() -> None:
+    """Voiding a sale on member credit takes it off what the member owes; a split payment
+    owes only its member-credit part."""
+    book = with_members("M1")
+    book.record("SaleRecorded", "SL1", sale(70_000, member_id="M1"))
+    split = [{"method": "cash", "amount": 100_000}, {"method": "member_credit", "amount": 40_000}]
+    book.record("SaleRecorded", "SL2", sale(70_000, member_id="M1", payments=split))
+    assert book["credit:M1"]["owed"] == 180_000
+    book.record("SaleVoided", "SL1", {"reason": "batal"})
+    assert book["credit:M1"] == {"sold": 40_000, "repaid": 0, "owed": 40_000}
+    assert (
+        book.refusal(
+            "MemberCreditRepaid",
+            "M1",
+            {"amount": 40_001, "paid_on": "2026-02-01", "receipt_no": "K"},
+        ).rule
+        == "credit_overpaid"
+    )

@@ -77,6 +77,7 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
     "SaleVoided": ("SALE1", {"reason": "customer returned it"}),
+    "MemberCreditRepaid": ("M1", {"amount": 50_000, "paid_on": "2026-02-01", "receipt_no": "KW9"}),
     "StockReceived": (
         "BERAS5",
         {"sku": "BERAS5", "qty": 10, "location": "main", "supplier": "Bulog", "doc_no": "DO1"},

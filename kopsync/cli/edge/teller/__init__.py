@@ -1,4 +1,4 @@
-"""``kopsync edge member|savings|loan|sale|price|stock|aid|fund|shipment …``: the counter.
+"""``kopsync edge member|savings|loan|sale|credit|price|stock|aid|fund|shipment …``: the counter.
 
 One command per edge event, over :mod:`edge_agent.app.teller`. Every command takes
 ``--data DIR`` and ``--json``; money and quantities are integers (rupiah, units).
@@ -11,8 +11,8 @@ Option names match the teller functions' keyword arguments, so most commands pas
 their options straight through (the teller functions are the typed API).
 
 One module per area: ``members``, ``money`` (savings, loans, the stimulus fund), ``shop``
-(sales, prices, stock), ``aid``, ``logistics`` (shipments) and ``simulate``; what they
-share (one-line errors, option parsers, record and report) is in ``common``.
+(sales, member credit, prices, stock), ``aid``, ``logistics`` (shipments) and ``simulate``;
+what they share (one-line errors, option parsers, record and report) is in ``common``.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from kopsync.cli.edge.teller.aid import aid
 from kopsync.cli.edge.teller.logistics import shipment
 from kopsync.cli.edge.teller.members import member
 from kopsync.cli.edge.teller.money import fund, loan, savings
-from kopsync.cli.edge.teller.shop import price, sale, stock
+from kopsync.cli.edge.teller.shop import credit, price, sale, stock
 from kopsync.cli.edge.teller.simulate import simulate_command
 
-GROUPS = (member, savings, loan, sale, price, stock, aid, fund, shipment)
+GROUPS = (member, savings, loan, sale, credit, price, stock, aid, fund, shipment)
 
 
 def register(edge: click.Group) -> None:

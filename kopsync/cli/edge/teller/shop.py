@@ -1,4 +1,4 @@
-"""``kopsync edge sale|price|stock …``: the shop and its stock."""
+"""``kopsync edge sale|credit|price|stock …``: the shop, member credit and stock."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from typing import Any
 
 import click
 
-from edge_agent.app import teller
+from edge_agent.app import lookup, teller
 from edge_agent.app.agent import EdgeAgent
+from edge_agent.domain.common import rupiah
+from kopsync.cli.common import emit_json
 from kopsync.cli.edge.teller.common import (
     TellerGroup,
     common_options,
@@ -96,6 +98,40 @@ def _price(agent: EdgeAgent, sku: str, given: int | None) -> int:
 def sale_void(data_dir: Path, as_json: bool, sale_id: str, reason: str) -> None:
     """Void a recorded sale; its goods go back into stock (SaleVoided)."""
     record(data_dir, as_json, lambda a: teller.void_sale(a, sale_id, reason=reason))
+
+
+@click.group(cls=TellerGroup)
+def credit() -> None:
+    """Member credit (piutang anggota): what a member owes, and her repayments."""
+
+
+@credit.command("repay")
+@click.argument("member_id")
+@money("--amount")
+@click.option("--receipt", "receipt_no", required=True, help="Receipt number (kwitansi).")
+@date("--on", "paid_on")
+@common_options
+def credit_repay(data_dir: Path, as_json: bool, member_id: str, amount: int, **opts: Any) -> None:
+    """A member pays back member credit, never more than she owes here (MemberCreditRepaid)."""
+    record(data_dir, as_json, lambda a: teller.repay_member_credit(a, member_id, amount, **opts))
+
+
+@credit.command("show")
+@click.argument("member_id")
+@common_options
+def credit_show(data_dir: Path, as_json: bool, member_id: str) -> None:
+    """What a member bought on credit, repaid and owes, as this device knows it."""
+    with EdgeAgent(data_dir) as agent:
+        if lookup.member(agent, member_id) is None:
+            raise UsageError(f"member {member_id} is not registered on this device")
+        owed = lookup.member_credit(agent, member_id)
+    if as_json:
+        emit_json(owed)
+    else:
+        click.echo(
+            f"{member_id}: bought on credit {rupiah(owed['sold'])}, repaid "
+            f"{rupiah(owed['repaid'])}, owes {rupiah(owed['owed'])}"
+        )
 
 
 @click.group(cls=TellerGroup)
