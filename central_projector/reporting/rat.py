@@ -12,6 +12,11 @@ province). From the read models:
 - **expenses recorded**: loan principal written off in the year (interest never earned is
   no loss); no other event of the catalog records an operating expense;
 - **SHU** (sisa hasil usaha) = gross margin + interest income − expenses recorded;
+- **member credit** (piutang anggota): credit sold in the year (sales paid by member
+  credit, on the sale's day), repaid in the year (business date of the repayment), and
+  at the year's end the receivables outstanding (Σ over members of what each still owes)
+  and what members paid beyond their debt (``credit_overpaid``, to refund or keep as an
+  advance); credit sold up to then = repaid up to then + outstanding − overpaid;
 - **member participation**: each member's purchases of the year (sales naming the member,
   whatever the payment) and savings at the year's end (Σ of the net movements of the
   member's accounts up to that year);
@@ -67,6 +72,7 @@ def rat_basis(
     loans: Iterable[Row],
     savings: Iterable[Row],
     shares: Mapping[str, int] = DEFAULT_SHARES,
+    receivables: Iterable[Row] = (),
 ) -> dict[str, Any]:
     """The RAT figures of ``coop_id`` for ``year`` from its read-model rows (pure)."""
     y = str(year)
@@ -113,6 +119,7 @@ def rat_basis(
         "interest_income": interest,
         "expenses_recorded": expenses,
         "shu": shu,
+        **_member_credit(receivables, y),
         "shares": shares,
         "allocation": allocation,
         "members": [
@@ -125,6 +132,24 @@ def rat_basis(
             }
             for m in members
         ],
+    }
+
+
+def _member_credit(receivables: Iterable[Row], y: str) -> dict[str, int]:
+    """Credit sold and repaid in year ``y``; outstanding and overpaid at its end."""
+    sold = repaid = outstanding = overpaid = 0
+    for r in receivables:
+        years = r["by_year"] or {}
+        sold += years.get(y, [0, 0])[0]
+        repaid += years.get(y, [0, 0])[1]
+        balance = sum(s - p for k, (s, p) in years.items() if k <= y)
+        outstanding += max(balance, 0)
+        overpaid += max(-balance, 0)
+    return {
+        "credit_sold": sold,
+        "credit_repaid": repaid,
+        "receivables_outstanding": outstanding,
+        "credit_overpaid": overpaid,
     }
 
 
@@ -155,5 +180,12 @@ def coop_rat(
         return [decode_row(kind, dict(r)) for r in found]
 
     return rat_basis(
-        coop_id, year, rows("sale"), rows("stock"), rows("loan"), rows("savings"), shares
+        coop_id,
+        year,
+        rows("sale"),
+        rows("stock"),
+        rows("loan"),
+        rows("savings"),
+        shares,
+        receivables=rows("receivable"),
     )

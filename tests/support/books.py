@@ -15,8 +15,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from central_projector.projection.folds import Event
+from support import creditbooks, ratbooks
 from support import histories as H
-from support import ratbooks
 
 LOANS = ("L1", "L2")
 DAYS = ("2026-01-05", "2026-02-01", "2026-02-20", "2026-04-01", "2026-07-15", "2026-12-31",
@@ -249,7 +249,7 @@ def books_histories(
     """The province's reference data and write-offs, then two or three counters working
     after it reached them (their hybrid clocks are past it), on the parts of the books
     named: ``loans``, ``wallet``, ``rat`` (goods and savings; a counter may work a day
-    earlier, in the year before)."""
+    earlier, in the year before), ``credit`` (sales on member credit and repayments)."""
     facts: list[Action] = []
     actions: list[st.SearchStrategy[Action]] = []
     if "wallet" in parts:
@@ -263,6 +263,8 @@ def books_histories(
         actions.append(loan_actions)
     if "rat" in parts:
         actions.append(ratbooks.rat_actions)
+    if "credit" in parts:
+        actions.append(creditbooks.credit_actions)
     events = H.central_events(facts, [H.T0 + i for i in range(len(facts))])
     for device, coop in H.DEVICES[: draw(st.integers(2, 3))]:
         first: tuple[Action, ...] = ()

@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from central_projector.projection.folds import Event
+from support import creditbooks
 from support import histories as H
 from sync_core.localtime import local_day
 
@@ -142,6 +143,8 @@ def check_rat(basis: dict[str, Any], events: list[Event], loans: list[dict[str, 
     members = {m["member_id"]: m for m in basis["members"]}
     assert {m: v["purchases"] for m, v in members.items() if v["purchases"]} == want["purchases"]
     assert {m: v["savings"] for m, v in members.items() if v["savings"]} == want["savings"]
+    credit = creditbooks.at_year_end(events, basis["coop_id"], basis["year"])
+    assert {k: basis[k] for k in credit} == credit
     allocation = basis["allocation"]
     assert sum(allocation.values()) == max(basis["shu"], 0)
     assert allocation["jasa_usaha"] == sum(m["jasa_usaha"] for m in members.values())

@@ -96,7 +96,7 @@ class State(Protocol):
 DayKey = tuple[str, str, str, str]  # coop_id, day, area, figure
 # The rows whose figures are dated, and the replay area (and ledger ``area``) of each.
 AREA_OF = {"member": "membership", "savings": "savings", "fund": "stimulus",
-           "entitlement": "aid", "stock": "shop"}  # fmt: skip
+           "entitlement": "aid", "stock": "shop", "receivable": "shop"}  # fmt: skip
 
 
 class MemoryState:

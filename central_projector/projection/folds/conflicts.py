@@ -14,8 +14,9 @@ Rules:
   independent of the order in which the condition came and went). A cleared item's row
   is deleted; its decision, if any, stays.
 
-Kinds: DUPLICATE_REDEMPTION, OVERSPEND, NEGATIVE_STOCK, QUOTA_EXCEEDED, PROFILE_CONFLICT,
-DUPLICATE_NIK, NIK_COLLISION, LATE_REPAYMENT, RECOVERY_AFTER_WRITE_OFF, CLOCK_SKEW, GAP.
+Kinds: DUPLICATE_REDEMPTION, OVERSPEND, NEGATIVE_STOCK, QUOTA_EXCEEDED, CREDIT_OVERPAID,
+PROFILE_CONFLICT, DUPLICATE_NIK, NIK_COLLISION, LATE_REPAYMENT, RECOVERY_AFTER_WRITE_OFF,
+CLOCK_SKEW, GAP.
 
 Rows:
 - ``conflict`` (conflict_id) = ``{kind, coop_id, subject, active, detail}``, only while
@@ -38,6 +39,7 @@ KINDS = (
     "OVERSPEND",
     "NEGATIVE_STOCK",
     "QUOTA_EXCEEDED",
+    "CREDIT_OVERPAID",
     "PROFILE_CONFLICT",
     "DUPLICATE_NIK",
     "NIK_COLLISION",

@@ -45,6 +45,8 @@ def _sale(ev: Event) -> list[Touch]:
             out.append(("quota_use", (ev.coop_id, line["sku"], day[:7])))
         if p.get("card_uid"):
             out.append(("card", (p["card_uid"],)))
+        if any(x["method"] == "member_credit" for x in p["payments"]):
+            out.append(("receivable", (ev.coop_id, p.get("member_id") or "")))
     return out
 
 
@@ -94,6 +96,7 @@ KEYS: dict[str, Callable[[Event], list[Touch]]] = {
     "LoanWrittenOff": _by_agg("loan"),
     "SaleRecorded": _sale,
     "SaleVoided": _sale,
+    "MemberCreditRepaid": _by_agg("receivable"),
     "StockReceived": _stock,
     "StockAdjusted": _stock,
     "StockCounted": _stock,

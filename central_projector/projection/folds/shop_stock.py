@@ -10,6 +10,7 @@ Conflict rules:
 - A void takes its sale out of the sales figures and puts the goods back (at the void's
   place in the total order); only the first void by total order counts.
 - Prices: last writer by total order; quotas add up.
+- A sale paid by member credit is the member's receivable (:mod:`.receivables`).
 - A sale has no business date of its own: its day is the local day of its HLC wall time
   in the cooperative's time zone (WIB, WITA or WIT from the province code,
   :mod:`sync_core.localtime`), so a sale after midnight in Samarinda (UTC+8) or Jayapura
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from central_projector.projection.folds import aid_cards, quota, stock_dated
+from central_projector.projection.folds import aid_cards, quota, receivables, stock_dated
 from central_projector.projection.folds.base import Event, Okey, Row, State
 from central_projector.projection.folds.conflicts import found, report
 from sync_core.localtime import local_day
@@ -232,6 +233,8 @@ def sale_recorded(state: State, ev: Event) -> None:
         _goods(row, state, row["void_okey"], +1, "returned")
     _sales_figures(state, row, +1, live)
     _card_payment(state, row, live)
+    if live:
+        receivables.sale_credit(state, row, +1)
     state.put("sale", key, row)
 
 
@@ -242,6 +245,8 @@ def _unrecord(state: State, row: Row) -> None:
     if not live:
         _goods(row, state, row["void_okey"], -1, "returned")
     _sales_figures(state, row, -1, live)
+    if live:
+        receivables.sale_credit(state, row, -1)
     if row["khbs"] and row["card_uid"]:
         key = aid_cards.sale_debit_key(row["coop_id"], row["sale_id"])
         aid_cards.card_forget(state, row["card_uid"], key)
@@ -268,6 +273,7 @@ def sale_voided(state: State, ev: Event) -> None:
             _sales_figures(state, row, -1, True)
             _sales_figures(state, row, +1, False)
             _card_payment(state, row, False)
+            receivables.sale_credit(state, row, -1)
         _goods(row, state, ev.okey, +1, "returned")
     state.put("sale", key, row)
 
@@ -318,4 +324,5 @@ HANDLERS = {
     "StockAdjusted": adjusted,
     "StockCounted": counted,
     "QuotaAllocated": quota_allocated,
+    **receivables.HANDLERS,
 }

@@ -124,6 +124,13 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
         ("coop_id", "sku", "period"),
         (("allocated", B), ("received", B), ("sold", B), ("conflicts", J)),
     ),
+    "receivable": (
+        ("coop_id", "member_id"),
+        (
+            ("sold", B), ("sales", B), ("repaid", B), ("repayments", B), ("outstanding", B),
+            ("overpaid", B), ("by_year", J), ("conflicts", J),
+        ),
+    ),
     "beneficiary": (
         ("beneficiary_id",),
         (("coop_id", S), ("home_coop", S), ("kk_no", S), ("head_name", T), ("okey", J)),

@@ -13,7 +13,8 @@ savings        savings
 loans          loan                                            LATE_REPAYMENT,
                                                                RECOVERY_AFTER_WRITE_OFF
 shop           sale, sales_day, stock, price, quota,           NEGATIVE_STOCK,
-               quota_use, stock_moves                          QUOTA_EXCEEDED
+               quota_use, stock_moves, receivable              QUOTA_EXCEEDED,
+                                                               CREDIT_OVERPAID
 aid            beneficiary, card, allowance, entitlement,      DUPLICATE_REDEMPTION,
                claim                                           OVERSPEND
 stimulus       fund
@@ -75,8 +76,9 @@ AREAS: dict[str, Area] = {
              ("PROFILE_CONFLICT", "DUPLICATE_NIK", "NIK_COLLISION"), membership.HANDLERS),
         Area("savings", ("savings",), (), savings.HANDLERS),
         Area("loans", ("loan",), ("LATE_REPAYMENT", "RECOVERY_AFTER_WRITE_OFF"), loans.HANDLERS),
-        Area("shop", ("sale", "sales_day", "stock", "price", "quota", "quota_use", "stock_moves"),
-             ("NEGATIVE_STOCK", "QUOTA_EXCEEDED"), shop_stock.HANDLERS),
+        Area("shop", ("sale", "sales_day", "stock", "price", "quota", "quota_use", "stock_moves",
+                      "receivable"),
+             ("NEGATIVE_STOCK", "QUOTA_EXCEEDED", "CREDIT_OVERPAID"), shop_stock.HANDLERS),
         Area("aid", ("beneficiary", "card", "allowance", "entitlement", "claim"),
              ("DUPLICATE_REDEMPTION", "OVERSPEND"), aid.HANDLERS),
         Area("stimulus", ("fund",), (), stimulus.HANDLERS),

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import books as B
+from support import creditbooks, ratbooks
 from support import histories as H
-from support import ratbooks
 from support.projector_db import deliver, wipe
 
 from central_projector.projection.folds import Event
@@ -75,15 +75,19 @@ def test_sql_books_conserve_loans_and_card_wallets(db_url: str) -> None:
 
 def test_sql_rat_basis_equals_sums_over_the_events(db_url: str) -> None:
     """On the SQL read models, for any delivery and batching, the RAT basis of every
-    cooperative and year equals sums over the events (`central report rat` reads it so)."""
+    cooperative and year equals sums over the events (`central report rat` reads it so), and
+    every member's credit sold = repaid + outstanding (− an overpaid item of the excess)."""
     projector = _projector(db_url)
 
     @EXAMPLES
-    @given(events=B.books_histories(("loans", "rat")), data=st.data())
+    @given(events=B.books_histories(("loans", "rat", "credit")), data=st.data())
     def check(events: list[Event], data: st.DataObject) -> None:
         _project(projector, events, data)
         loans = _rows(projector, "loan")
         with projector.engine.connect() as conn:
+            creditbooks.check_receivables(
+                _rows(projector, "receivable"), events, queries.conflicts(conn)
+            )
             for coop in {e.coop_id for e in events}:
                 mine = [r for r in loans if r["coop_id"] == coop]
                 for year in (2025, 2026):

@@ -1,10 +1,12 @@
-"""Properties of the cooperative's books in the pure fold: loans conserve money in any order."""
+"""Properties of the cooperative's books in the pure fold: loans, card wallets and member
+credit conserve money in any order."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 from support import books as B
+from support import creditbooks
 from support import histories as H
 from support.projection import conflicts_of, project, snapshot
 
@@ -40,3 +42,15 @@ def test_a_card_wallet_never_pays_out_more_than_its_value_without_an_overspend_i
         B.check_card(row, events, queue)
     for card in B.CARDS:
         assert (card,) in cards
+
+
+@given(B.books_histories(("credit",)), st.data())
+def test_member_credit_sold_is_repaid_or_outstanding_in_any_delivery_order(
+    events: list[Event], data: st.DataObject
+) -> None:
+    """Credit sold = credit repaid + credit outstanding (− what was overpaid, an item of
+    exactly that excess), per member, for any delivery order and any duplicates."""
+    p = project(*H.deliveries(data.draw, events))
+    assert snapshot(p) == snapshot(project(events))
+    rows = list(p.state.rows("receivable").values())
+    creditbooks.check_receivables(rows, events, conflicts_of(p))

@@ -26,7 +26,8 @@ def basis(pr: MemoryProjector, year: int) -> dict[str, Any]:
     def rows(kind: str) -> list[dict[str, Any]]:
         return [r for r in pr.state.rows(kind).values() if r["coop_id"] == COOP]
 
-    return rat_basis(COOP, year, rows("sale"), rows("stock"), rows("loan"), rows("savings"))
+    return rat_basis(COOP, year, rows("sale"), rows("stock"), rows("loan"), rows("savings"),
+                     receivables=rows("receivable"))  # fmt: skip
 
 
 def sale(qty: int, member: str | None = None, credit: bool = False) -> dict[str, Any]:
@@ -57,6 +58,7 @@ WORKED = [
        tenor_months=12, first_due="2026-02-05"),
     ev(14, "LoanDisbursed", "L1", amount=1_200_000, disbursed_on="2026-01-05"),
     ev(15, "LoanRepaymentReceived", "L1", amount=112_000, paid_on="2026-02-05", receipt_no="K1"),
+    ev(16, "MemberCreditRepaid", "M2", amount=50_000, paid_on="2026-03-01", receipt_no="K2"),
 ]  # fmt: skip
 
 
@@ -64,7 +66,8 @@ def test_a_worked_rat_basis_by_hand() -> None:
     """Rp288.000 of sales in 2026 (the voided one and the one of 31 December 2025 WITA left
     out) at an average cost of Rp63.000 a sack, Rp12.000 of flat interest in the first
     instalment: SHU Rp48.000, divided 40/25/20/5/5/5, the members' shares by purchases
-    (2:1) and savings (3:1)."""
+    (2:1) and savings (3:1); of M2's Rp72.000 on member credit Rp50.000 is repaid, so
+    Rp22.000 is a receivable at the year's end."""
     b = basis(_projected(WORKED), 2026)
     assert (b["revenue"], b["cost_of_goods_sold"], b["gross_margin"]) == (288_000, 252_000, 36_000)
     assert (b["interest_income"], b["expenses_recorded"], b["shu"]) == (12_000, 0, 48_000)
@@ -82,9 +85,12 @@ def test_a_worked_rat_basis_by_hand() -> None:
         {"member_id": "M2", "purchases": 72_000, "savings": 100_000, "jasa_usaha": 4_000,
          "jasa_modal": 2_400},
     ]  # fmt: skip
+    credit = ("credit_sold", "credit_repaid", "receivables_outstanding", "credit_overpaid")
+    assert [b[k] for k in credit] == [72_000, 50_000, 22_000, 0]  # M2's sack on credit
     before = basis(_projected(WORKED), 2025)
     assert (before["revenue"], before["members"][0]["purchases"]) == (216_000, 216_000)
     assert before["members"][0]["savings"] == 0
+    assert [before[k] for k in credit] == [0, 0, 0, 0]
 
 
 def _projected(events: list[Event]) -> MemoryProjector:
@@ -93,13 +99,14 @@ def _projected(events: list[Event]) -> MemoryProjector:
     return pr
 
 
-@given(B.books_histories(("loans", "rat")), st.data())
+@given(B.books_histories(("loans", "rat", "credit")), st.data())
 def test_rat_figures_equal_sums_over_the_events_in_any_order(
     events: list[Event], data: st.DataObject
 ) -> None:
     """For any delivery order: revenue, cost of goods sold, margin, purchases and savings
-    per member equal sums over the events; interest and write-offs those of the loan book;
-    the allocation adds up to the SHU."""
+    per member, member credit sold, repaid and outstanding at the year's end equal sums over
+    the events; interest and write-offs those of the loan book; the allocation adds up to
+    the SHU."""
     pr = MemoryProjector()
     for batch in H.deliveries(data.draw, events):
         pr.apply(batch)
@@ -110,5 +117,6 @@ def test_rat_figures_equal_sums_over_the_events_in_any_order(
             def rows(kind: str) -> list[dict[str, Any]]:
                 return [r for r in pr.state.rows(kind).values() if r["coop_id"] == coop]  # noqa: B023
 
-            b = rat_basis(coop, year, rows("sale"), rows("stock"), loans, rows("savings"))
+            b = rat_basis(coop, year, rows("sale"), rows("stock"), loans, rows("savings"),
+                          receivables=rows("receivable"))  # fmt: skip
             ratbooks.check_rat(b, events, loans)

@@ -1,0 +1,92 @@
+"""Member credit: what each member owes her cooperative for goods bought on credit.
+
+Conflict rules:
+- A sale paid (in part) by ``member_credit`` adds that part to the receivable (piutang
+  anggota) of the member it names, on the sale's day (the local day of its HLC wall time,
+  as in the sale figures). As there (:mod:`.shop_stock`), only the first recording of a
+  sale id counts and a voided sale counts nothing. A credit sale naming no member (the
+  edge refuses one; only a sale recorded before that rule can) is kept under the member
+  id ``""``, so no rupiah of credit is lost.
+- ``MemberCreditRepaid`` (aggregate id = the member id) pays it down on its business
+  date ``paid_on``; a repayment is never rejected.
+- Repaid beyond what was sold raises CREDIT_OVERPAID (the member, sold, repaid, the
+  excess) for as long as it lasts: two counters took the same debt offline, or a sale was
+  voided after it had been repaid. The office refunds the excess or keeps it as an
+  advance; that decision is a ``ConflictResolved``.
+- Every figure is a sum, so the row is a function of the set of events, in any order.
+
+Rows:
+- ``receivable`` (coop, member_id) = ``{sold, sales, repaid, repayments, outstanding,
+  overpaid, by_year: {YYYY: [sold, repaid]}, conflicts}``, where ``sold + overpaid =
+  repaid + outstanding`` and at most one of ``outstanding`` and ``overpaid`` is not zero;
+  a row with neither a live credit sale nor a repayment is deleted.
+- Dated figures (the roll-up's ``shop`` section): ``shop.credit_sold`` on each sale's
+  day and ``shop.credit_repaid`` on each repayment's.
+"""
+
+from __future__ import annotations
+
+from central_projector.projection.folds.base import Event, Row, State
+from central_projector.projection.folds.conflicts import found, report
+
+SOLD, REPAID = 0, 1  # places in a by_year entry
+NO_MEMBER = ""
+
+
+def _row(state: State, key: tuple[str, str]) -> Row:
+    return state.get("receivable", key) or {
+        "coop_id": key[0],
+        "member_id": key[1],
+        "sold": 0,
+        "sales": 0,
+        "repaid": 0,
+        "repayments": 0,
+        "outstanding": 0,
+        "overpaid": 0,
+        "by_year": {},
+        "conflicts": {},
+    }
+
+
+def _add(state: State, coop: str, member: str, day: str, place: int, amount: int) -> None:
+    key = (coop, member)
+    row = _row(state, key)
+    name, count = ("sold", "sales") if place == SOLD else ("repaid", "repayments")
+    row[name] += amount
+    row[count] += 1 if amount > 0 else -1
+    year = row["by_year"].setdefault(day[:4], [0, 0])
+    year[place] += amount
+    if not any(year):
+        del row["by_year"][day[:4]]
+    state.add_day("receivable", coop, day, f"shop.credit_{name}", amount)
+    _finish(state, row, key)
+
+
+def _finish(state: State, row: Row, key: tuple[str, str]) -> None:
+    row["outstanding"] = max(row["sold"] - row["repaid"], 0)
+    row["overpaid"] = max(row["repaid"] - row["sold"], 0)
+    items = []
+    if row["overpaid"]:
+        detail = {"member_id": key[1], "sold": row["sold"], "repaid": row["repaid"],
+                  "overpaid": row["overpaid"]}  # fmt: skip
+        items.append(("CREDIT_OVERPAID", f"credit:{key[0]}:{key[1]}", key[0], detail))
+    report(state, row, found(*items))
+    if row["sales"] or row["repayments"]:
+        state.put("receivable", key, row)
+    else:
+        state.delete("receivable", key)
+
+
+def sale_credit(state: State, sale: Row, sign: int) -> None:
+    """Count a live sale's member credit (``sign`` +1), or take it back (-1)."""
+    if sale["credit"]:
+        member = sale["member_id"] or NO_MEMBER
+        _add(state, sale["coop_id"], member, sale["day"], SOLD, sign * sale["credit"])
+
+
+def credit_repaid(state: State, ev: Event) -> None:
+    p = ev.payload
+    _add(state, ev.coop_id, ev.aggregate_id, p["paid_on"], REPAID, p["amount"])
+
+
+HANDLERS = {"MemberCreditRepaid": credit_repaid}
