@@ -528,7 +528,22 @@ CATALOG: tuple[EventSchema, ...] = (
         Field("coop_id", "coop_id"),
         Field("public_key", "bytes", max_len=32),
     ),
-    ev("DeviceRetired", "devices", "Device", CENTRAL, "A device is retired.", text("reason")),
+    ev(
+        "DeviceRetired",
+        "devices",
+        "Device",
+        CENTRAL,
+        "A device is retired.",
+        text("reason"),
+        Field(
+            "last_seq",
+            "int",
+            False,
+            "the device's last event the central had committed when it was retired: its "
+            "events up to it are history its siblings take, later ones are refused",
+            minimum=0,
+        ),
+    ),
     ev(
         "ConflictResolved",
         "devices",

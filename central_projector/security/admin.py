@@ -197,15 +197,22 @@ def _registered(store: CentralStore, device_id: str) -> tuple[str, bytes] | None
 
 
 def _retire(store: CentralStore, coop_id: str, device_id: str, reason: str) -> bool:
-    """Set the device's ``retired`` flag and record the fact; ``False`` if it is unknown."""
+    """Set the device's ``retired`` flag and record the fact, with the last seq committed
+    of it (its siblings take its events up to there); ``False`` if it is unknown."""
     with store.engine.begin() as conn:
+        last_seq = conn.execute(
+            sa.select(devices.c.committed_seq).where(
+                devices.c.device_id == device_id, devices.c.retired.is_(False)
+            )
+        ).scalar()
         done = conn.execute(
             sa.update(devices)
             .where(devices.c.device_id == device_id, devices.c.retired.is_(False))
             .values(retired=True)
         ).rowcount
     if done:
-        store.issue("DeviceRetired", coop_id, {"reason": reason}, aggregate_id=device_id)
+        fact = {"reason": reason, "last_seq": int(last_seq or 0)}
+        store.issue("DeviceRetired", coop_id, fact, aggregate_id=device_id)
     return bool(done)
 
 

@@ -7,7 +7,9 @@ registry (:mod:`edge_agent.domain.siblings`); it never trusts a key a sibling se
 
 Views:
 - ``device:{id}`` = ``{coop_id, public_key, retired}`` (a retirement is final: a later
-  registration of the same id does not lift it).
+  registration of the same id does not lift it), with ``retired_after`` once retired: the
+  last seq the central had committed of it then (``None`` when the fact does not say), so
+  that its siblings still take what it recorded before and refuse what came after.
 
 Conflict resolutions are central decisions; the edge keeps no view of them.
 """
@@ -37,7 +39,11 @@ def _apply_registered(views: Views, ev: Proposed) -> None:
 
 
 def _apply_retired(views: Views, ev: Proposed) -> None:
-    get_or_add(views, device_key(ev.aggregate_id), _new_device())["retired"] = True
+    device = get_or_add(views, device_key(ev.aggregate_id), _new_device())
+    if device["retired"]:
+        return  # the first retirement holds: a second one does not move its point
+    device["retired"] = True
+    device["retired_after"] = ev.payload.get("last_seq")
 
 
 RULES: dict[str, Rule] = {

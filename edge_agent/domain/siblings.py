@@ -11,7 +11,8 @@ from the network until it is checked here, against the registry the central sign
 - an unknown or central-only type → ``unknown_type`` / ``not_edge_event``;
 - a sibling the registry does not name yet → held (``unknown_device``), taken when the
   registration arrives; a sibling registered to another cooperative → ``coop_mismatch``;
-  a retired one → ``retired_device``;
+  a retired one's events after the last seq the central had committed of it when it was
+  retired → ``retired_device`` (those up to it are its history and are taken);
 - a signature that the registered key does not verify (forged, or re-signed by another key)
   → ``bad_signature``;
 - a seq already held: the same hash is a duplicate (no effect), another one is
@@ -100,8 +101,10 @@ def judge(env: Envelope, me: Identity, registry: Registry, head: Heads, hash_at:
     if device["coop_id"] != me.coop_id:
         detail = f"{env.device_id} is registered to {device['coop_id']}"
         return Verdict(REFUSE, "coop_mismatch", detail, env)
-    if device["retired"]:
-        return Verdict(REFUSE, "retired_device", f"{env.device_id} is retired", env)
+    after = device.get("retired_after")
+    if device["retired"] and (after is None or env.seq > after):
+        detail = f"{env.device_id} is retired" + ("" if after is None else f" after seq {after}")
+        return Verdict(REFUSE, "retired_device", detail, env)
     try:
         env.verify_signature(bytes(device["public_key"]))
     except KopsyncError as exc:

@@ -131,3 +131,28 @@ def _resign(env: Envelope, key: DeviceKey, prev_hash: bytes | None = None) -> En
         payload=dict(env.payload),
         prev_hash=env.prev_hash if prev_hash is None else prev_hash,
     )
+
+
+def test_a_retired_siblings_history_is_taken_and_nothing_after(tmp_path: Path) -> None:
+    """Retired after its seq 2 was committed: its events up to 2 are taken even when they
+    arrive after the retirement, its seq 3 is refused; a retirement that names no point
+    refuses everything, as before."""
+    issuer, (a, b, c) = devices(tmp_path, ["desk", "shop", "depot"])
+    member(a, "M-1", 1)
+    a.record("SavingsAccountOpened", OPENED, "S-1")
+    a.record("SavingsDeposited", {"amount": 5_000, "receipt_no": "KW-1"}, "S-1")
+    retired = issuer.issue("DeviceRetired", "desk", {"reason": "hilang", "last_seq": 2})
+    b.receive_central([retired])
+    receipt = b.receive_siblings(raw(a))
+    assert [env.seq for env in receipt.taken] == [1, 2]
+    assert [(v.reason, v.env.seq if v.env else None) for v in receipt.refused] == [
+        ("retired_device", 3)
+    ]
+    assert b.view(account_key("S-1"))["balance"] == 0
+    assert b.status()["siblings"] == [{"device_id": "desk", "applied_seq": 2}]
+
+    old_style = issuer.issue("DeviceRetired", "shop", {"reason": "hilang"})
+    c.receive_central([old_style])
+    b.record("SavingsDeposited", {"amount": 1_000, "receipt_no": "KW-2"}, "S-1")
+    refused = c.receive_siblings(raw(b))
+    assert {v.reason for v in refused.refused} == {"retired_device"}
