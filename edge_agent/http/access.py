@@ -9,6 +9,7 @@ files and the health probes are open: they hold no data.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from starlette.datastructures import Headers
@@ -21,6 +22,7 @@ GUARDED = ("/v1/", "/openapi.json")
 LOOPBACK_NAMES = ("localhost",)
 
 
+@functools.lru_cache(maxsize=64)  # asked on every request, of the same few Host names
 def is_loopback(host: str) -> bool:
     """Whether ``host`` (a name or an address, IPv6 with or without brackets) is loopback."""
     host = host.strip("[]")

@@ -8,11 +8,13 @@ replicator) and answer JSON, or a problem (:mod:`edge_agent.http.problems`).
 
 from __future__ import annotations
 
+import asyncio
+import queue
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import anyio.to_thread
 import structlog
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -47,16 +49,57 @@ log = structlog.get_logger("kopsync.edge.http")
 
 
 class Workers:
-    """Runs store calls in worker threads, at most :data:`WORKERS` at a time (SQLite commits
-    wait for fsync, and the event loop also runs the replicator)."""
+    """Runs store calls in :data:`WORKERS` threads of their own (SQLite commits wait for
+    fsync, and the event loop also runs the replicator).
+
+    A plain queue and the loop's ``call_soon_threadsafe`` rather than anyio's thread pool,
+    whose capacity limiter, cancel scope and extra pass of the loop cost a record about
+    0.13 ms of CPU (as much as a third of what the API adds to the append itself). A call
+    whose request is cancelled still runs to its end, as with anyio: a recording is never
+    cut short. The threads are daemons, started with the first call.
+    """
 
     def __init__(self) -> None:
-        self._limiter: anyio.CapacityLimiter | None = None  # made in the loop that serves
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._started = False
+        self._start_lock = threading.Lock()
 
     async def run(self, func: Callable[..., T], *args: Any) -> T:
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(WORKERS)
-        return await anyio.to_thread.run_sync(func, *args, limiter=self._limiter)
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[T] = loop.create_future()
+        if not self._started:
+            self._start()
+        self._jobs.put((loop, answer, func, args))
+        return await answer
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if not self._started:
+                for _ in range(WORKERS):
+                    threading.Thread(target=self._work, name="kopsync-store", daemon=True).start()
+                self._started = True
+
+    def _work(self) -> None:
+        while True:
+            loop, answer, func, args = self._jobs.get()
+            try:
+                result = func(*args)
+            except BaseException as exc:  # handed to the awaiting request, raised there
+                loop.call_soon_threadsafe(_settle, answer, None, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, answer, result, None)
+
+
+_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
+
+
+def _settle(answer: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
+    if answer.cancelled():  # the request went away; what ran is in the store regardless
+        return
+    if exc is None:
+        answer.set_result(result)
+    else:
+        answer.set_exception(exc)
 
 
 def build_app(
@@ -69,8 +112,9 @@ def build_app(
     """The API of ``agent``; ``extra_routes`` (e.g. ``/metrics``) are served beside it."""
     w = Workers()
     routes: list[BaseRoute] = [
-        *(Route(c.path, _answers(_command(agent, c, w)), methods=["POST"]) for c in COMMANDS),
+        # First: the router tries routes in turn, and this one serves every event type.
         Route("/v1/events/{event_type}", _answers(_generic(agent, w)), methods=["POST"]),
+        *(Route(c.path, _answers(_command(agent, c, w)), methods=["POST"]) for c in COMMANDS),
         *(Route(q.path, _answers(_query(agent, q, w)), methods=["GET"]) for q in QUERIES),
         Route("/openapi.json", _openapi, methods=["GET"]),
         Route("/healthz", _healthz, methods=["GET"]),

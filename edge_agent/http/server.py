@@ -4,6 +4,10 @@ The socket is bound here, before anything starts, so that a busy port or a wrong
 is one clear error instead of a server that logs and exits. uvicorn's own signal
 handling is turned off: the process has one stop event (Ctrl-C, SIGTERM) for the
 replicator and the API alike.
+
+Requests are parsed by uvicorn's ``httptools`` protocol (a C parser: about 0.1 ms of CPU
+less per request than pure-Python ``h11``), and each answer leaves in one ``send``
+(:class:`OneSend`).
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from sync_core.errors import UsageError
 
@@ -58,6 +64,48 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+class OneSend:
+    """A transport that sends what one pass of the event loop wrote to it as one ``send``.
+
+    uvicorn writes a response's head and its body separately: two system calls and two
+    wake-ups of the client per answer. Gathered here, they leave together at the end of
+    the pass in which the handler answered (closing sends what is pending first).
+    """
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._pending.append(bytes(data))
+
+    def flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._pending.clear()
+        self._transport.abort()
+
+    def __getattr__(self, name: str) -> Any:  # everything else is the socket transport's
+        return getattr(self._transport, name)
+
+
+class OneSendProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol writing through :class:`OneSend`."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(OneSend(transport))  # type: ignore[arg-type]
+
+
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -69,7 +117,7 @@ async def serve(app: ASGIApp, sock: socket.socket, stop: asyncio.Event) -> None:
     config = uvicorn.Config(
         app,
         lifespan="off",
-        http="h11",
+        http=OneSendProtocol,
         ws="none",
         interface="asgi3",
         access_log=False,
