@@ -1,17 +1,18 @@
-"""NATS connection options from command-line flags and the environment.
+"""NATS connection options from a command's resolved settings.
 
-The one place that reads the NATS environment variables; what it builds
-(:class:`sync_core.transport.ConnectOptions`) is passed down to every client.
+A command's flags, ``KOPSYNC_NATS_*`` variables and ``--config`` file are resolved once
+when it starts (:mod:`kopsync.cli.config`); what this builds from them
+(:class:`sync_core.transport.ConnectOptions`) is passed down to every client. Nothing here
+reads the environment.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sync_core.transport.options import ConnectOptions, TlsFiles
 
+# The variables of the NATS options (kopsync.cli.common), read by click with the flags.
 NKEY_ENV = "KOPSYNC_NATS_NKEY"  # an nkey seed file
 CREDS_ENV = "KOPSYNC_NATS_CREDS"  # a NATS .creds file
 INBOX_ENV = "KOPSYNC_NATS_INBOX"  # the reply-subject prefix a client's permissions allow
@@ -22,21 +23,17 @@ TLS_KEY_ENV = "KOPSYNC_NATS_TLS_KEY"  # its key
 
 @dataclass(frozen=True, slots=True)
 class TlsFlags:
-    """``--tls-ca``, ``--tls-cert``, ``--tls-key`` as given on the command line (or not)."""
+    """``--tls-ca``, ``--tls-cert``, ``--tls-key`` as resolved (flag, variable or file)."""
 
     ca: str | None = None
     cert: str | None = None
     key: str | None = None
 
 
-def tls_files(flags: TlsFlags | None = None, environ: Mapping[str, str] = os.environ) -> TlsFiles:
-    """The TLS files: each flag given, else its environment variable, else none."""
+def tls_files(flags: TlsFlags | None = None) -> TlsFiles:
+    """The TLS files given, if any."""
     f = flags or TlsFlags()
-    return TlsFiles(
-        ca_file=f.ca or environ.get(TLS_CA_ENV) or None,
-        cert_file=f.cert or environ.get(TLS_CERT_ENV) or None,
-        key_file=f.key or environ.get(TLS_KEY_ENV) or None,
-    )
+    return TlsFiles(ca_file=f.ca or None, cert_file=f.cert or None, key_file=f.key or None)
 
 
 def nats_connection(
@@ -47,20 +44,40 @@ def nats_connection(
     nkey: str | None = None,
     inbox_prefix: str | None = None,
     tls: TlsFlags | None = None,
-    environ: Mapping[str, str] = os.environ,
 ) -> ConnectOptions:
-    """Options for one client: the flags given, else the environment's, else none.
-
-    ``inbox_prefix`` given by the caller (a device's or a partner's own) wins over
-    ``$KOPSYNC_NATS_INBOX``; without either, nats-py's ``_INBOX`` (the central's).
-    TLS is on when the URL is ``tls://`` (:func:`sync_core.transport.options.tls_kwargs`).
-    """
-    files = tls_files(tls, environ)
+    """Options for one client. Without ``inbox_prefix``, nats-py's ``_INBOX`` (the
+    central's). TLS is on when the URL is ``tls://``
+    (:func:`sync_core.transport.options.tls_kwargs`)."""
+    files = tls_files(tls)
     return ConnectOptions.for_url(
         url,
         name=name,
-        credentials=credentials or environ.get(CREDS_ENV) or None,
-        nkey_seed=nkey or environ.get(NKEY_ENV) or None,
-        inbox_prefix=inbox_prefix or environ.get(INBOX_ENV) or None,
+        credentials=credentials or None,
+        nkey_seed=nkey or None,
+        inbox_prefix=inbox_prefix or None,
         tls=files if files.given else None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class NatsClient:
+    """How a process reaches NATS: the part of its settings every client shares."""
+
+    nats_url: str | None
+    credentials: str | None
+    nkey: str | None
+    nats_inbox: str | None
+    tls: TlsFlags
+
+    def connection(self, name: str, url: str | None = None) -> ConnectOptions:
+        """Options for the client ``name``, to ``url`` (default: ``nats_url``)."""
+        url = url or self.nats_url
+        assert url is not None
+        return nats_connection(
+            url,
+            name,
+            credentials=self.credentials,
+            nkey=self.nkey,
+            inbox_prefix=self.nats_inbox,
+            tls=self.tls,
+        )

@@ -92,7 +92,7 @@ class CentralService:
         self.stall_fetches = stall_fetches
         self.publish_timeout_s = publish_timeout_s
         self.outbox_batch = outbox_batch
-        self.settings = settings or StreamSettings.from_env()
+        self.settings = settings or StreamSettings()
         self.clock = clock
         self.stats = ServiceStats()
         self.ready = asyncio.Event()

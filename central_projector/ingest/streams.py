@@ -17,8 +17,7 @@ Their limits only bound disk use; losing a stream costs a re-send, not data.
 from __future__ import annotations
 
 import logging
-import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from nats.js import JetStreamContext
@@ -69,7 +68,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class StreamSettings:
-    """Limits of the four streams; ``budget_bytes`` is split among them (see ``from_env``).
+    """Limits of the four streams; ``budget_bytes`` is split among them (``max_bytes``).
 
     The server reserves every stream's ``max_bytes`` from its ``max_file_store`` when the
     stream is created, so the sum must fit the server's JetStream storage.
@@ -88,22 +87,6 @@ class StreamSettings:
     # device's flood then has at most this many messages ahead of any other device's upload
     # (the server enforces it, whatever ingest does); a real device has a few in flight.
     uploads_per_device: int = 1000
-
-    @classmethod
-    def from_env(cls, **overrides: Any) -> StreamSettings:
-        """Read ``KOPSYNC_JS_BUDGET_BYTES`` and ``KOPSYNC_DEDUP_WINDOW_S``; ``overrides`` win."""
-        s = cls()
-        if budget := os.environ.get("KOPSYNC_JS_BUDGET_BYTES"):
-            s = replace(s, budget_bytes=int(budget))
-        if window := os.environ.get("KOPSYNC_DEDUP_WINDOW_S"):
-            s = replace(s, dedup_window_s=float(window))
-        if replicas := os.environ.get("KOPSYNC_JS_REPLICAS"):
-            s = replace(s, replicas=int(replicas))
-        if parts := os.environ.get("KOPSYNC_INGEST_PARTITIONS"):
-            s = replace(s, ingest_partitions=int(parts))
-        if per_device := os.environ.get("KOPSYNC_UPLOADS_PER_DEVICE"):
-            s = replace(s, uploads_per_device=int(per_device))
-        return replace(s, **{k: v for k, v in overrides.items() if v is not None})
 
     def max_bytes(self, stream: str) -> int:
         return int(self.budget_bytes * _SHARES[stream])

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,15 +85,24 @@ class PartnersConfig:
         raise UsageError(f"{self.source}: no partner '{partner_id}'")
 
 
-def load(path: Path, registry: Registry = REGISTRY) -> PartnersConfig:
-    """Read and check a partners file."""
+def load(
+    path: Path, registry: Registry = REGISTRY, settings_keys: Collection[str] = ()
+) -> PartnersConfig:
+    """Read and check a partners file (``settings_keys``: other top-level keys the file may
+    hold, the settings of the process that reads it)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UsageError(f"partner config {path} does not exist") from None
     except OSError as exc:
         raise UsageError(f"cannot read partner config {path}: {exc.strerror}") from None
-    return parse(text, source=str(path), base_dir=path.parent, registry=registry)
+    return parse(
+        text,
+        source=str(path),
+        base_dir=path.parent,
+        registry=registry,
+        settings_keys=settings_keys,
+    )
 
 
 def parse(
@@ -102,13 +111,14 @@ def parse(
     source: str = "<config>",
     base_dir: Path | None = None,
     registry: Registry = REGISTRY,
+    settings_keys: Collection[str] = (),
 ) -> PartnersConfig:
     """Check the TOML text of a partners file; relative key files are under ``base_dir``."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source}: not valid TOML ({exc})") from None
-    unknown = sorted(set(doc) - {"partner"})
+    unknown = sorted(set(doc) - {"partner"} - set(settings_keys))
     if unknown:
         raise UsageError(
             f"{source}: unknown key(s) {', '.join(unknown)}; partners are [[partner]] tables"

@@ -7,7 +7,6 @@ import contextlib
 import functools
 import json
 import logging
-import os
 import signal
 import sys
 from collections.abc import Callable
@@ -55,7 +54,8 @@ def data_option(func: F) -> F:
         "--data",
         "data_dir",
         type=click.Path(file_okay=False, path_type=Path),
-        default=lambda: os.environ.get("KOPSYNC_DATA", DEFAULT_DATA),
+        envvar="KOPSYNC_DATA",
+        default=Path(DEFAULT_DATA),
         show_default=f"$KOPSYNC_DATA or ./{DEFAULT_DATA}",
         help="The device's data directory.",
     )(func)
@@ -89,9 +89,22 @@ def nkey_option(whose: str, made_by: str = "kopsync admin") -> Callable[[F], F]:
     )
 
 
+def inbox_option(func: F) -> F:
+    """``--nats-inbox PREFIX``: the reply-subject prefix the client's NATS permissions allow
+    ($KOPSYNC_NATS_INBOX; default nats-py's ``_INBOX``, the central's)."""
+    return click.option(
+        "--nats-inbox",
+        "nats_inbox",
+        envvar="KOPSYNC_NATS_INBOX",
+        default=None,
+        help="Reply-subject prefix the NATS user may subscribe to ($KOPSYNC_NATS_INBOX; "
+        "default _INBOX).",
+    )(func)
+
+
 def tls_options(func: F) -> F:
-    """``--tls-ca``, ``--tls-cert``, ``--tls-key``, passed on as one ``tls`` argument
-    (:class:`kopsync.connection.TlsFlags`; the environment is read there)."""
+    """``--tls-ca``, ``--tls-cert``, ``--tls-key`` (or their ``KOPSYNC_NATS_TLS_*``
+    variables), passed on as one ``tls`` argument (:class:`kopsync.connection.TlsFlags`)."""
 
     @functools.wraps(func)
     def wrapper(
@@ -109,6 +122,7 @@ def tls_options(func: F) -> F:
     options = [
         click.option(
             "--tls-ca",
+            envvar="KOPSYNC_NATS_TLS_CA",
             type=path,
             default=None,
             help="For tls:// URLs: the CA certificate the server's must be signed by, "
@@ -116,12 +130,14 @@ def tls_options(func: F) -> F:
         ),
         click.option(
             "--tls-cert",
+            envvar="KOPSYNC_NATS_TLS_CERT",
             type=path,
             default=None,
             help="A client certificate, for servers that verify clients ($KOPSYNC_NATS_TLS_CERT).",
         ),
         click.option(
             "--tls-key",
+            envvar="KOPSYNC_NATS_TLS_KEY",
             type=path,
             default=None,
             help="The client certificate's key, mode 0600 ($KOPSYNC_NATS_TLS_KEY).",

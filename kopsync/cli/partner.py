@@ -26,11 +26,13 @@ from central_projector.partners.fanout import FanoutService
 from central_projector.partners.tail import Tailed, format_json, format_line, parse_since, tail
 from kopsync.cli import exits
 from kopsync.cli.central import nats_option
+from kopsync.cli.central.settings import FanoutSettings
 from kopsync.cli.common import (
     configure_logging,
     creds_option,
     emit_json,
     friendly,
+    inbox_option,
     json_option,
     log_format_option,
     metrics_option,
@@ -38,6 +40,8 @@ from kopsync.cli.common import (
     stop_on_signals,
     tls_options,
 )
+from kopsync.cli.config import config_option as settings_config_option
+from kopsync.cli.config import file_keys, settings_from
 from kopsync.connection import TlsFlags, nats_connection
 from sync_core.errors import UsageError
 
@@ -59,30 +63,29 @@ def partner() -> None:
 
 
 @partner.command()
+@settings_config_option(
+    "partner-fanout",
+    reserved=("partner",),
+    required=True,
+    help="The partners file (TOML, one [[partner]] table per partner); its top-level keys "
+    "and a [partner-fanout] table may also set this command's options, as in every "
+    "service's --config ($KOPSYNC_CONFIG).",
+)
 @nats_option(required=True)
-@config_option
 @creds_option
 @nkey_option("The central's")
+@inbox_option
 @tls_options
 @metrics_option
 @log_format_option("json")
 @friendly
-def fanout(
-    nats_url: str,
-    config_path: Path,
-    credentials: str | None,
-    nkey: str | None,
-    tls: TlsFlags,
-    metrics_listen: str | None,
-    log_format: str,
-) -> None:
+@settings_from(FanoutSettings)
+def fanout(settings: FanoutSettings) -> None:
     """Feed every partner's stream from KOP_EVENTS (until SIGINT/SIGTERM)."""
-    config = load(config_path)
-    configure_logging(as_json=log_format == "json")
-    connection = nats_connection(
-        nats_url, "kopsync-partner-fanout", credentials=credentials, nkey=nkey, tls=tls
-    )
-    service = FanoutService(config, connection)
+    config = load(settings.config_path, settings_keys=file_keys(fanout))
+    configure_logging(as_json=settings.log_format == "json")
+    service = FanoutService(config, settings.connection("kopsync-partner-fanout"))
+    metrics_listen = settings.metrics_listen
 
     async def serve() -> None:
         stop_on_signals(service.stop)
@@ -202,7 +205,7 @@ def keygen(file: Path) -> None:
 @friendly
 def check(config_path: Path, as_json: bool) -> None:
     """Check the partners file and show each partner's scope (keys are not shown)."""
-    config = load(config_path)
+    config = load(config_path, settings_keys=file_keys(fanout))
     if as_json:
         emit_json(
             [

@@ -72,12 +72,14 @@ def test_edge_commands_load_no_central_code(tmp_path: Path, args: list[str]) -> 
 
 
 def test_edge_run_loads_no_central_code(tmp_path: Path) -> None:
-    """Even the replicating `edge run` (here refused for a missing store) loads no central code,
-    and no rich (structlog's console tracebacks would load it: 4 MB of a device's memory)."""
-    args = ["edge", "run", "--nats", "nats://127.0.0.1:1", "--data", str(tmp_path / "none")]
-    code, modules = loaded_modules(args, tmp_path)
+    """Even the replicating `edge run` (here refused for a missing store), its settings read
+    from a --config file, loads no central code, and no rich (structlog's console tracebacks
+    would load it: 4 MB of a device's memory)."""
+    conf = tmp_path / "edge.toml"
+    conf.write_text('nats = "nats://127.0.0.1:1"\n[edge-run]\ndata = "none"\n')
+    code, modules = loaded_modules(["edge", "run", "--config", str(conf)], tmp_path)
     assert code != 0
-    assert {"kopsync.cli.edge.sync", "structlog"} <= modules
+    assert {"kopsync.cli.edge.sync", "kopsync.cli.edge.settings", "structlog"} <= modules
     assert central_among(modules) == []
     assert "rich" not in modules
 

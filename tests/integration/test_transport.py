@@ -13,14 +13,7 @@ from support.nats import NatsServer
 from support.tls import make_pki
 
 from edge_agent.devtools.linkemu import LinkEmulator
-from kopsync.connection import (
-    INBOX_ENV,
-    NKEY_ENV,
-    TLS_CA_ENV,
-    TLS_CERT_ENV,
-    TlsFlags,
-    nats_connection,
-)
+from kopsync.connection import TlsFlags, nats_connection
 from sync_core.errors import LinkDown, SyncTimeout, UsageError
 from sync_core.transport import (
     AuthRefused,
@@ -167,22 +160,28 @@ def test_options_name_servers_and_credentials() -> None:
     assert options.but(inbox_prefix="_INBOX_dev").client_kwargs()["inbox_prefix"] == "_INBOX_dev"
 
 
-def test_the_environment_is_read_by_the_composition_root_only() -> None:
-    """nats_connection takes the environment's nkey and inbox where no flag gives them."""
-    env = {NKEY_ENV: "/keys/central.nk", INBOX_ENV: "_PINBOX.bank"}
-    options = nats_connection("nats://h:4222", "svc", environ=env)
-    assert (options.nkey_seed, options.inbox_prefix) == ("/keys/central.nk", "_PINBOX.bank")
-    given = nats_connection("nats://h:4222", "svc", nkey="/k.nk", inbox_prefix="_I", environ=env)
-    assert (given.nkey_seed, given.inbox_prefix) == ("/k.nk", "_I")
-    assert nats_connection("nats://h:4222", "svc", environ={}).nkey_seed is None
+def test_the_environment_is_read_by_the_command_line_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """$KOPSYNC_NATS_NKEY, _INBOX and _TLS_* reach a client through a command's options
+    (a flag wins over its variable); nats_connection takes only what it is given."""
+    from kopsync.cli.central.project import project
 
-
-def test_tls_files_come_from_flags_else_the_environment() -> None:
-    """--tls-* flags win; $KOPSYNC_NATS_TLS_* fill the rest; none given: no TLS files."""
-    env = {TLS_CA_ENV: "/etc/kopsync/ca.crt", TLS_CERT_ENV: "/etc/kopsync/c.crt"}
-    flags = TlsFlags(key="/etc/kopsync/c.key")
-    options = nats_connection("tls://h:4222", "svc", tls=flags, environ=env)
+    monkeypatch.setenv("KOPSYNC_NATS_NKEY", "/keys/central.nk")
+    monkeypatch.setenv("KOPSYNC_NATS_INBOX", "_PINBOX.bank")
+    monkeypatch.setenv("KOPSYNC_NATS_TLS_CA", "/etc/kopsync/ca.crt")
+    monkeypatch.setenv("KOPSYNC_NATS_TLS_CERT", "/etc/kopsync/c.crt")
+    argv = ["--nats", "tls://h:4222", "--tls-key", "/etc/kopsync/c.key", "--nats-inbox", "_I"]
+    with project.make_context("project", argv) as ctx:
+        p = ctx.params
+    options = nats_connection(
+        p["nats_url"],
+        "svc",
+        nkey=p["nkey"],
+        inbox_prefix=p["nats_inbox"],
+        tls=TlsFlags(p["tls_ca"], p["tls_cert"], p["tls_key"]),
+    )
+    assert (options.nkey_seed, options.inbox_prefix) == ("/keys/central.nk", "_I")
     assert options.tls == TlsFiles(
         "/etc/kopsync/ca.crt", "/etc/kopsync/c.crt", "/etc/kopsync/c.key"
     )
-    assert nats_connection("tls://h:4222", "svc", environ={}).tls is None
+    bare = nats_connection("tls://h:4222", "svc")
+    assert (bare.nkey_seed, bare.inbox_prefix, bare.tls) == (None, None, None)

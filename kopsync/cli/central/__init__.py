@@ -3,7 +3,9 @@
 The store is ``--db`` (or ``$KOPSYNC_DB_URL``, default ``sqlite:///kopsync-central.db``); the
 NATS server is ``--nats`` (or ``$KOPSYNC_NATS_URL``), with credentials from
 ``$KOPSYNC_NATS_CREDS`` when set, and the central's nkey seed from ``--nkey`` (or
-``$KOPSYNC_NATS_NKEY``) on a server with kopsync's NATS security (``kopsync admin``).
+``$KOPSYNC_NATS_NKEY``) on a server with kopsync's NATS security (``kopsync admin``). The
+services (``ingest``, ``project``, ``console``) also read a ``--config`` TOML file
+(:mod:`kopsync.cli.config`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,11 +26,13 @@ from central_projector.ingest.streams import StreamSettings
 from central_projector.record.store import DEFAULT_URL, CentralStore
 from kopsync.cli import exits
 from kopsync.cli.central.options import lease_ttl_option, worker_id_option, worker_name
+from kopsync.cli.central.settings import IngestSettings
 from kopsync.cli.common import (
     configure_logging,
     creds_option,
     emit_json,
     friendly,
+    inbox_option,
     json_option,
     log_format_option,
     metrics_option,
@@ -36,6 +41,7 @@ from kopsync.cli.common import (
     tls_options,
 )
 from kopsync.cli.common import nkey_option as shared_nkey_option
+from kopsync.cli.config import config_option, settings_from
 from kopsync.connection import TlsFlags, nats_connection
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -71,10 +77,12 @@ def central() -> None:
 
 
 @central.command()
+@config_option("central-ingest")
 @nats_option(required=True)
 @db_option
 @creds_option
 @nkey_option
+@inbox_option
 @tls_options
 @click.option(
     "--gap-timeout",
@@ -92,12 +100,14 @@ def central() -> None:
 )
 @click.option(
     "--dedup-window",
+    envvar="KOPSYNC_DEDUP_WINDOW_S",
     type=float,
     default=None,
     help="JetStream de-dup window of KOP_INGEST in seconds ($KOPSYNC_DEDUP_WINDOW_S, default 120).",
 )
 @click.option(
     "--js-budget",
+    envvar="KOPSYNC_JS_BUDGET_BYTES",
     type=int,
     default=None,
     help="Bytes of JetStream file storage the four streams may use together "
@@ -111,6 +121,7 @@ def central() -> None:
 )
 @click.option(
     "--replicas",
+    envvar="KOPSYNC_JS_REPLICAS",
     type=click.IntRange(1, 5),
     default=None,
     help="JetStream replicas of every stream: 3 on a 3-node cluster "
@@ -118,6 +129,7 @@ def central() -> None:
 )
 @click.option(
     "--partitions",
+    envvar="KOPSYNC_INGEST_PARTITIONS",
     type=click.IntRange(1, 1024),
     default=None,
     help="Split KOP_INGEST by cooperative into N partitions, one lease each; the same on every "
@@ -125,6 +137,7 @@ def central() -> None:
 )
 @click.option(
     "--uploads-per-device",
+    envvar="KOPSYNC_UPLOADS_PER_DEVICE",
     type=click.IntRange(10),
     default=None,
     help="Uploads KOP_INGEST keeps per device subject, the oldest dropped first: at most this "
@@ -144,52 +157,34 @@ def central() -> None:
 @metrics_option
 @log_format_option("json")
 @friendly
-def ingest(
-    nats_url: str,
-    db_url: str,
-    credentials: str | None,
-    nkey: str | None,
-    tls: TlsFlags,
-    gap_timeout: float,
-    fetch_batch: int,
-    dedup_window: float | None,
-    js_budget: int | None,
-    ack_wait: float | None,
-    replicas: int | None,
-    partitions: int | None,
-    uploads_per_device: int | None,
-    quarantine_budget: int,
-    worker_id: str | None,
-    lease_ttl: float,
-    metrics_listen: str | None,
-    log_format: str,
-) -> None:
+@settings_from(IngestSettings)
+def ingest(settings: IngestSettings) -> None:
     """Run the ingest service (until SIGINT/SIGTERM): uploads, hello, outbox, gap timeouts."""
-    configure_logging(as_json=log_format == "json")
-    settings = StreamSettings.from_env(
-        dedup_window_s=dedup_window,
-        budget_bytes=js_budget,
-        ack_wait_s=ack_wait,
-        replicas=replicas,
-        ingest_partitions=partitions,
-        uploads_per_device=uploads_per_device,
-    )
-    wid = worker_name(worker_id)
-    store = CentralStore(db_url, create=False)
+    s = settings
+    configure_logging(as_json=s.log_format == "json")
+    given: dict[str, Any] = {
+        "dedup_window_s": s.dedup_window,
+        "budget_bytes": s.js_budget,
+        "ack_wait_s": s.ack_wait,
+        "replicas": s.replicas,
+        "ingest_partitions": s.partitions,
+        "uploads_per_device": s.uploads_per_device,
+    }
+    streams = replace(StreamSettings(), **{k: v for k, v in given.items() if v is not None})
+    wid = worker_name(s.worker_id)
+    store = CentralStore(s.db_url, create=False)
     try:
         service = CentralService(
             store,
-            nats_connection(
-                nats_url, "kopsync-central", credentials=credentials, nkey=nkey, tls=tls
-            ),
-            gap_timeout_s=gap_timeout,
-            fetch_batch=fetch_batch,
-            settings=settings,
+            s.connection("kopsync-central"),
+            gap_timeout_s=s.gap_timeout,
+            fetch_batch=s.fetch_batch,
+            settings=streams,
             worker_id=wid,
-            lease_ttl_s=lease_ttl,
-            quarantine_burst=quarantine_budget,
+            lease_ttl_s=s.lease_ttl,
+            quarantine_burst=s.quarantine_budget,
         )
-        asyncio.run(_serve(service, metrics_listen))
+        asyncio.run(_serve(service, s.metrics_listen))
     finally:
         store.close()
 

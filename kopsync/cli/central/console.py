@@ -15,6 +15,7 @@ from central_projector.record.dbengine import make_engine
 from central_projector.reporting.reader import read_engine
 from kopsync.cli.central.project import db_option
 from kopsync.cli.central.report import silent_days_option
+from kopsync.cli.central.settings import ConsoleServeSettings
 from kopsync.cli.common import (
     configure_logging,
     emit_json,
@@ -22,6 +23,7 @@ from kopsync.cli.common import (
     json_option,
     log_format_option,
 )
+from kopsync.cli.config import config_option, settings_from
 from kopsync.probes import parse_listen
 from sync_core.errors import UsageError
 
@@ -47,9 +49,14 @@ def read_secret(path: Path | None) -> str:
 
 
 @click.command()
+@config_option("central-console")
 @db_option
 @click.option(
-    "--listen", default="127.0.0.1:8480", show_default=True, help="HOST:PORT to serve on."
+    "--listen",
+    envvar="KOPSYNC_CONSOLE_LISTEN",
+    default="127.0.0.1:8480",
+    show_default=True,
+    help="HOST:PORT to serve on ($KOPSYNC_CONSOLE_LISTEN).",
 )
 @click.option(
     "--secret-file",
@@ -71,15 +78,8 @@ def read_secret(path: Path | None) -> str:
 )
 @log_format_option("json")
 @friendly
-def console(
-    db_url: str,
-    listen: str,
-    secret_file: Path | None,
-    secure_cookies: bool,
-    silent_days: int,
-    cache_seconds: float,
-    log_format: str,
-) -> None:
+@settings_from(ConsoleServeSettings)
+def console(settings: ConsoleServeSettings) -> None:
     """Serve the operator console: province → regency → cooperative, sync health,
     the conflict queue with its resolve form, replay status, exports, /metrics.
 
@@ -89,14 +89,16 @@ def console(
 
     from central_projector.console.app import ConsoleSettings, create_app
 
-    configure_logging(as_json=log_format == "json")
-    host, port = parse_listen(listen)
-    read_engine(db_url).dispose()  # the store must exist: the console never creates one
-    settings = ConsoleSettings(
-        db_url, read_secret(secret_file), secure_cookies, silent_days, cache_seconds
+    s = settings
+    configure_logging(as_json=s.log_format == "json")
+    host, port = parse_listen(s.listen)
+    read_engine(s.db_url).dispose()  # the store must exist: the console never creates one
+    app = create_app(
+        ConsoleSettings(
+            s.db_url, read_secret(s.secret_file), s.secure_cookies, s.silent_days, s.cache_seconds
+        )
     )
-    app = create_app(settings)
-    log.info("console listening", url=f"http://{host}:{port}/", db=db_url)
+    log.info("console listening", url=f"http://{host}:{port}/", db=s.db_url)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 

@@ -29,19 +29,21 @@ from central_projector.projection.resolve import resolve_conflict
 from central_projector.projection.steps import RunResult
 from central_projector.record.store import DEFAULT_URL, CentralStore
 from central_projector.reporting.reader import CentralReader
+from kopsync.cli.central.settings import ProjectSettings
 from kopsync.cli.common import (
     configure_logging,
     creds_option,
     emit_json,
     friendly,
+    inbox_option,
     json_option,
     log_format_option,
     metrics_option,
     nkey_option,
     tls_options,
 )
+from kopsync.cli.config import config_option, settings_from
 from kopsync.cli.human import count, counts, decimal, percent_bp, plural, rupiah
-from kopsync.connection import TlsFlags, nats_connection
 from sync_core import subjects
 from sync_core.ids import check_coop_id
 from sync_core.localtime import check_date
@@ -60,6 +62,7 @@ db_option = click.option(
 
 
 @click.command()
+@config_option("central-project")
 @db_option
 @click.option(
     "--nats",
@@ -70,6 +73,7 @@ db_option = click.option(
 )
 @creds_option
 @nkey_option("The central's", "kopsync admin central-user")
+@inbox_option
 @tls_options
 @click.option("--once", is_flag=True, help="Project everything not yet projected, then exit.")
 @click.option("--batch", "batch_size", type=click.IntRange(1, 100_000), default=DEFAULT_BATCH,
@@ -107,37 +111,25 @@ db_option = click.option(
 @json_option
 @log_format_option(None)
 @friendly
-def project(
-    db_url: str,
-    nats_url: str | None,
-    credentials: str | None,
-    nkey: str | None,
-    tls: TlsFlags,
-    once: bool,
-    batch_size: int,
-    poll: float,
-    cache_rows: int,
-    sqlite_cache_mib: int,
-    sqlite_mmap_mib: int,
-    metrics_listen: str | None,
-    as_json: bool,
-    log_format: str | None,
-) -> None:
+@settings_from(ProjectSettings)
+def project(settings: ProjectSettings) -> None:
     """Fold committed events into the read models, exactly once.
 
     With --once, project what is committed now and exit; without, keep following the
     store (woken by the canonical stream when --nats is given).
     """
+    s = settings
+    log_format, as_json = s.log_format, s.as_json
     configure_logging(as_json=(log_format or ("json" if as_json else "console")) == "json")
     with Projector(
-        db_url,
-        batch_size=batch_size,
-        cache_rows=cache_rows,
-        sqlite_cache_kib=sqlite_cache_mib * 1024,
-        sqlite_mmap_bytes=sqlite_mmap_mib << 20,
+        s.db_url,
+        batch_size=s.batch_size,
+        cache_rows=s.cache_rows,
+        sqlite_cache_kib=s.sqlite_cache_mib * 1024,
+        sqlite_mmap_bytes=s.sqlite_mmap_mib << 20,
         create=False,
     ) as projector:
-        if once:
+        if s.once:
             _report(projector.run_once(), projector, as_json)
             return
         stop = threading.Event()
@@ -145,20 +137,14 @@ def project(
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
         with contextlib.ExitStack() as probes:
             ran: Callable[[RunResult], None] = _ran
-            if metrics_listen is not None:
-                ran = _probes(probes, projector, metrics_listen)
+            if s.metrics_listen is not None:
+                ran = _probes(probes, projector, s.metrics_listen)
             try:
-                if nats_url:
-                    connection = nats_connection(
-                        nats_url,
-                        "kopsync-projector",
-                        credentials=credentials,
-                        nkey=nkey,
-                        tls=tls,
-                    )
-                    asyncio.run(_follow_nats(projector, connection, poll, stop, ran))
+                if s.nats_url:
+                    connection = s.connection("kopsync-projector")
+                    asyncio.run(_follow_nats(projector, connection, s.poll, stop, ran))
                 else:
-                    _follow(projector, poll, stop, ran)
+                    _follow(projector, s.poll, stop, ran)
             except KeyboardInterrupt:
                 pass
 

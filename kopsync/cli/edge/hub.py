@@ -21,6 +21,7 @@ import structlog
 from edge_agent.app.hub import HubSettings, ensure_lan_stream, render_config
 from edge_agent.app.hubauth import LocalUser, own_certificate_context, read_lan_users
 from kopsync.cli.common import configure_logging, friendly, stop_on_signals
+from kopsync.cli.config import config_option
 from kopsync.devnats import dies_with_parent, nats_server_binary
 from sync_core.errors import UsageError
 from sync_core.ids import check_coop_id
@@ -32,6 +33,7 @@ READY_S = 20.0
 
 
 @click.command("hub")
+@config_option("edge-hub")
 @click.option("--coop", "coop_id", required=True, help="The cooperative this hub serves.")
 @click.option(
     "--province",
@@ -96,6 +98,7 @@ def hub_command(
     lan_key: Path | None,
     province_domain: str,
     print_config: bool,
+    config_path: Path | None,
 ) -> None:
     """Run the cooperative's hub: devices share their events through it on the LAN, and
     reach the province through it whenever the satellite is up."""

@@ -27,6 +27,7 @@ from kopsync.cli.common import (
     data_option,
     emit_json,
     friendly,
+    inbox_option,
     json_option,
     log_format_option,
     metrics_option,
@@ -34,6 +35,7 @@ from kopsync.cli.common import (
     tls_options,
 )
 from kopsync.cli.common import nkey_option as shared_nkey_option
+from kopsync.cli.config import config_option, settings_from
 from kopsync.cli.edge.serve import (
     Api,
     http_option,
@@ -42,7 +44,8 @@ from kopsync.cli.edge.serve import (
     serve_api,
     together,
 )
-from kopsync.connection import TlsFlags, nats_connection
+from kopsync.cli.edge.settings import EdgeRunSettings
+from kopsync.connection import NatsClient, TlsFlags
 from sync_core.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -80,6 +83,7 @@ def hub_option(func: F) -> F:
 @hub_option
 @creds_option
 @nkey_option
+@inbox_option
 @tls_options
 @click.option(
     "--timeout",
@@ -98,6 +102,7 @@ def sync_command(
     hub_url: str | None,
     credentials: str | None,
     nkey: str | None,
+    nats_inbox: str | None,
     tls: TlsFlags,
     timeout_s: float,
     data_dir: Path,
@@ -107,7 +112,8 @@ def sync_command(
     """Upload new events, apply central events, and report what the central confirmed."""
     configure_logging(as_json=False, level=logging.INFO if verbose else logging.ERROR)
     with EdgeAgent(data_dir) as agent:
-        replicator = Replicator(agent, _settings(nats_url, credentials, nkey, tls, hub_url))
+        client = NatsClient(nats_url, credentials, nkey, nats_inbox, tls)
+        replicator = Replicator(agent, replicator_settings(client, hub_url))
         report = asyncio.run(replicator.sync_once(timeout_s))
     if as_json:
         emit_json(report.to_json())
@@ -142,62 +148,50 @@ def _describe(r: SyncReport) -> None:
 
 
 @click.command("run")
+@config_option("edge-run")
 @nats_option
 @hub_option
 @creds_option
 @nkey_option
+@inbox_option
 @tls_options
 @http_option(None)
 @data_option
 @metrics_option
 @log_format_option("console")
 @friendly
-def run_command(
-    nats_url: str,
-    hub_url: str | None,
-    credentials: str | None,
-    nkey: str | None,
-    tls: TlsFlags,
-    http: str | None,
-    data_dir: Path,
-    metrics_listen: str | None,
-    log_format: str,
-) -> None:
+@settings_from(EdgeRunSettings)
+def run_command(settings: EdgeRunSettings) -> None:
     """Replicate continuously until Ctrl-C: reconnects by itself, syncs as events are recorded.
 
     With --http, the counter's API and teller page run in the same process, and that one
     listener also serves /metrics, /healthz and /readyz (no --metrics-listen then)."""
+    s = settings
+    http, metrics_listen = s.http, s.metrics_listen
     if http is not None and metrics_listen is not None:
         raise UsageError(
             f"--metrics-listen {metrics_listen}: with --http the API on {http} already serves "
             "/metrics, /healthz and /readyz; drop --metrics-listen (or unset "
             "$KOPSYNC_METRICS_LISTEN) and scrape the API's address"
         )
-    configure_logging(as_json=log_format == "json", level=logging.INFO)
-    with EdgeAgent(data_dir) as agent:
+    configure_logging(as_json=s.log_format == "json", level=logging.INFO)
+    with EdgeAgent(s.data_dir) as agent:
         say_if_untrusted(agent, "meanwhile it syncs only what is signed and records nothing")
         api = None if http is None else prepare_api(agent, http)
-        replicator = Replicator(agent, _settings(nats_url, credentials, nkey, tls, hub_url))
+        replicator = Replicator(agent, replicator_settings(s))
         asyncio.run(_run(replicator, agent, api, metrics_listen))
     click.echo("stopped", err=True)
 
 
-def _settings(
-    nats_url: str,
-    credentials: str | None,
-    nkey: str | None,
-    tls: TlsFlags,
-    hub_url: str | None = None,
+def replicator_settings(
+    client: NatsClient | EdgeRunSettings, hub_url: str | None = None
 ) -> ReplicatorSettings:
     """The replicator's settings: its defaults, the NATS connection (and the hub's, with the
-    same credentials: the hub knows the cooperative's devices) from flags and env."""
-    connection = nats_connection(
-        nats_url, "kopsync-edge", credentials=credentials, nkey=nkey, tls=tls
-    )
-    hub = None
-    if hub_url:
-        hub = nats_connection(hub_url, "kopsync-edge", credentials=credentials, nkey=nkey, tls=tls)
-    return ReplicatorSettings(connection, hub=hub)
+    same credentials: the hub knows the cooperative's devices)."""
+    if hub_url is None and isinstance(client, EdgeRunSettings):
+        hub_url = client.hub_url
+    hub = client.connection("kopsync-edge", hub_url) if hub_url else None
+    return ReplicatorSettings(client.connection("kopsync-edge"), hub=hub)
 
 
 async def _run(
