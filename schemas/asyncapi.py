@@ -21,6 +21,7 @@ from schemas.catalog import EventSchema
 from schemas.fields import Field
 from schemas.jsonschema import field_schema
 from schemas.personal import (
+    PARTNER_ENVELOPE_FIELDS,
     PROFILE_PII,
     PSEUDONYM_PATTERN,
     field_pii,
@@ -145,17 +146,7 @@ def message_payload_schema(s: EventSchema) -> dict[str, Any]:
         "type": "object",
         "title": f"{s.type} v{s.version} (partner view)",
         "additionalProperties": False,
-        "required": [
-            "event_id",
-            "coop_id",
-            "device_id",
-            "seq",
-            "hlc",
-            "type",
-            "version",
-            "aggregate_id",
-            "payload",
-        ],
+        "required": list(PARTNER_ENVELOPE_FIELDS),
         "properties": {
             "event_id": {"type": "string", "maxLength": 64, "description": "UUID, idempotency key"},
             "coop_id": {"type": "string", "pattern": r"^\d{4,10}(-[A-Za-z0-9_]+)*$"},

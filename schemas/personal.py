@@ -16,8 +16,13 @@ from typing import Literal
 
 from schemas.fields import Field, Pii
 from schemas.registry import REGISTRY
+from sync_core.envelope import WIRE_FIELDS
 
 Treatment = Literal["keep", "pseudonymise", "remove"]
+
+# The envelope fields a partner's message keeps: the signature and the hash chain cover the
+# clear payload, which a partner never sees, so they are dropped.
+PARTNER_ENVELOPE_FIELDS = tuple(f for f in WIRE_FIELDS if f not in ("prev_hash", "sig"))
 
 PSEUDONYM_PREFIX = "hmac:"
 PSEUDONYM_PATTERN = r"^hmac:[0-9a-f]{64}$"

@@ -31,7 +31,7 @@ from nats.js.api import (
     StoreCompression,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import NotFoundError
 
 from central_projector.ingest.partitions import (
     consumer_name,
@@ -47,6 +47,7 @@ from sync_core.protocol import (
     INGEST_STREAM,
     QUARANTINE_STREAM,
 )
+from sync_core.transport.streams import put_stream
 
 # The names are the protocol's (sync_core.protocol); short aliases for the central's modules.
 INGEST = INGEST_STREAM
@@ -157,12 +158,8 @@ def ingest_consumer_config(
 async def ensure_streams(js: JetStreamContext, settings: StreamSettings) -> None:
     """Create the streams and the ingest consumer, or update them to ``settings``."""
     for config in stream_configs(settings):
-        try:
-            await js.add_stream(config)
-        except BadRequestError as exc:
-            # "stream name already in use with a different configuration"
-            log.info("updating stream %s (%s)", config.name, exc.description)
-            await js.update_stream(config)
+        if (why := await put_stream(js, config)) is not None:
+            log.info("updated stream %s (%s)", config.name, why)
     for name, filter_subject in ingest_consumers(settings):
         await js.add_consumer(INGEST, ingest_consumer_config(settings, name, filter_subject))
 

@@ -40,7 +40,7 @@ from nats.js.api import (
     StoreCompression,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import NotFoundError
 
 from central_projector.ingest.streams import DAY_S
 from central_projector.partners.config import Partner, PartnersConfig
@@ -49,6 +49,7 @@ from sync_core import subjects
 from sync_core.protocol import EVENTS_STREAM
 from sync_core.transport import ConnectOptions, Link
 from sync_core.transport.stopping import sleep_unless_stopped
+from sync_core.transport.streams import put_stream
 
 log = structlog.get_logger("kopsync.partners")
 
@@ -211,11 +212,8 @@ class FanoutService:
 
     async def _subscribe(self, partner: Partner) -> JetStreamContext.PullSubscription:
         config = partner_stream_config(partner, self.settings)
-        try:
-            await self.js.add_stream(config)
-        except BadRequestError as exc:
-            log.info("updating_partner_stream", stream=config.name, reason=exc.description)
-            await self.js.update_stream(config)
+        if (why := await put_stream(self.js, config)) is not None:
+            log.info("updated_partner_stream", stream=config.name, reason=why)
         await self.js.add_consumer(EVENTS_STREAM, partner_consumer_config(partner, self.settings))
         sub = await self.js.pull_subscribe_bind(consumer=partner.consumer, stream=EVENTS_STREAM)
         self._subscribed.add(partner.id)

@@ -33,7 +33,6 @@ from nats.js.api import (
     StreamConfig,
     StreamSource,
 )
-from nats.js.errors import BadRequestError
 
 from edge_agent.app.hubauth import LAN_ACCOUNT, LocalUser, lan_accounts, lan_tls, province_tls
 from sync_core import subjects
@@ -45,6 +44,7 @@ from sync_core.protocol import (
     hub_deliver_prefix,
     hub_domain,
 )
+from sync_core.transport.streams import put_stream
 
 DAY_S = 24 * 3600.0
 
@@ -160,8 +160,4 @@ def lan_stream_config(s: HubSettings) -> StreamConfig:
 
 async def ensure_lan_stream(js: JetStreamContext, s: HubSettings) -> None:
     """Create KOP_LAN on the hub, or bring it up to date."""
-    config = lan_stream_config(s)
-    try:
-        await js.add_stream(config)
-    except BadRequestError:
-        await js.update_stream(config)
+    await put_stream(js, lan_stream_config(s))
