@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +83,42 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+
+
+def test_the_compose_file_is_valid_by_the_compose_specification_schema() -> None:
+    """deploy/compose.yaml passes the Compose Specification's JSON schema (the copy
+    check-jsonschema ships, so the check runs offline and without docker)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+         str(DEPLOY / "compose.yaml")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_schema_check_refuses_a_misspelt_key(tmp_path: Path) -> None:
+    """The same check fails a compose file with a key the specification does not have."""
+    bad = tmp_path / "compose.yaml"
+    bad.write_text("services:\n  ingest:\n    image: kopsync\n    restartt: always\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+         str(bad)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1 and "restartt" in done.stdout + done.stderr
+
+
+def test_the_services_database_url_is_the_postgres_service_with_its_user_and_password() -> None:
+    """KOPSYNC_DB_URL names the postgres service, its user, its database and the very variable
+    the postgres service takes its password from (scram-sha-256 needs one)."""
+    from sqlalchemy.engine import make_url
+
+    services = _services()
+    pg = services["postgres"]["environment"]
+    assert pg["POSTGRES_HOST_AUTH_METHOD"] == "scram-sha-256"
+    for name in (*KOPSYNC_SERVICES, "migrate"):
+        url = make_url(services[name]["environment"]["KOPSYNC_DB_URL"])
+        assert (url.host, url.port) == ("postgres", 5432)
+        assert (url.username, url.database) == (pg["POSTGRES_USER"], pg["POSTGRES_DB"])
+        assert url.password == "${KOPSYNC_DB_PASSWORD}"
+        assert pg["POSTGRES_PASSWORD"].startswith("${KOPSYNC_DB_PASSWORD:?")
