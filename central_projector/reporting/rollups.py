@@ -3,16 +3,18 @@
 Every figure is computed per cooperative (one grouped query per area over the read
 models), then added up: the figures of a regency or province are *by construction* the
 sum of its cooperatives' (a property test checks it for any delivery order). Sums add,
-``last_seen`` takes the latest; the only derived figure, PAR30, is recomputed at each
-level from the two sums it divides (``par30`` / ``outstanding_principal``).
+``last_seen`` takes the latest; the derived figures are recomputed at each level from
+the sums they come from: PAR30 (``par30`` / ``outstanding_principal``) and the member
+credit outstanding (``credit_sold`` − ``credit_repaid``, net of any overpayment).
 
 What the date means: ``as_of`` (default: today in the region's zone) is the day every
 dated figure is evaluated at, its position at the end of that local day: members by
-status, savings, aid, the stimulus fund and stock from the projection's per-day figures
-(:mod:`central_projector.reporting.dated`), the whole loan book (each loan replayed from
-its movements dated by then: :mod:`central_projector.projection.folds.portfolio`) and,
-when a date is given, sales (days up to and including it; ``day_sales_amount`` the day
-itself; every sale counts without one); stock items and the negative ones from their
+status, savings, aid, the stimulus fund, stock and member credit from the projection's
+per-day figures (:mod:`central_projector.reporting.dated`), the whole loan book (each
+loan replayed from its movements dated by then:
+:mod:`central_projector.projection.folds.portfolio`) and, when a date is given, sales
+(days up to and including it; ``day_sales_amount`` the day itself; every sale counts
+without one); stock items and the negative ones from their
 movements and counts made by then.
 Devices are *silent* when the central has not heard from them for ``silent_days`` at
 ``now_ms``: that is about the present, whatever the date.
@@ -95,6 +97,9 @@ def empty() -> Figures:
             "day_sales_amount": 0,
             "stock_items": 0,
             "stock_negative": 0,
+            "credit_sold": 0,
+            "credit_repaid": 0,
+            "credit_outstanding": 0,
         },
         "sync": {
             "devices": 0,
@@ -130,6 +135,8 @@ def finish(fig: Figures) -> Figures:
     lo = fig["loans"]
     out = lo["outstanding_principal"]
     lo["par30_bp"] = lo["par30"] * 10_000 // out if out else 0
+    shop = fig["shop"]
+    shop["credit_outstanding"] = shop["credit_sold"] - shop["credit_repaid"]
     return fig
 
 

@@ -51,13 +51,10 @@ credit_actions: st.SearchStrategy[H.Action] = st.one_of(
 )
 
 
-def year_of(ev: Event) -> str:
-    return local_day(ev.key[0], ev.coop_id)[:4]
-
-
 def credit_entries(events: list[Event]) -> dict[tuple[str, str], list[tuple[str, int, int]]]:
-    """Per (cooperative, member): (year, credit sold, repaid) of every live credit sale (its
-    first recording, never voided) and every repayment."""
+    """Per (cooperative, member): (day, credit sold, repaid) of every live credit sale (its
+    first recording, never voided; on the local day of its HLC wall) and every repayment
+    (on the day it was paid)."""
     first: dict[tuple[str, str], Event] = {}
     for e in sorted(events, key=lambda e: e.key):
         if e.type == "SaleRecorded":
@@ -69,13 +66,11 @@ def credit_entries(events: list[Event]) -> dict[tuple[str, str], list[tuple[str,
                      if p["method"] == "member_credit")  # fmt: skip
         if credit and key not in voided:
             out[(sale.coop_id, sale.payload.get("member_id") or "")].append(
-                (year_of(sale), credit, 0)
+                (local_day(sale.key[0], sale.coop_id), credit, 0)
             )
     for e in events:
         if e.type == "MemberCreditRepaid":
-            out[(e.coop_id, e.aggregate_id)].append(
-                (e.payload["paid_on"][:4], 0, e.payload["amount"])
-            )
+            out[(e.coop_id, e.aggregate_id)].append((e.payload["paid_on"], 0, e.payload["amount"]))
     return out
 
 
@@ -98,9 +93,9 @@ def check_receivables(
             <= max(row["outstanding"], row["overpaid"])
         )
         years: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        for year, s, r in entries:
-            years[year][0] += s
-            years[year][1] += r
+        for day, s, r in entries:
+            years[day[:4]][0] += s
+            years[day[:4]][1] += r
         assert row["by_year"] == {y: v for y, v in years.items() if any(v)}
         mine = [i for i in items if i["subject"] == f"credit:{row['coop_id']}:{row['member_id']}"]
         if repaid > sold:
@@ -116,10 +111,16 @@ def at_year_end(events: list[Event], coop: str, year: int) -> dict[str, int]:
     for (c, _member), entries in credit_entries(events).items():
         if c != coop:
             continue
-        sold += sum(s for year_, s, _ in entries if year_ == y)
-        repaid += sum(r for year_, _, r in entries if year_ == y)
-        balance = sum(s - r for year_, s, r in entries if year_ <= y)
+        sold += sum(s for day, s, _ in entries if day[:4] == y)
+        repaid += sum(r for day, _, r in entries if day[:4] == y)
+        balance = sum(s - r for day, s, r in entries if day[:4] <= y)
         outstanding += max(balance, 0)
         overpaid += max(-balance, 0)
     return {"credit_sold": sold, "credit_repaid": repaid,
             "receivables_outstanding": outstanding, "credit_overpaid": overpaid}  # fmt: skip
+
+
+def sold_and_repaid_by(events: list[Event], day: str) -> tuple[int, int]:
+    """Credit sold and repaid on days up to ``day``, over every cooperative."""
+    entries = [x for xs in credit_entries(events).values() for x in xs if x[0] <= day]
+    return sum(x[1] for x in entries), sum(x[2] for x in entries)

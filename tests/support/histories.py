@@ -5,9 +5,10 @@ A history is a list of :class:`central_projector.projection.folds.Event`: a few 
 of edge events with gapless seqs and increasing HLCs. Small pools make the cases happen
 often: two NIKs for many registrations (duplicates and collisions), two entitlements
 redeemed on any device (duplicate redemptions, overspent allowance), two skus sold from
-little stock (negative stock), profile edits of identity fields on several devices,
-repayments dated before and after a write-off, voids and reversals that name events of
-the same history, and the store's CLOCK_SKEW and GAP flags.
+little stock (negative stock), sales on member credit and repayments of it (overpaid),
+profile edits of identity fields on several devices, repayments dated before and after a
+write-off, voids and reversals that name events of the same history, and the store's
+CLOCK_SKEW and GAP flags.
 """
 
 from __future__ import annotations
@@ -308,6 +309,26 @@ _edge_actions: st.SearchStrategy[Action] = st.one_of(
             "SH1",
             {"sku": SKUS[0], "expected_qty": 4, "received_qty": 3, "reason": "kurang"},
         )
+    ),
+    st.builds(
+        lambda sid, q, m: (
+            "SaleRecorded",
+            sid,
+            {
+                "lines": [{"sku": SKUS[0], "qty": q, "unit_price": 10_000}],
+                "payments": [{"method": "member_credit", "amount": q * 10_000}],
+                "member_id": m,
+            },
+        ),
+        st.sampled_from(("SL1", "SL2", "SL3")),
+        qtys,
+        st.sampled_from(MEMBERS[:2]),
+    ),
+    st.builds(
+        lambda m, x, d: ("MemberCreditRepaid", m, {"amount": x, "paid_on": d, "receipt_no": "KW5"}),
+        st.sampled_from(MEMBERS[:2]),
+        st.sampled_from((10_000, 30_000)),
+        st.sampled_from(DATES),
     ),
 )
 

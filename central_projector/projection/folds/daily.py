@@ -40,6 +40,7 @@ BUSINESS_DATE = {
     "StimulusTrancheDisbursed": "disbursed_on",
     "StimulusFundUtilized": "used_on",
     "StimulusRevolvingRepaymentMade": "paid_on",
+    "MemberCreditRepaid": "paid_on",
 }
 
 Entries = dict[tuple[str, str, str], int]  # (coop_id, day, figure) -> amount

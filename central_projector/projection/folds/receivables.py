@@ -26,6 +26,7 @@ Rows:
 
 from __future__ import annotations
 
+from central_projector.projection.folds import daily
 from central_projector.projection.folds.base import Event, Row, State
 from central_projector.projection.folds.conflicts import found, report
 
@@ -85,8 +86,7 @@ def sale_credit(state: State, sale: Row, sign: int) -> None:
 
 
 def credit_repaid(state: State, ev: Event) -> None:
-    p = ev.payload
-    _add(state, ev.coop_id, ev.aggregate_id, p["paid_on"], REPAID, p["amount"])
+    _add(state, ev.coop_id, ev.aggregate_id, daily.event_day(ev), REPAID, ev.payload["amount"])
 
 
 HANDLERS = {"MemberCreditRepaid": credit_repaid}

@@ -195,7 +195,8 @@ def rat_report(
     coop_id: str, year: int, shares: tuple[str, ...], as_json: bool, as_csv: bool, db_url: str
 ) -> None:
     """The RAT basis of one cooperative and fiscal year: revenue, cost of goods sold, margin,
-    interest income, expenses, SHU and its allocation, each member's participation."""
+    interest income, expenses, member credit (receivables at the year's end), SHU and its
+    allocation, each member's participation."""
     check_coop_id(coop_id)
     statute = _shares(shares)
     with reading(db_url) as conn:
@@ -221,6 +222,9 @@ def rat_table(b: dict[str, Any]) -> str:
         lines.append(f"  {name:<24} {figure('amount', b[name]):>18}")
     if b["uncosted"]:
         lines.append(f"  sold without a received cost: {', '.join(b['uncosted'])}")
+    lines.append("  member credit (piutang anggota):")
+    for name in ("credit_sold", "credit_repaid", "receivables_outstanding", "credit_overpaid"):
+        lines.append(f"    {name:<22}       {figure('amount', b[name]):>18}")
     lines.append("  SHU allocation:")
     for name, amount in b["allocation"].items():
         lines.append(f"    {name:<22} {b['shares'][name]:>3} %  {figure('amount', amount):>18}")

@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import creditbooks
 from support import histories as H
 from support.projection import project
 from support.projector_db import deliver, wipe
@@ -16,6 +17,7 @@ from central_projector.projection.projector import Projector
 from central_projector.record.store import CentralStore
 from central_projector.reporting import rollups
 from central_projector.reporting.regions import parse_region
+from schemas import REGISTRY
 
 FEW = settings(
     max_examples=20,
@@ -89,6 +91,9 @@ def _matches_the_pure_fold(
     assert fig["loans"] == {k: v for k, v in book.items() if k in fig["loans"]}
     sales = [r for r in rows.get("sales_day", {}).values() if cut is None or r["day"] <= cut]
     assert fig["shop"]["sales_amount"] == sum(r["amount"] for r in sales)
+    sold, repaid = creditbooks.sold_and_repaid_by(events_, day)
+    assert (fig["shop"]["credit_sold"], fig["shop"]["credit_repaid"]) == (sold, repaid)
+    assert fig["shop"]["credit_outstanding"] == sold - repaid
 
 
 _SAVINGS_SIGN = {"SavingsDeposited": 1, "SavingsWithdrawn": -1}
@@ -100,7 +105,8 @@ def _dated_from_the_events(fig: dict[str, Any], events_: list[Event], day: str) 
     """Members known, savings and fund balances and aid redeemed as of ``day``, summed
     straight from the events dated by then (each on its business date, else its HLC day)."""
     by = [e for e in events_ if daily.event_day(e) <= day]
-    members = {(e.coop_id, e.aggregate_id) for e in by if e.type.startswith("Member")}
+    members = {(e.coop_id, e.aggregate_id) for e in by
+               if REGISTRY.get(e.type).area == "membership"}  # fmt: skip
     members |= {
         (e.coop_id, alias) for e in by if e.type == "MembersMerged"
         for alias in e.payload["alias_member_ids"]

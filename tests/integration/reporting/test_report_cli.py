@@ -122,6 +122,7 @@ def test_rat_basis_of_one_cooperative_in_every_format(store: str) -> None:
     assert rows[0]["jasa_modal"] == "17400"
     code, out, _ = _run(*args)
     assert code == 0 and "Rp87.000" in out and "jasa_usaha" in out
+    assert b["receivables_outstanding"] == 0 and "receivables_outstanding" in out
     shares = ("--share", "reserve=50", "--share", "jasa_usaha=50")
     assert json.loads(_run(*args, *shares, "--json")[1])["allocation"]["jasa_usaha"] == 43_500
     code, _, err = _run(*args, "--share", "reserve=90")
