@@ -61,6 +61,7 @@ def show_coop(conn: sa.Connection, coop_id: str, as_of: str | None = None) -> di
         "savings": _savings(conn, coop_id),
         "loans": loan_book(conn, coop_id, day),
         "sales": _sales(conn, coop_id),
+        "member_credit": _member_credit(conn, coop_id),
         "stock": _stock(conn, coop_id),
         "aid": _aid(conn, coop_id),
         "stimulus": _stimulus(conn, coop_id),
@@ -168,6 +169,13 @@ def _sales(conn: sa.Connection, coop_id: str) -> list[dict[str, Any]]:
         {k: r[k] for k in ("day", "sku", "qty", "amount", "lines", "voided_qty", "voided_amount")}
         for r in _rows(conn, "sales_day", T["sales_day"].c.coop_id == coop_id)
     ]
+
+
+def _member_credit(conn: sa.Connection, coop_id: str) -> list[dict[str, Any]]:
+    """Each member's receivable: bought on member credit, repaid, outstanding, overpaid."""
+    keys = ("member_id", "sold", "repaid", "outstanding", "overpaid")
+    t = T["receivable"]
+    return [{k: r[k] for k in keys} for r in _rows(conn, "receivable", t.c.coop_id == coop_id)]
 
 
 def _stock(conn: sa.Connection, coop_id: str) -> list[dict[str, Any]]:

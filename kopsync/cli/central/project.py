@@ -274,6 +274,7 @@ def _print_coop(v: dict[str, Any]) -> None:
     negative = [x for x in v["stock"] if x["negative"]]
     open_items = [c for c in v["conflicts"] if c["status"] == "OPEN"]
     days = {x["day"] for x in v["sales"]}
+    credit = v["member_credit"]
     by_product = ", ".join(f"{k} {rupiah(x)}" for k, x in s["by_product"].items())
     lines = [
         f"Cooperative {v['coop_id']}: {plural(v['events'], 'event')}, "
@@ -291,6 +292,9 @@ def _print_coop(v: dict[str, Any]) -> None:
         + ", ".join(f"{k} {rupiah(x)}" for k, x in lo["arrears_buckets"].items()),
         f"  sales        {rupiah(sum(x['amount'] for x in v['sales']))} over "
         f"{plural(len(days), 'day')}",
+        f"  credit       {rupiah(sum(x['outstanding'] for x in credit))} owed by "
+        f"{plural(sum(1 for x in credit if x['outstanding']), 'member')} (member credit), "
+        f"{rupiah(sum(x['overpaid'] for x in credit))} overpaid",
         f"  stock        {plural(len(v['stock']), 'item')}, {count(len(negative))} below zero",
         f"  aid          {plural(ent['count'], 'entitlement')}, {count(ent['redeemed'])} "
         f"redeemed, {count(ent['with_duplicates'])} redeemed twice (at risk "
