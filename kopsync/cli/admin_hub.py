@@ -89,3 +89,27 @@ def hub_revoke(coop_id: str, reason: str, auth_file: Path) -> None:
     hubs.revoke_hub(auth_file, coop_id, reason)
     click.echo(f"revoked the leaf credential of the hub of {coop_id}")
     remind_reload(auth_file)
+
+
+@hub_group.command("list")
+@auth_option
+@json_option
+@friendly
+def hub_list(auth_file: Path, as_json: bool) -> None:
+    """The cooperatives whose hub holds a leaf credential, with their devices."""
+    registry = authfile.load(auth_file)
+    rows = [
+        {
+            "coop_id": coop_id,
+            "nkey": hub.nkey,
+            "added_at": hub.added_at,
+            "devices": [device_id for device_id, _ in registry.devices_of(coop_id)],
+        }
+        for coop_id, hub in sorted(registry.hubs.items())
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        devices = ", ".join(row["devices"]) or "no devices"
+        click.echo(f"{row['coop_id']:20} {row['nkey']}  {row['added_at']}  ({devices})")

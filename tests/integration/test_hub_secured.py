@@ -112,6 +112,10 @@ async def test_hub_on_the_secured_province(tmp_path: Path) -> None:
     assert hub_a["devices"] == 2
     hub_b = admin("hub", "add", "--coop", COOP_B, "--out", str(tmp_path / "hub-b-cred"),
                   "--auth", str(auth.users))  # fmt: skip
+    listed = admin("hub", "list", "--auth", str(auth.users))
+    assert [(h["coop_id"], h["devices"]) for h in listed] == sorted(
+        [(COOP_A, ["desk", "shop"]), (COOP_B, ["kasir-b"])]
+    )
     tls = pki.client_tls()
     province = NatsServer(tmp_path / "province", config=auth.server_conf, tls=pki).start()
     store = CentralStore(db_url)
