@@ -222,6 +222,7 @@ async def _serve(service: CentralService, metrics_listen: str | None) -> None:
 @nats_option(required=False)
 @creds_option
 @nkey_option
+@inbox_option
 @tls_options
 @click.option("--print-json", "as_json", is_flag=True, help="Print the issued event as JSON.")
 @friendly
@@ -234,6 +235,7 @@ def issue(
     nats_url: str | None,
     credentials: str | None,
     nkey: str | None,
+    nats_inbox: str | None,
     tls: TlsFlags,
     as_json: bool,
 ) -> None:
@@ -254,6 +256,7 @@ def issue(
                         "kopsync-central-issue",
                         credentials=credentials,
                         nkey=nkey,
+                        inbox_prefix=nats_inbox,
                         tls=tls,
                     ),
                 )
