@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,8 @@ from typing import Any
 
 import click
 import pytest
+from support.console import wait_http
+from support.nats import NatsServer
 
 from kopsync.cli.central import ingest
 from kopsync.cli.central.console import console
@@ -19,6 +22,7 @@ from kopsync.cli.central.project import project
 from kopsync.cli.edge.hub import hub_command
 from kopsync.cli.edge.sync import run_command
 from kopsync.cli.partner import fanout
+from kopsync.devnats import free_port
 
 
 def kopsync(
@@ -184,3 +188,30 @@ def test_every_variable_is_in_the_readme_with_its_flag_and_key() -> None:
             assert flag in row[0], row[0]
             if param.name != "config_path":
                 assert f"| `{flag[2:]}` |" in row[0], row[0]
+
+
+def test_ingest_runs_from_a_settings_file_alone(tmp_path: Path, nats_server: NatsServer) -> None:
+    """`central ingest --config FILE` with no flag and no KOPSYNC_* variable reaches NATS and
+    its store, serves /readyz where the file says, and stops on SIGTERM."""
+    store = tmp_path / "central.db"
+    migrated = kopsync("central", "migrate", "--db", f"sqlite:///{store}", cwd=tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    port = free_port()
+    conf = write(
+        tmp_path / "central.toml",
+        f'nats = "{nats_server.url}"\ndb = "sqlite:///{store}"\n'
+        f'[central-ingest]\nmetrics-listen = "127.0.0.1:{port}"\njs-budget = {512 * 1024**2}\n',
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KOPSYNC_")}
+    log = (tmp_path / "ingest.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-P", "-m", "kopsync", "central", "ingest", "--config", str(conf)],
+        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_http(f"http://127.0.0.1:{port}/readyz", proc=proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        log.close()
+    assert code == 0, (tmp_path / "ingest.log").read_text()
