@@ -39,7 +39,8 @@ READY_S = 20.0
     "--province",
     "province_leaf",
     required=True,
-    help="The province's leafnode URL(s), comma-separated (nats-leaf://HOST:7422).",
+    help="The province's leafnode URL(s), comma-separated: tls://HOST:7422 (with --tls-ca), "
+    "or nats-leaf://HOST:7422 for a development province without TLS.",
 )
 @click.option(
     "--dir",
@@ -56,10 +57,11 @@ READY_S = 20.0
     "leaf_nkey",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="The cooperative's nkey seed file for the link to the province.",
+    help="The hub's leaf credential for the link to the province (leaf.nk of "
+    "`kopsync admin hub add`).",
 )
 @click.option("--tls-ca", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="CA file to verify the province's leafnode TLS by.")  # fmt: skip
+              help="The installation's CA (pinned) to verify a tls:// province by.")  # fmt: skip
 @click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Client certificate for the province, if it asks for one.")  # fmt: skip
 @click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -79,7 +81,7 @@ READY_S = 20.0
     "--province-domain",
     default=PROVINCE_DOMAIN,
     show_default=True,
-    help="The province's JetStream domain.",
+    help="The province's JetStream domain (a province without credentials).",
 )
 @click.option("--print-config", is_flag=True, help="Print the configuration and exit.")
 @friendly
