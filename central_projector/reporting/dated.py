@@ -24,10 +24,19 @@ AID_CELL = ("entitlements", "entitled_value", "redeemed", "redeemed_value", "dis
 
 
 def dated(
-    conn: sa.Connection, lo: str, hi: str, as_of: str, fig: Callable[[str], dict[str, Any]]
+    conn: sa.Connection,
+    lo: str,
+    hi: str,
+    as_of: str,
+    fig: Callable[[str], dict[str, Any]],
+    width: int | None = None,
 ) -> None:
     """Add every dated figure of the cooperatives with ids in [lo, hi) as of ``as_of``
-    into ``fig(coop_id)`` (that cooperative's figures, by section)."""
+    into ``fig(coop_id)`` (that cooperative's figures, by section); with ``width``, into
+    ``fig(unit)`` for the units the ids' first ``width`` digits name (a province's
+    regencies), summed by the database: a province's cooperatives hold a hundred or so
+    figures each (one per aid programme, cycle and figure), too many rows to add up one
+    by one in Python, while its regencies hold a few thousand between them."""
     d, t = LIVE.coop_day, LIVE.coop_total
     total = sa.select(t.c.coop_id, t.c.figure, t.c.amount).where(
         t.c.coop_id >= lo, t.c.coop_id < hi
@@ -36,12 +45,29 @@ def dated(
         d.c.day > as_of, d.c.coop_id >= lo, d.c.coop_id < hi
     )
     both = sa.union_all(total, later).subquery()
-    q = sa.select(both.c.coop_id, both.c.figure, sa.func.sum(both.c.amount)).group_by(
-        both.c.coop_id, both.c.figure
-    )
-    for coop_id, figure, amount in conn.execute(q):
-        if amount:
-            place(fig(coop_id), figure, int(amount))
+    per_coop = sa.select(
+        both.c.coop_id, both.c.figure, sa.func.sum(both.c.amount).label("amount")
+    ).group_by(both.c.coop_id, both.c.figure)
+    if width is None:
+        for coop_id, figure, amount in conn.execute(per_coop):
+            if amount:
+                place(fig(coop_id), figure, int(amount))
+        return
+    pc = per_coop.subquery()
+    unit = sa.func.substr(pc.c.coop_id, 1, width)
+    # a figure is shown where some cooperative has it (not zero), as the sum would show it
+    having = sa.func.sum(sa.case((pc.c.amount != 0, 1), else_=0))
+    q = sa.select(unit, pc.c.figure, sa.func.sum(pc.c.amount), having).group_by(unit, pc.c.figure)
+    for code, figure, amount, nonzero in conn.execute(q):
+        if nonzero:
+            place(fig(code), figure, int(amount))
+
+
+def coops(conn: sa.Connection, lo: str, hi: str) -> set[str]:
+    """The cooperatives with ids in [lo, hi) that have any dated figure."""
+    t = LIVE.coop_total
+    q = sa.select(t.c.coop_id).where(t.c.coop_id >= lo, t.c.coop_id < hi).distinct()
+    return {r[0] for r in conn.execute(q)}
 
 
 def place(figures: dict[str, Any], figure: str, amount: int) -> None:

@@ -78,12 +78,22 @@ def loan_book(
                 section["arrears_buckets"][key[7:]] += int(value)
             else:
                 section[key] += int(value)
-    q2 = sa.select(c.coop_id, c.dues).where(region, settled, running, late)
-    for coop_id, data in conn.execute(q2):
+    # one pass over the table finds both the loans in arrears and whether any loan has
+    # a movement after the day (usually none for a recent day): those are replayed
+    later = c.last_day > as_of
+    q2 = sa.select(c.coop_id, c.dues, later).where(
+        region, sa.or_(sa.and_(settled, running, late), later)
+    )
+    replay = False
+    for coop_id, data, after in conn.execute(q2):
+        if after:
+            replay = True
+            continue
         dues = unpack(data) or []
         overdue = bisect_left([d[0] for d in dues], as_of)
         fig(coop_id)["loans"]["principal_in_arrears"] += sum(d[1] for d in dues[:overdue])
-    _replayed(conn, sa.and_(region, c.last_day > as_of), as_of, fig)
+    if replay:
+        _replayed(conn, sa.and_(region, later), as_of, fig)
 
 
 def _replayed(

@@ -2,7 +2,10 @@
 
 Every figure is computed per cooperative (one grouped query per area over the read
 models), then added up: the figures of a regency or province are *by construction* the
-sum of its cooperatives' (a property test checks it for any delivery order). Sums add,
+sum of its cooperatives' (a property test checks it for any delivery order). A
+province's dated figures are added up by regency in the database, the same sums (a
+cooperative holds a hundred or so of them, one per aid programme, cycle and figure,
+which cost more to add one by one in Python than the rest of the roll-up). Sums add,
 ``last_seen`` takes the latest; the derived figures are recomputed at each level from
 the sums they come from: PAR30 (``par30`` / ``outstanding_principal``) and the member
 credit outstanding (``credit_sold`` − ``credit_repaid``, net of any overpayment).
@@ -34,6 +37,7 @@ from central_projector.projection.folds import portfolio
 from central_projector.projection.readmodels.tables import TABLES
 from central_projector.record.store import ISSUER_ID
 from central_projector.record.tables import devices, events, gaps
+from central_projector.reporting.dated import coops as dated_coops
 from central_projector.reporting.dated import dated
 from central_projector.reporting.loanbook import loan_book
 from central_projector.reporting.regions import Region
@@ -121,10 +125,13 @@ def empty() -> Figures:
 def add(into: Figures, more: Mapping[str, Any]) -> Figures:
     """Add ``more`` into ``into`` in place: numbers sum (``last_seen`` takes the latest)."""
     for key, value in more.items():
-        if isinstance(value, Mapping):
+        if isinstance(value, int):  # most are: checked first, as a Mapping check is slow
+            if key in LATEST:
+                into[key] = max(into.get(key, 0), value)
+            else:
+                into[key] = into.get(key, 0) + value
+        elif isinstance(value, Mapping):
             add(into.setdefault(key, {}), value)
-        elif key in LATEST:
-            into[key] = max(into.get(key, 0), value)
         else:
             into[key] = into.get(key, 0) + value
     return into
@@ -160,10 +167,10 @@ def rollup(
     On an engine the areas are read at the same time (:func:`coop_figures`)."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     day = as_of or localtime.today(region.code, now_ms)
-    per_coop = coop_figures(
-        source, region, day, now_ms=now_ms, silent_days=silent_days, sales_until=as_of
-    )
     width = region.child_length
+    per_coop, per_unit = _figures(
+        source, region, day, now_ms, silent_days, sales_until=as_of, dated_width=width
+    )
     groups: dict[str, list[Figures]] = defaultdict(list)
     for coop_id, fig in per_coop.items():
         groups[coop_id[:width] if width else coop_id].append(fig)
@@ -172,7 +179,7 @@ def rollup(
             "region": code,
             "level": "regency" if width else "cooperative",
             "cooperatives": len(figs),
-            "figures": total(figs),
+            "figures": total([*figs, *([per_unit[code]] if code in per_unit else [])]),
         }
         for code, figs in sorted(groups.items())
     ]
@@ -184,7 +191,7 @@ def rollup(
         "as_of": day,
         "silent_days": silent_days,
         "cooperatives": len(per_coop),
-        "figures": total(per_coop.values()),
+        "figures": total([*per_coop.values(), *per_unit.values()]),
         "children": children,
     }
 
@@ -204,15 +211,37 @@ def coop_figures(
     sales_until: str | None = None,
 ) -> dict[str, Figures]:
     """Every cooperative of the region with its own figures (finished), by id; sales on
-    days up to ``sales_until`` (every day when ``None``).
+    days up to ``sales_until`` (every day when ``None``)."""
+    return _figures(source, region, as_of, now_ms, silent_days, sales_until)[0]
+
+
+def _figures(
+    source: Source,
+    region: Region,
+    as_of: str,
+    now_ms: int,
+    silent_days: int,
+    sales_until: str | None,
+    dated_width: int | None = None,
+) -> tuple[dict[str, Figures], dict[str, Figures]]:
+    """Every cooperative's figures (finished), by id; with ``dated_width``, the dated
+    figures apart, summed by the units their ids' first ``dated_width`` digits name
+    (:func:`central_projector.reporting.dated.dated`): (per cooperative, per unit).
 
     On a connection the areas are read one after the other in its transaction; on an
     engine (the console) at the same time, each on a connection of its own, so the
     database and the folds of the loan book overlap.
     """
     lo, hi = region.bounds()
+    dated_ids: set[str] = set()
+
+    def dated_job(c: sa.Connection, fig: Fig) -> None:
+        dated(c, lo, hi, as_of, fig, dated_width)
+        if dated_width is not None:  # a cooperative with dated figures only counts too
+            dated_ids.update(dated_coops(c, lo, hi))
+
     jobs: dict[tuple[str, ...], SectionJob] = {
-        DATED: lambda c, fig: dated(c, lo, hi, as_of, fig),
+        DATED: dated_job,
         ("loans",): lambda c, fig: loan_book(c, lo, hi, as_of, fig),
         ("shop",): lambda c, fig: _shop(
             c, lo, hi, sales_until or as_of, sales_until is not None, fig
@@ -233,13 +262,16 @@ def coop_figures(
     else:
         ids = _coop_ids(source, lo, hi)
         parts = [_section(source, names, job) for names, job in jobs.items()]
-    out = {coop_id: empty() for coop_id in ids}
+    per_unit: dict[str, Figures] = {}
+    if dated_width is not None:
+        per_unit, parts = parts[0], parts[1:]
+    out = {coop_id: empty() for coop_id in ids | dated_ids}
     for part in parts:
         for coop_id, sections in part.items():
             add(out.setdefault(coop_id, empty()), sections)
     for f in out.values():
         finish(f)
-    return dict(sorted(out.items()))
+    return dict(sorted(out.items())), per_unit
 
 
 PARALLEL = 4  # connections one roll-up reads on at once (the areas' queries overlap)
