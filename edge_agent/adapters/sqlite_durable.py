@@ -122,17 +122,29 @@ def write_transaction(ds: SQLiteDatastore) -> Iterator[SQLiteCursor]:
 
 
 class Writer:
-    """The store's one write connection, kept open: no pool round trip per append."""
+    """The store's one write connection, kept open: no pool round trip per append.
+
+    :meth:`group` opens one transaction for several writes of one thread (a group commit:
+    one fsync for all of them); inside it, each :meth:`transaction` of that thread is a
+    savepoint, so that one write that fails is undone alone and the others still commit.
+    """
 
     def __init__(self, ds: SQLiteDatastore) -> None:
         pool = ds.pool
         assert isinstance(pool, DurableSQLitePool)
         self._conn = pool._create_connection()
         self._lock = threading.Lock()
+        self._group_thread: int | None = None
+        self._group_lost = False
+        self._savepoints = 0
 
     @contextmanager
     def transaction(self) -> Iterator[SQLiteCursor]:
-        """BEGIN IMMEDIATE … COMMIT on the dedicated connection."""
+        """BEGIN IMMEDIATE … COMMIT on the dedicated connection (a savepoint in a group)."""
+        if self._group_thread == threading.get_ident():
+            with self._savepoint() as cursor:
+                yield cursor
+            return
         with self._lock:
             cursor = self._conn.cursor()
             try:
@@ -145,6 +157,43 @@ class Writer:
             except BaseException:
                 _rollback(self._conn)
                 raise
+
+    @contextmanager
+    def group(self) -> Iterator[None]:
+        """One transaction for this thread's writes until the block ends: all that did not
+        fail are durable together when it returns; none is if the commit fails."""
+        with self.transaction():
+            self._group_thread = threading.get_ident()
+            self._group_lost = False
+            try:
+                yield
+            finally:
+                self._group_thread = None
+            if self._group_lost:  # raised before the commit: nothing of the group is kept
+                raise StoreError("the store lost a grouped transaction; nothing of it was kept")
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[SQLiteCursor]:
+        if self._group_lost:
+            raise StoreError("the store lost a grouped transaction; nothing of it was kept")
+        self._savepoints += 1
+        name = f"w{self._savepoints}"
+        cursor = self._conn.cursor()
+        try:
+            cursor.execute(f"SAVEPOINT {name}")
+            yield cursor
+            cursor.execute(f"RELEASE {name}")
+        except BaseException as exc:
+            try:
+                cursor.execute(f"ROLLBACK TO {name}")
+                cursor.execute(f"RELEASE {name}")
+            except sqlite3.Error:
+                # SQLite rolled the whole transaction back (a full disk, an I/O error):
+                # every write of the group fails, none is committed later by mistake.
+                self._group_lost = True
+            if isinstance(exc, sqlite3.Error):
+                raise translate(exc) from exc
+            raise
 
     def close(self) -> None:
         with self._lock:

@@ -29,7 +29,8 @@ Layout (one SQLite file, WAL, synchronous=FULL):
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from typing import Any
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
 from edge_agent.adapters import idempotency, logs, received, refs, siblinglog, trust, viewtable
+from edge_agent.adapters.head import CLOCK_KEY, Head, get_head
 from edge_agent.adapters.idempotency import Once
 from edge_agent.adapters.reads import MARK_KEY, StoreReads
 from edge_agent.adapters.seal import SEAL_KEY, Seal
@@ -54,20 +56,11 @@ from edge_agent.domain.fold import apply_event
 from edge_agent.domain.siblings import Identity
 from schemas import REGISTRY
 from sync_core import codec, hlc
-from sync_core.envelope import Envelope, seal, stored_hlc
+from sync_core.envelope import Envelope, seal
 from sync_core.errors import CentralKeyChanged, StoreError, StoreExists, StoreNotFound
 from sync_core.hlc import Hlc
 from sync_core.ids import new_event_id
-from sync_core.signing import GENESIS_HASH, DeviceKey, digest
-
-
-@dataclass(frozen=True, slots=True)
-class Head:
-    """The end of the device's chain."""
-
-    seq: int
-    hash: bytes
-    hlc: Hlc
+from sync_core.signing import DeviceKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +140,18 @@ class EdgeStore(StoreReads):
         return ident["coop_id"], ident["device_id"]
 
     # --- appending ------------------------------------------------------------------
+    @contextmanager
+    def group(self) -> Iterator[None]:
+        """One durable transaction (one fsync) for the appends this thread makes in the
+        block: each append is a savepoint, so one refused is undone alone; all the others
+        are durable when the block ends, or none if the commit fails (then it raises)."""
+        try:
+            with self._writer.group():
+                yield
+        except BaseException:
+            self._head = None  # the cached head may be one the commit did not keep
+            raise
+
     def append(
         self,
         key: DeviceKey,
@@ -248,7 +253,7 @@ class EdgeStore(StoreReads):
         append is decided again on the fresh head. The clock view is always re-read.
         """
         if self._head is None:
-            return _get_head(c, self.device_id, w, keys)
+            return get_head(c, self.device_id, w, keys)
         w.load([CLOCK_KEY, MARK_KEY, *keys])
         seen = w.views.pop(CLOCK_KEY)
         clock = Hlc.from_wire(seen["hlc"]) if seen else hlc.ZERO
@@ -269,7 +274,7 @@ class EdgeStore(StoreReads):
         applied: list[Envelope] = []
         with self._writer.transaction() as c:
             w = ViewWrite(c, self._seal_key)
-            head = _get_head(c, self.device_id, w, [])
+            head = get_head(c, self.device_id, w, [])
             seen = set()
             for env in envs:
                 at = (env.device_id, env.seq)
@@ -289,7 +294,7 @@ class EdgeStore(StoreReads):
         me = Identity(self.coop_id, self.device_id, issuer)
         with self._writer.transaction() as c:
             w = ViewWrite(c, self._seal_key)
-            head = _get_head(c, self.device_id, w, [])
+            head = get_head(c, self.device_id, w, [])
             insert = lambda env: self._insert(w, self.siblings, env, env.device_id)  # noqa: E731
             receipt = siblinglog.take_in(w, insert, me, datas, head.hlc, now_ms)
             w.save()
@@ -299,7 +304,7 @@ class EdgeStore(StoreReads):
         """Advance the persisted HLC past a clock seen from the central."""
         with self._writer.transaction() as c:
             w = ViewWrite(c, self._seal_key)
-            head = _get_head(c, self.device_id, w, [])
+            head = get_head(c, self.device_id, w, [])
             new = hlc.receive(head.hlc, remote, now_ms)
             w.views[CLOCK_KEY] = {"hlc": new.to_wire()}
             w.save()
@@ -359,7 +364,7 @@ class EdgeStore(StoreReads):
     # --- reading --------------------------------------------------------------------
     def head(self) -> Head:
         with read_transaction(self._ds) as c:
-            return _get_head(c, self.device_id, None, [])
+            return get_head(c, self.device_id, None, [])
 
     def set_meta(self, name: str, value: Any) -> None:
         with self._writer.transaction() as c:
@@ -370,29 +375,5 @@ def _put_meta(c: SQLiteCursor | Any, name: str, value: Any) -> None:
     c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (name, codec.encode(value)))
 
 
-def _get_head(c: SQLiteCursor, device_id: str, w: ViewWrite | None, keys: list[str]) -> Head:
-    """The chain head is the last stored event; the clock may have been advanced past it
-    by the central (view ``@clock``), which is loaded in the same query as ``keys``."""
-    if w is None:
-        c.execute("SELECT value FROM views WHERE key=?", (CLOCK_KEY,))
-        row = c.fetchone()
-        seen = None if row is None else viewtable.unpack(row[0])
-    else:
-        w.load([CLOCK_KEY, MARK_KEY, *keys])
-        seen = w.views.pop(CLOCK_KEY)
-    clock = Hlc.from_wire(seen["hlc"]) if seen else hlc.ZERO
-    c.execute(
-        "SELECT originator_version, state FROM device_events WHERE originator_id=? "
-        "ORDER BY originator_version DESC LIMIT 1",
-        (device_id,),
-    )
-    row = c.fetchone()
-    if row is None:
-        return Head(0, GENESIS_HASH, clock)
-    last = stored_hlc(row[1])
-    return Head(row[0], digest(row[1]), max(last, clock))
-
-
 _CREATE_META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB)"
-CLOCK_KEY = "@clock"
 __all__ = ["Draft", "EdgeStore", "Head"]

@@ -15,6 +15,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,11 @@ class EdgeAgent:
         self.ensure_trusted()
         self._check_edge(drafts)
         return self.store.append_once(self.key, drafts, self.clock, once)
+
+    def group(self) -> AbstractContextManager[None]:
+        """Record what this thread records in the block in one durable transaction (one
+        fsync for all), each recording undone alone if it fails: :meth:`EdgeStore.group`."""
+        return self.store.group()
 
     def trust_problems(self, *, recheck: bool = False) -> list[str]:
         """What differs from the store's seal: empty when the device may record on it.

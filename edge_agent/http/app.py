@@ -8,9 +8,6 @@ replicator) and answer JSON, or a problem (:mod:`edge_agent.http.problems`).
 
 from __future__ import annotations
 
-import asyncio
-import queue
-import threading
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,72 +31,16 @@ from edge_agent.http.commands import COMMANDS, Command, generic_arguments, recor
 from edge_agent.http.problems import Problem, problem, problem_for
 from edge_agent.http.queries import QUERIES, Query
 from edge_agent.http.requests import json_body, once
+from edge_agent.http.workers import Workers
 from schemas import REGISTRY
 from sync_core.envelope import Envelope
 from sync_core.errors import KopsyncError
 
 STATIC = Path(__file__).parent / "static"
 REPLAYED = "Idempotent-Replayed"
-# Store calls run in at most this many worker threads: appends take turns on the store's one
-# write connection anyway, and each thread costs memory a Raspberry Pi counts.
-WORKERS = 2
 Handler = Callable[[Request], Awaitable[Response]]
 T = TypeVar("T")
 log = structlog.get_logger("kopsync.edge.http")
-
-
-class Workers:
-    """Runs store calls in :data:`WORKERS` threads of their own (SQLite commits wait for
-    fsync, and the event loop also runs the replicator).
-
-    A plain queue and the loop's ``call_soon_threadsafe`` rather than anyio's thread pool,
-    whose capacity limiter, cancel scope and extra pass of the loop cost a record about
-    0.13 ms of CPU (as much as a third of what the API adds to the append itself). A call
-    whose request is cancelled still runs to its end, as with anyio: a recording is never
-    cut short. The threads are daemons, started with the first call.
-    """
-
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-        self._started = False
-        self._start_lock = threading.Lock()
-
-    async def run(self, func: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[T] = loop.create_future()
-        if not self._started:
-            self._start()
-        self._jobs.put((loop, answer, func, args))
-        return await answer
-
-    def _start(self) -> None:
-        with self._start_lock:
-            if not self._started:
-                for _ in range(WORKERS):
-                    threading.Thread(target=self._work, name="kopsync-store", daemon=True).start()
-                self._started = True
-
-    def _work(self) -> None:
-        while True:
-            loop, answer, func, args = self._jobs.get()
-            try:
-                result = func(*args)
-            except BaseException as exc:  # handed to the awaiting request, raised there
-                loop.call_soon_threadsafe(_settle, answer, None, exc)
-            else:
-                loop.call_soon_threadsafe(_settle, answer, result, None)
-
-
-_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
-
-
-def _settle(answer: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
-    if answer.cancelled():  # the request went away; what ran is in the store regardless
-        return
-    if exc is None:
-        answer.set_result(result)
-    else:
-        answer.set_exception(exc)
 
 
 def build_app(
@@ -110,15 +51,18 @@ def build_app(
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The API of ``agent``; ``extra_routes`` (e.g. ``/metrics``) are served beside it."""
-    w = Workers()
+    # One thread records (grouping the requests that queue meanwhile), one reads: each
+    # thread costs memory a Raspberry Pi counts (see edge_agent.http.workers).
+    w = Workers(group=agent.group, name="kopsync-record")
+    r = Workers(name="kopsync-read")
     routes: list[BaseRoute] = [
         # First: the router tries routes in turn, and this one serves every event type.
         Route("/v1/events/{event_type}", _answers(_generic(agent, w)), methods=["POST"]),
         *(Route(c.path, _answers(_command(agent, c, w)), methods=["POST"]) for c in COMMANDS),
-        *(Route(q.path, _answers(_query(agent, q, w)), methods=["GET"]) for q in QUERIES),
+        *(Route(q.path, _answers(_query(agent, q, r)), methods=["GET"]) for q in QUERIES),
         Route("/openapi.json", _openapi, methods=["GET"]),
         Route("/healthz", _healthz, methods=["GET"]),
-        Route("/readyz", _answers(_readyz(agent, w)), methods=["GET"]),
+        Route("/readyz", _answers(_readyz(agent, r)), methods=["GET"]),
         Route("/", _index, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *extra_routes,
