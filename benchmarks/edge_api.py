@@ -10,6 +10,11 @@
   caller at a time on both sides. Each device first records :data:`WARMUP` events through
   its own path, unmeasured, so that both measure a running agent (its WAL file at full
   size, its caches warm), not the first appends after opening the store.
+- **Concurrent callers**: :data:`CLIENTS` clients posting at once (each on its own
+  connection) against as many threads calling ``EdgeAgent.record`` at once on one agent,
+  in interleaved rounds. Every answer still waits for its own durable commit; the server
+  records the requests that queue meanwhile in one transaction (group commit, one fsync),
+  which ``EdgeAgent.record`` in process does not (each call is its own transaction).
 - **CPU per record**: the server process's CPU seconds over HTTP (and the client's), the
   benchmark's own in process; ``cpu_bound_http_to_in_process`` is the throughput ratio
   when the fsync costs nothing (a quiet fast disk), in-process CPU over server + client
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import http.client
 import json
 import os
@@ -40,8 +46,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +65,8 @@ from edge_agent.app.agent import EdgeAgent
 from kopsync.devnats import HOST, free_port
 
 KOPSYNC = [sys.executable, "-P", "-m", "kopsync"]
+CLIENTS = 4  # callers at once in the concurrent rounds, over HTTP and in process alike
+CONCURRENT_ROUND = 200  # events a concurrent round records
 WARMUP = 800  # records per device before measuring (a 1 KiB-page WAL reaches 4 MiB in ~600)
 
 
@@ -173,6 +182,61 @@ def process_block(
     return rate
 
 
+def concurrent_rate(shares: list[list[Callable[[], object]]]) -> float:
+    """Events/s of the calls (each records one event), each share made by a thread of its
+    own, all threads at once."""
+    start = threading.Barrier(len(shares) + 1)
+
+    def client(mine: list[Callable[[], object]]) -> None:
+        start.wait()
+        for call in mine:
+            call()
+
+    threads = [threading.Thread(target=client, args=(mine,)) for mine in shares]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    return sum(map(len, shares)) / (time.perf_counter() - t0)
+
+
+def http_concurrent(served: Served, gen: Iterator[Draft], n: int, clients: int) -> float:
+    """``n`` events posted by ``clients`` clients at once, each on its own connection."""
+    conns = [http.client.HTTPConnection(HOST, served.port, timeout=30) for _ in range(clients)]
+
+    def post(conn: http.client.HTTPConnection, d: Draft) -> None:
+        body = json.dumps({"aggregate_id": d.aggregate_id, "payload": d.payload})
+        conn.request("POST", f"/v1/events/{d.type}", body, {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        answer = resp.read()
+        if resp.status != 201:
+            raise RuntimeError(f"{d.type} was not recorded: {answer!r}")
+
+    drafts = [next(gen) for _ in range(n)]
+    shares: list[list[Callable[[], object]]] = [
+        [functools.partial(post, conn, d) for d in drafts[i::clients]]
+        for i, conn in enumerate(conns)
+    ]
+    try:
+        return concurrent_rate(shares)
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+def process_concurrent(agent: EdgeAgent, gen: Iterator[Draft], n: int, clients: int) -> float:
+    """``n`` events recorded in process by ``clients`` threads at once (``EdgeAgent.record``:
+    each its own transaction, as the store has no other way in process)."""
+    drafts = [next(gen) for _ in range(n)]
+    shares: list[list[Callable[[], object]]] = [
+        [functools.partial(agent.record, d.type, d.payload, d.aggregate_id) for d in mine]
+        for mine in (drafts[i::clients] for i in range(clients))
+    ]
+    return concurrent_rate(shares)
+
+
 def device(root: Path, name: str, history: int) -> tuple[Path, Iterator[Draft]]:
     """A device with ``history`` events of the mix (batched: not what is measured)."""
     data = root / name
@@ -272,6 +336,8 @@ def run(quick: bool) -> dict[str, Any]:
         lat_proc: list[float] = []
         http_rates, proc_rates = [], []
         http_cpu, proc_cpu = [0.0, 0.0], [0.0]
+        conc_http: list[float] = []
+        conc_proc: list[float] = []
         try:
             with EdgeAgent(base_data) as baseline:
                 for served, gen in ((small, small_gen), (big, big_gen)):
@@ -282,6 +348,12 @@ def run(quick: bool) -> dict[str, Any]:
                     http_rates.append(http_block(small, small_gen, block, lat_1k, http_cpu))
                     http_block(big, big_gen, block, lat_100k)
                     proc_rates.append(process_block(baseline, base_gen, block, lat_proc, proc_cpu))
+                small.conn.close()  # idle meanwhile: connect afresh after the rounds below
+                for _ in range(n // CONCURRENT_ROUND):
+                    conc_http.append(http_concurrent(small, small_gen, CONCURRENT_ROUND, CLIENTS))
+                    conc_proc.append(
+                        process_concurrent(baseline, base_gen, CONCURRENT_ROUND, CLIENTS)
+                    )
         finally:
             small.close()
             big.close()
@@ -304,6 +376,9 @@ def run(quick: bool) -> dict[str, Any]:
         "in_process_p99_ms_1k": ms(lat_proc, 99),
         "http_events_per_s": round(statistics.median(http_rates)),
         "in_process_events_per_s": round(statistics.median(proc_rates)),
+        "concurrent_callers": CLIENTS,
+        "http_events_per_s_concurrent": round(statistics.median(conc_http)),
+        "in_process_events_per_s_concurrent": round(statistics.median(conc_proc)),
         "http_server_cpu_ms_per_record": round(http_cpu[0] / n * 1000, 3),
         "http_client_cpu_ms_per_record": round(http_cpu[1] / n * 1000, 3),
         "in_process_cpu_ms_per_record": round(proc_cpu[0] / n * 1000, 3),
@@ -323,6 +398,9 @@ def run(quick: bool) -> dict[str, Any]:
         "chain_verified": chain_ok,
     }
     res["http_to_in_process"] = round(res["http_events_per_s"] / res["in_process_events_per_s"], 3)
+    res["concurrent_http_to_in_process"] = round(
+        res["http_events_per_s_concurrent"] / res["in_process_events_per_s_concurrent"], 3
+    )
     res["cpu_bound_http_to_in_process"] = round(proc_cpu[0] / (http_cpu[0] + http_cpu[1]), 3)
     res["http_p50_to_cli_call"] = round(
         res["http_p50_ms_1k"] / 1000 / res["cli_sale_record_s_median"], 4
@@ -355,7 +433,10 @@ def main() -> None:
         f"(x{res['http_to_in_process']}; CPU-bound x{res['cpu_bound_http_to_in_process']}: "
         f"server {res['http_server_cpu_ms_per_record']} + client "
         f"{res['http_client_cpu_ms_per_record']} ms against "
-        f"{res['in_process_cpu_ms_per_record']} ms a record); "
+        f"{res['in_process_cpu_ms_per_record']} ms a record); {CLIENTS} callers at once: "
+        f"{res['http_events_per_s_concurrent']} ev/s over HTTP vs "
+        f"{res['in_process_events_per_s_concurrent']} in process "
+        f"(x{res['concurrent_http_to_in_process']}); "
         f"CLI sale {res['cli_sale_record_s_median']} s "
         f"(cpu {res['cli_sale_record_cpu_s_median']}; at 100k history "
         f"{res['cli_sale_record_100k_s_median']} s, cpu "
