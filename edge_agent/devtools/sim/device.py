@@ -51,6 +51,7 @@ class State:
     borrowers: set[str] = field(default_factory=set)
     repayments: list[tuple[str, int, Pending]] = field(default_factory=list)
     sales: list[tuple[str, str, Lines]] = field(default_factory=list)  # (sale, location, lines)
+    on_credit: dict[str, tuple[str, int]] = field(default_factory=dict)  # sale -> member, credit
     redemptions: list[tuple[str, Pending]] = field(default_factory=list)
     next_entitlement: int = 0
     transfers: dict[str, Lines] = field(default_factory=dict)  # gudang -> main, in transit
@@ -192,8 +193,12 @@ class DeviceBase:
             lines = [(x["sku"], x["qty"]) for x in p["lines"]]
             s.sales.append((agg, p.get("location") or MAIN, lines))
             s.overridden |= "stock_override_reason" in p
+            credit = sum(x["amount"] for x in p["payments"] if x["method"] == "member_credit")
+            if credit and "member_id" in p:
+                s.on_credit[agg] = (p["member_id"], credit)
         elif t == "SaleVoided":
             s.sales = [x for x in s.sales if x[0] != agg]
+            s.on_credit.pop(agg, None)
         elif t == "AidRedeemed" and agg in self.pool.entitlement_index:
             s.redemptions.append((agg, pending))
             position = self.pool.entitlement_index.get(agg, -1)

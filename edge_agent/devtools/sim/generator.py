@@ -38,6 +38,7 @@ class Device(MembershipActions, LendingActions, GoodsActions, AidActions):
             (self.reverse_repayment, 2),
             (self.sell, 230),
             (self.void_sale, 6),
+            (self.repay_credit, 12),
             (self.set_price, 5),
             (self.receive_stock, 30),
             (self.transfer, 18),

@@ -6,11 +6,13 @@ from edge_agent.app import teller
 from edge_agent.devtools.sim.device import DeviceBase
 from edge_agent.devtools.sim.world import FAMILIES, GOODS, GUDANG, MAIN, SKUS, round_down
 from edge_agent.domain.common import card_key, card_left, stock_key
+from edge_agent.domain.credit import credit_key
 from edge_agent.domain.shop import price_key
 
 
 class GoodsActions(DeviceBase):
-    """Sell and void, set prices, receive, move, ship, adjust and count goods."""
+    """Sell and void, take member credit back, set prices, receive, move, ship, adjust and
+    count goods."""
 
     def sell(self) -> bool:
         r = self.rng
@@ -45,6 +47,7 @@ class GoodsActions(DeviceBase):
         elif 0.15 <= roll < 0.25 and self.s.members:
             member = r.choice(self.s.members)
             payments = [("member_credit", total)]
+            self.owe(member, sold=total)
         for sku, qty, _ in lines:
             self.move(MAIN, sku, -qty)
         return self.rec(
@@ -63,7 +66,38 @@ class GoodsActions(DeviceBase):
         sale, location, lines = self.s.sales[-1]
         for sku, qty in lines:
             self.move(location, sku, qty)
+        if sale in self.s.on_credit:
+            member, credit = self.s.on_credit[sale]
+            self.owe(member, sold=-credit)
         return self.rec(teller.void_sale, sale, reason="pembeli batal membeli")
+
+    def repay_credit(self) -> bool:
+        """A member who bought on credit pays back all or part of what she owes."""
+        debtors = sorted({member for member, _ in self.s.on_credit.values()})
+        if not debtors:
+            return False
+        member = self.rng.choice(debtors)
+        owed = int((self.view(credit_key(member)) or {}).get("owed", 0))
+        if owed <= 0:
+            return False
+        part = round_down(owed * self.rng.uniform(0.3, 0.9), 500)
+        amount = owed if self.rng.random() < 0.5 or part <= 0 else part
+        self.owe(member, repaid=amount)
+        return self.rec(
+            teller.repay_member_credit,
+            member,
+            amount,
+            receipt_no=self.new("KW"),
+            paid_on=self.today,
+        )
+
+    def owe(self, member: str, *, sold: int = 0, repaid: int = 0) -> None:
+        """Keep the shadow of what ``member`` owes ahead of the queue."""
+        view = dict(self.view(credit_key(member)) or {"sold": 0, "repaid": 0, "owed": 0})
+        view["sold"] += sold
+        view["repaid"] += repaid
+        view["owed"] = view["sold"] - view["repaid"]
+        self.shadow[credit_key(member)] = view
 
     def set_price(self) -> bool:
         sku = self.rng.choice(SKUS[:-2])  # LPG and fertiliser have a set retail ceiling (HET)

@@ -14,7 +14,7 @@ from edge_agent.devtools.sim import Pool, install_reference, simulate
 from schemas import REGISTRY
 
 REFERS_TO = ("reversed_event_id", "redemption_event_id")
-SEED = 4
+SEED = 1
 
 
 def test_every_edge_event_type_is_recorded_by_the_generic_route(
