@@ -25,7 +25,6 @@ from edge_agent.adapters.idempotency import Once
 from edge_agent.app.agent import EdgeAgent
 from edge_agent.app.health import readiness
 from edge_agent.app.once import OnceRecorder
-from edge_agent.http import openapi
 from edge_agent.http.access import Guard
 from edge_agent.http.commands import COMMANDS, Command, generic_arguments, record_any
 from edge_agent.http.problems import Problem, problem, problem_for
@@ -193,6 +192,9 @@ async def _healthz(request: Request) -> Response:
 
 
 async def _openapi(request: Request) -> Response:
+    # Loaded when first asked for: the document's shapes are memory an idle device keeps.
+    from edge_agent.http import openapi
+
     return JSONResponse(openapi.document())
 
 
