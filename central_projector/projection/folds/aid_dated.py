@@ -13,7 +13,7 @@ each fact from its own day, so the latest day gives the entitlement's row as it 
 
 from __future__ import annotations
 
-from typing import Any
+import functools
 
 from central_projector.projection.folds import daily
 from central_projector.projection.folds.base import Event, Row, State
@@ -37,45 +37,61 @@ def restate(state: State, row: Row) -> None:
 def entries(row: Row) -> daily.Entries:
     doc = daily.asof(row)
     home, voids = row["coop_id"], doc.get("voids", {})
-    cell = f"aid.by_program.{row['program'] or 'UNKNOWN'}.{row['cycle'] or '-'}."
+    names = _names(row["program"] or "UNKNOWN", row["cycle"] or "-")
     granted = daily.okey_day(row["grant_okey"], home) if row["grant_okey"] else None
-    made = {eid: daily.okey_day(r[0], r[1]) for eid, r in row["redemptions"].items()}
-    known: set[str] = {doc["seen"], *made.values(), *voids.values()}
+    # (order key, redemption, the day it was made, the day it was voided or None), in
+    # total order: the first live one on a day is that day's winner
+    made = sorted(
+        (r[0], r, daily.okey_day(r[0], r[1]), voids.get(eid))
+        for eid, r in row["redemptions"].items()
+    )
+    known: set[str] = {doc["seen"], *(m[2] for m in made), *voids.values()}
     if granted is not None:
         known.add(granted)
-    days = sorted(known)
-    by_coop: dict[str, list[tuple[str, dict[str, int]]]] = {home: []}
-    for r in row["redemptions"].values():
-        by_coop.setdefault(r[1], [])
-    for day in days:
-        live = sorted(
-            (r[0], eid, r)
-            for eid, r in row["redemptions"].items()
-            if made[eid] <= day and not (eid in voids and voids[eid] <= day)
-        )
-        value = row["value"] if granted is not None and granted <= day else None
-        figures: dict[str, dict[str, int]] = {coop: {} for coop in by_coop}
-        winner = live[0][2][3] if live else 0
-        home_figures = {
-            "entitlements": 1,
-            "entitled_value": value if value is not None else winner,
-            "redeemed": 1 if live else 0,
-            "redeemed_value": winner,
-            "value_at_risk": sum(r[3] for _, _, r in live[1:]),
-        }
-        _add(figures[home], cell, home_figures)
-        for _, _, r in live[1:]:
-            _add(figures[r[1]], cell, {"disputed": 1, "disputed_value": r[3]})
-        for coop, states in by_coop.items():
-            states.append((day, figures[coop]))
     out: daily.Entries = {}
-    for coop, states in by_coop.items():
-        daily.steps(coop, states, out)
+    before: dict[tuple[str, str], int] = {}  # (cooperative, figure) -> value the day before
+    for day in sorted(known):
+        live = [m[1] for m in made if m[2] <= day and (m[3] is None or m[3] > day)]
+        winner = live[0][3] if live else 0
+        value = row["value"] if granted is not None and granted <= day else None
+        now: dict[tuple[str, str], int] = {}
+        _add(now, home, names, "entitlements", 1)
+        _add(now, home, names, "entitled_value", value if value is not None else winner)
+        if live:
+            _add(now, home, names, "redeemed", 1)
+            _add(now, home, names, "redeemed_value", winner)
+        for r in live[1:]:
+            _add(now, home, names, "value_at_risk", r[3])
+            _add(now, r[1], names, "disputed", 1)
+            _add(now, r[1], names, "disputed_value", r[3])
+        for key in before.keys() | now.keys():
+            delta = now.get(key, 0) - before.get(key, 0)
+            if delta:
+                entry = (key[0], day, key[1])
+                out[entry] = out.get(entry, 0) + delta
+        before = now
     return out
 
 
-def _add(into: dict[str, int], cell: str, figures: dict[str, Any]) -> None:
-    for name, value in figures.items():
-        if value:
-            for figure in (f"aid.{name}", cell + name):
-                into[figure] = into.get(figure, 0) + value
+@functools.lru_cache(maxsize=4096)
+def _names(program: str, cycle: str) -> dict[str, tuple[str, str]]:
+    """Each aid figure's two names: the cooperative's total and the programme's cycle."""
+    cell = f"aid.by_program.{program}.{cycle}."
+    return {name: (f"aid.{name}", cell + name) for name in FIGURES}
+
+
+FIGURES = ("entitlements", "entitled_value", "redeemed", "redeemed_value", "value_at_risk",
+           "disputed", "disputed_value")  # fmt: skip
+
+
+def _add(
+    into: dict[tuple[str, str], int],
+    coop: str,
+    names: dict[str, tuple[str, str]],
+    name: str,
+    value: int,
+) -> None:
+    if value:
+        for figure in names[name]:
+            key = (coop, figure)
+            into[key] = into.get(key, 0) + value

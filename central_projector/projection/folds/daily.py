@@ -82,12 +82,18 @@ def restate(state: State, table: str, row: Row, entries: Entries) -> None:
     """Make the row's contribution ``entries``: add to the ledger what differs from the
     entries it contributed before (an empty ``entries`` takes them all back)."""
     doc = asof(row)
-    old = {(c, d, f): a for c, d, f, a in doc.get("tl", ())}
-    for key in old.keys() | entries.keys():
-        delta = entries.get(key, 0) - old.get(key, 0)
+    new: list[list[Any]] = sorted([*key, amount] for key, amount in entries.items() if amount)
+    old = doc.get("tl") or []
+    if new == old:  # an event that moved none of the row's figures on any day
+        return
+    doc["tl"] = new
+    before = {(c, d, f): a for c, d, f, a in old}
+    for coop, day, figure, amount in new:
+        delta = amount - before.pop((coop, day, figure), 0)
         if delta:
-            state.add_day(table, key[0], key[1], key[2], delta)
-    doc["tl"] = sorted([*key, amount] for key, amount in entries.items() if amount)
+            state.add_day(table, coop, day, figure, delta)
+    for (coop, day, figure), amount in before.items():  # no longer contributed
+        state.add_day(table, coop, day, figure, -amount)
 
 
 def steps(coop: str, states: Iterable[tuple[str, dict[str, int]]], into: Entries) -> Entries:

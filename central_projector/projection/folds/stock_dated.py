@@ -24,6 +24,7 @@ from central_projector.projection.folds.base import Okey, Row, State
 
 COLUMNS = ("received", "sold", "returned", "adjusted", "shipped_out", "shipped_in")
 NEGATIVE, ITEMS = "shop.stock_negative", "shop.stock_items"
+_AT = {column: i for i, column in enumerate(COLUMNS, 1)}  # its place in a day's cell
 
 
 def moved(state: State, row: Row, okey: Okey, delta: int, column: str, counted: int) -> None:
@@ -31,19 +32,26 @@ def moved(state: State, row: Row, okey: Okey, delta: int, column: str, counted: 
     doc, coop = _doc(row), row["coop_id"]
     day = daily.okey_day(okey, coop)
     days = doc["days"]
-    cell = days.setdefault(day, [0] * (1 + len(COLUMNS)))
+    cell = days.get(day)
+    if cell is None:
+        cell = days[day] = [0] * (1 + len(COLUMNS))
     cell[0] += delta
-    cell[1 + COLUMNS.index(column)] += counted
+    cell[_AT[column]] += counted
     if not any(cell):  # a superseded recording taken back: as if it never moved
         del days[day]
-    _first(state, row, day)
+        _first(state, row, day)
+    elif doc.get("first") is None or day < doc["first"]:
+        _first(state, row, day)
     counts = doc["counts"]
-    for c in counts:
-        if okey < c[0]:
-            c[2] += delta
+    # counts are in total order: the ones after the movement are a tail, usually empty
+    i = len(counts)
+    while i and okey < counts[i - 1][0]:
+        i -= 1
+        counts[i][2] += delta
     last = doc.get("last")
-    usual = (not counts or counts[-1][0] < okey) and (last is None or day >= last[0])
-    if usual and day in days:
+    if i == len(counts) and (last is None or day >= last[0]) and day in days:
+        # the usual movement: after every count, on the latest day or later, so it moves
+        # the on-hand of its own day only
         before = last[1] if last is not None else 0
         doc["last"] = [day, before + delta]
         _flag(state, row, day, (before + delta < 0) - (before < 0))
