@@ -55,8 +55,8 @@ def moved(state: State, row: Row, okey: Okey, delta: int, column: str, counted: 
         before = last[1] if last is not None else 0
         doc["last"] = [day, before + delta]
         _flag(state, row, day, (before + delta < 0) - (before < 0))
-    else:
-        _recompute(state, row)
+    else:  # a late one: the days from its own on
+        _recompute(state, row, day)
 
 
 def counted(state: State, row: Row, okey: Okey, qty: int, before: int) -> None:
@@ -65,7 +65,7 @@ def counted(state: State, row: Row, okey: Okey, qty: int, before: int) -> None:
     if all(c[0] != okey for c in counts):
         bisect.insort(counts, [okey, qty, before])
         _first(state, row, None)
-        _recompute(state, row)
+        _recompute(state, row, daily.okey_day(okey, row["coop_id"]))
 
 
 def _doc(row: Row) -> dict[str, Any]:
@@ -133,18 +133,32 @@ def _flag(state: State, row: Row, day: str, change: int) -> None:
         state.add_day("stock", row["coop_id"], day, NEGATIVE, change)
 
 
-def _recompute(state: State, row: Row) -> None:
-    """The item's on-hand on every day with a change, and the negative flag's changes."""
+def _recompute(state: State, row: Row, start: str | None = None) -> None:
+    """The item's on-hand on every day with a change from ``start`` on (every day when
+    ``None``), and the negative flag's changes: a movement or a count changes the
+    on-hand of its own day and the days after it only, so the days before ``start``
+    keep their flags and only their net movements are added up."""
     doc, coop = daily.asof(row), row["coop_id"]
     days = doc.get("days", {})
     counts = doc.get("counts", [])
-    count_days = [daily.okey_day(c[0], coop) for c in counts]
-    net = latest = 0
-    chosen: list[Any] | None = None
-    was_negative = False
-    neg: dict[str, int] = {}
+    count_days = [daily.okey_day(c[0], coop) for c in counts]  # in order, as the counts
+    old = doc.get("neg", {})
+    if start is None:
+        net = latest = 0
+        neg: dict[str, int] = {}
+        tail = sorted(set(days) | set(count_days))
+    else:
+        net = sum(cell[0] for day, cell in days.items() if day < start)
+        latest = bisect.bisect_left(count_days, start)
+        neg = {day: change for day, change in old.items() if day < start}
+        tail = sorted({*(d for d in days if d >= start), *count_days[latest:]})
+        if not tail:  # the latest day emptied: its on-hand is the day before's
+            _recompute(state, row)
+            return
+    chosen: list[Any] | None = counts[latest - 1] if latest else None
+    was_negative = sum(neg.values()) > 0  # the flag's changes alternate, from +1
     last: list[Any] | None = None
-    for day in sorted(set(days) | set(count_days)):
+    for day in tail:
         net += days[day][0] if day in days else 0
         while latest < len(counts) and count_days[latest] <= day:
             chosen, latest = counts[latest], latest + 1
@@ -153,7 +167,6 @@ def _recompute(state: State, row: Row) -> None:
         if negative != was_negative:
             neg[day] = 1 if negative else -1
         was_negative, last = negative, [day, value]
-    old = doc.get("neg", {})
     for day in old.keys() | neg.keys():
         change = neg.get(day, 0) - old.get(day, 0)
         if change:
