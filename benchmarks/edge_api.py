@@ -341,8 +341,11 @@ def run(quick: bool) -> dict[str, Any]:
         try:
             with EdgeAgent(base_data) as baseline:
                 for served, gen in ((small, small_gen), (big, big_gen)):
+                    # Connections idle past the server's keep-alive (5 s) while the other
+                    # started or warmed up: each phase connects afresh.
+                    served.conn.close()
                     http_block(served, gen, WARMUP, [])
-                    served.conn.close()  # idle while the others warm up: connect afresh
+                    served.conn.close()
                 process_block(baseline, base_gen, WARMUP, [])
                 for _ in range(n // block):
                     http_rates.append(http_block(small, small_gen, block, lat_1k, http_cpu))

@@ -2,8 +2,9 @@
 
 :func:`build_app` is given everything it serves (the agent, the access settings, any
 extra routes such as ``/metrics``); handlers parse the request, call the application
-function in a worker thread (SQLite commits wait for fsync; the event loop also runs the
-replicator) and answer JSON, or a problem (:mod:`edge_agent.http.problems`).
+function in a thread of its own (:mod:`edge_agent.http.workers`: SQLite commits wait for
+fsync; the event loop also runs the replicator) and answer JSON, or a problem
+(:mod:`edge_agent.http.problems`).
 """
 
 from __future__ import annotations
