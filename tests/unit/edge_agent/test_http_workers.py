@@ -39,11 +39,17 @@ class Groups:
 
 async def queued_behind_a_blocked_call(groups: Groups, names: list[str]) -> list[object]:
     workers = Workers(group=groups)
-    gate = threading.Event()
-    first = asyncio.ensure_future(workers.run(gate.wait, 10))
-    await asyncio.sleep(0.05)  # the thread has taken the first call and waits in it
+    running, gate = threading.Event(), threading.Event()
+
+    def blocked() -> bool:
+        running.set()
+        return gate.wait(10)
+
+    first = asyncio.ensure_future(workers.run(blocked))
+    while not running.is_set():  # until the thread has taken the first call and waits in it
+        await asyncio.sleep(0.01)
     rest = [asyncio.ensure_future(workers.run(groups.call, n)) for n in names]
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)  # every call is queued (each task puts its call at its start)
     gate.set()
     assert await first is True
     return list(await asyncio.gather(*rest, return_exceptions=True))
