@@ -109,8 +109,7 @@ async def follow_feed(
         try:
             while not stop.is_set() and not link.closed:
                 try:
-                    fetching = sub.fetch(FETCH, timeout=wait_s)
-                    msgs = await link.guarded(fetching, wait_s + 5, f"{stream} fetch")
+                    msgs = await _next(link, sub, stream, wait_s)
                 except SyncTimeout:
                     continue  # nothing new yet
                 if not msgs:
@@ -123,6 +122,28 @@ async def follow_feed(
             if link.up.is_set():
                 with contextlib.suppress(KopsyncError, NotFoundError):
                     await link.guarded(js.delete_consumer(stream, name), 5, "consumer delete")
+
+
+async def _next(
+    link: Link, sub: JetStreamContext.PullSubscription, stream: str, wait_s: float
+) -> list[Msg]:
+    """The next message as soon as the server has it, with those already waiting behind it.
+
+    A long-polled fetch of a whole batch is not used: once its first message has arrived,
+    nats-py waits for the rest of the batch until the server ends the pull request, which
+    it sometimes does only when the request expires (seen: a sibling event held up to
+    ``wait_s`` on the LAN). A fetch of one returns at once; the message tells how many are
+    waiting behind it, and a fetch of exactly that many returns when they are all in.
+    """
+    first = await link.guarded(sub.fetch(1, timeout=wait_s), wait_s + 5, f"{stream} fetch")
+    pending = first[-1].metadata.num_pending if first else 0
+    if not pending:
+        return first
+    try:
+        rest = sub.fetch(min(pending, FETCH), timeout=wait_s)
+        return first + await link.guarded(rest, wait_s + 5, f"{stream} fetch")
+    except SyncTimeout:  # they went meanwhile (limits, purge): the first is still good
+        return first
 
 
 def _config(name: str, filter_subject: str, position: int) -> ConsumerConfig:
