@@ -53,9 +53,13 @@ def _login(d: Any, console: Console, operator: str, shot: Path | None = None) ->
 
 
 def _wait(d: Any, until: Any) -> None:
+    """Wait up to 30 s for ``until``; a check that lands while the browser swaps documents
+    (chromedriver then answers "Node with given id does not belong to the document" instead
+    of a stale element) is tried again."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(d, 30).until(until)
+    WebDriverWait(d, 30, ignored_exceptions=(WebDriverException,)).until(until)
 
 
 def _click(d: Any, element: Any) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from support.procs import processes_using
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 README_PORT = "4222"
@@ -33,42 +36,80 @@ def _free_port() -> str:
         return str(s.getsockname()[1])
 
 
-def test_the_readme_session_runs_as_written(tmp_path: Path) -> None:
-    """Both blocks, with the venv's bin on PATH (as activated) and the NATS port swapped for
-    a free one, exit 0; the central shows the sale and every started process is gone."""
+@dataclass(frozen=True)
+class Session:
+    returncode: int
+    out: str
+    err: str
+    left_running: list[str]
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
+    """Both blocks run once, with the venv's bin on PATH (as activated) and the NATS port
+    swapped for a free one.
+
+    Output goes to files, not pipes: when a command fails, the processes the script started
+    in the background still hold its stdout, and reading a pipe would wait for them until the
+    timeout instead of showing what failed. The session's process group is killed after.
+    """
+    workdir = tmp_path_factory.mktemp("readme-session")
     script = "set -e\n" + "\n".join(session_blocks())
     script = script.replace(f":{README_PORT}", f":{(port := _free_port())}")
     script = script.replace(f"-p {README_PORT} ", f"-p {port} ")
     env = {k: v for k, v in os.environ.items() if not k.startswith("KOPSYNC_")}
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    proc = subprocess.Popen(
-        ["bash", "-c", script], cwd=tmp_path, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
-    try:
-        out, err = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 0, (out + err)[-3000:]
+    out_file, err_file = workdir.parent / "session.out", workdir.parent / "session.err"
+    with out_file.open("w") as out, err_file.open("w") as err:
+        proc = subprocess.Popen(["bash", "-c", script], cwd=workdir, env=env, text=True,
+                                stdout=out, stderr=err, start_new_session=True)  # fmt: skip
+        try:
+            proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            pass
+        finally:
+            left = _left_in_group(proc.pid, within_s=15)  # `kill %2 %1` asked them to stop
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return Session(proc.returncode, out_file.read_text(), err_file.read_text(), left)
+
+
+def _left_in_group(pgid: int, *, within_s: float) -> list[str]:
+    """Command lines of the group's live processes once ``within_s`` has passed or none is left."""
+    deadline = time.monotonic() + within_s
+    while True:
+        left = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if int(stat[2]) == pgid and stat[0] != "Z":  # fields after the name: state, ppid, pgrp
+                left.append(f"{entry.name}: {cmdline}")
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)
+
+
+def test_the_readme_session_runs_as_written(session: Session) -> None:
+    """Both blocks exit 0; the central shows the sale and every started process is gone."""
+    assert session.returncode == 0, (session.out + session.err)[-3000:]
+    out, err = session.out, session.err
     assert "central confirmed seq 4 of 4" in out
     assert "Cooperative 6472021005" in out and "lempake-1" in out
     assert "Traceback" not in err
-    assert processes_using(tmp_path) == []
+    assert session.left_running == []
 
 
-def test_human_output_has_local_times_plurals_and_no_raw_values(tmp_path: Path) -> None:
+def test_human_output_has_local_times_plurals_and_no_raw_values(session: Session) -> None:
     """Text output (edge status, central show coop and status) writes times as local ISO in
     the cooperative's zone, agrees its plurals, and prints no dict and no epoch ms."""
-    script = "set -e\n" + "\n".join(session_blocks())
-    script = script.replace(f":{README_PORT}", f":{(port := _free_port())}")
-    script = script.replace(f"-p {README_PORT} ", f"-p {port} ")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KOPSYNC_")}
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, text=True,
-                          capture_output=True, timeout=300, start_new_session=True)  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = done.stdout
+    assert session.returncode == 0, (session.out + session.err)[-3000:]
+    out = session.out
     assert "{'" not in out and "None" not in out
     assert not re.search(r"\b1\d{12}\b", out), "an epoch-ms time in text output"
     assert re.search(r"last_contact +never\n", out)  # the device has not synced yet
