@@ -16,7 +16,9 @@ group is answered with that failure and none is recorded. A lone request is reco
 before, in a transaction of its own.
 
 A call whose request is cancelled (the client went away) still runs to its end: a
-recording is never cut short. The threads are daemons, started with the first call.
+recording is never cut short. The threads are daemons, started when calls come and ended
+after :data:`IDLE_S` without one (as anyio's are), so that an app no longer served does not
+keep threads, nor its agent, alive.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 MAX_GROUP = 32
+IDLE_S = 10.0
 _Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
 _Outcome = tuple[Any, BaseException | None]
 
@@ -49,27 +52,34 @@ class Workers:
         self._group = group
         self._name = name
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-        self._started = False
-        self._start_lock = threading.Lock()
+        self._alive = 0
+        self._lock = threading.Lock()
 
     async def run(self, func: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[T] = loop.create_future()
-        if not self._started:
-            self._start()
         self._jobs.put((loop, answer, func, args))
+        self._start()
         return await answer
 
     def _start(self) -> None:
-        with self._start_lock:
-            if not self._started:
-                for _ in range(self._threads):
-                    threading.Thread(target=self._work, name=self._name, daemon=True).start()
-                self._started = True
+        """A thread more if fewer run than wanted: after the call is queued, under the lock a
+        thread leaving takes, so that no call is left behind by a thread that just left."""
+        with self._lock:
+            if self._alive < self._threads:
+                threading.Thread(target=self._work, name=self._name, daemon=True).start()
+                self._alive += 1
 
     def _work(self) -> None:
         while True:
-            jobs = [self._jobs.get()]
+            try:
+                jobs = [self._jobs.get(timeout=IDLE_S)]
+            except queue.Empty:
+                with self._lock:  # a call queued meanwhile sees this thread gone, or is taken
+                    if self._jobs.empty():
+                        self._alive -= 1
+                        return
+                continue
             while self._group is not None and len(jobs) < MAX_GROUP:
                 try:
                     jobs.append(self._jobs.get_nowait())

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from edge_agent.http import workers as workers_module
 from edge_agent.http.workers import Workers
 
 
@@ -82,3 +83,23 @@ async def test_a_lone_call_runs_outside_any_group() -> None:
     with pytest.raises(ValueError):
         await workers.run(groups.call, "refused")
     assert groups.blocks == []
+
+
+async def test_idle_threads_end_and_a_later_call_starts_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Threads without a call for the idle time end; the next call is still answered."""
+    monkeypatch.setattr(workers_module, "IDLE_S", 0.05)
+    workers = Workers(threads=2, name="kopsync-test-idle")
+
+    def alive() -> int:
+        return sum(t.name == "kopsync-test-idle" for t in threading.enumerate())
+
+    assert await workers.run(str.upper, "a") == "A"
+    assert alive() >= 1
+    for _ in range(100):
+        if alive() == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert alive() == 0
+    assert await workers.run(str.upper, "b") == "B"
