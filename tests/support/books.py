@@ -113,6 +113,23 @@ def check_loan(row: dict[str, Any], events: list[Event]) -> None:
         assert row["recovered"] == 0
     if row["overpaid"]:
         assert row["outstanding_principal"] == 0 == row["interest_outstanding"]
+    # each year's disbursements, and each year's payments split four ways, are the events'
+    # (the RAT's interest income of a year is part of them)
+    lent: dict[str, int] = {}
+    for e in mine:
+        if e.type == "LoanDisbursed":
+            y = e.payload["disbursed_on"][:4]
+            lent[y] = lent.get(y, 0) + e.payload["amount"]
+    received: dict[str, int] = {}
+    for e in payments:
+        received[e.payload["paid_on"][:4]] = (
+            received.get(e.payload["paid_on"][:4], 0) + (e.payload["amount"])
+        )
+    assert set(lent) | set(received) <= set(row["by_year"])
+    for year, v in row["by_year"].items():
+        assert (v[0], v[1] + v[2] + v[3] + v[4]) == (lent.get(year, 0), received.get(year, 0))
+        if v[5]:
+            assert write_offs and year == first.payload["written_off_on"][:4]
     years = row["by_year"].values()
     assert sum(v[0] for v in years) == disbursed
     assert sum(v[1] for v in years) == row["principal_repaid"]
