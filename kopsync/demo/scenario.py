@@ -10,7 +10,8 @@ people:
   province also sent to Bapinang Hilir (Kotawaringin Timur), where it stays during the harvest;
   both counters are offline and both accept the KHBS card.
 - OVERSPEND: Paser Belengkong's two counters share a cooperative allowance of three BLT
-  redemptions; offline, each pays out two.
+  redemptions; offline, each pays out two. And one family's card, redeemed at the first,
+  pays for goods at the second's shop: one card wallet spent beyond its value.
 - RECOVERY_AFTER_WRITE_OFF and LATE_REPAYMENT: the province writes off a Lempake loan while the
   savings-and-loans counter is offline; the counter then records a repayment dated the day
   before the write-off (late) and one after it (a recovery).

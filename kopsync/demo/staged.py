@@ -63,6 +63,12 @@ PLANNED = (
         "two offline counters pay out 4 BLT redemptions of an allowance of 3",
     ),
     Planned(
+        "OVERSPEND",
+        PASER,
+        "card:KHBS-64-01-0101",
+        "a family's BLT card redeemed at one offline counter and spent at the other's shop",
+    ),
+    Planned(
         "LATE_REPAYMENT",
         LEMPAKE,
         f"loan:{LEMPAKE}:{LOAN_ID}",
@@ -208,7 +214,24 @@ def running_loan() -> tuple[Record, ...]:
                {"amount": 3_000_000, "disbursed_on": "2026-01-03"}),
         Record(LOAN_COUNTER, "LoanRepaymentReceived", loan_id,
                {"amount": 530_000, "paid_on": "2026-01-30", "receipt_no": "KW-LMP-0405"}),
+        *member_credit(member),
     )  # fmt: skip
+
+
+def member_credit(member: str) -> tuple[Record, ...]:
+    """Thread for her tailoring bought on member credit and partly paid back: a receivable
+    of the cooperative at the year's end."""
+    received = {"sku": "BENANG-JAHIT", "qty": 20, "location": "main", "supplier": "UD Sinar",
+                "doc_no": "SJ-LMP-0311", "unit_cost": 12_000}  # fmt: skip
+    sold = {"lines": [{"sku": "BENANG-JAHIT", "qty": 10, "unit_price": 15_000}],
+            "payments": [{"method": "member_credit", "amount": 150_000}],
+            "member_id": member}  # fmt: skip
+    repaid = {"amount": 100_000, "paid_on": "2026-02-03", "receipt_no": "KW-LMP-0450"}
+    return (
+        Record(LOAN_COUNTER, "StockReceived", "BENANG-JAHIT", received),
+        Record(LOAN_COUNTER, "SaleRecorded", "SL-lmp-sartini-1", sold),
+        Record(LOAN_COUNTER, "MemberCreditRepaid", member, repaid),
+    )
 
 
 def write_off() -> Issue:
@@ -239,6 +262,7 @@ def offline_cases() -> tuple[Record, ...]:
                 _redeemed(f"KHBS-64-01-{tag}", PASER, "BLT", 300_000),
             )
         )
+    out += card_spent_twice()
     for receipt, paid_on in (("KW-LMP-0412", "2026-01-05"), ("KW-LMP-0437", "2026-01-12")):
         out.append(
             Record(
@@ -249,6 +273,22 @@ def offline_cases() -> tuple[Record, ...]:
             )
         )
     return tuple(out)
+
+
+def card_spent_twice() -> list[Record]:
+    """Jumiati's BLT card, redeemed for its Rp300.000 at the first counter, pays Rp120.000 of
+    cooking oil at the second one, which knows nothing of the redemption (both offline): one
+    wallet, Rp120.000 beyond its value."""
+    counter, sku = OVERSPEND_COUNTERS[1], "MINYAK-GORENG-2L"
+    received = {"sku": sku, "qty": 12, "location": "main", "supplier": "UD Paser Jaya",
+                "doc_no": "SJ-PB-0220", "unit_cost": 36_000}  # fmt: skip
+    sold = {"lines": [{"sku": sku, "qty": 3, "unit_price": 40_000}],
+            "payments": [{"method": "khbs", "amount": 120_000}],
+            "card_uid": "KHBS-64-01-0101"}  # fmt: skip
+    return [
+        Record(counter, "StockReceived", sku, received),
+        Record(counter, "SaleRecorded", "SL-pb-kasir-2-jumiati", sold),
+    ]
 
 
 def _redeemed(card: str, coop: str, program: str, value: int) -> dict[str, Any]:

@@ -207,6 +207,8 @@ def _book_lines(s: dict[str, Any]) -> list[str]:
         f"sold {_rp(r['cost_of_goods_sold'])}, margin {_rp(r['gross_margin'])}, interest "
         f"{_rp(r['interest_income'])}, expenses {_rp(r['expenses_recorded'])}, SHU "
         f"{_rp(r['shu'])}",
+        f"  member credit: {_rp(r['credit_sold'])} sold on credit, {_rp(r['credit_repaid'])} "
+        f"repaid in the year; {_rp(r['receivables_outstanding'])} owed by members at its end",
         *_wrapped(
             "SHU allocation: "
             + ", ".join(f"{k} {_rp(v)}" for k, v in r["allocation"].items())

@@ -85,7 +85,7 @@ def test_demo_shows_the_books_late_loans_card_wallets_and_an_rat_basis(
 ) -> None:
     """The summary shows the loan book of the cooperative lending the most on a date that
     puts its open loans in PAR30, the overspent card wallets (each rupiah at risk once),
-    and its RAT basis, which `central report rat` prints the same."""
+    and its RAT basis with the members' credit, which `central report rat` prints the same."""
     _work, s = demo_run
     book = s["loan_book"]
     assert book["running"] > 0 and book["outstanding_principal"] > 0
@@ -95,11 +95,14 @@ def test_demo_shows_the_books_late_loans_card_wallets_and_an_rat_basis(
     assert risk["card_overspend"] == sum(c["overspend"] for c in s["card_wallets"])
     assert all(c["overspend"] > 0 and c["spent"] > c["credited"] - c["overspend"]
                for c in s["card_wallets"])  # fmt: skip
+    staged = [c for c in s["card_wallets"] if c["card_uid"] == "KHBS-64-01-0101"]
+    assert [(c["overspend"], c["debits"]) for c in staged] == [(120_000, ["shop"])]  # after aid
     rat = s["rat"]
     assert rat["coop_id"] == book["coop_id"] and rat["revenue"] > 0
     assert rat["gross_margin"] == rat["revenue"] - rat["cost_of_goods_sold"]
     assert rat["shu"] == rat["gross_margin"] + rat["interest_income"] - rat["expenses_recorded"]
     assert sum(rat["allocation"].values()) == max(rat["shu"], 0)
+    assert rat["credit_sold"] > 0 and rat["receivables_outstanding"] >= 0  # sold on credit
     command = next(c for c in s["commands"] if " report rat " in c).split()
     out = subprocess.run([*command, "--json"], capture_output=True, text=True, check=True)
     assert {k: v for k, v in json.loads(out.stdout).items() if k in rat} == {
