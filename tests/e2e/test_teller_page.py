@@ -164,6 +164,31 @@ def test_find_or_register_a_member(page: Page, agent: EdgeAgent) -> None:
     assert len(logged(agent, "MemberRegistered")) == 1
 
 
+def test_member_credit_is_shown_and_paid_back(page: Page, agent: EdgeAgent) -> None:
+    """A member who bought on member credit is shown what she owes; paying more is refused
+    in words; paying it all is recorded and the statement follows."""
+    page.api.ok("/v1/members", SITI | {"member_id": "M-siti"})
+    page.api.ok("/v1/stock/receipts", {"sku": "GULA-1KG", "qty": 5, "supplier": "UD",
+                                       "doc_no": "SJ-1"})  # fmt: skip
+    page.api.ok("/v1/sales", {"lines": [{"sku": "GULA-1KG", "qty": 2, "unit_price": 18_500}],
+                              "payments": [{"method": "member_credit", "amount": 37_000}],
+                              "member_id": "M-siti"})  # fmt: skip
+    page.fill("#form-cari", nik=SITI["nik"])
+    page.find("#form-cari button").click()
+    assert page.text("#anggota-kredit") == "Rp37.000"
+    assert page.find('#form-kredit [name="member_id"]').get_attribute("value") == "M-siti"
+    page.fill("#form-kredit", amount="40.000", receipt_no="KW-0101")
+    page.submit("#form-kredit")
+    assert page.message.startswith("Ditolak: Pembayaran melebihi kredit anggota")
+    page.fill("#form-kredit", amount="37.000", receipt_no="KW-0102")
+    page.submit("#form-kredit")
+    assert page.message == "Pembayaran kredit Rp37.000 tercatat."
+    wait_for(page.driver, lambda d: page.text("#anggota-kredit") == "Rp0")
+    page.shot("kredit")
+    repaid = [(p["amount"], p["receipt_no"]) for p in logged(agent, "MemberCreditRepaid")]
+    assert repaid == [(37_000, "KW-0102")]
+
+
 def test_deposit_and_withdraw(page: Page, agent: EdgeAgent) -> None:
     """Open an account, deposit Rp150.000, be refused a withdrawal beyond the balance in
     words, withdraw Rp50.000: the passbook and the log agree."""

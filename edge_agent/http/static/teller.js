@@ -14,6 +14,7 @@ const PENOLAKAN = {
   unknown_member: "Anggota tidak dikenal di perangkat ini",
   member_resigned: "Anggota sudah keluar",
   member_missing: "Kredit anggota perlu nomor anggota",
+  credit_overpaid: "Pembayaran melebihi kredit anggota yang terutang",
   pokok_exists: "Anggota sudah punya rekening simpanan pokok",
   pokok_paid: "Simpanan pokok sudah dibayar",
   pokok_locked: "Simpanan pokok hanya diambil setelah anggota keluar",
@@ -170,8 +171,30 @@ async function tampilAnggota(m) {
     const telat = l.arrears.days > 0 ? `, tunggakan ${l.arrears.days} hari (${rupiah(l.arrears.principal + l.arrears.interest)})` : "";
     list.append(el("li", { class: "pinjaman" }, `Pinjaman ${l.loan_id} (${l.state}): dicairkan ${rupiah(l.disbursed)}, sisa pokok ${rupiah(l.outstanding_principal)}${telat}`));
   }
+  const kredit = st.body.member_credit;
+  if (kredit && (kredit.sold || kredit.repaid)) {
+    list.append(el("li", { class: "kredit" }, "Kredit anggota: terutang ",
+      el("b", { id: "anggota-kredit" }, rupiah(kredit.owed)),
+      ` (dibeli ${rupiah(kredit.sold)}, dibayar ${rupiah(kredit.repaid)})`));
+  }
   box.append(el("p", {}, "Total simpanan: ", el("b", { id: "anggota-total" }, rupiah(st.body.savings_total))), list);
   $("#form-buka [name=member_id]").value = m.member_id;
+  $("#form-kredit [name=member_id]").value = m.member_id;
+}
+
+async function bayarKredit(ev) {
+  ev.preventDefault();
+  const form = ev.target;
+  const { member_id: id, ...body } = isian(form);
+  if (!Number.isInteger(body.amount) || body.amount <= 0) {
+    return tampil("Jumlah harus rupiah bulat, misalnya 50.000.", "ditolak");
+  }
+  const res = await catat(form, form.dataset.post.replace("{member_id}", encodeURIComponent(id)), body);
+  if (!res.ok) return;
+  tampil(`Pembayaran kredit ${rupiah(body.amount)} tercatat.`, "ok");
+  form.reset();
+  const m = await api("GET", `/v1/members/${encodeURIComponent(id)}`);
+  if (m.ok) await tampilAnggota(m.body);
 }
 
 async function cari(ev) {
@@ -398,6 +421,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("#form-cari").addEventListener("submit", cari);
   $("#form-daftar").addEventListener("submit", daftar);
   $("#form-buka").addEventListener("submit", bukaRekening);
+  $("#form-kredit").addEventListener("submit", bayarKredit);
   $("#form-rekening").addEventListener("submit", (ev) => { ev.preventDefault(); tampilRekening($("#rekening-id").value.trim()); });
   $("#form-setor").addEventListener("submit", gerakSimpanan);
   $("#form-tarik").addEventListener("submit", gerakSimpanan);
