@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,12 +119,3 @@ def province_tls(urls: tuple[str, ...], ca: Path | None) -> bool:
     if not ca.is_file():
         raise UsageError(f"TLS file {ca} does not exist")
     return True
-
-
-def own_certificate_context(cert: Path) -> ssl.SSLContext:
-    """TLS to the hub's own port on loopback: trust exactly the certificate it serves (its
-    name may be the hub's LAN name, not the loopback address)."""
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(cert))
-    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
-    ctx.check_hostname = False
-    return ctx

@@ -219,6 +219,8 @@ class Link:
     def _refusal(self, options: dict[str, Any]) -> str:
         seed = options.get("nkeys_seed")
         creds = self.options.credentials
+        if self.options.nkey_seed_value:
+            return f"the NATS server at {self.url} refused the client's own nkey"
         if seed is None and not creds:
             return (
                 f"the NATS server at {self.url} requires authentication: give the nkey seed "

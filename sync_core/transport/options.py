@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,11 +27,16 @@ from sync_core.errors import UsageError
 class TlsFiles:
     """TLS to the server: the CA file its certificate must chain to (pinned: the system's
     store is not consulted when one is given), and a client certificate and key if the
-    server asks for one. Files are read when a client connects."""
+    server asks for one. Files are read when a client connects.
+
+    ``exact``: ``ca_file`` is the server's own certificate, trusted as it is whatever name it
+    was issued for (a process reaching the server it runs over loopback, where the
+    certificate names the LAN host, not ``127.0.0.1``)."""
 
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
+    exact: bool = False
 
     def context(self) -> ssl.SSLContext:
         if (self.cert_file is None) != (self.key_file is None):
@@ -43,6 +48,9 @@ class TlsFiles:
             # cafile given: only that CA is trusted (no default system certificates)
             ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_file)
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            if self.exact:
+                ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+                ctx.check_hostname = False
             if self.cert_file is not None:
                 ctx.load_cert_chain(self.cert_file, self.key_file)
         except FileNotFoundError as exc:
@@ -91,8 +99,10 @@ class ConnectOptions:
     ``servers``: the URLs of one server or of a cluster's nodes (any of them will do);
     ``tls://`` URLs encrypt the link, verified against ``tls`` (:func:`tls_kwargs`).
     ``credentials``: a NATS ``.creds`` file. ``nkey_seed``: an nkey seed file (the client signs
-    the server's nonce with it). ``inbox_prefix``: the prefix of every reply subject; ``None``
-    keeps nats-py's ``_INBOX``, which only the central's permissions allow.
+    the server's nonce with it). ``nkey_seed_value``: a seed held in memory instead (a
+    process's own user, made at start and never written down). ``inbox_prefix``: the prefix
+    of every reply subject; ``None`` keeps nats-py's ``_INBOX``, which only the central's
+    permissions allow.
     ``js_api_prefix``: where the JetStream API is (``None``: ``$JS.API``, the client's own
     account's; a device on the secured server imports the central's, see
     :data:`sync_core.protocol.DEVICE_JS_API`).
@@ -103,6 +113,7 @@ class ConnectOptions:
     name: str = "kopsync"
     credentials: str | None = None
     nkey_seed: str | None = None
+    nkey_seed_value: str | None = field(default=None, repr=False)
     inbox_prefix: str | None = None
     tls: TlsFiles | None = None
     js_api_prefix: str | None = None
@@ -122,7 +133,7 @@ class ConnectOptions:
     @property
     def authenticated(self) -> bool:
         """Whether the client presents a credential (a secured server, not an open one)."""
-        return bool(self.nkey_seed or self.credentials)
+        return bool(self.nkey_seed or self.nkey_seed_value or self.credentials)
 
     def but(self, **changes: Any) -> ConnectOptions:
         """These options with some fields changed (a name, an inbox prefix, a wait)."""
@@ -140,6 +151,8 @@ class ConnectOptions:
         }
         if self.credentials:
             kwargs["user_credentials"] = self.credentials
+        if self.nkey_seed_value:
+            kwargs["nkeys_seed_str"] = self.nkey_seed_value
         kwargs |= tls_kwargs(self.servers, self.tls)
         return kwargs | connect_options(self.nkey_seed, self.inbox_prefix)
 

@@ -12,20 +12,19 @@ import logging
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import click
-import nats
 import structlog
 
 from edge_agent.app.hub import HubSettings, ensure_lan_stream, render_config
-from edge_agent.app.hubauth import LocalUser, own_certificate_context, read_lan_users
+from edge_agent.app.hubauth import LocalUser, read_lan_users
 from kopsync.cli.common import configure_logging, friendly, stop_on_signals
 from kopsync.cli.config import config_option
 from kopsync.devnats import dies_with_parent, nats_server_binary
-from sync_core.errors import UsageError
+from sync_core.errors import LinkDown, UsageError
 from sync_core.ids import check_coop_id
 from sync_core.protocol import PROVINCE_DOMAIN
+from sync_core.transport import ConnectOptions, Link, TlsFiles
 from sync_core.transport.options import read_seed_file
 
 log = structlog.get_logger("kopsync.edge.hub")
@@ -178,12 +177,15 @@ async def _prepare(
     settings: HubSettings, proc: subprocess.Popen[bytes], local: LocalUser | None
 ) -> None:
     """Wait until the hub answers, then create its stream (as the hub's own user)."""
-    options: dict[str, Any] = {}
-    if local is not None:
-        options["nkeys_seed_str"] = local.seed
-    if settings.lan_cert is not None:
-        options["tls"] = own_certificate_context(settings.lan_cert)
-        options["tls_handshake_first"] = True
+    own_tls = None if settings.lan_cert is None else TlsFiles(str(settings.lan_cert), exact=True)
+    options = ConnectOptions.for_url(
+        settings.url,
+        name="kopsync-hub",
+        nkey_seed_value=None if local is None else local.seed,
+        tls=own_tls,
+        reconnect_wait_s=0.1,
+    )
+    link = Link(options)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + READY_S
     while True:
@@ -193,15 +195,13 @@ async def _prepare(
                 f"{settings.directory / 'nats-server.log'}"
             )
         try:
-            nc = await nats.connect(
-                settings.url, connect_timeout=1, allow_reconnect=False, **options
-            )
+            # no reconnect: the open itself retries every 0.1 s within its second
+            await link.open(1.0, allow_reconnect=False)
             break
-        except Exception as exc:
+        except LinkDown as exc:
             if loop.time() > deadline:
                 raise UsageError(f"the hub did not answer at {settings.url}: {exc}") from None
-            await asyncio.sleep(0.1)
     try:
-        await ensure_lan_stream(nc.jetstream(), settings)
+        await ensure_lan_stream(link.js, settings)
     finally:
-        await nc.close()
+        await link.close()
