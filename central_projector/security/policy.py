@@ -15,7 +15,8 @@ a device could have the server write into a stream: another device's upload subj
 KOP_INGEST, another cooperative's downlink in KOP_DOWN. Across a service import the server
 replaces the reply subject by a fresh ``_R_…`` subject of the exporting account and routes
 the answer back to the requester alone, so nothing a device chooses names a subject in the
-account where the streams live (``tests/integration/test_security.py`` tries each).
+account where the streams live (``tests/integration/security/test_device_permissions.py``
+tries each).
 
 **Device** ``{device}`` of cooperative ``{coop}`` (account ``DEVICES``):
 

@@ -3,7 +3,7 @@ over TLS as deployed (``deploy/nats/tls.conf`` on a test CA; every client pins i
 
 The central service connects with the central's nkey, each device's replicator with its own
 nkey and inbox prefix (``kopsync admin`` made every user); the denials themselves are proved
-with plain clients in ``test_security.py``.
+with plain clients in ``tests/integration/security/``.
 """
 
 from __future__ import annotations
