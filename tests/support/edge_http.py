@@ -130,6 +130,12 @@ class LiveApi:
         return reply
 
 
+def last_event(agent: EdgeAgent) -> Any:
+    """The newest event in ``agent``'s log."""
+    head = agent.head().seq
+    return next(agent.log(head - 1))
+
+
 def issue(agent: EdgeAgent, *facts: tuple[str, str, dict[str, Any]]) -> None:
     """Apply central events (type, aggregate id, payload) to ``agent``, as the downlink does
     (the test central's key pinned as at a first hello)."""
