@@ -11,7 +11,7 @@ shipped_out, shipped_in]}, counts: [[order key, qty, Σ movements before it]…]
 order), neg: {day: ±1}, last: [day, on-hand]}``. ``neg`` are the changes of the negative
 flag the row has added to the ledger, ``last`` the on-hand on the latest day with a
 change. The usual movement (after every count, on the latest day or later) changes the
-on-hand of its own day only; any other recomputes the item's days.
+on-hand of its own day only; any other (and a count) re-derives the days from its own on.
 """
 
 from __future__ import annotations
