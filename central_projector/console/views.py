@@ -27,6 +27,9 @@ DECISIONS: dict[str, tuple[str, ...]] = {
     "DUPLICATE_REDEMPTION": ("REIMBURSE_WINNER_ONLY", "REIMBURSE_BOTH", "RECOVER_FROM_FAMILY"),
     "OVERSPEND": ("ACCEPT_OVERSPEND", "RECOVER_FROM_COOP", "RAISE_ALLOWANCE"),
     "NEGATIVE_STOCK": ("COUNT_ORDERED", "ADJUSTED", "ACCEPT"),
+    # the goods came and were sold: the quota is raised after the fact, the surplus goes
+    # back to the distributor, or the excess is accepted as it stands
+    "QUOTA_EXCEEDED": ("RAISE_QUOTA", "RETURN_EXCESS", "ACCEPT"),
     "CREDIT_OVERPAID": ("REFUND", "KEEP_AS_ADVANCE"),
     "PROFILE_CONFLICT": ("KEEP_LATEST", "KEEP_EARLIER", "VERIFIED_IN_PERSON"),
     "DUPLICATE_NIK": ("MERGE", "KEEP_APART"),

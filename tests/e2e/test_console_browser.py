@@ -16,7 +16,15 @@ import msgpack
 import pytest
 import sqlalchemy as sa
 from support import province as P
-from support.console import PASSWORDS, Console, browser, chromium_or_skip, kopsync, running_console
+from support.console import (
+    PASSWORDS,
+    Console,
+    browser,
+    chromium_or_skip,
+    kopsync,
+    running_console,
+    session,
+)
 
 from central_projector.record.tables import events
 from central_projector.reporting.exports import flatten
@@ -212,30 +220,17 @@ def test_an_operator_of_64_cannot_resolve_a_conflict_of_62(
     assert len(_decisions(console.db_url, cid)) == before
 
 
-def _session(console: Console, operator: str) -> tuple[httpx.Client, str]:
-    client = httpx.Client(base_url=console.url, follow_redirects=False, timeout=30)
-    page = client.get("/login").text
-    token = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert token is not None
-    r = client.post("/login", data={"csrf": token.group(1), "operator_id": operator,
-                                    "password": PASSWORDS[operator], "next": "/"})  # fmt: skip
-    assert r.status_code == 303
-    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/replay").text)
-    assert token is not None
-    return client, token.group(1)
-
-
 def test_http_level_authorisation_csrf_and_login(console: Console) -> None:
     """At the HTTP level: 64's operator gets 403 on 62's resolve, a missing or wrong CSRF
     token gets 403, a wrong password 401, and an anonymous page redirects to the login."""
     cid = _conflict_id(console, "DUPLICATE_REDEMPTION")
     before = len(_decisions(console.db_url, cid))
-    budi, token = _session(console, "budi")
+    budi, token = session(console, "budi")
     form = {"csrf": token, "decision": "ACCEPT", "note": "coba"}
     assert budi.post(f"/conflicts/{cid}/resolve", data=form).status_code == 403
     assert budi.get(f"/region/{P.BAPINANG}").status_code == 403
     assert budi.get("/export/region/62.csv").status_code == 403
-    siti, token = _session(console, "siti")
+    siti, token = session(console, "siti")
     assert siti.post(f"/conflicts/{cid}/resolve", data=form | {"csrf": ""}).status_code == 403
     assert siti.post(f"/conflicts/{cid}/resolve", data=form | {"csrf": "x" * 43}).status_code == 403
     assert len(_decisions(console.db_url, cid)) == before

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from kopsync.devnats import free_port
@@ -91,6 +93,20 @@ def running_console(tmp: Path) -> Iterator[Console]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def session(console: Console, operator: str) -> tuple[httpx.Client, str]:
+    """An HTTP client logged in as ``operator``, and the CSRF token its forms carry."""
+    client = httpx.Client(base_url=console.url, follow_redirects=False, timeout=30)
+    page = client.get("/login").text
+    token = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert token is not None
+    r = client.post("/login", data={"csrf": token.group(1), "operator_id": operator,
+                                    "password": PASSWORDS[operator], "next": "/"})  # fmt: skip
+    assert r.status_code == 303
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/replay").text)
+    assert token is not None
+    return client, token.group(1)
 
 
 def chromium_or_skip() -> None:
