@@ -18,8 +18,13 @@ province). From the read models:
   and what members paid beyond their debt (``credit_overpaid``, to refund or keep as an
   advance); credit sold up to then = repaid up to then + outstanding − overpaid;
 - **member participation**: each member's purchases of the year (sales naming the member,
-  whatever the payment) and savings at the year's end (Σ of the net movements of the
-  member's accounts up to that year);
+  whatever the payment), the part of them bought on member credit (``credit_bought``),
+  what she still owes at the year's end (``credit_outstanding``: her credit sold up to
+  then less what she repaid, never below zero) and savings at the year's end (Σ of the
+  net movements of the member's accounts up to that year); a member with only a debt
+  left from an earlier year is listed too. Credit of a sale that named no member (only
+  one recorded before the edge asked for the member) counts in the cooperative's credit
+  figures, not in the list;
 - **allocation** of a positive SHU by the statute's shares (percent); the members' shares
   (jasa usaha by purchases, jasa modal by savings) are divided in proportion, rounded
   down to the rupiah, what rounding leaves goes to the reserve. Money is integer rupiah.
@@ -108,7 +113,8 @@ def rat_basis(
     allocation["reserve"] += allocation["jasa_usaha"] - sum(usaha.values())
     allocation["reserve"] += allocation["jasa_modal"] - sum(modal.values())
     allocation["jasa_usaha"], allocation["jasa_modal"] = sum(usaha.values()), sum(modal.values())
-    members = sorted(set(purchases) | {m for m, v in saved.items() if v})
+    bought, owed = _credit_by_member(receivables, y)
+    members = sorted(set(purchases) | {m for m, v in saved.items() if v} | set(bought) | set(owed))
     return {
         "coop_id": coop_id,
         "year": year,
@@ -126,6 +132,8 @@ def rat_basis(
             {
                 "member_id": m,
                 "purchases": purchases.get(m, 0),
+                "credit_bought": bought.get(m, 0),
+                "credit_outstanding": owed.get(m, 0),
                 "savings": saved.get(m, 0),
                 "jasa_usaha": usaha.get(m, 0),
                 "jasa_modal": modal.get(m, 0),
@@ -151,6 +159,21 @@ def _member_credit(receivables: Iterable[Row], y: str) -> dict[str, int]:
         "receivables_outstanding": outstanding,
         "credit_overpaid": overpaid,
     }
+
+
+def _credit_by_member(receivables: Iterable[Row], y: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Per member: credit bought in year ``y``, and what she still owes at its end."""
+    bought: dict[str, int] = {}
+    owed: dict[str, int] = {}
+    for r in receivables:
+        if not r["member_id"]:
+            continue
+        years = r["by_year"] or {}
+        if sold := years.get(y, [0, 0])[0]:
+            bought[r["member_id"]] = sold
+        if (balance := sum(s - p for k, (s, p) in years.items() if k <= y)) > 0:
+            owed[r["member_id"]] = balance
+    return bought, owed
 
 
 def _allocate(shu: int, shares: Mapping[str, int]) -> dict[str, int]:

@@ -120,6 +120,22 @@ def at_year_end(events: list[Event], coop: str, year: int) -> dict[str, int]:
             "receivables_outstanding": outstanding, "credit_overpaid": overpaid}  # fmt: skip
 
 
+def per_member(events: list[Event], coop: str, year: int) -> tuple[dict[str, int], dict[str, int]]:
+    """Per member of ``coop`` (a sale naming none aside): credit bought in ``year``, and
+    what she still owes at its end (only the non-zero ones), from the events."""
+    y = str(year)
+    bought: dict[str, int] = {}
+    owed: dict[str, int] = {}
+    for (c, member), entries in credit_entries(events).items():
+        if c != coop or not member:
+            continue
+        if sold := sum(s for day, s, _ in entries if day[:4] == y):
+            bought[member] = sold
+        if (balance := sum(s - r for day, s, r in entries if day[:4] <= y)) > 0:
+            owed[member] = balance
+    return bought, owed
+
+
 def sold_and_repaid_by(events: list[Event], day: str) -> tuple[int, int]:
     """Credit sold and repaid on days up to ``day``, over every cooperative."""
     entries = [x for xs in credit_entries(events).values() for x in xs if x[0] <= day]

@@ -143,6 +143,12 @@ def check_rat(basis: dict[str, Any], events: list[Event], loans: list[dict[str, 
     members = {m["member_id"]: m for m in basis["members"]}
     assert {m: v["purchases"] for m, v in members.items() if v["purchases"]} == want["purchases"]
     assert {m: v["savings"] for m, v in members.items() if v["savings"]} == want["savings"]
+    bought, owed = creditbooks.per_member(events, basis["coop_id"], basis["year"])
+    assert {m: v["credit_bought"] for m, v in members.items() if v["credit_bought"]} == bought
+    assert {m: v["credit_outstanding"] for m, v in members.items() if v["credit_outstanding"]} == (
+        owed
+    )
+    assert set(bought) | set(owed) <= set(members)
     credit = creditbooks.at_year_end(events, basis["coop_id"], basis["year"])
     assert {k: basis[k] for k in credit} == credit
     allocation = basis["allocation"]

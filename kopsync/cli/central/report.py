@@ -196,7 +196,8 @@ def rat_report(
 ) -> None:
     """The RAT basis of one cooperative and fiscal year: revenue, cost of goods sold, margin,
     interest income, expenses, member credit (receivables at the year's end), SHU and its
-    allocation, each member's participation."""
+    allocation, each member's participation (purchases, of them on member credit, credit
+    still owed at the year's end, savings, SHU shares)."""
     check_coop_id(coop_id)
     statute = _shares(shares)
     with reading(db_url) as conn:
@@ -214,6 +215,10 @@ def rat_report(
         click.echo(rat_table(basis))
 
 
+MEMBER_COLUMNS = ("purchases", "credit_bought", "credit_outstanding", "savings", "jasa_usaha",
+                  "jasa_modal")  # fmt: skip
+
+
 def rat_table(b: dict[str, Any]) -> str:
     """The RAT basis as lines for people."""
     lines = [f"RAT {b['year']} of cooperative {b['coop_id']}"]
@@ -229,6 +234,12 @@ def rat_table(b: dict[str, Any]) -> str:
     for name, amount in b["allocation"].items():
         lines.append(f"    {name:<22} {b['shares'][name]:>3} %  {figure('amount', amount):>18}")
     lines.append(f"  members taking part: {len(b['members'])}")
+    if b["members"]:
+        width = max(9, *(len(m["member_id"]) for m in b["members"]))
+        lines.append(f"    {'member_id':<{width}}" + "".join(f" {c:>18}" for c in MEMBER_COLUMNS))
+        for m in b["members"]:
+            cells = "".join(f" {figure('amount', m[c]):>18}" for c in MEMBER_COLUMNS)
+            lines.append(f"    {m['member_id']:<{width}}{cells}")
     return "\n".join(lines)
 
 

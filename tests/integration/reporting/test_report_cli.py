@@ -115,13 +115,19 @@ def test_rat_basis_of_one_cooperative_in_every_format(store: str) -> None:
     assert (b["revenue"], b["cost_of_goods_sold"], b["interest_income"], b["shu"]) == (
         435_000, 360_000, 12_000, 87_000
     )  # fmt: skip
-    member = {"member_id": f"M-{P.PASER}", "purchases": 72_500, "savings": 1_234_567,
-              "jasa_usaha": 21_750, "jasa_modal": 17_400}  # fmt: skip
+    member = {"member_id": f"M-{P.PASER}", "purchases": 72_500, "credit_bought": 0,
+              "credit_outstanding": 0, "savings": 1_234_567, "jasa_usaha": 21_750,
+              "jasa_modal": 17_400}  # fmt: skip
     assert b["members"] == [member]
     rows = list(csv.DictReader(io.StringIO(_run(*args, "--csv")[1])))
     assert rows[0]["jasa_modal"] == "17400"
     code, out, _ = _run(*args)
     assert code == 0 and "Rp87.000" in out and "jasa_usaha" in out
+    header, line = out.splitlines()[-2:]  # the members' list, one line each
+    assert header.split() == ["member_id", "purchases", "credit_bought", "credit_outstanding",
+                              "savings", "jasa_usaha", "jasa_modal"]  # fmt: skip
+    assert line.split() == [f"M-{P.PASER}", "Rp72.500", "Rp0", "Rp0", "Rp1.234.567",
+                            "Rp21.750", "Rp17.400"]  # fmt: skip
     assert b["receivables_outstanding"] == 0 and "receivables_outstanding" in out
     shares = ("--share", "reserve=50", "--share", "jasa_usaha=50")
     assert json.loads(_run(*args, *shares, "--json")[1])["allocation"]["jasa_usaha"] == 43_500

@@ -80,9 +80,10 @@ def test_a_worked_rat_basis_by_hand() -> None:
         "social": 2_400,
     }
     assert b["members"] == [
-        {"member_id": "M1", "purchases": 144_000, "savings": 300_000, "jasa_usaha": 8_000,
-         "jasa_modal": 7_200},
-        {"member_id": "M2", "purchases": 72_000, "savings": 100_000, "jasa_usaha": 4_000,
+        {"member_id": "M1", "purchases": 144_000, "credit_bought": 0, "credit_outstanding": 0,
+         "savings": 300_000, "jasa_usaha": 8_000, "jasa_modal": 7_200},
+        {"member_id": "M2", "purchases": 72_000, "credit_bought": 72_000,
+         "credit_outstanding": 22_000, "savings": 100_000, "jasa_usaha": 4_000,
          "jasa_modal": 2_400},
     ]  # fmt: skip
     credit = ("credit_sold", "credit_repaid", "receivables_outstanding", "credit_overpaid")
@@ -90,6 +91,9 @@ def test_a_worked_rat_basis_by_hand() -> None:
     before = basis(_projected(WORKED), 2025)
     assert (before["revenue"], before["members"][0]["purchases"]) == (216_000, 216_000)
     assert before["members"][0]["savings"] == 0
+    after = basis(_projected(WORKED), 2027)  # M2's debt is still there a year on
+    assert [(m["member_id"], m["credit_bought"], m["credit_outstanding"]) for m in
+            after["members"]] == [("M1", 0, 0), ("M2", 0, 22_000)]  # fmt: skip
     assert [before[k] for k in credit] == [0, 0, 0, 0]
 
 
@@ -103,10 +107,10 @@ def _projected(events: list[Event]) -> MemoryProjector:
 def test_rat_figures_equal_sums_over_the_events_in_any_order(
     events: list[Event], data: st.DataObject
 ) -> None:
-    """For any delivery order: revenue, cost of goods sold, margin, purchases and savings
-    per member, member credit sold, repaid and outstanding at the year's end equal sums over
-    the events; interest and write-offs those of the loan book; the allocation adds up to
-    the SHU."""
+    """For any delivery order: revenue, cost of goods sold, margin, purchases, credit bought
+    and owed and savings per member, member credit sold, repaid and outstanding at the
+    year's end equal sums over the events; interest and write-offs those of the loan book;
+    the allocation adds up to the SHU."""
     pr = MemoryProjector()
     for batch in H.deliveries(data.draw, events):
         pr.apply(batch)
