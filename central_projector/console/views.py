@@ -102,7 +102,7 @@ class Views:
             "sections": sections(report["figures"], region.code),
             "devices": devices,
             "items": items,
-            "tables": ("members", "savings", "loans", "sales", "stock", "aid", "stimulus"),
+            "tables": tuple(t for t in ministry.TABLES_OUT if t != "cooperative"),
         }
 
     def sync_context(self, region: Region, days: int) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """One cooperative's data shaped for the ministry's reporting: one table per subject.
 
 Tables (every field documented in ``docs/EXPORTS.md``): ``cooperative`` (one row),
-``members``, ``savings``, ``loans``, and the business units ``sales`` (per month and
-item), ``stock``, ``aid`` (per programme and cycle) and ``stimulus``. Members are
+``members``, ``savings``, ``loans``, ``receivables`` (member credit, per member), and the
+business units ``sales`` (per month and item), ``stock``, ``aid`` (per programme and
+cycle) and ``stimulus``. Members are
 listed by their cooperative id and status only: names, NIK, KK and phone numbers stay in
 the province (UU PDP: the ministry's figures need none of them). Money is integer rupiah.
 """
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from central_projector.projection.folds import (
     membership,
     portfolio,
+    receivables,
     savings,
     stimulus,
     stock_dated,
@@ -29,6 +31,9 @@ from sync_core.localtime import zone_of
 
 T = TABLES
 Table = list[dict[str, Any]]
+# the export's tables, in the order it writes them
+TABLES_OUT = ("cooperative", "members", "savings", "loans", "receivables", "sales", "stock",
+              "aid", "stimulus")  # fmt: skip
 
 
 def _rows(conn: sa.Connection, kind: str, coop_id: str) -> Table:
@@ -40,7 +45,7 @@ def _rows(conn: sa.Connection, kind: str, coop_id: str) -> Table:
 
 def coop_export(conn: sa.Connection, coop_id: str, as_of: str, now_ms: int) -> dict[str, Table]:
     """The ministry's tables of ``coop_id`` at the end of the day ``as_of``: members,
-    savings, loans, sales, stock, aid and the stimulus fund as dated by then."""
+    savings, loans, member credit, sales, stock, aid and the stimulus fund as dated by then."""
     digits = coop_id.split("-")[0]
     figures = coop_figures(conn, Region(coop_id, "cooperative"), as_of, now_ms=now_ms).get(coop_id)
     sync = figures["sync"] if figures else {}
@@ -60,6 +65,7 @@ def coop_export(conn: sa.Connection, coop_id: str, as_of: str, now_ms: int) -> d
         "members": _members(conn, coop_id, as_of),
         "savings": _savings(conn, coop_id, as_of),
         "loans": _loans(conn, coop_id, as_of),
+        "receivables": receivables_table(conn, coop_id, as_of),
         "sales": _sales(conn, coop_id, as_of),
         "stock": _stock(conn, coop_id, as_of),
         "aid": _aid(figures),
@@ -103,6 +109,16 @@ def _loans(conn: sa.Connection, coop_id: str, as_of: str) -> Table:
         }
         for line in portfolio.portfolio(rows, as_of)["list"]
     ]
+
+
+def receivables_table(conn: sa.Connection, coop_id: str, as_of: str) -> Table:
+    """Each member's credit at the end of ``as_of``: sales on their days, repayments on
+    their ``paid_on``; ``member_id`` None for credit of a sale that named no member."""
+    keys = ("sold", "sales", "repaid", "repayments", "outstanding", "overpaid")
+    rows = (receivables.as_of(r, as_of) for r in _rows(conn, "receivable", coop_id))
+    # sorted here: the databases' collations need not order member ids alike
+    found = sorted((r for r in rows if r is not None), key=lambda r: str(r["member_id"]))
+    return [{"member_id": r["member_id"] or None, **{k: r[k] for k in keys}} for r in found]
 
 
 def _sales(conn: sa.Connection, coop_id: str, as_of: str) -> Table:

@@ -140,3 +140,18 @@ def sold_and_repaid_by(events: list[Event], day: str) -> tuple[int, int]:
     """Credit sold and repaid on days up to ``day``, over every cooperative."""
     entries = [x for xs in credit_entries(events).values() for x in xs if x[0] <= day]
     return sum(x[1] for x in entries), sum(x[2] for x in entries)
+
+
+def as_of_day(events: list[Event], coop: str, day: str) -> list[dict[str, Any]]:
+    """The ministry export's ``receivables`` of ``coop`` at the end of ``day``, from the
+    events: per member with a credit sale or repayment dated by then."""
+    out = []
+    for (c, member), entries in sorted(credit_entries(events).items()):
+        upto = [e for e in entries if c == coop and e[0] <= day]
+        if not upto:
+            continue
+        sold, repaid = sum(e[1] for e in upto), sum(e[2] for e in upto)
+        row = {"member_id": member or None, "sold": sold, "sales": sum(1 for e in upto if e[1]),
+               "repaid": repaid, "repayments": sum(1 for e in upto if e[2])}  # fmt: skip
+        out.append(row | {"outstanding": max(sold - repaid, 0), "overpaid": max(repaid - sold, 0)})
+    return out

@@ -17,9 +17,11 @@ Conflict rules:
 
 Rows:
 - ``receivable`` (coop, member_id) = ``{sold, sales, repaid, repayments, outstanding,
-  overpaid, by_year: {YYYY: [sold, repaid]}, conflicts}``, where ``sold + overpaid =
-  repaid + outstanding`` and at most one of ``outstanding`` and ``overpaid`` is not zero;
-  a row with neither a live credit sale nor a repayment is deleted.
+  overpaid, by_year: {YYYY: [sold, repaid]}, asof: {days: {YYYY-MM-DD: [sold, repaid,
+  sales, repayments]}}, conflicts}``, where ``sold + overpaid = repaid + outstanding`` and
+  at most one of ``outstanding`` and ``overpaid`` is not zero; a row with neither a live
+  credit sale nor a repayment is deleted. ``asof`` keeps each day's sums so that
+  :func:`as_of` gives the row at the end of any day (the ministry export's date).
 - Dated figures (the roll-up's ``shop`` section): ``shop.credit_sold`` on each sale's
   day and ``shop.credit_repaid`` on each repayment's.
 """
@@ -45,6 +47,7 @@ def _row(state: State, key: tuple[str, str]) -> Row:
         "outstanding": 0,
         "overpaid": 0,
         "by_year": {},
+        "asof": {"days": {}},
         "conflicts": {},
     }
 
@@ -59,6 +62,12 @@ def _add(state: State, coop: str, member: str, day: str, place: int, amount: int
     year[place] += amount
     if not any(year):
         del row["by_year"][day[:4]]
+    days = row["asof"]["days"]
+    cell = days.setdefault(day, [0, 0, 0, 0])
+    cell[place] += amount
+    cell[2 + place] += 1 if amount > 0 else -1
+    if not any(cell):
+        del days[day]
     state.add_day("receivable", coop, day, f"shop.credit_{name}", amount)
     _finish(state, row, key)
 
@@ -76,6 +85,20 @@ def _finish(state: State, row: Row, key: tuple[str, str]) -> None:
         state.put("receivable", key, row)
     else:
         state.delete("receivable", key)
+
+
+def as_of(row: Row, day: str) -> Row | None:
+    """The receivable at the end of ``day`` (credit sales on their days and repayments on
+    their ``paid_on`` up to it); ``None`` when nothing of it is dated by then."""
+    sums = [0, 0, 0, 0]
+    for d, cell in (row.get("asof") or {}).get("days", {}).items():
+        if d <= day:
+            sums = [a + b for a, b in zip(sums, cell, strict=True)]
+    sold, repaid, sales, repayments = sums
+    if not sales and not repayments:
+        return None
+    return {**row, "sold": sold, "repaid": repaid, "sales": sales, "repayments": repayments,
+            "outstanding": max(sold - repaid, 0), "overpaid": max(repaid - sold, 0)}  # fmt: skip
 
 
 def sale_credit(state: State, sale: Row, sign: int) -> None:

@@ -128,7 +128,7 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
         ("coop_id", "member_id"),
         (
             ("sold", B), ("sales", B), ("repaid", B), ("repayments", B), ("outstanding", B),
-            ("overpaid", B), ("by_year", J), ("conflicts", J),
+            ("overpaid", B), ("by_year", J), ("asof", J), ("conflicts", J),
         ),
     ),
     "beneficiary": (

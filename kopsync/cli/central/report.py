@@ -130,7 +130,8 @@ def _table(r: dict[str, Any], section: str | None) -> str:
 @db_option
 @friendly
 def export(coop_id: str, as_of: str | None, fmt: str, out: Path | None, db_url: str) -> None:
-    """One cooperative's data for the ministry: members, savings, loans and business units.
+    """One cooperative's data for the ministry: members, savings, loans, member credit and
+    business units.
 
     Tables and fields: docs/EXPORTS.md. Names, NIK, KK and phone numbers are not exported.
     """

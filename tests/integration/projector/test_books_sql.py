@@ -14,7 +14,7 @@ from central_projector.projection.projector import Projector
 from central_projector.projection.readmodels import queries
 from central_projector.projection.readmodels.tables import TABLES, decode_row
 from central_projector.record.store import CentralStore
-from central_projector.reporting import rat
+from central_projector.reporting import ministry, rat
 
 # As many examples as the profile asks (200 in CI); one projector for all of them.
 EXAMPLES = settings(
@@ -75,8 +75,9 @@ def test_sql_books_conserve_loans_and_card_wallets(db_url: str) -> None:
 
 def test_sql_rat_basis_equals_sums_over_the_events(db_url: str) -> None:
     """On the SQL read models, for any delivery and batching, the RAT basis of every
-    cooperative and year equals sums over the events (`central report rat` reads it so), and
-    every member's credit sold = repaid + outstanding (− an overpaid item of the excess)."""
+    cooperative and year equals sums over the events (`central report rat` reads it so),
+    every member's credit sold = repaid + outstanding (− an overpaid item of the excess), and
+    the ministry export's receivables on any day are the member credit dated by then."""
     projector = _projector(db_url)
 
     @EXAMPLES
@@ -92,6 +93,11 @@ def test_sql_rat_basis_equals_sums_over_the_events(db_url: str) -> None:
                 mine = [r for r in loans if r["coop_id"] == coop]
                 for year in (2025, 2026):
                     ratbooks.check_rat(rat.coop_rat(conn, coop, year), events, mine)
+                dated = {d for xs in creditbooks.credit_entries(events).values() for d, *_ in xs}
+                for day in sorted(dated | {"2025-12-30", "2027-12-31"}):
+                    assert ministry.receivables_table(conn, coop, day) == (
+                        creditbooks.as_of_day(events, coop, day)
+                    )
 
     try:
         check()

@@ -8,9 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 from support import province as P
+from support.projector_db import deliver
 
+from central_projector.projection.folds import Event
+from central_projector.projection.projector import Projector
+from central_projector.record.tables import events
 from kopsync.cli.main import cli
 
 
@@ -68,8 +73,9 @@ def test_ministry_export_json_and_csv(store: str, tmp_path: Path) -> None:
     code, out, _ = _run("central", "export", P.PASER, "--db", store)
     assert code == 0
     tables = json.loads(out)
-    assert set(tables) == {"cooperative", "members", "savings", "loans", "sales", "stock",
-                           "aid", "stimulus"}  # fmt: skip
+    assert set(tables) == {"cooperative", "members", "savings", "loans", "receivables", "sales",
+                           "stock", "aid", "stimulus"}  # fmt: skip
+    assert tables["receivables"] == []  # nothing sold on member credit at Paser
     assert tables["members"][0]["status"] == "APPROVED"
     assert "Siti" not in out and "0101900001" not in out
     assert tables["stimulus"][0]["disbursed"] == 100_000_000
@@ -78,6 +84,66 @@ def test_ministry_export_json_and_csv(store: str, tmp_path: Path) -> None:
     assert code == 0
     loans = list(csv.DictReader((tmp_path / "x" / "loans.csv").open()))
     assert loans[0]["loan_id"] == f"L-{P.PASER}"
+
+
+def _member_credit(url: str) -> None:
+    """Paser's member buys Rp145.000 on credit on 10 January 2026 (local day) and repays
+    Rp45.000 on 2 February and Rp120.000 on 3 March (Rp20.000 beyond her debt)."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        till = conn.execute(
+            sa.select(sa.func.max(events.c.seq)).where(events.c.device_id == "pb-kasir-1")
+        ).scalar_one()
+    t = P.T0 + 9 * 86_400_000
+    member = f"M-{P.PASER}"
+    sale = {"lines": [{"sku": "BERAS-5KG", "qty": 2, "unit_price": 72_500}],
+            "payments": [{"method": "member_credit", "amount": 145_000}],
+            "location": "main", "member_id": member}  # fmt: skip
+    facts = [("SaleRecorded", "SL-PB-KREDIT", sale),
+             ("MemberCreditRepaid", member, {"amount": 45_000, "paid_on": "2026-02-02",
+                                             "receipt_no": "KW-K1"}),
+             ("MemberCreditRepaid", member, {"amount": 120_000, "paid_on": "2026-03-03",
+                                             "receipt_no": "KW-K2"})]  # fmt: skip
+    deliver(engine, [
+        Event((t + n, 0, "pb-kasir-1", till + n), f"pb-kasir-1-{till + n}", P.PASER, kind, agg,
+              payload, t + n + 10)
+        for n, (kind, agg, payload) in enumerate(facts, start=1)
+    ], set())  # fmt: skip
+    engine.dispose()
+    with Projector(url) as projector:
+        projector.run_once()
+
+
+def test_ministry_export_receivables_as_of_its_date(store: str, tmp_path: Path) -> None:
+    """The export's receivables are the member credit dated by its date: nothing before the
+    sale, Rp145.000 owed after it, Rp100.000 after the first repayment, Rp20.000 overpaid
+    after the second (as the roll-up's net figure says); the CSV file has the same row."""
+    _member_credit(store)
+    member = f"M-{P.PASER}"
+
+    def receivables(day: str) -> list[dict[str, object]]:
+        code, out, err = _run("central", "export", P.PASER, "--as-of", day, "--db", store)
+        assert code == 0, err
+        return list(json.loads(out)["receivables"])
+
+    assert receivables("2026-01-09") == []
+    row = {"member_id": member, "sold": 145_000, "sales": 1, "repaid": 0, "repayments": 0,
+           "outstanding": 145_000, "overpaid": 0}  # fmt: skip
+    assert receivables("2026-01-10") == [row]
+    row |= {"repaid": 45_000, "repayments": 1, "outstanding": 100_000}
+    assert receivables("2026-03-02") == [row]
+    rollup = ("central", "report", "--region", P.PASER, "--format", "json", "--db", store)
+    shop = json.loads(_run(*rollup, "--as-of", "2026-03-02")[1])["figures"]["shop"]
+    assert shop["credit_outstanding"] == row["outstanding"]  # the roll-up agrees
+    row |= {"repaid": 165_000, "repayments": 2, "outstanding": 0, "overpaid": 20_000}
+    assert receivables("2026-12-31") == [row]
+    shop = json.loads(_run(*rollup, "--as-of", "2026-12-31")[1])["figures"]["shop"]
+    assert shop["credit_outstanding"] == -row["overpaid"]
+    code, _, _ = _run("central", "export", P.PASER, "--as-of", "2026-12-31", "--db", store,
+                      "--format", "csv", "--out", str(tmp_path / "x"))  # fmt: skip
+    assert code == 0
+    rows = list(csv.DictReader((tmp_path / "x" / "receivables.csv").open()))
+    assert rows == [{k: str(v) for k, v in row.items()}]
 
 
 @pytest.mark.parametrize(
