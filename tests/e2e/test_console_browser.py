@@ -12,21 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import msgpack
 import pytest
-import sqlalchemy as sa
 from support import province as P
 from support.console import (
     PASSWORDS,
     Console,
     browser,
     chromium_or_skip,
+    decisions,
     kopsync,
     running_console,
     session,
 )
 
-from central_projector.record.tables import events
 from central_projector.reporting.exports import flatten
 
 pytestmark = pytest.mark.timeout(300)
@@ -143,20 +141,6 @@ def test_drill_down_from_province_to_cooperative_matches_the_report(
     assert driver.find_element("id", "behind").text == "0"
 
 
-def _decisions(db_url: str, conflict_id: str) -> list[dict[str, Any]]:
-    engine = sa.create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(events.c.envelope).where(
-                    events.c.type == "ConflictResolved", events.c.aggregate_id == conflict_id
-                )
-            ).all()
-    finally:
-        engine.dispose()
-    return [msgpack.unpackb(r[0], raw=False)["payload"] for r in rows]
-
-
 def _conflict_id(console: Console, kind: str) -> str:
     items = json.loads(kopsync("central", "conflicts", "--json", "--db", console.db_url).stdout)
     return str(next(i["id"] for i in items if i["kind"] == kind))
@@ -181,7 +165,7 @@ def test_resolve_a_conflict_through_the_form(console: Console, driver: Any, tmp_
     driver.find_element("id", "note").send_keys("kartu ditempel di dua koperasi")
     _click(driver, driver.find_element("id", "resolve-submit"))
     assert driver.find_element("id", "decided").is_displayed()
-    decided = _decisions(console.db_url, cid)
+    decided = decisions(console.db_url, cid)
     assert len(decided) == 1
     assert decided[0]["decision"] == "REIMBURSE_WINNER_ONLY"
     assert decided[0]["resolved_by"].startswith("siti")
@@ -199,7 +183,7 @@ def test_an_operator_of_64_cannot_resolve_a_conflict_of_62(
     no event is recorded; his own province's conflict shows its form."""
     cid = _conflict_id(console, "DUPLICATE_REDEMPTION")
     own = _conflict_id(console, "NEGATIVE_STOCK")
-    before = len(_decisions(console.db_url, cid))
+    before = len(decisions(console.db_url, cid))
     _login(driver, console, "budi")
     assert driver.current_url.endswith("/region/64")
     driver.get(f"{console.url}/region/62")
@@ -217,14 +201,14 @@ def test_an_operator_of_64_cannot_resolve_a_conflict_of_62(
     _click(driver, driver.find_element("id", "resolve-submit"))
     _shot(driver, tmp_path, "refused-post")
     assert "62" in driver.find_element("id", "error-message").text
-    assert len(_decisions(console.db_url, cid)) == before
+    assert len(decisions(console.db_url, cid)) == before
 
 
 def test_http_level_authorisation_csrf_and_login(console: Console) -> None:
     """At the HTTP level: 64's operator gets 403 on 62's resolve, a missing or wrong CSRF
     token gets 403, a wrong password 401, and an anonymous page redirects to the login."""
     cid = _conflict_id(console, "DUPLICATE_REDEMPTION")
-    before = len(_decisions(console.db_url, cid))
+    before = len(decisions(console.db_url, cid))
     budi, token = session(console, "budi")
     form = {"csrf": token, "decision": "ACCEPT", "note": "coba"}
     assert budi.post(f"/conflicts/{cid}/resolve", data=form).status_code == 403
@@ -233,7 +217,7 @@ def test_http_level_authorisation_csrf_and_login(console: Console) -> None:
     siti, token = session(console, "siti")
     assert siti.post(f"/conflicts/{cid}/resolve", data=form | {"csrf": ""}).status_code == 403
     assert siti.post(f"/conflicts/{cid}/resolve", data=form | {"csrf": "x" * 43}).status_code == 403
-    assert len(_decisions(console.db_url, cid)) == before
+    assert len(decisions(console.db_url, cid)) == before
     bad = siti.post(f"/conflicts/{cid}/resolve", data=form | {"csrf": token, "note": "  "})
     assert bad.status_code == 400 and "note" in bad.text
     assert siti.get("/conflicts/C-nope").status_code == 404

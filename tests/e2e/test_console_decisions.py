@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-import msgpack
 import pytest
 import sqlalchemy as sa
 from support import province as P
-from support.console import Console, kopsync, running_console, session
+from support.console import Console, decisions, kopsync, running_console, session
 from support.projector_db import deliver
 
 from central_projector.console.views import DECISIONS
@@ -86,17 +85,7 @@ def test_a_quota_item_is_resolved_through_the_form(console: Console) -> None:
     form = {"csrf": token, "decision": "RETURN_EXCESS", "note": "5 tabung dikembalikan ke agen"}
     r = budi.post(f"/conflicts/{cid}/resolve", data=form)
     assert r.status_code == 303 and r.headers["location"] == f"/conflicts/{cid}?done=1"
-    engine = sa.create_engine(console.db_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(events.c.envelope).where(
-                    events.c.type == "ConflictResolved", events.c.aggregate_id == cid
-                )
-            ).all()
-    finally:
-        engine.dispose()
-    decided = [msgpack.unpackb(r[0], raw=False)["payload"] for r in rows]
+    decided = decisions(console.db_url, cid)
     assert len(decided) == 1
     assert decided[0]["decision"] == "RETURN_EXCESS"
     assert decided[0]["resolved_by"].startswith("budi")

@@ -18,10 +18,14 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import msgpack
 import pytest
+import sqlalchemy as sa
 
+from central_projector.record.tables import events
 from kopsync.devnats import free_port
 from support import province as P
 
@@ -107,6 +111,21 @@ def session(console: Console, operator: str) -> tuple[httpx.Client, str]:
     token = re.search(r'name="csrf" value="([^"]+)"', client.get("/replay").text)
     assert token is not None
     return client, token.group(1)
+
+
+def decisions(db_url: str, conflict_id: str) -> list[dict[str, Any]]:
+    """The payloads of the ConflictResolved events recorded for ``conflict_id``."""
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(events.c.envelope).where(
+                    events.c.type == "ConflictResolved", events.c.aggregate_id == conflict_id
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return [msgpack.unpackb(r[0], raw=False)["payload"] for r in rows]
 
 
 def chromium_or_skip() -> None:
