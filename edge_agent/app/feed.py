@@ -58,7 +58,9 @@ async def read_feed(
         if remaining == 0:
             save(last)
             return
-        sub = await js.pull_subscribe_bind(consumer=name, stream=stream)
+        sub = await link.guarded(
+            js.pull_subscribe_bind(consumer=name, stream=stream), 10, f"{stream} subscribe"
+        )
         try:
             while remaining > 0:
                 msgs = await link.guarded(
@@ -68,7 +70,8 @@ async def read_feed(
                 save(int(msgs[-1].metadata.sequence.stream))
                 remaining = int(msgs[-1].metadata.num_pending)
         finally:
-            await sub.unsubscribe()
+            with contextlib.suppress(Exception):  # a closed link: the failure above tells
+                await sub.unsubscribe()
     finally:
         # Best effort: the server drops it after inactive_threshold anyway.
         if link.up.is_set():
@@ -105,7 +108,9 @@ async def follow_feed(
             continue
         config = _config(name, filter_subject, start)
         await link.guarded(_create(js, stream, config), 10, f"{stream} consumer")
-        sub = await js.pull_subscribe_bind(consumer=name, stream=stream)
+        sub = await link.guarded(
+            js.pull_subscribe_bind(consumer=name, stream=stream), 10, f"{stream} subscribe"
+        )
         try:
             while not stop.is_set() and not link.closed:
                 try:

@@ -49,9 +49,9 @@ class Batch:
             return
         try:
             envs = self.agent.record_many([p.draft for p in self.queue])
-        except RuleViolation:
+        except RuleViolation as exc:
             if not self.agent.store.sibling_heads():
-                raise self._refused() from None
+                raise self._refused(exc) from exc
             # A sibling's event arrived between deciding and recording (a sale of the same
             # goods, a redemption on the same allowance): record what the rules still take,
             # one at a time, and leave the rest for the generator to replace.

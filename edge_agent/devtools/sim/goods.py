@@ -80,8 +80,8 @@ class GoodsActions(DeviceBase):
         owed = int((self.view(credit_key(member)) or {}).get("owed", 0))
         if owed <= 0:
             return False
-        part = round_down(owed * self.rng.uniform(0.3, 0.9), 500)
-        amount = owed if self.rng.random() < 0.5 or part <= 0 else part
+        part = round_down(owed * self.rng.uniform(0.3, 0.9), 500)  # at least Rp500
+        amount = owed if self.rng.random() < 0.5 or part >= owed else part
         self.owe(member, repaid=amount)
         return self.rec(
             teller.repay_member_credit,
