@@ -16,10 +16,10 @@ from typing import Any
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, StreamInfo
 from nats.js.errors import APIError, NotFoundError
 
-from sync_core.errors import KopsyncError, SyncTimeout
+from sync_core.errors import KopsyncError, SyncError, SyncTimeout
 from sync_core.transport.link import Link
 from sync_core.transport.stopping import sleep_unless_stopped
 
@@ -40,9 +40,8 @@ async def read_feed(
     """Hand every message of ``filter_subject`` after ``position`` to ``apply``, a batch at a
     time; ``save(stream_seq)`` after each. ``js``: the JetStream (domain) that holds
     ``stream``; ``link`` guards each operation."""
-    try:
-        info = await link.guarded(js.stream_info(stream), 10, f"{stream} info")
-    except NotFoundError:
+    info = await stream_info(link, js, stream)
+    if info is None:
         return
     last = int(info.state.last_seq)
     if last < position:
@@ -98,9 +97,8 @@ async def follow_feed(
     """
     while not stop.is_set() and not link.closed:
         start = position()
-        try:
-            info = await link.guarded(js.stream_info(stream), 10, f"{stream} info")
-        except NotFoundError:
+        info = await stream_info(link, js, stream)
+        if info is None:
             await sleep_unless_stopped(stop, wait_s)
             continue
         if int(info.state.last_seq) < start:  # the stream restarted: read it from its start
@@ -127,6 +125,22 @@ async def follow_feed(
             if link.up.is_set():
                 with contextlib.suppress(KopsyncError, NotFoundError):
                     await link.guarded(js.delete_consumer(stream, name), 5, "consumer delete")
+
+
+async def stream_info(
+    link: Link, js: JetStreamContext, stream: str, timeout_s: float = 10
+) -> StreamInfo | None:
+    """The stream's info, or ``None`` if the server has no such stream (yet).
+
+    The link turns nats-py's ``NotFoundError`` into a :class:`SyncError` like any refusal;
+    its cause tells the two apart.
+    """
+    try:
+        return await link.guarded(js.stream_info(stream), timeout_s, f"{stream} info")
+    except SyncError as exc:
+        if isinstance(exc.__cause__, NotFoundError):
+            return None
+        raise
 
 
 async def _next(

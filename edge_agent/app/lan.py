@@ -26,10 +26,9 @@ from typing import Any
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 
 from edge_agent.app.agent import EdgeAgent
-from edge_agent.app.feed import follow_feed, read_feed
+from edge_agent.app.feed import follow_feed, read_feed, stream_info
 from edge_agent.app.siblings import apply_siblings
 from edge_agent.app.syncstate import Tally, read_sync, update_sync
 from sync_core import subjects
@@ -136,11 +135,8 @@ class Lan:
         apply_siblings(self.agent, [m.data for m in msgs], tally, self.log)
 
     async def _stream_last(self, link: Link, js: JetStreamContext) -> int | None:
-        try:
-            info = await link.guarded(js.stream_info(LAN_STREAM), 5, "hub stream info")
-        except NotFoundError:
-            return None
-        return int(info.state.last_seq)
+        info = await stream_info(link, js, LAN_STREAM, 5)
+        return None if info is None else int(info.state.last_seq)
 
     async def _publish(self, link: Link, js: JetStreamContext) -> None:
         agent = self.agent
