@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge_agent.adapters.idempotency import Once
 from edge_agent.app.agent import EdgeAgent
@@ -68,28 +69,74 @@ def build_app(
         *extra_routes,
     ]
     guard = Middleware(Guard, token_digest=token_digest, loopback=loopback)
-    return Starlette(
-        routes=routes,
-        middleware=[guard],
-        exception_handlers={HTTPException: _http_error, Exception: _internal},
-    )
+    return _Lean(routes=routes, middleware=[guard])
+
+
+class _Lean(Starlette):
+    """Starlette with one error layer (:class:`_Errors`) instead of its two (server errors,
+    then exceptions, each wrapping ``send`` on every request): the handlers answer their
+    own failures as problems already, so it only meets the router's 404 and 405 and bugs."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        app: ASGIApp = self.router
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return _Errors(app)
+
+
+class _Errors:
+    """ASGI: an HTTPException (no such route or method) as a problem, anything else raised
+    as a 500 problem, logged and raised on to the server (as Starlette's own layers do)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sender(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sender)
+        except HTTPException as exc:
+            if started:
+                raise
+            await (await _http_error(Request(scope), exc))(scope, receive, send)
+        except Exception as exc:
+            if not started:
+                await (await _internal(Request(scope), exc))(scope, receive, send)
+            raise
 
 
 # --- answering -------------------------------------------------------------------------
 
 
-def _answers(handler: Handler) -> Handler:
-    """``handler`` with every kopsync error and :class:`Problem` answered as a problem."""
+class _Answers:
+    """An ASGI endpoint: ``handler``'s response, or every kopsync error and
+    :class:`Problem` it raised answered as a problem (the router calls an object that is
+    not a function as an ASGI app: no further layer between it and the handler)."""
 
-    async def answer(request: Request) -> Response:
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
         try:
-            return await handler(request)
+            response = await self.handler(request)
         except Problem as p:
-            return p.response(request.url.path)
+            response = p.response(scope["path"])
         except KopsyncError as exc:
-            return problem_for(exc).response(request.url.path)
+            response = problem_for(exc).response(scope["path"])
+        await response(scope, receive, send)
 
-    return answer
+
+_answers = _Answers
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
