@@ -41,7 +41,6 @@ STATIC = Path(__file__).parent / "static"
 REPLAYED = "Idempotent-Replayed"
 Handler = Callable[[Request], Awaitable[Response]]
 T = TypeVar("T")
-log = structlog.get_logger("kopsync.edge.http")
 
 
 def build_app(
@@ -148,7 +147,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _internal(request: Request, exc: Exception) -> Response:
-    log.error("internal_error", path=request.url.path, error=repr(exc), exc_info=exc)
+    # A logger fetched now, not the module's: with cache_logger_on_first_use a module proxy
+    # keeps the output of whichever configuration was current at its first use.
+    structlog.get_logger("kopsync.edge.http").error(
+        "internal_error", path=request.url.path, error=repr(exc), exc_info=exc
+    )
     detail = "the agent failed on this request (a bug, logged); nothing was recorded by it"
     return problem(500, "internal", detail).response(request.url.path)
 

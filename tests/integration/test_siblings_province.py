@@ -3,6 +3,7 @@ devices of the cooperative, and only them."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from support.nats import NatsServer
@@ -23,17 +24,21 @@ from edge_agent.domain.savings import account_key
 OPENED = {"member_id": "M-1", "product": "SUKARELA", "opened_on": "2026-03-01"}
 
 
-async def _sync_until(agent: EdgeAgent, url: str, condition: object, what: str) -> None:
-    """Sync ``agent`` until ``condition()`` holds (the outbox publishes after the commit)."""
-
-    async def once() -> bool:
+async def _sync_until(
+    agent: EdgeAgent, url: str, condition: object, what: str, within_s: float = 60
+) -> None:
+    """Sync ``agent`` until ``condition()`` holds (the outbox publishes after the commit),
+    for up to ``within_s`` seconds: bounded by time, not by a count of syncs, which a quick
+    sync would use up before a busy machine's outbox has published."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while True:
         await replicator(agent, url).sync_once(30)
-        return bool(condition())  # type: ignore[operator]
-
-    for _ in range(40):
-        if await once():
+        if condition():  # type: ignore[operator]
             return
-    raise AssertionError(f"never: {what}")
+        if loop.time() > deadline:
+            raise AssertionError(f"never within {within_s:g} s: {what}")
+        await asyncio.sleep(0.2)
 
 
 async def test_an_account_opened_on_a_accepts_a_deposit_on_b(
