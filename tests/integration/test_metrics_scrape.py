@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -23,8 +24,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support.console import PASSWORDS, kopsync, wait_http
 from support.nats import NatsServer
-
-from kopsync.devnats import free_port
 
 pytestmark = pytest.mark.timeout(300)
 COOP, DEVICE = "6202081007", "bph-kasir-1"
@@ -78,7 +77,7 @@ def system(tmp_path: Path, nats_server: NatsServer) -> Iterator[dict[str, int]]:
         f'[[partner]]\nid = "kemenkop"\nhmac_key_hex = "{os.urandom(32).hex()}"\n'
         'regions = ["*"]\nareas = ["*"]\n'
     )
-    ports = {name: free_port() for name in ("edge", "ingest", "project", "fanout", "console")}
+    ports = _distinct_ports("edge", "ingest", "project", "fanout", "console")
     url = nats_server.url
     commands = {
         "ingest": ["central", "ingest", "--nats", url, "--db", db],
@@ -126,6 +125,8 @@ def system(tmp_path: Path, nats_server: NatsServer) -> Iterator[dict[str, int]]:
         )
         for port in ports.values():
             wait_http(f"http://127.0.0.1:{port}/healthz", timeout_s=60)
+        dead = [p.args for p in procs if p.poll() is not None]
+        assert not dead, f"exited at start (see their logs in {tmp_path}): {dead}"
         ports["nats"] = nats_server.port
         yield ports
     finally:
@@ -137,6 +138,17 @@ def system(tmp_path: Path, nats_server: NatsServer) -> Iterator[dict[str, int]]:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+def _distinct_ports(*names: str) -> dict[str, int]:
+    """A free port for each name, all different: each socket is held until all are bound (a
+    port picked and released at once can be picked again for the next name, and two
+    services then share one: the second fails to bind while the first answers its probes)."""
+    with contextlib.ExitStack() as held:
+        socks = [held.enter_context(socket.socket()) for _ in names]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return {name: int(sock.getsockname()[1]) for name, sock in zip(names, socks, strict=True)}
 
 
 def _record(data: Path, n: int) -> None:
