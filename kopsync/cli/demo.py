@@ -7,6 +7,7 @@ import logging
 import signal
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from types import FrameType
 
@@ -104,6 +105,10 @@ def demo(cooperatives: int, events: int, rounds: int, work_dir: Path | None, as_
             finally:
                 run.close()
     except KeyboardInterrupt:
+        # A signal stops reads in flight: nats-py's wait_for(queue.get()) may leave its
+        # coroutine unstarted, and the warning Python prints for it at exit would follow the
+        # one line that says what happened.
+        warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
         fail(f"interrupted; every process the demo started is stopped; data so far in {work}", 130)
     finally:
         signal.signal(signal.SIGTERM, previous)
