@@ -3,11 +3,8 @@ returns: real nats-servers, the hub run by ``kopsync edge hub`` and killed with 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from support.hub import Hub, province_server
@@ -15,10 +12,12 @@ from support.nats import HOST
 from support.replication import (
     COOP_A,
     assert_exactly_once,
+    balance,
     eventually,
     fully_committed,
     make_device,
     register,
+    replicating,
     replicator,
     running_central,
 )
@@ -27,7 +26,6 @@ from support.siblings import member
 from central_projector.record.store import CentralStore
 from edge_agent.app.agent import EdgeAgent
 from edge_agent.devtools.linkemu import LinkEmulator
-from edge_agent.domain.savings import account_key
 from sync_core.transport import ConnectOptions
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.filterwarnings("ignore::ResourceWarning")]
@@ -35,32 +33,15 @@ pytestmark = [pytest.mark.timeout(300), pytest.mark.filterwarnings("ignore::Reso
 OPENED = {"member_id": "M-1", "product": "SUKARELA", "opened_on": "2026-03-01"}
 
 
-@contextlib.asynccontextmanager
-async def running(province: str, hub: str, *agents: EdgeAgent) -> AsyncIterator[None]:
+def running(province: str, hub: str, *agents: EdgeAgent) -> AbstractAsyncContextManager[None]:
     """Each device's long-running replicator, hub first, trying a lost hub every 0.5 s."""
-    stop = asyncio.Event()
-    tasks = [
-        asyncio.create_task(
-            replicator(
-                agent,
-                province,
-                hub=ConnectOptions.for_url(hub),
-                backoff_cap_s=0.5,
-                hub_retry_s=0.5,
-            ).run(stop)
+    hub_options = ConnectOptions.for_url(hub)
+    return replicating(
+        *(
+            replicator(agent, province, hub=hub_options, backoff_cap_s=0.5, hub_retry_s=0.5)
+            for agent in agents
         )
-        for agent in agents
-    ]
-    try:
-        yield
-    finally:
-        stop.set()
-        await asyncio.wait_for(asyncio.gather(*tasks), 60)
-
-
-def _balance(agent: EdgeAgent, account: str) -> Any:
-    view = agent.view(account_key(account))
-    return None if view is None else view["balance"]
+    )
 
 
 def _paths(store: CentralStore) -> dict[str, str | None]:
@@ -86,7 +67,7 @@ async def test_devices_go_back_to_a_hub_that_returns(tmp_path: Path) -> None:
                 async with running(province.url, hub.url, a, b):
                     member(a, "M-1", 1)
                     a.record("SavingsAccountOpened", OPENED, "S-1")
-                    await eventually(lambda: _balance(b, "S-1") == 0, 60, "B has A's account")
+                    await eventually(lambda: balance(b, "S-1") == 0, 60, "B has A's account")
                     await eventually(lambda: _paths(store) == on_hub, 60, "both on the hub")
 
                     hub.kill()
@@ -96,14 +77,14 @@ async def test_devices_go_back_to_a_hub_that_returns(tmp_path: Path) -> None:
                         60,
                         "both on the province",
                     )
-                    await eventually(lambda: _balance(b, "S-1") == 5_000, 60, "B has it directly")
+                    await eventually(lambda: balance(b, "S-1") == 5_000, 60, "B has it directly")
 
                     hub.start()  # same port and store
                     await eventually(lambda: _paths(store) == on_hub, 60, "both back on the hub")
 
                     satellite.cut()  # only the LAN can carry this one now
                     a.record("SavingsDeposited", {"amount": 2_000, "receipt_no": "KW-2"}, "S-1")
-                    await eventually(lambda: _balance(b, "S-1") == 7_000, 60, "B has it by LAN")
+                    await eventually(lambda: balance(b, "S-1") == 7_000, 60, "B has it by LAN")
                     satellite.restore()
                     await eventually(fully_committed(store, a, b), 90, "all committed")
                     assert_exactly_once(store, a, b)

@@ -10,10 +10,7 @@ neither reads nor publishes this cooperative's subjects.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +25,10 @@ from support.replication import (
     COOP_A,
     COOP_B,
     assert_exactly_once,
+    balance,
     eventually,
     fully_committed,
+    replicating,
     running_central,
 )
 from support.secured import add_device, admin, auth_config, central_user
@@ -42,7 +41,6 @@ from edge_agent.app.hub import HubSettings, render_config
 from edge_agent.app.hubauth import LocalUser, read_lan_users
 from edge_agent.app.replicator import Replicator
 from edge_agent.app.settings import ReplicatorSettings
-from edge_agent.domain.savings import account_key
 from kopsync.connection import INBOX_ENV, NKEY_ENV
 from kopsync.devnats import nats_server_binary
 from sync_core import subjects
@@ -66,22 +64,6 @@ OPENED = {"member_id": "M-1", "product": "SUKARELA", "opened_on": "2026-03-01"}
 def no_nkey_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(NKEY_ENV, raising=False)
     monkeypatch.delenv(INBOX_ENV, raising=False)
-
-
-def _balance(agent: EdgeAgent, account: str) -> Any:
-    view = agent.view(account_key(account))
-    return None if view is None else view["balance"]
-
-
-@contextlib.asynccontextmanager
-async def _running(*replicators: Replicator) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(r.run(stop)) for r in replicators]
-    try:
-        yield
-    finally:
-        stop.set()
-        await asyncio.wait_for(asyncio.gather(*tasks), 60)
 
 
 async def _refused(url: str, tls: TlsFiles, **options: Any) -> str:
@@ -139,13 +121,13 @@ async def test_hub_on_the_secured_province(tmp_path: Path) -> None:
                 lan = ConnectOptions.for_url(hub.url, nkey_seed=seed, tls=tls) if via_hub else None
                 return Replicator(agent, ReplicatorSettings(direct, hub=lan, backoff_cap_s=0.5))
 
-            async with _running(device(desk, via_hub=True), device(shop, via_hub=False)):
+            async with replicating(device(desk, via_hub=True), device(shop, via_hub=False)):
                 member(desk, "M-1", 1)
                 desk.record("SavingsAccountOpened", OPENED, "S-1")
-                await eventually(lambda: _balance(shop, "S-1") == 0, 90, "shop has desk's account")
+                await eventually(lambda: balance(shop, "S-1") == 0, 90, "shop has desk's account")
                 shop.record("SavingsDeposited", {"amount": 25_000, "receipt_no": "KW-1"}, "S-1")
                 await eventually(
-                    lambda: _balance(desk, "S-1") == 25_000, 90, "desk has it through the hub"
+                    lambda: balance(desk, "S-1") == 25_000, 90, "desk has it through the hub"
                 )
                 await eventually(fully_committed(store, desk, shop), 90, "all committed")
                 paths = {r["device_id"]: r["via"] for r in store.device_status()}

@@ -7,11 +7,8 @@ nothing: the devices go on through the province."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
 
 import nats
 import pytest
@@ -20,10 +17,12 @@ from support.nats import HOST
 from support.replication import (
     COOP_A,
     assert_exactly_once,
+    balance,
     eventually,
     fully_committed,
     make_device,
     register,
+    replicating,
     replicator,
     running_central,
 )
@@ -32,7 +31,6 @@ from support.siblings import member
 from central_projector.record.store import CentralStore
 from edge_agent.app.agent import EdgeAgent
 from edge_agent.devtools.linkemu import LinkEmulator
-from edge_agent.domain.savings import account_key
 from sync_core import subjects
 from sync_core.envelope import seal
 from sync_core.hlc import Hlc
@@ -43,28 +41,14 @@ from sync_core.transport import ConnectOptions
 OPENED = {"member_id": "M-1", "product": "SUKARELA", "opened_on": "2026-03-01"}
 
 
-@contextlib.asynccontextmanager
-async def running(*agents_and_urls: tuple[EdgeAgent, str, str]) -> AsyncIterator[None]:
+def running(*agents_and_urls: tuple[EdgeAgent, str, str]) -> AbstractAsyncContextManager[None]:
     """Each device's long-running replicator: the hub first, the province when it is gone."""
-    stop = asyncio.Event()
-    tasks = [
-        asyncio.create_task(
-            replicator(agent, province, hub=ConnectOptions.for_url(hub), backoff_cap_s=0.5).run(
-                stop
-            )
+    return replicating(
+        *(
+            replicator(agent, province, hub=ConnectOptions.for_url(hub), backoff_cap_s=0.5)
+            for agent, province, hub in agents_and_urls
         )
-        for agent, province, hub in agents_and_urls
-    ]
-    try:
-        yield
-    finally:
-        stop.set()
-        await asyncio.wait_for(asyncio.gather(*tasks), 60)
-
-
-def _balance(agent: EdgeAgent, account: str) -> Any:
-    view = agent.view(account_key(account))
-    return None if view is None else view["balance"]
+    )
 
 
 async def test_devices_share_through_the_hub_while_the_province_is_cut(tmp_path: Path) -> None:
@@ -86,9 +70,9 @@ async def test_devices_share_through_the_hub_while_the_province_is_cut(tmp_path:
                     # 1. everyone online
                     member(a, "M-1", 1)
                     a.record("SavingsAccountOpened", OPENED, "S-1")
-                    await eventually(lambda: _balance(b, "S-1") == 0, 60, "B has A's account")
+                    await eventually(lambda: balance(b, "S-1") == 0, 60, "B has A's account")
                     b.record("SavingsDeposited", {"amount": 25_000, "receipt_no": "KW-1"}, "S-1")
-                    await eventually(lambda: _balance(a, "S-1") == 25_000, 60, "A has B's deposit")
+                    await eventually(lambda: balance(a, "S-1") == 25_000, 60, "A has B's deposit")
                     await eventually(fully_committed(store, a, b, c), 60, "all committed")
                     paths = {r["device_id"]: r["via"] for r in store.device_status()}
                     assert paths == dict.fromkeys(("desk", "shop", "depot"), f"hub-{COOP_A}")
@@ -96,9 +80,9 @@ async def test_devices_share_through_the_hub_while_the_province_is_cut(tmp_path:
                     # 2. the satellite is down: the LAN carries on
                     satellite.cut()
                     a.record("SavingsAccountOpened", OPENED, "S-2")
-                    await eventually(lambda: _balance(b, "S-2") == 0, 60, "B has S-2 offline")
+                    await eventually(lambda: balance(b, "S-2") == 0, 60, "B has S-2 offline")
                     b.record("SavingsDeposited", {"amount": 7_000, "receipt_no": "KW-2"}, "S-2")
-                    await eventually(lambda: _balance(c, "S-2") == 7_000, 60, "C has it too")
+                    await eventually(lambda: balance(c, "S-2") == 7_000, 60, "C has it too")
                     assert not fully_committed(store, a, b)()
 
                     # 3. a forged message on the hub is refused by every device
@@ -118,7 +102,7 @@ async def test_devices_share_through_the_hub_while_the_province_is_cut(tmp_path:
                     await eventually(fully_committed(store, a, b, c), 90, "committed direct")
                     for agent in (a, b):
                         await eventually(
-                            lambda agent=agent: _balance(agent, "S-2") == 5_000, 90, "C's, direct"
+                            lambda agent=agent: balance(agent, "S-2") == 5_000, 90, "C's, direct"
                         )
                     assert_exactly_once(store, a, b, c)
                     paths = {r["device_id"]: r["via"] for r in store.device_status()}

@@ -30,6 +30,20 @@ from support.history_pools import (
 
 amounts = st.sampled_from((5_000, 10_000, 50_000))
 qtys = st.integers(1, 3)
+# a redemption of one of the pool's entitlements, by its card (in both action lists)
+_redeem: st.SearchStrategy[Action] = st.builds(
+    lambda e: (
+        "AidRedeemed",
+        e,
+        {
+            "card_uid": CARDS[ENTITLEMENTS.index(e)],
+            "allowance_id": ALLOWANCE,
+            "value": 100_000,
+            "verification": "CHIP_PIN",
+        },
+    ),
+    st.sampled_from(ENTITLEMENTS),
+)
 
 _edge_actions: st.SearchStrategy[Action] = st.one_of(
     st.builds(
@@ -167,19 +181,7 @@ _edge_actions: st.SearchStrategy[Action] = st.one_of(
         st.sampled_from(SKUS),
         st.sampled_from((9_000, 10_000)),
     ),
-    st.builds(
-        lambda e: (
-            "AidRedeemed",
-            e,
-            {
-                "card_uid": CARDS[ENTITLEMENTS.index(e)],
-                "allowance_id": ALLOWANCE,
-                "value": 100_000,
-                "verification": "CHIP_PIN",
-            },
-        ),
-        st.sampled_from(ENTITLEMENTS),
-    ),
+    _redeem,
     st.builds(
         lambda e: ("AidRedemptionVoided", e, {"redemption_event_id": "REF", "reason": "dobel"}),
         st.sampled_from(ENTITLEMENTS),
@@ -276,19 +278,7 @@ _hot: st.SearchStrategy[Action] = st.one_of(
         st.sampled_from(MEMBERS[:1]),
         st.sampled_from(PROFILE_EDITS),
     ),
-    st.builds(
-        lambda e: (
-            "AidRedeemed",
-            e,
-            {
-                "card_uid": CARDS[ENTITLEMENTS.index(e)],
-                "allowance_id": ALLOWANCE,
-                "value": 100_000,
-                "verification": "CHIP_PIN",
-            },
-        ),
-        st.sampled_from(ENTITLEMENTS),
-    ),
+    _redeem,
     st.builds(
         lambda d: (
             "LoanRepaymentReceived",

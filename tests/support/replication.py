@@ -18,6 +18,7 @@ from central_projector.record.store import CentralStore
 from edge_agent.app.agent import EdgeAgent
 from edge_agent.app.replicator import Replicator
 from edge_agent.app.settings import ReplicatorSettings
+from edge_agent.domain.savings import account_key
 from sync_core.transport import ConnectOptions, TlsFiles
 
 COOP_A = "6401050012"  # Paser Belengkong (made-up village code within Paser)
@@ -146,3 +147,21 @@ async def stream_messages(
         return out
     finally:
         await nc.close()
+
+
+@contextlib.asynccontextmanager
+async def replicating(*replicators: Replicator) -> AsyncIterator[None]:
+    """Each replicator's long-running loop (``run``) while the block runs; stopped after it."""
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(r.run(stop)) for r in replicators]
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 60)
+
+
+def balance(agent: EdgeAgent, account: str) -> Any:
+    """A savings account's balance in ``agent``'s rule views (``None``: not known there)."""
+    view = agent.view(account_key(account))
+    return None if view is None else view["balance"]
