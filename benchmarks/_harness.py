@@ -28,7 +28,7 @@ from nats.js.errors import NotFoundError
 
 from central_projector.security import certs
 from edge_agent.devtools.linkemu import LinkEmulator
-from kopsync.devnats import HOST, free_port, nats_server_binary
+from kopsync.devnats import HOST, free_ports, nats_server_binary
 from sync_core import subjects
 from sync_core.protocol import INGEST_CONSUMER, INGEST_STREAM
 from sync_core.transport import ConnectOptions, Link, TlsFiles, connected
@@ -58,12 +58,20 @@ class NatsServer:
     ``tls``: serve TLS first on the client port as ``deploy/nats/tls.conf`` does, with a CA
     and certificate made in ``workdir`` by the code of ``kopsync admin tls``. ``config``: a
     configuration file of the caller's instead (the command-line flags win over it).
+    ``ports``: the client and monitoring ports, picked by :func:`free_ports` together with a
+    port the caller's ``config`` listens on, so that none is handed out twice.
     """
 
-    def __init__(self, workdir: Path, config: Path | None = None, *, tls: bool = False) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        config: Path | None = None,
+        *,
+        tls: bool = False,
+        ports: tuple[int, int] | None = None,
+    ) -> None:
         self.workdir = workdir
-        self.port = free_port()
-        self.monitor_port = free_port()
+        self.port, self.monitor_port = ports or free_ports(2)
         self.log_path = workdir / "nats-server.log"
         self.tls: TlsFiles | None = None
         self._proc: subprocess.Popen[bytes] | None = None

@@ -60,7 +60,7 @@ from edge_agent.app.agent import EdgeAgent
 from edge_agent.app.replicator import Replicator
 from edge_agent.app.settings import ReplicatorSettings
 from edge_agent.devtools.linkemu import LinkEmulator, LinkProfile
-from kopsync.devnats import HOST, free_port
+from kopsync.devnats import HOST, free_port, free_ports
 from sync_core.protocol import PROVINCE_DOMAIN
 from sync_core.transport import ConnectOptions
 
@@ -156,7 +156,7 @@ async def run(cfg: Config, workdir: Path) -> dict[str, Any]:
     store = CentralStore(f"sqlite:///{workdir / 'central.db'}")
     for a in agents:
         store.register_device(a.coop_id, a.device_id, a.public_key)
-    leaf_port = free_port()
+    leaf_port, port, monitor_port = free_ports(3)
     config = workdir / "province.conf"
     config.write_text(
         f"jetstream {{ domain: {PROVINCE_DOMAIN} }}\nleafnodes {{ listen: {HOST}:{leaf_port} }}\n"
@@ -164,7 +164,7 @@ async def run(cfg: Config, workdir: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     hub_proc = None
     try:
-        with NatsServer(workdir, config) as province:
+        with NatsServer(workdir, config, ports=(port, monitor_port)) as province:
             async with CentralProcess(province.url, store.url, workdir, JS_BUDGET):
                 # --- direct: every device over the satellite ---------------------------------
                 async with LinkEmulator(HOST, province.port, LinkProfile.satellite()) as sat:

@@ -31,10 +31,23 @@ def nats_server_binary() -> Path:
 
 
 def free_port() -> int:
-    """A TCP port of 127.0.0.1 that nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port of 127.0.0.1 that nothing listens on right now (the OS picks it).
+
+    For one service; several that run side by side take :func:`free_ports` instead."""
+    return free_ports(1)[0]
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` different TCP ports of 127.0.0.1 that nothing listens on right now.
+
+    Every socket stays bound until all ``n`` are picked: a port picked and released at once
+    can be handed out again for the next, and two services would then share one port (the
+    second fails to bind while the first answers in its place)."""
+    with contextlib.ExitStack() as held:
+        socks = [held.enter_context(socket.socket()) for _ in range(n)]
+        for sock in socks:
+            sock.bind((HOST, 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
 
 
 _PR_SET_PDEATHSIG = 1

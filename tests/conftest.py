@@ -49,7 +49,7 @@ NatsServerFactory = Callable[..., NatsServer]
 @pytest.fixture
 def nats_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServerFactory]:
     """Make nats-servers with JetStream on free ports: ``factory(config=None, extra_args=(),
-    start=True) -> NatsServer``. Every server made is killed at teardown."""
+    start=True, ports=None) -> NatsServer``. Every server made is killed at teardown."""
     servers: list[NatsServer] = []
 
     def factory(
@@ -59,6 +59,7 @@ def nats_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Na
         start: bool = True,
         tls: Pki | None = None,
         tls_verify: bool = False,
+        ports: tuple[int, int] | None = None,
     ) -> NatsServer:
         server = NatsServer(
             tmp_path_factory.mktemp("nats"),
@@ -66,6 +67,7 @@ def nats_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Na
             extra_args=extra_args,
             tls=tls,
             tls_verify=tls_verify,
+            ports=ports,
         )
         servers.append(server)
         return server.start() if start else server

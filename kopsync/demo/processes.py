@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from central_projector.security import certs
-from kopsync.devnats import HOST, dies_with_parent, free_port, nats_server_binary
+from kopsync.devnats import HOST, dies_with_parent, free_port, free_ports, nats_server_binary
 from sync_core.errors import UsageError
 from sync_core.protocol import PROVINCE_DOMAIN
 
@@ -29,11 +29,11 @@ class Services:
 
     def __init__(self, work: Path) -> None:
         self.work = work
-        self.port = free_port()
+        # one pick for both: the one server listens on them together
+        self.port, self.leaf_port = free_ports(2)
         self.url = f"tls://{HOST}:{self.port}"
         self.tls_dir = work / "tls"
         self.config = work / "nats-server.conf"
-        self.leaf_port = free_port()
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     @property

@@ -74,7 +74,9 @@ async def test_the_deployed_auth_config_serves_nkey_users_over_tls_only(tmp_path
     auth = auth_config(tmp_path, pki)
     seed = central_user(auth, tmp_path / "central.nk")
     add_device(auth, "6401050012", "kasir-1", tmp_path / "kasir-1", f"sqlite:///{tmp_path}/c.db")
-    server = NatsServer(tmp_path / "server", config=auth.server_conf, tls=pki).start()
+    server = NatsServer(
+        tmp_path / "server", config=auth.server_conf, tls=pki, ports=auth.server_ports
+    ).start()
     try:
         options = ConnectOptions.for_url(server.url, nkey_seed=str(seed), tls=pki.client_tls())
         async with connected(options) as link:

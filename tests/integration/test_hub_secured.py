@@ -20,7 +20,7 @@ import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 from support.hub import Hub
-from support.nats import HOST, NatsServer
+from support.nats import HOST, NatsServer, free_ports
 from support.replication import (
     COOP_A,
     COOP_B,
@@ -99,15 +99,18 @@ async def test_hub_on_the_secured_province(tmp_path: Path) -> None:
         [(COOP_A, ["desk", "shop"]), (COOP_B, ["kasir-b"])]
     )
     tls = pki.client_tls()
-    province = NatsServer(tmp_path / "province", config=auth.server_conf, tls=pki).start()
+    province = NatsServer(tmp_path / "province", config=auth.server_conf, tls=pki,
+                          ports=auth.server_ports).start()  # fmt: skip
     store = CentralStore(db_url)
     leaf = f"tls://{HOST}:{auth.leaf_port}"
+    hub_port, other_port = free_ports(2)  # both made before either listens
     hub = Hub(tmp_path / "hub-a", COOP_A, leaf, "--nkey", hub_a["seed_file"], "--tls-ca",
               str(pki.ca), "--lan-users", hub_a["lan_users"], "--lan-cert",
-              str(pki.server_cert), "--lan-key", str(pki.server_key), tls=True)  # fmt: skip
+              str(pki.server_cert), "--lan-key", str(pki.server_key), tls=True,
+              port=hub_port)  # fmt: skip
     # B's hub, its LAN port open so that a plain client can try what its credential allows
     other = Hub(tmp_path / "hub-b", COOP_B, leaf, "--nkey", hub_b["seed_file"], "--tls-ca",
-                str(pki.ca))  # fmt: skip
+                str(pki.ca), port=other_port)  # fmt: skip
     desk, shop = EdgeAgent(tmp_path / "desk"), EdgeAgent(tmp_path / "shop")
     try:
         central = ConnectOptions.for_url(province.url, nkey_seed=str(central_seed), tls=tls)

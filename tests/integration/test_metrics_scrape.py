@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ import nats
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support.console import PASSWORDS, kopsync, wait_http
-from support.nats import NatsServer
+from support.nats import NatsServer, free_ports
 
 pytestmark = pytest.mark.timeout(300)
 COOP, DEVICE = "6202081007", "bph-kasir-1"
@@ -77,7 +76,8 @@ def system(tmp_path: Path, nats_server: NatsServer) -> Iterator[dict[str, int]]:
         f'[[partner]]\nid = "kemenkop"\nhmac_key_hex = "{os.urandom(32).hex()}"\n'
         'regions = ["*"]\nareas = ["*"]\n'
     )
-    ports = _distinct_ports("edge", "ingest", "project", "fanout", "console")
+    names = ["edge", "ingest", "project", "fanout", "console"]
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     url = nats_server.url
     commands = {
         "ingest": ["central", "ingest", "--nats", url, "--db", db],
@@ -138,17 +138,6 @@ def system(tmp_path: Path, nats_server: NatsServer) -> Iterator[dict[str, int]]:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-
-
-def _distinct_ports(*names: str) -> dict[str, int]:
-    """A free port for each name, all different: each socket is held until all are bound (a
-    port picked and released at once can be picked again for the next name, and two
-    services then share one: the second fails to bind while the first answers its probes)."""
-    with contextlib.ExitStack() as held:
-        socks = [held.enter_context(socket.socket()) for _ in names]
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return {name: int(sock.getsockname()[1]) for name, sock in zip(names, socks, strict=True)}
 
 
 def _record(data: Path, n: int) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.api import StorageType, StreamConfig
-from support.nats import NatsServer
+from support.nats import HOST, NatsServer, free_ports
 
 NAME = "FIXTURE"
 STREAM = StreamConfig(name=NAME, subjects=["fixture.>"], storage=StorageType.FILE)
@@ -120,3 +120,12 @@ def test_kill_twice_and_stop_after_kill_are_harmless(nats_server: NatsServer) ->
     nats_server.stop()
     assert not nats_server.is_running
     assert not nats_server.healthz()
+
+
+def test_ports_picked_together_are_distinct_and_free() -> None:
+    """``free_ports(n)`` hands out n different ports, and each can be bound once it returns."""
+    ports = free_ports(20)
+    assert len(set(ports)) == 20
+    for port in ports:
+        with socket.socket() as sock:
+            sock.bind((HOST, port))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from support.nats import NatsServer
+from support.nats import NatsServer, free_ports
 from support.replication import (
     COOP_A,
     COOP_B,
@@ -58,8 +58,9 @@ async def test_bad_uploads_are_quarantined_with_reasons_and_ingest_keeps_running
     """Forged signature, broken chain, other coop, garbage, unknown type, oversize: quarantined."""
     # The deployed configuration (max_payload 8 MB lets an oversize upload reach ingest), with
     # its store_dir left to the fixture's -sd.
-    config = deployed_server_conf(tmp_path / "nats")
-    server: NatsServer = nats_server_factory(config=config)
+    leaf_port, port, monitor_port = free_ports(3)
+    config = deployed_server_conf(tmp_path / "nats", leaf_port)
+    server: NatsServer = nats_server_factory(config=config, ports=(port, monitor_port))
     agent = make_device(tmp_path, COOP_A, "kasir-1", 20)
     store = CentralStore(f"sqlite:///{tmp_path / 'central.db'}")
     register(store, agent)

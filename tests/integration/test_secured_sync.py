@@ -74,7 +74,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     for device_id, coop_id in DEVICES.items():
         data[device_id] = root / device_id
         seeds[device_id] = add_device(auth, coop_id, device_id, data[device_id], db_url)
-    server = NatsServer(root / "server", config=auth.server_conf, tls=pki).start()
+    server = NatsServer(
+        root / "server", config=auth.server_conf, tls=pki, ports=auth.server_ports
+    ).start()
     try:
         yield World(server, auth, db_url, central_seed, data, seeds, pki.client_tls())
     finally:

@@ -15,35 +15,43 @@ import sys
 import time
 from pathlib import Path
 
-from support.nats import HOST, NatsServer, free_port
+from support.nats import HOST, NatsServer, free_port, free_ports
 from sync_core.protocol import PROVINCE_DOMAIN
 
 
 def province_server(workdir: Path) -> tuple[NatsServer, int]:
     """A started province server and its leafnode port."""
     workdir.mkdir(parents=True, exist_ok=True)
-    leaf_port = free_port()
+    leaf_port, port, monitor_port = free_ports(3)
     config = workdir / "province.conf"
     config.write_text(
         f"jetstream {{ domain: {PROVINCE_DOMAIN} }}\nleafnodes {{ listen: {HOST}:{leaf_port} }}\n"
     )
-    return NatsServer(workdir, config=config).start(), leaf_port
+    return NatsServer(workdir, config=config, ports=(port, monitor_port)).start(), leaf_port
 
 
 class Hub:
     """``kopsync edge hub`` in a child process."""
 
     def __init__(
-        self, workdir: Path, coop_id: str, province_leaf: str, *extra: str, tls: bool = False
+        self,
+        workdir: Path,
+        coop_id: str,
+        province_leaf: str,
+        *extra: str,
+        tls: bool = False,
+        port: int | None = None,
     ) -> None:
         """``extra``: more arguments of ``kopsync edge hub`` (credentials, TLS files);
-        ``tls``: its LAN port speaks TLS (``--lan-cert`` among them)."""
+        ``tls``: its LAN port speaks TLS (``--lan-cert`` among them); ``port``: its LAN port,
+        from :func:`free_ports` where a test makes several hubs before it starts them, or a
+        free port."""
         self.workdir = workdir
         self.coop_id = coop_id
         self.province_leaf = province_leaf
         self.extra = extra
         self.tls = tls
-        self.port = free_port()
+        self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from kopsync.devnats import HOST, free_port, nats_server_binary
+from kopsync.devnats import HOST, free_port, free_ports, nats_server_binary
 from support.tls import Pki, server_tls_block
 from sync_core.transport import TlsFiles
 
-__all__ = ["HOST", "NatsServer", "NatsServerError", "free_port", "nats_server_binary"]
+__all__ = ["HOST", "NatsServer", "NatsServerError", "free_port", "free_ports", "nats_server_binary"]
 
 
 class NatsServerError(RuntimeError):
@@ -40,7 +40,10 @@ class NatsServer:
     serves TLS on the client port, TLS first as in ``deploy/nats`` (``url`` is then
     ``tls://``); ``tls_verify`` also requires client certificates of its CA. With both
     ``config`` and ``tls``, the file serves TLS itself (a deployed file on ``tls``'s
-    certificates) and ``tls`` says what clients pin.
+    certificates) and ``tls`` says what clients pin. ``ports`` (client, monitoring): ports
+    picked with :func:`free_ports` together with those of other services of the same test
+    (a leafnode or route port in ``config``), so that none of them is handed out twice; by
+    default two free ports.
     """
 
     def __init__(
@@ -52,6 +55,7 @@ class NatsServer:
         startup_timeout: float = 10.0,
         tls: Pki | None = None,
         tls_verify: bool = False,
+        ports: tuple[int, int] | None = None,
     ) -> None:
         self.workdir = Path(workdir)
         self.tls = tls
@@ -61,8 +65,7 @@ class NatsServer:
         self.config = config
         self.extra_args = tuple(extra_args)
         self.startup_timeout = startup_timeout
-        self.port = free_port()
-        self.monitor_port = free_port()
+        self.port, self.monitor_port = ports or free_ports(2)
         self._proc: subprocess.Popen[bytes] | None = None
         self._paused = False
         self._started = False
@@ -118,8 +121,8 @@ class NatsServer:
         if self.is_running:
             raise NatsServerError("nats-server is already running")
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        # Another process may grab a free port between free_port() and the server's bind; on the
-        # first start nobody depends on the ports yet, so pick new ones and try again.
+        # Another process may grab a free port between free_ports() and the server's bind; on
+        # the first start nobody depends on the ports yet, so pick new ones and try again.
         attempts = 1 if self._started else 3
         for attempt in range(attempts):
             try:
@@ -128,7 +131,7 @@ class NatsServer:
             except NatsServerError:
                 if attempt == attempts - 1:
                     raise
-                self.port, self.monitor_port = free_port(), free_port()
+                self.port, self.monitor_port = free_ports(2)
         self._started = True
         return self
 

@@ -14,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from support.nats import HOST, NatsServer, free_port
+from support.nats import HOST, NatsServer, free_ports
 from support.tls import Pki, make_pki
 from sync_core.transport import TlsFiles
 
@@ -24,9 +24,11 @@ CLUSTER_CONF = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "cluste
 class ClusterNode(NatsServer):
     """A node whose environment carries its cluster settings (its TLS files among them)."""
 
-    def __init__(self, workdir: Path, env: dict[str, str], pki: Pki) -> None:
+    def __init__(
+        self, workdir: Path, env: dict[str, str], pki: Pki, ports: tuple[int, int]
+    ) -> None:
         # cluster.conf serves TLS itself, on the environment's files
-        super().__init__(workdir, config=CLUSTER_CONF, startup_timeout=30.0, tls=pki)
+        super().__init__(workdir, config=CLUSTER_CONF, startup_timeout=30.0, tls=pki, ports=ports)
         self.env = env
 
     def command(self) -> list[str]:
@@ -60,7 +62,10 @@ class NatsCluster:
     """Three JetStream nodes with routes to each other."""
 
     def __init__(self, workdir: Path, size: int = 3, max_file: str = "2GB") -> None:
-        ports = [free_port() for _ in range(size)]
+        # Every node's route, client and monitoring port in one pick, so that no two are the
+        # same: the nodes are spawned together, without NatsServer.start's retry on new ports.
+        picked = free_ports(3 * size)
+        ports, clients, monitors = picked[:size], picked[size : 2 * size], picked[2 * size :]
         # One certificate for 127.0.0.1 serves every node here; a deployment gives each its own.
         self.pki = make_pki(workdir / "pki")
         routes = {
@@ -78,7 +83,8 @@ class NatsCluster:
                 "KOP_NATS_TLS_CA": str(self.pki.ca),
                 **routes,
             }
-            self.nodes.append(ClusterNode(workdir / f"n{i + 1}", env, self.pki))
+            node_ports = (clients[i], monitors[i])
+            self.nodes.append(ClusterNode(workdir / f"n{i + 1}", env, self.pki, node_ports))
 
     @property
     def url(self) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from kopsync.cli.main import cli
-from support.nats import HOST, free_port
+from support.nats import HOST, free_ports
 from support.tls import Pki
 
 DEPLOY = Path(__file__).parents[2] / "deploy" / "nats"
@@ -29,15 +29,16 @@ class AuthConfig:
     server_conf: Path
     users: Path
     leaf_port: int  # where hubs link in (deploy/nats/leafnodes.conf, on a free port)
+    # the server's client and monitoring ports (NatsServer's ``ports``), picked with leaf_port
+    # so that the three differ
+    server_ports: tuple[int, int]
 
 
-def deployed_server_conf(
-    conf_dir: Path, pki: Pki | None = None, leaf_port: int | None = None
-) -> Path:
+def deployed_server_conf(conf_dir: Path, leaf_port: int, pki: Pki | None = None) -> Path:
     """Copy the deployed ``nats-server.conf`` into ``conf_dir``, its ``store_dir`` left to the
     fixture's ``-sd``, with its ``tls.conf``: the deployed block on ``pki``'s files, or none
     (a plaintext client port) without one; and ``leafnodes.conf`` (which auth/server.conf
-    includes) on ``leaf_port`` or a free port."""
+    includes) on ``leaf_port`` (picked with the server's own ports by :func:`free_ports`)."""
     conf_dir.mkdir(parents=True, exist_ok=True)
     lines = (DEPLOY / "nats-server.conf").read_text().splitlines()
     kept = [x for x in lines if not x.strip().startswith("store_dir")]
@@ -49,7 +50,7 @@ def deployed_server_conf(
                            ("ca.crt", pki.ca)]:  # fmt: skip
             tls = tls.replace(f"/etc/nats/tls/{name}", str(path))
     (conf_dir / "tls.conf").write_text(tls)
-    leafnodes = leafnodes_conf(leaf_port or free_port(), pki)
+    leafnodes = leafnodes_conf(leaf_port, pki)
     (conf_dir / "leafnodes.conf").write_text(leafnodes)
     return conf_dir / "nats-server.conf"
 
@@ -58,11 +59,14 @@ def auth_config(root: Path, pki: Pki | None = None) -> AuthConfig:
     """Copy the deployed server configuration under ``root``; ``users`` is still to be made."""
     conf_dir = root / "nats"
     (conf_dir / "auth").mkdir(parents=True)
-    leaf_port = free_port()
-    deployed_server_conf(conf_dir, pki, leaf_port)
+    leaf_port, port, monitor_port = free_ports(3)
+    deployed_server_conf(conf_dir, leaf_port, pki)
     shutil.copy(DEPLOY / "auth" / "server.conf", conf_dir / "auth" / "server.conf")
     return AuthConfig(
-        conf_dir / "auth" / "server.conf", conf_dir / "auth" / "users.conf", leaf_port
+        conf_dir / "auth" / "server.conf",
+        conf_dir / "auth" / "users.conf",
+        leaf_port,
+        (port, monitor_port),
     )
 
 

@@ -4,7 +4,6 @@ which runs last, retires a device), and the ``watch`` factory of watched clients
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from click.testing import CliRunner
 from nats.aio.client import Client
 from support.nats import NatsServer
 from support.permissions import (
-    DEPLOY,
     DEVICES,
     PARTNERS,
     Secured,
@@ -23,7 +21,7 @@ from support.permissions import (
     connect_as,
     prepare,
 )
-from support.secured import deployed_server_conf
+from support.secured import auth_config
 
 from kopsync.cli.main import cli
 
@@ -32,12 +30,9 @@ from kopsync.cli.main import cli
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
     """Users made by kopsync admin, a server on the generated config, the kopsync streams."""
     root = tmp_path_factory.mktemp("security")
-    conf_dir = root / "nats"
-    (conf_dir / "auth").mkdir(parents=True)
     # The deployed files; store_dir is left to the server fixture's -sd.
-    deployed_server_conf(conf_dir)
-    shutil.copy(DEPLOY / "auth" / "server.conf", conf_dir / "auth" / "server.conf")
-    auth = conf_dir / "auth" / "users.conf"
+    config = auth_config(root)
+    auth = config.users
     db_url = f"sqlite:///{root / 'central.db'}"
     seeds: dict[str, Path] = {}
 
@@ -54,7 +49,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
         admin("partner", "add", "--partner", partner_id, "--out", str(seeds[partner_id]),
               "--auth", str(auth))  # fmt: skip
 
-    server = NatsServer(root / "server", config=conf_dir / "auth" / "server.conf")
+    server = NatsServer(root / "server", config=config.server_conf, ports=config.server_ports)
     found = Secured(server=server.start(), auth=auth, db_url=db_url, seeds=seeds)
     try:
         asyncio.run(prepare(found))
