@@ -12,11 +12,11 @@ from __future__ import annotations
 import functools
 import ipaddress
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edge_agent.app.token import matches
 from edge_agent.http.problems import Problem
+from edge_agent.http.requests import header
 
 GUARDED = ("/v1/", "/openapi.json")
 LOOPBACK_NAMES = ("localhost",)
@@ -59,9 +59,8 @@ class Guard:
         await self.app(scope, receive, send)
 
     def _refusal(self, scope: Scope) -> Problem | None:
-        headers = Headers(scope=scope)
         if self.loopback:
-            host = _host_of(headers.get("host", ""))
+            host = _host_of(header(scope, b"host") or "")
             if not is_loopback(host):
                 return Problem(
                     421,
@@ -71,7 +70,7 @@ class Guard:
             return None
         if not scope["path"].startswith(GUARDED):
             return None
-        scheme, _, token = headers.get("authorization", "").partition(" ")
+        scheme, _, token = (header(scope, b"authorization") or "").partition(" ")
         assert self.token_digest is not None
         if scheme.lower() == "bearer" and matches(self.token_digest, token.strip()):
             return None

@@ -2,9 +2,8 @@
 
 :func:`build_app` is given everything it serves (the agent, the access settings, any
 extra routes such as ``/metrics``); handlers parse the request, call the application
-function in a thread of its own (:mod:`edge_agent.http.workers`: SQLite commits wait for
-fsync; the event loop also runs the replicator) and answer JSON, or a problem
-(:mod:`edge_agent.http.problems`).
+function (:mod:`edge_agent.http.workers`: appends on the event loop, grouped; reads in
+a thread) and answer JSON, or a problem (:mod:`edge_agent.http.problems`).
 """
 
 from __future__ import annotations
@@ -18,8 +17,8 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,11 +27,12 @@ from edge_agent.app.agent import EdgeAgent
 from edge_agent.app.health import readiness
 from edge_agent.app.once import OnceRecorder
 from edge_agent.http.access import Guard
+from edge_agent.http.answers import Json
 from edge_agent.http.commands import COMMANDS, Command, generic_arguments, record_any
 from edge_agent.http.problems import Problem, problem, problem_for
 from edge_agent.http.queries import QUERIES, Query
 from edge_agent.http.requests import json_body, once
-from edge_agent.http.workers import Workers
+from edge_agent.http.workers import Appends, Workers
 from schemas import REGISTRY
 from sync_core.envelope import Envelope
 from sync_core.errors import KopsyncError
@@ -51,9 +51,9 @@ def build_app(
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The API of ``agent``; ``extra_routes`` (e.g. ``/metrics``) are served beside it."""
-    # One thread records (grouping the requests that queue meanwhile), one reads: each
+    # Appends on the loop (grouping those that come together), reads in one thread: each
     # thread costs memory a Raspberry Pi counts (see edge_agent.http.workers).
-    w = Workers(group=agent.group, name="kopsync-record")
+    w = Appends(agent.group)
     r = Workers(name="kopsync-read")
     routes: list[BaseRoute] = [
         # First: the router tries routes in turn, and this one serves every event type.
@@ -71,10 +71,39 @@ def build_app(
     return _Lean(routes=routes, middleware=[guard])
 
 
+class _Router(Router):
+    """Starlette's router, finding a route of a fixed path (``/v1/sales``, ``/healthz``) by
+    one look-up instead of trying every route's pattern in turn; the others as before."""
+
+    def __init__(self, routes: Sequence[BaseRoute]) -> None:
+        super().__init__(routes=list(routes))
+        self.fixed: dict[str, Route] = {}
+        for i, route in enumerate(routes):
+            if not isinstance(route, Route) or route.param_convertors:
+                continue
+            earlier = (r for r in routes[:i] if isinstance(r, Route | Mount))
+            if not any(r.path_regex.match(route.path) for r in earlier):
+                self.fixed.setdefault(route.path, route)
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.fixed.get(scope["path"]) if scope["type"] == "http" else None
+        if route is None or scope.get("root_path") or scope["method"] not in (route.methods or ()):
+            await super().app(scope, receive, send)  # patterns, 404, 405 as Starlette answers
+            return
+        scope.setdefault("router", self)
+        scope.update(endpoint=route.endpoint, path_params={})
+        await route.handle(scope, receive, send)
+
+
 class _Lean(Starlette):
     """Starlette with one error layer (:class:`_Errors`) instead of its two (server errors,
     then exceptions, each wrapping ``send`` on every request): the handlers answer their
-    own failures as problems already, so it only meets the router's 404 and 405 and bugs."""
+    own failures as problems already, so it only meets the router's 404 and 405 and bugs.
+    Its router is :class:`_Router`."""
+
+    def __init__(self, routes: Sequence[BaseRoute], middleware: Sequence[Middleware]) -> None:
+        super().__init__(routes=routes, middleware=middleware)
+        self.router = _Router(routes)
 
     def build_middleware_stack(self) -> ASGIApp:
         app: ASGIApp = self.router
@@ -172,7 +201,7 @@ def receipt(env: Envelope, id_name: str | None = None) -> dict[str, Any]:
 
 def _recorded(env: Envelope, replayed: bool, id_name: str | None = None) -> Response:
     headers = {REPLAYED: "true"} if replayed else {}
-    return JSONResponse(receipt(env, id_name), 201, headers=headers)
+    return Json(receipt(env, id_name), 201, headers=headers)
 
 
 # --- recording -------------------------------------------------------------------------
@@ -187,18 +216,18 @@ def _record(
     return call(recorder, **kwargs), recorder.replayed
 
 
-def _command(agent: EdgeAgent, command: Command, workers: Workers) -> Handler:
+def _command(agent: EdgeAgent, command: Command, appends: Appends) -> Handler:
     async def handle(request: Request) -> Response:
         body = await json_body(request)
         kwargs = command.arguments(body, request.path_params)
         key = once(request, body)
-        env, replayed = await workers.run(_record, agent, command.call, kwargs, key)
+        env, replayed = await appends.run(_record, agent, command.call, kwargs, key)
         return _recorded(env, replayed, command.new_id)
 
     return handle
 
 
-def _generic(agent: EdgeAgent, workers: Workers) -> Handler:
+def _generic(agent: EdgeAgent, appends: Appends) -> Handler:
     """``POST /v1/events/{type}``: any edge event, as ``kopsync edge record`` records it."""
 
     async def handle(request: Request) -> Response:
@@ -207,7 +236,7 @@ def _generic(agent: EdgeAgent, workers: Workers) -> Handler:
         body = await json_body(request)
         kwargs = generic_arguments(event_type, body)
         key = once(request, body)
-        env, replayed = await workers.run(_record, agent, record_any, kwargs, key)
+        env, replayed = await appends.run(_record, agent, record_any, kwargs, key)
         return _recorded(env, replayed)
 
     return handle
@@ -223,7 +252,7 @@ def _query(agent: EdgeAgent, query: Query, workers: Workers) -> Handler:
         answer = await workers.run(query.answer, agent, request)
         if answer is None:
             raise problem(404, "not_found", f"this device knows no {request.url.path}")
-        return JSONResponse(answer)
+        return Json(answer)
 
     return handle
 
@@ -233,20 +262,20 @@ def _readyz(agent: EdgeAgent, workers: Workers) -> Handler:
         problems = await workers.run(readiness, agent)
         if problems:
             raise problem(503, "not_ready", "; ".join(problems))
-        return JSONResponse({"status": "ready", "device_id": agent.device_id})
+        return Json({"status": "ready", "device_id": agent.device_id})
 
     return handle
 
 
 async def _healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+    return Json({"status": "ok"})
 
 
 async def _openapi(request: Request) -> Response:
     # Loaded when first asked for: the document's shapes are memory an idle device keeps.
     from edge_agent.http import openapi
 
-    return JSONResponse(openapi.document())
+    return Json(openapi.document())
 
 
 async def _index(request: Request) -> Response:

@@ -33,8 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.responses import JSONResponse
-
+from edge_agent.http.answers import Json
 from sync_core.errors import (
     IdempotencyKeyReused,
     IntegrityError,
@@ -100,10 +99,8 @@ class Problem(Exception):
             **self.extra,
         }
 
-    def response(self, instance: str) -> JSONResponse:
-        return JSONResponse(
-            self.body(instance), self.status, headers=self.headers, media_type=MEDIA_TYPE
-        )
+    def response(self, instance: str) -> Json:
+        return Json(self.body(instance), self.status, headers=self.headers, media_type=MEDIA_TYPE)
 
 
 def problem(status: int, code: str, detail: str, **extra: Any) -> Problem:

@@ -1,24 +1,28 @@
-"""Store calls off the event loop: a thread for the appends, with group commit, one for reads.
+"""Store calls from the handlers: appends on the event loop, grouped; reads in a thread.
 
-SQLite commits wait for fsync, and the event loop also runs the replicator, so the handlers
-hand store calls to threads of their own: a plain queue in, the loop's
-``call_soon_threadsafe`` back. (anyio's thread pool did the same with a capacity limiter, a
-cancel scope and an extra pass of the loop: about 0.13 ms of CPU a record, a third of what
-the API added to the append itself.)
+**Appends** (:class:`Appends`) run on the event loop itself, as the replicator's own
+writes (what the central sent, what it confirmed) already do: a record is a few tenths of
+a millisecond of work and one fsync, and handing it to a thread and back cost about as
+much again (a queue, waking the thread, waking the loop through its self-pipe: about 0.3
+ms a record, a third of what the API added to the append itself). The loop answers
+nothing else meanwhile; requests that arrive then wait in the socket, as they would have
+waited for the store's one write connection anyway.
 
-**Group commit.** Appends take turns on the store's one write connection anyway, so they go
-to one thread. When requests arrive while an append is waiting for its fsync, that thread
-takes all that queued meanwhile (up to :data:`MAX_GROUP`) and records them in one
-transaction, each in a savepoint of its own (:meth:`EdgeAgent.group`): one fsync for the
-group, each request answered only once the group is durable. A request refused by a rule
-is undone alone and answered with its refusal; if the commit fails, every request of the
-group is answered with that failure and none is recorded. A lone request is recorded as
-before, in a transaction of its own.
+**Group commit.** An append is not made at once: it waits for the end of the loop's
+current pass, so that every request that arrived together, or queued while the loop was
+busy recording, is recorded in one transaction, each in a savepoint of its own
+(:meth:`EdgeAgent.group`, up to :data:`MAX_GROUP`): one fsync for the group, each request
+answered only once the group is durable. A request refused by a rule is undone alone and
+answered with its refusal; if the commit fails, every request of the group is answered
+with that failure and none is recorded. A lone request is recorded in a transaction of
+its own. A request whose client went away is still recorded: it was accepted.
 
-A call whose request is cancelled (the client went away) still runs to its end: a
-recording is never cut short. The threads are daemons, started when calls come and ended
-after :data:`IDLE_S` without one (as anyio's are), so that an app no longer served does not
-keep threads, nor its agent, alive.
+**Reads** (:class:`Workers`) can take longer (a member's statement, a readiness check)
+and write nothing: they go to a thread of their own, through a plain queue in and the
+loop's ``call_soon_threadsafe`` back (anyio's pool did the same with a capacity limiter,
+a cancel scope and an extra pass of the loop). The threads are daemons, started when
+calls come and ended after :data:`IDLE_S` without one, so that an app no longer served
+keeps no thread, nor its agent, alive.
 """
 
 from __future__ import annotations
@@ -33,23 +37,57 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 MAX_GROUP = 32
 IDLE_S = 10.0
-_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
+_Call = tuple[Callable[..., Any], tuple[Any, ...]]
 _Outcome = tuple[Any, BaseException | None]
 
 
-class Workers:
-    """``threads`` threads running the calls given to :meth:`run`; with ``group``, each
-    takes every call queued meanwhile and runs them inside one ``group()`` block."""
+class Appends:
+    """Runs the calls given to :meth:`run` on the event loop, at the end of the pass in
+    which they came, those of one pass together inside one ``group()`` block."""
 
-    def __init__(
-        self,
-        threads: int = 1,
-        *,
-        group: Callable[[], AbstractContextManager[None]] | None = None,
-        name: str = "kopsync-store",
-    ) -> None:
-        self._threads = threads
+    def __init__(self, group: Callable[[], AbstractContextManager[None]]) -> None:
         self._group = group
+        self._waiting: list[tuple[asyncio.Future[Any], _Call]] = []
+
+    async def run(self, func: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[T] = loop.create_future()
+        self._waiting.append((answer, (func, args)))
+        if len(self._waiting) == 1:
+            # After the callbacks already due in this pass: the requests that came with
+            # this one have each queued their call by then.
+            loop.call_soon(self._run_waiting)
+        return await answer
+
+    def _run_waiting(self) -> None:
+        taken, self._waiting = self._waiting[:MAX_GROUP], self._waiting[MAX_GROUP:]
+        if self._waiting:
+            asyncio.get_running_loop().call_soon(self._run_waiting)
+        calls = [call for _, call in taken]
+        outcomes = [_call(calls[0])] if len(calls) == 1 else self._grouped(calls)
+        for (answer, _), (result, exc) in zip(taken, outcomes, strict=True):
+            _settle(answer, result, exc)
+
+    def _grouped(self, calls: list[_Call]) -> list[_Outcome]:
+        outcomes: list[_Outcome] = []
+        try:
+            with self._group():
+                outcomes = [_call(call) for call in calls]
+        except BaseException as exc:  # the commit failed: nothing of the group was kept
+            return [(None, e if e is not None else exc) for _, e in outcomes] or [
+                (None, exc) for _ in calls
+            ]
+        return outcomes
+
+
+_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", _Call]
+
+
+class Workers:
+    """``threads`` threads running the calls given to :meth:`run`, one at a time each."""
+
+    def __init__(self, threads: int = 1, *, name: str = "kopsync-store") -> None:
+        self._threads = threads
         self._name = name
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._alive = 0
@@ -58,7 +96,7 @@ class Workers:
     async def run(self, func: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[T] = loop.create_future()
-        self._jobs.put((loop, answer, func, args))
+        self._jobs.put((loop, answer, (func, args)))
         self._start()
         return await answer
 
@@ -73,37 +111,19 @@ class Workers:
     def _work(self) -> None:
         while True:
             try:
-                jobs = [self._jobs.get(timeout=IDLE_S)]
+                loop, answer, call = self._jobs.get(timeout=IDLE_S)
             except queue.Empty:
                 with self._lock:  # a call queued meanwhile sees this thread gone, or is taken
                     if self._jobs.empty():
                         self._alive -= 1
                         return
                 continue
-            while self._group is not None and len(jobs) < MAX_GROUP:
-                try:
-                    jobs.append(self._jobs.get_nowait())
-                except queue.Empty:
-                    break
-            outcomes = [_call(jobs[0])] if len(jobs) == 1 else self._grouped(jobs)
-            for (loop, answer, _, _), (result, exc) in zip(jobs, outcomes, strict=True):
-                loop.call_soon_threadsafe(_settle, answer, result, exc)
-
-    def _grouped(self, jobs: list[_Job]) -> list[_Outcome]:
-        assert self._group is not None
-        outcomes: list[_Outcome] = []
-        try:
-            with self._group():
-                outcomes = [_call(job) for job in jobs]
-        except BaseException as exc:  # the commit failed: nothing of the group was kept
-            return [(None, e if e is not None else exc) for _, e in outcomes] or [
-                (None, exc) for _ in jobs
-            ]
-        return outcomes
+            result, exc = _call(call)
+            loop.call_soon_threadsafe(_settle, answer, result, exc)
 
 
-def _call(job: _Job) -> _Outcome:
-    _, _, func, args = job
+def _call(call: _Call) -> _Outcome:
+    func, args = call
     try:
         return func(*args), None
     except BaseException as exc:  # handed to the awaiting request, raised there

@@ -1,4 +1,5 @@
-"""The API's store threads: calls queued while one runs are run together in one group."""
+"""The API's store calls: appends asked for together run in one group, on the loop; reads
+in a thread of their own."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from edge_agent.http import workers as workers_module
-from edge_agent.http.workers import Workers
+from edge_agent.http.workers import Appends, Workers
 
 
 class Groups:
@@ -20,6 +21,7 @@ class Groups:
         self.blocks: list[list[str]] = []
         self.fail = False
         self.inside: list[str] | None = None
+        self.calls: list[str] = []
 
     @contextlib.contextmanager
     def __call__(self) -> Iterator[None]:
@@ -31,6 +33,7 @@ class Groups:
             raise OSError("commit failed")
 
     def call(self, name: str) -> str:
+        self.calls.append(name)
         if self.inside is not None:
             self.inside.append(name)
         if name == "refused":
@@ -38,29 +41,17 @@ class Groups:
         return name.upper()
 
 
-async def queued_behind_a_blocked_call(groups: Groups, names: list[str]) -> list[object]:
-    workers = Workers(group=groups)
-    running, gate = threading.Event(), threading.Event()
-
-    def blocked() -> bool:
-        running.set()
-        return gate.wait(10)
-
-    first = asyncio.ensure_future(workers.run(blocked))
-    while not running.is_set():  # until the thread has taken the first call and waits in it
-        await asyncio.sleep(0.01)
-    rest = [asyncio.ensure_future(workers.run(groups.call, n)) for n in names]
-    await asyncio.sleep(0.05)  # every call is queued (each task puts its call at its start)
-    gate.set()
-    assert await first is True
-    return list(await asyncio.gather(*rest, return_exceptions=True))
+async def together(appends: Appends, groups: Groups, names: list[str]) -> list[object]:
+    """The calls of ``names`` asked for in one pass of the loop (requests that came together)."""
+    calls = [appends.run(groups.call, n) for n in names]
+    return list(await asyncio.gather(*calls, return_exceptions=True))
 
 
-async def test_calls_queued_meanwhile_run_in_one_group_each_with_its_own_outcome() -> None:
-    """Three calls queued behind a running one run in one group; the refused one is
-    answered with its error, the others with their results."""
+async def test_calls_asked_in_one_pass_run_in_one_group_each_with_its_own_outcome() -> None:
+    """Three calls that come together run in one group; the refused one is answered with
+    its error, the others with their results."""
     groups = Groups()
-    outcomes = await queued_behind_a_blocked_call(groups, ["a", "refused", "b"])
+    outcomes = await together(Appends(groups), groups, ["a", "refused", "b"])
     assert groups.blocks == [["a", "refused", "b"]]
     assert outcomes[0] == "A" and outcomes[2] == "B"
     assert isinstance(outcomes[1], ValueError)
@@ -70,19 +61,57 @@ async def test_a_group_whose_commit_fails_answers_every_call_with_the_failure() 
     """If the group's commit fails, no call of it is answered as done."""
     groups = Groups()
     groups.fail = True
-    outcomes = await queued_behind_a_blocked_call(groups, ["a", "refused", "b"])
+    outcomes = await together(Appends(groups), groups, ["a", "refused", "b"])
     assert isinstance(outcomes[0], OSError) and isinstance(outcomes[2], OSError)
     assert isinstance(outcomes[1], ValueError)
 
 
 async def test_a_lone_call_runs_outside_any_group() -> None:
-    """One call with nothing queued behind it runs as it is: no group is opened."""
+    """One call with nothing beside it runs as it is: no group is opened."""
     groups = Groups()
-    workers = Workers(group=groups)
-    assert await workers.run(groups.call, "x") == "X"
+    appends = Appends(groups)
+    assert await appends.run(groups.call, "x") == "X"
     with pytest.raises(ValueError):
-        await workers.run(groups.call, "refused")
+        await appends.run(groups.call, "refused")
     assert groups.blocks == []
+
+
+async def test_calls_beyond_a_full_group_run_in_the_next_pass() -> None:
+    """More calls at once than a group holds: the first MAX_GROUP together, then the rest."""
+    groups = Groups()
+    names = [f"n{i}" for i in range(workers_module.MAX_GROUP + 3)]
+    outcomes = await together(Appends(groups), groups, names)
+    assert outcomes == [n.upper() for n in names]
+    assert groups.blocks == [names[: workers_module.MAX_GROUP], names[workers_module.MAX_GROUP :]]
+
+
+async def test_a_call_whose_request_went_away_still_runs() -> None:
+    """A request cancelled (its client gone) after asking is still recorded: it was accepted."""
+    groups = Groups()
+    appends = Appends(groups)
+    asked = asyncio.ensure_future(appends.run(groups.call, "gone"))
+    await asyncio.sleep(0)  # the request has asked
+    asked.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asked
+    assert await appends.run(groups.call, "next") == "NEXT"
+    assert groups.calls == ["gone", "next"]
+
+
+async def test_calls_run_on_the_loop_thread_those_of_a_group_in_order() -> None:
+    """Appends run on the thread of the loop that asked (the store's write connection is
+    used from one thread), in the order they were asked for."""
+    groups = Groups()
+    threads: list[int] = []
+
+    def call(name: str) -> str:
+        threads.append(threading.get_ident())
+        return groups.call(name)
+
+    appends = Appends(groups)
+    assert await asyncio.gather(*(appends.run(call, n) for n in "abc")) == ["A", "B", "C"]
+    assert threads == [threading.get_ident()] * 3
+    assert groups.blocks == [["a", "b", "c"]]
 
 
 async def test_idle_threads_end_and_a_later_call_starts_one(
