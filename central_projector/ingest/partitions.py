@@ -27,22 +27,25 @@ def consumer_name(k: int, partitions: int) -> str:
     return f"ingest-p{k}of{partitions}"
 
 
+UP = f"{subjects.PREFIX}.up"  # what every upload subject starts with
+
+
 def partition_filter(k: int) -> str:
-    return f"kop.up.{k}.>"
+    return f"{UP}.{k}.>"
 
 
 def stream_transform(partitions: int) -> SubjectTransform:
     """``kop.up.{coop}.{device}`` → ``kop.up.{partition}.{coop}.{device}``."""
     return SubjectTransform(
-        src="kop.up.*.*",
-        dest=f"kop.up.{{{{partition({partitions},1)}}}}.{{{{wildcard(1)}}}}.{{{{wildcard(2)}}}}",
+        src=f"{UP}.*.*",
+        dest=f"{UP}.{{{{partition({partitions},1)}}}}.{{{{wildcard(1)}}}}.{{{{wildcard(2)}}}}",
     )
 
 
 def device_subject(stored: str) -> str:
     """The subject the device published, from the one the partitioned stream stored."""
     parts = stored.split(".")
-    if len(parts) == 5 and parts[:2] == ["kop", "up"] and parts[2].isdigit():
+    if len(parts) == 5 and parts[:2] == UP.split(".") and parts[2].isdigit():
         return subjects.upload(parts[3], parts[4])
     return stored
 
