@@ -9,6 +9,7 @@ import functools
 import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -95,6 +96,60 @@ class Served:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+class LeanClient:
+    """A keep-alive HTTP/1.1 client on a plain socket: the request written in one ``send``,
+    the answer read by its ``Content-Length``, its JSON decoded. A load generator such as
+    ``wrk`` or a till's own HTTP library does about this much; ``http.client`` parses every
+    answer's headers with the ``email`` package, which costs about as much CPU as the
+    server's whole HTTP layer (figures in docs/BENCHMARKS.md)."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection((HOST, port), timeout=30)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.head = f"Host: {HOST}:{port}\r\nContent-Type: application/json\r\n"
+        self.buf = b""
+
+    def post(self, path: str, body: bytes) -> tuple[int, Any]:
+        request = f"POST {path} HTTP/1.1\r\n{self.head}Content-Length: {len(body)}\r\n\r\n"
+        self.sock.sendall(request.encode() + body)
+        while (end := self.buf.find(b"\r\n\r\n")) < 0:
+            self.buf += self._recv()
+        head, self.buf = self.buf[:end].decode("latin-1"), self.buf[end + 4 :]
+        lines = head.split("\r\n")
+        length = next(int(h[15:]) for h in lines if h[:15].lower() == "content-length:")
+        while len(self.buf) < length:
+            self.buf += self._recv()
+        answer, self.buf = self.buf[:length], self.buf[length:]
+        return int(lines[0].split(" ", 2)[1]), json.loads(answer)
+
+    def _recv(self) -> bytes:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("the server closed the connection")
+        return data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def lean_block(
+    served: Served, client: LeanClient, gen: Iterator[Draft], n: int, cpu: list[float]
+) -> float:
+    """:func:`http_block` through a :class:`LeanClient`; returns events/s."""
+    served_cpu, client_cpu = served.cpu_s(), time.process_time()
+    start = time.perf_counter()
+    for _ in range(n):
+        d = next(gen)
+        body = json.dumps({"aggregate_id": d.aggregate_id, "payload": d.payload}).encode()
+        status, answer = client.post(f"/v1/events/{d.type}", body)
+        if status != 201:
+            raise RuntimeError(f"{d.type} was not recorded: {answer}")
+    rate = n / (time.perf_counter() - start)
+    cpu[0] += served.cpu_s() - served_cpu
+    cpu[1] += time.process_time() - client_cpu
+    return rate
 
 
 def http_block(

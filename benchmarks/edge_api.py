@@ -10,6 +10,12 @@
   caller at a time on both sides. Each device first records :data:`WARMUP` events through
   its own path, unmeasured, so that both measure a running agent (its WAL file at full
   size, its caches warm), not the first appends after opening the store.
+- **A lean client**: the same one-caller blocks through a keep-alive client on a plain
+  socket (:class:`_recording.LeanClient`: one ``send`` per request, the answer read by its
+  ``Content-Length`` and its JSON decoded), interleaved with the others. Python's
+  ``http.client`` parses every answer's headers with the ``email`` package, about as much CPU
+  as the server's HTTP layer; a load generator (``wrk``) or a till's own HTTP library costs
+  next to nothing, so this is the API's own throughput, the ``http.client`` figure beside it.
 - **Concurrent callers**: :data:`CLIENTS` clients posting at once (each on its own
   connection) against as many threads calling ``EdgeAgent.record`` at once on one agent,
   in interleaved rounds. Every answer still waits for its own durable commit; the server
@@ -56,9 +62,11 @@ from _harness import (  # benchmarks/ is sys.path[0] when run as a script
 )
 from _recording import (
     KOPSYNC,
+    LeanClient,
     Served,
     http_block,
     http_concurrent,
+    lean_block,
     process_block,
     process_concurrent,
 )
@@ -170,8 +178,8 @@ def run(quick: bool) -> dict[str, Any]:
         lat_1k: list[float] = []
         lat_100k: list[float] = []
         lat_proc: list[float] = []
-        http_rates, proc_rates = [], []
-        http_cpu, proc_cpu = [0.0, 0.0], [0.0]
+        http_rates, lean_rates, proc_rates = [], [], []
+        http_cpu, lean_cpu, proc_cpu = [0.0, 0.0], [0.0, 0.0], [0.0]
         conc_http: list[float] = []
         conc_proc: list[float] = []
         try:
@@ -183,10 +191,13 @@ def run(quick: bool) -> dict[str, Any]:
                     http_block(served, gen, WARMUP, [])
                     served.conn.close()
                 process_block(baseline, base_gen, WARMUP, [])
+                lean = LeanClient(small.port)
                 for _ in range(n // block):
                     http_rates.append(http_block(small, small_gen, block, lat_1k, http_cpu))
                     http_block(big, big_gen, block, lat_100k)
+                    lean_rates.append(lean_block(small, lean, small_gen, block, lean_cpu))
                     proc_rates.append(process_block(baseline, base_gen, block, lat_proc, proc_cpu))
+                lean.close()
                 small.conn.close()  # idle meanwhile: connect afresh after the rounds below
                 for _ in range(n // CONCURRENT_ROUND):
                     conc_http.append(http_concurrent(small, small_gen, CONCURRENT_ROUND, CLIENTS))
@@ -215,12 +226,15 @@ def run(quick: bool) -> dict[str, Any]:
         "in_process_p99_ms_1k": ms(lat_proc, 99),
         "http_events_per_s": round(statistics.median(http_rates)),
         "in_process_events_per_s": round(statistics.median(proc_rates)),
+        "http_events_per_s_lean_client": round(statistics.median(lean_rates)),
         "concurrent_callers": CLIENTS,
         "http_events_per_s_concurrent": round(statistics.median(conc_http)),
         "in_process_events_per_s_concurrent": round(statistics.median(conc_proc)),
         "http_server_cpu_ms_per_record": round(http_cpu[0] / n * 1000, 3),
         "http_client_cpu_ms_per_record": round(http_cpu[1] / n * 1000, 3),
         "in_process_cpu_ms_per_record": round(proc_cpu[0] / n * 1000, 3),
+        "http_server_cpu_ms_per_record_lean_client": round(lean_cpu[0] / n * 1000, 3),
+        "lean_client_cpu_ms_per_record": round(lean_cpu[1] / n * 1000, 3),
         "cli_sale_record_s_median": round(statistics.median(cli["sale_record"][0]), 3),
         "cli_sale_record_s_max": round(max(cli["sale_record"][0]), 3),
         "cli_sale_record_cpu_s_median": round(statistics.median(cli["sale_record"][1]), 3),
@@ -237,6 +251,9 @@ def run(quick: bool) -> dict[str, Any]:
         "chain_verified": chain_ok,
     }
     res["http_to_in_process"] = round(res["http_events_per_s"] / res["in_process_events_per_s"], 3)
+    res["lean_client_http_to_in_process"] = round(
+        res["http_events_per_s_lean_client"] / res["in_process_events_per_s"], 3
+    )
     res["concurrent_http_to_in_process"] = round(
         res["http_events_per_s_concurrent"] / res["in_process_events_per_s_concurrent"], 3
     )
@@ -247,6 +264,7 @@ def run(quick: bool) -> dict[str, Any]:
     res["targets_met"] = {
         "http_p99_le_10ms": res["http_p99_ms_1k"] <= 10 and res["http_p99_ms_100k"] <= 10,
         "http_ge_half_in_process": res["http_to_in_process"] >= 0.5,
+        "http_ge_half_in_process_lean_client": res["lean_client_http_to_in_process"] >= 0.5,
         "http_ge_half_in_process_cpu_bound": res["cpu_bound_http_to_in_process"] >= 0.5,
         "version_le_0_15s": res["cli_version_s_median"] <= 0.15,
         "sale_record_le_0_35s": res["cli_sale_record_s_median"] <= 0.35,
@@ -272,7 +290,10 @@ def main() -> None:
         f"(x{res['http_to_in_process']}; CPU-bound x{res['cpu_bound_http_to_in_process']}: "
         f"server {res['http_server_cpu_ms_per_record']} + client "
         f"{res['http_client_cpu_ms_per_record']} ms against "
-        f"{res['in_process_cpu_ms_per_record']} ms a record); {CLIENTS} callers at once: "
+        f"{res['in_process_cpu_ms_per_record']} ms a record); lean client "
+        f"{res['http_events_per_s_lean_client']} ev/s (x{res['lean_client_http_to_in_process']}: "
+        f"server {res['http_server_cpu_ms_per_record_lean_client']} + client "
+        f"{res['lean_client_cpu_ms_per_record']} ms); {CLIENTS} callers at once: "
         f"{res['http_events_per_s_concurrent']} ev/s over HTTP vs "
         f"{res['in_process_events_per_s_concurrent']} in process "
         f"(x{res['concurrent_http_to_in_process']}); "
