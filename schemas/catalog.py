@@ -323,6 +323,17 @@ CATALOG: tuple[EventSchema, ...] = (
         ident("receipt_no"),
     ),
     ev(
+        "MemberCreditRepaymentReversed",
+        "shop",
+        "MemberCredit",
+        EDGE,
+        "A member-credit repayment recorded by mistake is reversed: her receivable goes back "
+        "up by what it repaid (a new fact; nothing is edited).",
+        Field("reversed_event_id", "str", doc="event_id of the reversed repayment", max_len=64),
+        money("amount"),
+        text("reason"),
+    ),
+    ev(
         "StockReceived",
         "shop",
         "StockItem",

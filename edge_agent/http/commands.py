@@ -193,6 +193,13 @@ COMMANDS: tuple[Command, ...] = (
         "A member pays back member credit",
         "shop",
     ),
+    _c(
+        "MemberCreditRepaymentReversed",
+        "/v1/members/{member_id}/credit-repayment-reversals",
+        T.reverse_member_credit_repayment,
+        "Reverse a member-credit repayment",
+        "shop",
+    ),
     _c("StockReceived", "/v1/stock/receipts", T.receive_stock, "Goods received", "shop"),
     _c("StockAdjusted", "/v1/stock/adjustments", T.adjust_stock, "Correct stock", "shop"),
     _c("StockCounted", "/v1/stock/counts", T.count_stock, "Record a stock count", "shop"),

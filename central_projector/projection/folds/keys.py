@@ -34,6 +34,14 @@ def _member(ev: Event) -> list[Touch]:
     return out
 
 
+def _credit(ev: Event) -> list[Touch]:
+    repayment = ev.payload.get("reversed_event_id") or ev.event_id
+    return [
+        ("receivable", (ev.coop_id, ev.aggregate_id)),
+        ("credit_repayment", (ev.coop_id, repayment)),
+    ]
+
+
 def _sale(ev: Event) -> list[Touch]:
     out: list[Touch] = [("sale", (ev.coop_id, ev.aggregate_id))]
     if ev.type == "SaleRecorded":
@@ -96,7 +104,8 @@ KEYS: dict[str, Callable[[Event], list[Touch]]] = {
     "LoanWrittenOff": _by_agg("loan"),
     "SaleRecorded": _sale,
     "SaleVoided": _sale,
-    "MemberCreditRepaid": _by_agg("receivable"),
+    "MemberCreditRepaid": _credit,
+    "MemberCreditRepaymentReversed": _credit,
     "StockReceived": _stock,
     "StockAdjusted": _stock,
     "StockCounted": _stock,

@@ -9,6 +9,14 @@ Conflict rules:
   id ``""``, so no rupiah of credit is lost.
 - ``MemberCreditRepaid`` (aggregate id = the member id) pays it down on its business
   date ``paid_on``; a repayment is never rejected.
+- ``MemberCreditRepaymentReversed`` cancels the repayment it names (``reversed_event_id``)
+  wherever it falls, as a loan repayment's reversal does: the repayment then counts
+  nothing, on no day, so every figure dated by it (by year, as of a day, the roll-up) is
+  as if it had never been recorded, and the member owes it again. It cancels only a
+  repayment of the same member at the same cooperative, and only once: a reversal
+  arriving before its repayment waits for it (the repayment never counts), a second
+  reversal of one repayment, or one naming no repayment of that member, changes nothing
+  (both are kept in the repayment's row). A reversal is never rejected.
 - Repaid beyond what was sold raises CREDIT_OVERPAID (the member, sold, repaid, the
   excess) for as long as it lasts: two counters took the same debt offline, or a sale was
   voided after it had been repaid. The office refunds the excess or keeps it as an
@@ -22,6 +30,10 @@ Rows:
   at most one of ``outstanding`` and ``overpaid`` is not zero; a row with neither a live
   credit sale nor a repayment is deleted. ``asof`` keeps each day's sums so that
   :func:`as_of` gives the row at the end of any day (the ministry export's date).
+- ``credit_repayment`` (coop, event_id of the repayment) = ``{member_id, day, amount,
+  seen, reversals: [[okey, event_id, member_id]…]}``: what the repayment was (``seen``
+  false until it arrives) and the reversals naming it, in total order; it counts when
+  seen and no reversal of its member names it.
 - Dated figures (the roll-up's ``shop`` section): ``shop.credit_sold`` on each sale's
   day and ``shop.credit_repaid`` on each repayment's.
 """
@@ -108,8 +120,50 @@ def sale_credit(state: State, sale: Row, sign: int) -> None:
         _add(state, sale["coop_id"], member, sale["day"], SOLD, sign * sale["credit"])
 
 
+def _repayment(state: State, coop: str, event_id: str) -> Row:
+    return state.get("credit_repayment", (coop, event_id)) or {
+        "coop_id": coop,
+        "event_id": event_id,
+        "member_id": None,
+        "day": None,
+        "amount": 0,
+        "seen": False,
+        "reversals": [],
+    }
+
+
+def _counts(rep: Row) -> bool:
+    return bool(rep["seen"]) and not any(r[2] == rep["member_id"] for r in rep["reversals"])
+
+
+def _count(state: State, rep: Row, sign: int) -> None:
+    _add(state, rep["coop_id"], rep["member_id"], rep["day"], REPAID, sign * rep["amount"])
+
+
 def credit_repaid(state: State, ev: Event) -> None:
-    _add(state, ev.coop_id, ev.aggregate_id, daily.event_day(ev), REPAID, ev.payload["amount"])
+    rep = _repayment(state, ev.coop_id, ev.event_id)
+    if rep["seen"]:
+        return  # the event id is the idempotency key: one repayment per id
+    rep.update(member_id=ev.aggregate_id, day=daily.event_day(ev), amount=ev.payload["amount"],
+               seen=True)  # fmt: skip
+    if _counts(rep):
+        _count(state, rep, +1)
+    state.put("credit_repayment", (ev.coop_id, ev.event_id), rep)
 
 
-HANDLERS = {"MemberCreditRepaid": credit_repaid}
+def repayment_reversed(state: State, ev: Event) -> None:
+    target = ev.payload["reversed_event_id"]
+    rep = _repayment(state, ev.coop_id, target)
+    if any(r[1] == ev.event_id for r in rep["reversals"]):
+        return
+    before = _counts(rep)
+    rep["reversals"] = sorted([*rep["reversals"], [ev.okey, ev.event_id, ev.aggregate_id]])
+    if before and not _counts(rep):
+        _count(state, rep, -1)
+    state.put("credit_repayment", (ev.coop_id, target), rep)
+
+
+HANDLERS = {
+    "MemberCreditRepaid": credit_repaid,
+    "MemberCreditRepaymentReversed": repayment_reversed,
+}

@@ -131,6 +131,10 @@ SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
             ("overpaid", B), ("by_year", J), ("asof", J), ("conflicts", J),
         ),
     ),
+    "credit_repayment": (
+        ("coop_id", "event_id"),
+        (("member_id", S), ("day", S), ("amount", B), ("seen", F), ("reversals", J)),
+    ),
     "beneficiary": (
         ("beneficiary_id",),
         (("coop_id", S), ("home_coop", S), ("kk_no", S), ("head_name", T), ("okey", J)),

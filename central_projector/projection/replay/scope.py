@@ -13,8 +13,8 @@ savings        savings
 loans          loan                                            LATE_REPAYMENT,
                                                                RECOVERY_AFTER_WRITE_OFF
 shop           sale, sales_day, stock, price, quota,           NEGATIVE_STOCK,
-               quota_use, stock_moves, receivable              QUOTA_EXCEEDED,
-                                                               CREDIT_OVERPAID
+               quota_use, stock_moves, receivable,             QUOTA_EXCEEDED,
+               credit_repayment                                CREDIT_OVERPAID
 aid            beneficiary, card, allowance, entitlement,      DUPLICATE_REDEMPTION,
                claim                                           OVERSPEND
 stimulus       fund
@@ -77,7 +77,7 @@ AREAS: dict[str, Area] = {
         Area("savings", ("savings",), (), savings.HANDLERS),
         Area("loans", ("loan",), ("LATE_REPAYMENT", "RECOVERY_AFTER_WRITE_OFF"), loans.HANDLERS),
         Area("shop", ("sale", "sales_day", "stock", "price", "quota", "quota_use", "stock_moves",
-                      "receivable"),
+                      "receivable", "credit_repayment"),
              ("NEGATIVE_STOCK", "QUOTA_EXCEEDED", "CREDIT_OVERPAID"), shop_stock.HANDLERS),
         Area("aid", ("beneficiary", "card", "allowance", "entitlement", "claim"),
              ("DUPLICATE_REDEMPTION", "OVERSPEND"), aid.HANDLERS),

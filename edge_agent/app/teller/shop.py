@@ -73,6 +73,16 @@ def repay_member_credit(
     return recorder.record("MemberCreditRepaid", payload, check_id(member_id, "member id"))
 
 
+def reverse_member_credit_repayment(
+    recorder: Recorder[R_co], member_id: str, *, reversed_event_id: str, amount: int, reason: str
+) -> R_co:
+    """Reverse a member-credit repayment recorded by mistake: she owes it again."""
+    payload = {"reversed_event_id": reversed_event_id, "amount": amount, "reason": reason}
+    return recorder.record(
+        "MemberCreditRepaymentReversed", payload, check_id(member_id, "member id")
+    )
+
+
 def receive_stock(
     recorder: Recorder[R_co],
     sku: str,

@@ -78,6 +78,10 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "SaleVoided": ("SALE1", {"reason": "customer returned it"}),
     "MemberCreditRepaid": ("M1", {"amount": 50_000, "paid_on": "2026-02-01", "receipt_no": "KW9"}),
+    "MemberCreditRepaymentReversed": (
+        "M1",
+        {"reversed_event_id": "ev-x", "amount": 50_000, "reason": "wrong member"},
+    ),
     "StockReceived": (
         "BERAS5",
         {"sku": "BERAS5", "qty": 10, "location": "main", "supplier": "Bulog", "doc_no": "DO1"},

@@ -48,6 +48,7 @@ AREA_EVENTS = {
         "SaleRecorded",
         "SaleVoided",
         "MemberCreditRepaid",
+        "MemberCreditRepaymentReversed",
         "StockReceived",
         "StockAdjusted",
         "StockCounted",
@@ -266,7 +267,7 @@ def test_schemas_export_writes_one_json_schema_per_type_and_version(tmp_path: Pa
     out = CliRunner().invoke(cli, ["schemas", "export", str(tmp_path / "js")])
     assert out.exit_code == 0, out.output
     files = sorted((tmp_path / "js").glob("*.schema.json"))
-    assert len(files) == len(list(REGISTRY)) == 42
+    assert len(files) == len(list(REGISTRY)) == 43
     assert (tmp_path / "js" / "SaleRecorded.v1.schema.json").exists()
     for f in files:
         jsonschema.Draft202012Validator.check_schema(json.loads(f.read_text()))

@@ -9,7 +9,7 @@ import click
 
 from edge_agent.app import lookup, teller
 from edge_agent.app.agent import EdgeAgent
-from edge_agent.domain.common import rupiah
+from edge_agent.domain.common import rupiah, tx_key
 from kopsync.cli.common import emit_json
 from kopsync.cli.edge.teller.common import (
     TellerGroup,
@@ -114,6 +114,32 @@ def credit() -> None:
 def credit_repay(data_dir: Path, as_json: bool, member_id: str, amount: int, **opts: Any) -> None:
     """A member pays back member credit, never more than she owes here (MemberCreditRepaid)."""
     record(data_dir, as_json, lambda a: teller.repay_member_credit(a, member_id, amount, **opts))
+
+
+@credit.command("reverse")
+@click.argument("member_id")
+@click.option("--event", "event_id", required=True, help="Event id of the repayment.")
+@click.option("--reason", required=True)
+@money("--amount", required=False, help="Default: the repayment's.")
+@common_options
+def credit_reverse(
+    data_dir: Path, as_json: bool, member_id: str, event_id: str, reason: str, amount: int | None
+) -> None:
+    """Reverse a member-credit repayment recorded by mistake; she owes it again
+    (MemberCreditRepaymentReversed)."""
+
+    def act(agent: EdgeAgent) -> Envelope:
+        n = amount if amount is not None else view_or_empty(agent, tx_key(event_id)).get("amount")
+        if n is None:
+            raise UsageError(
+                f"no member-credit repayment {event_id} on this device; copy the event id "
+                "from `kopsync edge log`, or give --amount"
+            )
+        return teller.reverse_member_credit_repayment(
+            agent, member_id, reversed_event_id=event_id, amount=n, reason=reason
+        )
+
+    record(data_dir, as_json, act)
 
 
 @credit.command("show")
