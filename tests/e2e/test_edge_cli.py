@@ -103,8 +103,14 @@ def test_every_edge_event_type_is_recorded_through_the_cli(aid_store: Path) -> N
     assert ok(d, "credit", "show", member)["owed"] == 18500
     assert "owes Rp18.500" in refused(d, "credit", "repay", member, "--amount", "18501",
                                       "--receipt", "KW-5")  # fmt: skip
-    ok(d, "credit", "repay", member, "--amount", "18500", "--receipt", "KW-5")
+    rep = ok(d, "credit", "repay", member, "--amount", "18500", "--receipt", "KW-5")
     assert ok(d, "credit", "show", member)["owed"] == 0
+    ok(d, "credit", "reverse", member, "--event", rep["event_id"], "--reason", "salah anggota")
+    assert ok(d, "credit", "show", member)["owed"] == 18500
+    assert "already reversed" in refused(d, "credit", "reverse", member, "--event",
+                                         rep["event_id"], "--reason", "lagi")  # fmt: skip
+    assert "no member-credit repayment ev-none" in refused(
+        d, "credit", "reverse", member, "--event", "ev-none", "--reason", "x")  # fmt: skip
     assert credit.startswith("SL-")
     ok(d, "stock", "adjust", "GULA-1KG", "--delta", "-2", "--reason", "kemasan sobek")
     ok(d, "stock", "count", "GULA-1KG", "--qty", "16")

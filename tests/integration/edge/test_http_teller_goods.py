@@ -53,6 +53,29 @@ def test_member_credit_sale_and_repayment(members: EdgeAgent, api: LiveApi) -> N
     assert owed == {"sold": 37_000, "repaid": 30_000, "owed": 7_000}
 
 
+def test_member_credit_repayment_reversal(members: EdgeAgent, api: LiveApi) -> None:
+    """A repayment recorded by mistake is reversed over the API (she owes it again); no such
+    repayment, the wrong amount, a second reversal and an unknown member are refused."""
+    api.ok("/v1/stock/receipts", {"sku": "GULA-1KG", "qty": 5, "supplier": "UD", "doc_no": "S"})
+    line = {"sku": "GULA-1KG", "qty": 2, "unit_price": 18_500}
+    pay = [{"method": "member_credit", "amount": 37_000}]
+    api.ok("/v1/sales", {"lines": [line], "payments": pay, "member_id": "M-1"})
+    made = api.ok("/v1/members/M-1/credit-repayments", {"amount": 30_000, "receipt_no": "KW-8"})
+    path = "/v1/members/M-1/credit-repayment-reversals"
+    body = {"reversed_event_id": made["event_id"], "amount": 30_000, "reason": "salah catat"}
+    api.refused(path, body | {"reversed_event_id": "ev-none"}, 409, "unknown_repayment")
+    wrong = api.refused(path, body | {"amount": 3_000}, 409, "unknown_repayment")
+    assert "Rp30.000" in wrong.body["detail"]
+    api.refused("/v1/members/M-404/credit-repayment-reversals", body, 409, "unknown_member")
+    bad = api.refused(path, body | {"amount": -1}, 400, "invalid_field")
+    assert bad.body["field"] == "amount"
+    done = api.ok(path, body)
+    assert done["type"] == "MemberCreditRepaymentReversed" and done["aggregate_id"] == "M-1"
+    api.refused(path, body, 409, "already_reversed")
+    owed = api.get("/v1/members/M-1/statement").body["member_credit"]
+    assert owed == {"sold": 37_000, "repaid": 0, "owed": 37_000}
+
+
 def test_shop_refusals(api: LiveApi, aid: EdgeAgent) -> None:
     """Negative stock (unless overridden with a reason), unmatched payments, a blocked card,
     a second void and bad quantities are refused."""
