@@ -1,6 +1,7 @@
 """Member credit histories (sales on credit, split or whole, voided or recorded twice;
 repayments dated across three years, some beyond the debt as two counters can take them
-offline), and their oracle computed from the events alone."""
+offline; reversals of repayments, before or after them, twice, or of none), and their
+oracle computed from the events alone."""
 
 from __future__ import annotations
 
@@ -48,7 +49,19 @@ credit_actions: st.SearchStrategy[H.Action] = st.one_of(
         st.sampled_from((5_000, 20_000, 45_000)),
         st.sampled_from(PAID_ON),
     ),
+    st.builds(  # pointed at a repayment of the history (or at none) by link_references
+        lambda m: ("MemberCreditRepaymentReversed", m,
+                   {"reversed_event_id": "REF", "amount": 1, "reason": "salah catat"}),
+        st.sampled_from(H.MEMBERS[:2]),
+    ),  # fmt: skip
 )
+
+
+def cancelled(events: list[Event]) -> set[tuple[str, str, str]]:
+    """(cooperative, member, event id) of every repayment some reversal of that member at
+    that cooperative names: it counts nothing, however many name it, in any order."""
+    return {(e.coop_id, e.aggregate_id, e.payload["reversed_event_id"]) for e in events
+            if e.type == "MemberCreditRepaymentReversed"}  # fmt: skip
 
 
 def credit_entries(events: list[Event]) -> dict[tuple[str, str], list[tuple[str, int, int]]]:
@@ -68,8 +81,9 @@ def credit_entries(events: list[Event]) -> dict[tuple[str, str], list[tuple[str,
             out[(sale.coop_id, sale.payload.get("member_id") or "")].append(
                 (local_day(sale.key[0], sale.coop_id), credit, 0)
             )
+    gone = cancelled(events)
     for e in events:
-        if e.type == "MemberCreditRepaid":
+        if e.type == "MemberCreditRepaid" and (e.coop_id, e.aggregate_id, e.event_id) not in gone:
             out[(e.coop_id, e.aggregate_id)].append((e.payload["paid_on"], 0, e.payload["amount"]))
     return out
 
@@ -77,8 +91,8 @@ def credit_entries(events: list[Event]) -> dict[tuple[str, str], list[tuple[str,
 def check_receivables(
     rows: list[dict[str, Any]], events: list[Event], items: list[dict[str, Any]]
 ) -> None:
-    """Every member's receivable equals the sums over the events and conserves credit: sold
-    + overpaid = repaid + outstanding; what is repaid beyond the debt is a CREDIT_OVERPAID
+    """Every member's receivable equals the sums over the events (a reversed repayment
+    counting nothing) and conserves credit: sold + overpaid = repaid + outstanding; what is repaid beyond the debt is a CREDIT_OVERPAID
     item of exactly that excess, and nothing else is."""
     want = credit_entries(events)
     assert {(r["coop_id"], r["member_id"]) for r in rows} == set(want)
@@ -86,6 +100,7 @@ def check_receivables(
         entries = want[(row["coop_id"], row["member_id"])]
         sold, repaid = sum(e[1] for e in entries), sum(e[2] for e in entries)
         assert (row["sold"], row["repaid"]) == (sold, repaid)
+        assert row["repayments"] == sum(1 for e in entries if e[2])
         assert row["sold"] + row["overpaid"] == row["repaid"] + row["outstanding"]
         assert (
             min(row["outstanding"], row["overpaid"])

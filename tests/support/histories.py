@@ -89,6 +89,7 @@ __all__ = [
 REFERRING = {
     "SavingsTransactionReversed": ("SavingsDeposited", "SavingsWithdrawn"),
     "LoanRepaymentReversed": ("LoanRepaymentReceived",),
+    "MemberCreditRepaymentReversed": ("MemberCreditRepaid",),
     "AidRedemptionVoided": ("AidRedeemed",),
 }
 

@@ -49,7 +49,8 @@ def test_member_credit_sold_is_repaid_or_outstanding_in_any_delivery_order(
     events: list[Event], data: st.DataObject
 ) -> None:
     """Credit sold = credit repaid + credit outstanding (− what was overpaid, an item of
-    exactly that excess), per member, for any delivery order and any duplicates."""
+    exactly that excess), per member, a reversed repayment counting nothing however many
+    reversals name it, for any delivery order and any duplicates."""
     p = project(*H.deliveries(data.draw, events))
     assert snapshot(p) == snapshot(project(events))
     rows = list(p.state.rows("receivable").values())
