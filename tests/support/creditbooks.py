@@ -50,10 +50,13 @@ credit_actions: st.SearchStrategy[H.Action] = st.one_of(
         st.sampled_from(PAID_ON),
     ),
     st.builds(  # pointed at a repayment of the history (or at none) by link_references
-        lambda m: ("MemberCreditRepaymentReversed", m,
-                   {"reversed_event_id": "REF", "amount": 1, "reason": "salah catat"}),
+        lambda m: (
+            "MemberCreditRepaymentReversed",
+            m,
+            {"reversed_event_id": "REF", "amount": 1, "reason": "salah catat"},
+        ),
         st.sampled_from(H.MEMBERS[:2]),
-    ),  # fmt: skip
+    ),
 )
 
 
@@ -92,8 +95,9 @@ def check_receivables(
     rows: list[dict[str, Any]], events: list[Event], items: list[dict[str, Any]]
 ) -> None:
     """Every member's receivable equals the sums over the events (a reversed repayment
-    counting nothing) and conserves credit: sold + overpaid = repaid + outstanding; what is repaid beyond the debt is a CREDIT_OVERPAID
-    item of exactly that excess, and nothing else is."""
+    counting nothing) and conserves credit: sold + overpaid = repaid + outstanding; what is
+    repaid beyond the debt is a CREDIT_OVERPAID item of exactly that excess, and nothing
+    else is."""
     want = credit_entries(events)
     assert {(r["coop_id"], r["member_id"]) for r in rows} == set(want)
     for row in rows:

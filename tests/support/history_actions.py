@@ -251,10 +251,13 @@ _edge_actions: st.SearchStrategy[Action] = st.one_of(
         st.sampled_from(DATES),
     ),
     st.builds(
-        lambda m: ("MemberCreditRepaymentReversed", m,
-                   {"reversed_event_id": "REF", "amount": 1, "reason": "salah catat"}),
+        lambda m: (
+            "MemberCreditRepaymentReversed",
+            m,
+            {"reversed_event_id": "REF", "amount": 1, "reason": "salah catat"},
+        ),
         st.sampled_from(MEMBERS[:2]),
-    ),  # fmt: skip
+    ),
 )
 
 
