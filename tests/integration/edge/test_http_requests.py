@@ -40,9 +40,19 @@ def test_every_edge_event_type_is_recorded_by_the_generic_route(
     )
     resign = {"aggregate_id": member, "payload": {"resigned_on": "2026-12-01"}}
     assert api.post("/v1/events/MemberResigned", resign).status == 201
+    # Nor does it reverse member-credit repayments: reverse the first one.
+    repaid = next(e for e in original if e.envelope.type == "MemberCreditRepaid")
+    reversal = {
+        "reversed_event_id": ids[repaid.envelope.event_id],
+        "amount": repaid.payload["amount"],
+        "reason": "salah catat",
+    }
+    body = {"aggregate_id": repaid.envelope.aggregate_id, "payload": reversal}
+    reply = api.post("/v1/events/MemberCreditRepaymentReversed", body)
+    assert reply.status == 201, reply.body
     recorded = {e.envelope.type for e in agent.log()}
     assert recorded >= set(REGISTRY.types_from("edge"))
-    assert agent.head().seq == len(original) + 1 and agent.verify().ok
+    assert agent.head().seq == len(original) + 2 and agent.verify().ok
 
 
 def test_generic_route_refusals(api: LiveApi) -> None:
