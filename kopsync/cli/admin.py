@@ -266,7 +266,7 @@ def _remind_hub(auth_file: Path, coop_id: str) -> None:
     if coop_id in authfile.load(auth_file).hubs:
         click.echo(
             f"  its cooperative has a hub: give it the new device list "
-            f"(kopsync admin hub users --coop {coop_id}) and restart it"
+            f"(kopsync admin hub users --coop {coop_id}); it reloads the file by itself"
         )
 
 

@@ -67,8 +67,8 @@ def hub_add(coop_id: str, out_dir: Path | None, auth_file: Path, as_json: bool) 
 @friendly
 def hub_users(coop_id: str, out: Path | None, auth_file: Path, as_json: bool) -> None:
     """Write the hub's LAN users again (after a device of the cooperative was added or
-    revoked); restart the hub with it. Reload the province too: the hub's permissions there
-    follow the cooperative's devices."""
+    revoked); a hub running with this file reloads it within seconds. Reload the province
+    too: the hub's permissions there follow the cooperative's devices."""
     path = out or Path(f"kopsync-hub-{coop_id}") / hubs.LAN_USERS
     devices = hubs.write_lan_users(auth_file, coop_id, path)
     authfile.write_conf(auth_file)
