@@ -9,7 +9,8 @@ and has it reload, :mod:`kopsync.cli.edge.hub`):
 - a valid file with other devices: :class:`UsersChanged`, the new users;
 - a file that is missing, unreadable or not a users file of this cooperative:
   :class:`UsersRejected`, once per content seen, and the last good users stay in force: a
-  broken file never opens the hub's port, nor empties it.
+  broken file never opens the hub's port, nor empties it. A change that nats-server itself
+  refuses is set aside the same way (:meth:`UsersFile.refused`).
 
 No event loop and no signals here, only the reading of the file it is given.
 """
@@ -100,6 +101,11 @@ class UsersFile:
     def applied(self, change: UsersChanged) -> None:
         """The hub admits ``change.users`` now."""
         self.users = change.users
+        self._stat, self._digest = change.stat, change.digest
+
+    def refused(self, change: UsersChanged) -> None:
+        """The hub cannot use ``change`` (nats-server would not load it): it keeps its users,
+        and the file's content is not reported again."""
         self._stat, self._digest = change.stat, change.digest
 
 

@@ -1,6 +1,7 @@
 """A running hub follows its LAN users file: ``kopsync admin hub users`` after a device's
 revocation cuts that device off the hub without a restart, the other device and its open
-connection carry on, and a broken users file leaves the hub admitting the last good users.
+connection carry on, a broken users file leaves the hub admitting the last good users, and
+a device added later is admitted.
 
 The hub is ``kopsync edge hub --lan-users`` in a child process (its real nats-server),
 linked to a province without credentials; the users come from the real ``kopsync admin``.
@@ -9,6 +10,7 @@ linked to a province without credentials; the users come from the real ``kopsync
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -70,7 +72,8 @@ async def _until(check: Callable[[], Awaitable[bool]], what: str) -> None:
 async def test_hub_follows_its_lan_users(tmp_path: Path) -> None:
     """Revoking a device and writing the hub's users again refuses that device's new
     connections within a bounded wait while the other device still connects and keeps its
-    open connection; a broken users file then changes nothing the hub admits."""
+    open connection; a broken, refused or missing users file then changes nothing the hub
+    admits; a device added afterwards is admitted."""
     auth = auth_config(tmp_path)
     central_user(auth, tmp_path / "central.nk")
     db_url = f"sqlite:///{tmp_path / 'central.db'}"
@@ -108,15 +111,29 @@ async def test_hub_follows_its_lan_users(tmp_path: Path) -> None:
 
         await _until(shop_cut, "the revoked device's open connection is closed")
 
-        # a users file that is not one: reported, and the hub admits what it admitted
-        broken = users_file.with_name(f".{users_file.name}.tmp")
-        broken.write_text('{"version": 1, "coop_id": "' + COOP_A + '", "users": [{"nk')
-        os.replace(broken, users_file)
+        # a users file that is not one, or one nats-server would not load: each reported
+        # once, and the hub admits what it admitted
+        good = json.loads(users_file.read_text())
+        nkey = good["users"][0]["nkey"]
+        # one character changed: the right shape, a checksum that no longer matches
+        other = "B" if nkey[9] == "A" else "A"
+        forged = good["users"][0] | {"nkey": nkey[:9] + other + nkey[10:]}
+        for n, text in enumerate(
+            [
+                json.dumps(good | {"users": [*good["users"], forged]}),
+                '{"version": 1, "coop_id": "' + COOP_A + '", "users": [{"nk',
+            ],
+            start=1,
+        ):
+            broken = users_file.with_name(f".{users_file.name}.tmp")
+            broken.write_text(text)
+            os.replace(broken, users_file)
 
-        async def rejected() -> bool:
-            return "lan_users_rejected" in _said(hub)
+            async def rejected(n: int = n) -> bool:
+                return _said(hub).count("lan_users_rejected") == n
 
-        await _until(rejected, "the hub reports the broken users file")
+            await _until(rejected, f"the hub reports the broken users file {n}")
+        assert "nats-server refuses" in _said(hub)
         assert await _admitted(hub.url, seeds["desk"])
         assert not await _admitted(hub.url, seeds["shop"])
         assert not await _admitted(hub.url, None)  # never an open port
@@ -133,6 +150,20 @@ async def test_hub_follows_its_lan_users(tmp_path: Path) -> None:
         await _until(missing, "the hub reports the missing users file")
         assert await _admitted(hub.url, seeds["desk"])
         assert not await _admitted(hub.url, None)
+
+        # a device added afterwards is admitted once the file is written again
+        seeds["gudang"] = add_device(auth, COOP_A, "gudang", tmp_path / "gudang", db_url)
+        admin("hub", "users", "--coop", COOP_A, "--out", str(users_file),
+              "--auth", str(auth.users))  # fmt: skip
+
+        async def gudang_admitted() -> bool:
+            return await _admitted(hub.url, seeds["gudang"])
+
+        await _until(gudang_admitted, "the hub admits the added device")
+        assert await _admitted(hub.url, seeds["desk"])
+        assert not await _admitted(hub.url, seeds["shop"])
+        await desk_open.flush(timeout=5)
+        assert desk_open.is_connected
         await desk_open.close()
     finally:
         hub.kill()

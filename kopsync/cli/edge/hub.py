@@ -4,7 +4,7 @@ Writes the hub's configuration (:mod:`edge_agent.app.hub`) into ``--dir``, start
 nats-server with it, creates the KOP_LAN stream and runs until Ctrl-C or SIGTERM (the
 server is stopped with it). Devices on the LAN then run ``kopsync edge run --hub URL``.
 
-With ``--lan-users`` the hub follows that file (:mod:`edge_agent.app.hubusers`): when
+With ``--lan-users`` the hub follows that file (:mod:`kopsync.cli.edge.hubreload`): when
 ``kopsync admin hub users`` writes it again, the configuration is written again and
 nats-server reloads it (SIGHUP), so a revoked device is cut off and a new one admitted
 without a restart and without dropping the other devices.
@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
 import subprocess
 from pathlib import Path
 
@@ -24,9 +22,10 @@ import structlog
 
 from edge_agent.app.hub import HubSettings, ensure_lan_stream, render_config
 from edge_agent.app.hubauth import LocalUser
-from edge_agent.app.hubusers import POLL_S, UsersChanged, UsersFile, UsersRejected
+from edge_agent.app.hubusers import UsersFile
 from kopsync.cli.common import configure_logging, friendly, stop_on_signals
 from kopsync.cli.config import config_option
+from kopsync.cli.edge.hubreload import UsersReload, write_private
 from kopsync.devnats import dies_with_parent, nats_server_binary
 from sync_core.errors import LinkDown, UsageError
 from sync_core.ids import check_coop_id
@@ -143,59 +142,14 @@ def hub_command(
         return
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "hub.conf"
-    _write_private(config, text)
-    follow = None if users is None else _Reconfigure(settings, config, seed, users, local)
+    write_private(config, text)
+    follow = None if users is None else UsersReload(settings, config, seed, users, local)
     asyncio.run(_serve(settings, config, local if users is not None else None, follow))
     click.echo("hub stopped", err=True)
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write ``path`` (it holds the leaf seed) readable by its owner only, and whole: a
-    nats-server reloading meanwhile reads the old file or the new one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o600)  # an older tmp left behind keeps its own mode through O_CREAT
-    os.replace(tmp, path)
-
-
-class _Reconfigure:
-    """What the hub needs to write its configuration again with other LAN users."""
-
-    def __init__(
-        self, settings: HubSettings, config: Path, seed: str | None, users: UsersFile,
-        local: LocalUser,
-    ) -> None:  # fmt: skip
-        self.settings, self.config, self.seed = settings, config, seed
-        self.users, self.local = users, local
-
-    async def follow(self, proc: subprocess.Popen[bytes]) -> None:
-        """Every :data:`POLL_S`: a changed users file is written into the configuration and
-        nats-server reloads it; a broken one is reported once and the last good users stay."""
-        where = {"coop_id": self.settings.coop_id, "lan_users": str(self.users.path)}
-        while proc.poll() is None:
-            await asyncio.sleep(POLL_S)
-            found = self.users.check()
-            if isinstance(found, UsersRejected):
-                log.error("lan_users_rejected", **where, error=found.error, kept=found.kept)
-            elif isinstance(found, UsersChanged):
-                text = render_config(self.settings, self.seed, found.users, self.local)
-                try:
-                    _write_private(self.config, text)
-                    proc.send_signal(signal.SIGHUP)  # nats-server re-reads its authorization
-                except OSError as exc:  # tried again at the next look
-                    log.error("lan_users_reload_failed", **where, error=str(exc))
-                    continue
-                self.users.applied(found)
-                log.info(
-                    "lan_users_reloaded", **where, devices=len(found.users),
-                    added=found.added, removed=found.removed,
-                )  # fmt: skip
-
-
 async def _serve(
-    settings: HubSettings, config: Path, local: LocalUser | None, follow: _Reconfigure | None
+    settings: HubSettings, config: Path, local: LocalUser | None, follow: UsersReload | None
 ) -> None:
     stop = asyncio.Event()
     stop_on_signals(stop.set)

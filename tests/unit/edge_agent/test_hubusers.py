@@ -102,3 +102,17 @@ def test_a_broken_file_at_start_is_the_start_error(path: Path) -> None:
     _write(path, "[]")
     with pytest.raises(UsageError, match="not a LAN users file"):
         UsersFile.load(path, COOP)
+
+
+def test_a_change_refused_is_not_taken_nor_reported_again(path: Path) -> None:
+    """A change nats-server would not load leaves the users as they were and is not found
+    again until the file changes once more."""
+    watched = UsersFile.load(path, COOP)
+    _write(path, _users(("desk", DESK)))
+    found = watched.check()
+    assert isinstance(found, UsersChanged)
+    watched.refused(found)
+    assert watched.check() is None
+    assert len(watched.users) == 2
+    _write(path, _users(("shop", SHOP)))
+    assert isinstance(watched.check(), UsersChanged)
