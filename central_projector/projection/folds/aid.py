@@ -106,8 +106,9 @@ def _entitlement(state: State, entitlement_id: str) -> Row:
 
 def granted(state: State, ev: Event) -> None:
     row = _entitlement(state, ev.aggregate_id)
+    was = aid_dated.mark(row)
     claim_owner(row, ev.okey, ev.coop_id, True)
-    aid_dated.seen(row, ev)
+    day = aid_dated.seen(row, ev)
     p = ev.payload
     if row["grant_okey"] is not None and row["grant_okey"] > ev.okey:
         card = card_row(state, p["card_uid"])  # superseded: it only touches its card
@@ -123,37 +124,40 @@ def granted(state: State, ev: Event) -> None:
         if old_card is not None and old_card != row["card_uid"]:
             card_credit(state, ev, old_card, ev.aggregate_id, None)
         card_credit(state, ev, row["card_uid"], ev.aggregate_id, row["value"])
-    _derive(state, row)
+    _derive(state, row, was, day)
 
 
 def redeemed(state: State, ev: Event) -> None:
     row = _entitlement(state, ev.aggregate_id)
     if ev.event_id in row["redemptions"]:
         return
+    was = aid_dated.mark(row)
     claim_owner(row, ev.okey, ev.coop_id, False)
-    aid_dated.seen(row, ev)
+    day = aid_dated.seen(row, ev)
     p = ev.payload
     redemption = [ev.okey, ev.coop_id, ev.device_id, p["value"], p["allowance_id"], p["card_uid"]]
     row["redemptions"][ev.event_id] = redemption
     live = ev.event_id not in row["voided"]
     allowance_debit(state, ev.event_id, redemption, ev.aggregate_id, live)
-    _derive(state, row)
+    _derive(state, row, was, day)
 
 
 def voided(state: State, ev: Event) -> None:
     row = _entitlement(state, ev.aggregate_id)
+    was = aid_dated.mark(row)
     claim_owner(row, ev.okey, ev.coop_id, False)
     target = ev.payload["redemption_event_id"]
-    aid_dated.voided(row, target, ev)
+    day = aid_dated.voided(row, target, ev)
     if target not in row["voided"]:
         row["voided"] = sorted([*row["voided"], target])
         redemption = row["redemptions"].get(target)
         if redemption is not None:
             allowance_debit(state, target, redemption, ev.aggregate_id, False)
-    _derive(state, row)
+    _derive(state, row, was, day)
 
 
-def _derive(state: State, row: Row) -> None:
+def _derive(state: State, row: Row, was: aid_dated.Mark, day: str) -> None:
+    """Re-derive the entitlement after one event of ``day`` (``was``: the row before it)."""
     voided_ids = set(row["voided"])
     live = sorted((r[0], eid, r) for eid, r in row["redemptions"].items() if eid not in voided_ids)
     winner = live[0] if live else None
@@ -187,7 +191,7 @@ def _derive(state: State, row: Row) -> None:
         subject = f"entitlement:{row['entitlement_id']}"
         items.append(("DUPLICATE_REDEMPTION", subject, row["coop_id"], detail))
     report(state, row, found(*items))
-    aid_dated.restate(state, row)
+    aid_dated.restate(state, row, was, day)
     state.put("entitlement", (row["entitlement_id"],), row)
 
 

@@ -9,14 +9,27 @@ winner records). The same rules as :func:`central_projector.projection.folds.aid
 each fact from its own day, so the latest day gives the entitlement's row as it stands.
 
 ``asof`` of an entitlement = ``{seen, voids: {redemption event id: day}, tl}``.
+
+A fact changes the figures of its own day and the days after it only. So the usual event,
+one whose day is the entitlement's latest (a redemption, a void or the grant of an
+entitlement first seen that day), changes only the figures as the row stands, and only on
+its own day: its timeline is patched there by the difference between the row before and
+after (:func:`restate`). Any other (a late fact, a new home cooperative, programme or
+grant) re-derives the whole timeline from the facts (:func:`entries`).
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
+from typing import Any
 
 from central_projector.projection.folds import daily
-from central_projector.projection.folds.base import Event, Row, State
+from central_projector.projection.folds.base import Event, Okey, Row, State
+
+# The entitlement before an event: home cooperative, programme, cycle, grant's order key,
+# whether it had a timeline, and its figures as they stood (see :func:`mark`).
+Mark = tuple[str | None, str | None, str | None, Okey | None, bool, tuple[Any, ...]]
 
 
 def seen(row: Row, ev: Event) -> str:
@@ -26,12 +39,91 @@ def seen(row: Row, ev: Event) -> str:
     return day
 
 
-def voided(row: Row, target: str, ev: Event) -> None:
-    daily.earliest(daily.asof(row).setdefault("voids", {}), target, seen(row, ev))
+def voided(row: Row, target: str, ev: Event) -> str:
+    """Note the void of ``target`` on the event's day; returns the day."""
+    day = seen(row, ev)
+    daily.earliest(daily.asof(row).setdefault("voids", {}), target, day)
+    return day
 
 
-def restate(state: State, row: Row) -> None:
-    daily.restate(state, "entitlement", row, entries(row))
+def mark(row: Row) -> Mark:
+    """What :func:`restate` needs of the row before an event changes it."""
+    figures = (row["worth"], row["winner"] is not None, row["redeemed_value"], row["duplicates"])
+    had = bool((row.get("asof") or {}).get("tl"))
+    return row["coop_id"], row["program"], row["cycle"], row["grant_okey"], had, figures
+
+
+def restate(state: State, row: Row, was: Mark, day: str) -> None:
+    """Bring the ledger and the timeline up to the row, after an event of ``day`` that
+    found the row as ``was``."""
+    home, program, cycle, grant, had, figures = was
+    doc = daily.asof(row)
+    same = (home, program, cycle, grant) == (
+        row["coop_id"], row["program"], row["cycle"], row["grant_okey"])  # fmt: skip
+    if (same or not had) and day >= _latest(row, doc):
+        names = _names(row["program"] or "UNKNOWN", row["cycle"] or "-")
+        now = row["worth"], row["winner"] is not None, row["redeemed_value"], row["duplicates"]
+        _patch(state, doc, day, _change(row["coop_id"], names, figures if had else None, now))
+    else:
+        daily.restate(state, "entitlement", row, entries(row))
+
+
+def _latest(row: Row, doc: dict[str, Any]) -> str:
+    """The latest day anything is known of the entitlement on."""
+    latest: str = doc["seen"]
+    for r in row["redemptions"].values():
+        made = daily.okey_day(r[0], r[1])
+        if made > latest:
+            latest = made
+    for void in doc.get("voids", {}).values():
+        if void > latest:
+            latest = void
+    if row["grant_okey"] is not None:
+        latest = max(latest, daily.okey_day(row["grant_okey"], row["coop_id"]))
+    return latest
+
+
+def _change(
+    home: str, names: dict[str, tuple[str, str]], before: tuple[Any, ...] | None,
+    now: tuple[Any, ...],
+) -> dict[tuple[str, str], int]:  # fmt: skip
+    """How the figures as the row stands (those of its latest day in :func:`entries`)
+    moved from ``before`` (``None``: nothing known of it) to ``now``, both (worth, whether
+    a redemption won, the winner's value, the duplicates)."""
+    out: dict[tuple[str, str], int] = {}
+    worth, won, value, duplicates = now
+    if before is None:
+        before = 0, False, 0, ()
+        _add(out, home, names, "entitlements", 1)
+    _add(out, home, names, "entitled_value", worth - before[0])
+    _add(out, home, names, "redeemed", won - before[1])
+    _add(out, home, names, "redeemed_value", value - before[2])
+    for sign, dups in ((1, duplicates), (-1, before[3])):
+        for d in dups:
+            _add(out, home, names, "value_at_risk", sign * d["value"])
+            _add(out, d["coop_id"], names, "disputed", sign)
+            _add(out, d["coop_id"], names, "disputed_value", sign * d["value"])
+    return out
+
+
+def _patch(state: State, doc: dict[str, Any], day: str, change: dict[tuple[str, str], int]) -> None:
+    """Add ``change`` to the timeline on ``day``, on or after every day in it, and to the
+    ledger: each entry is found (or placed) by bisection, in place."""
+    tl: list[list[Any]] = doc.setdefault("tl", [])
+    for (coop, figure), amount in change.items():
+        if not amount:
+            continue
+        at = [coop, day, figure]
+        i = bisect.bisect_left(tl, at)
+        if i < len(tl) and tl[i][:3] == at:
+            value = tl[i][3] + amount
+            if value:
+                tl[i][3] = value
+            else:
+                del tl[i]
+        else:
+            tl.insert(i, [*at, amount])
+        state.add_day("entitlement", coop, day, figure, amount)
 
 
 def entries(row: Row) -> daily.Entries:
