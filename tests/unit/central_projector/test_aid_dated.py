@@ -62,7 +62,9 @@ def test_the_patched_timeline_is_the_one_derived_whole(
         aid.HANDLERS[ev.type](state, ev)
     row = state.get("entitlement", (ENT,))
     assert row is not None
-    whole = sorted([*key, amount] for key, amount in aid_dated.entries(row).items() if amount)
+    whole: list[list[Any]] = sorted(
+        [*key, amount] for key, amount in aid_dated.entries(row).items() if amount
+    )
     assert row["asof"]["tl"] == whole
     ledger: dict[tuple[str, str, str, str], int] = {}
     for coop, day, figure, amount in whole:
