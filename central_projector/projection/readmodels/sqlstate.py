@@ -209,8 +209,13 @@ class SqlState:
         self.moves_sum_at = (
             f'SELECT (SELECT "position" FROM {position} WHERE "name" = {mark}), ({self.moves_sum})'
         )
-        # (no MAX of bytea on PostgreSQL; the key's index answers this as fast)
-        self.moves_max = f'SELECT "okey" FROM {moves} WHERE {at} ORDER BY "okey" DESC LIMIT 1'
+        # (no MAX of bytea on PostgreSQL; the key's index answers this as fast) and, in the
+        # same statement, the sum a late count asks next (see moves_after)
+        self.moves_max = (
+            f'SELECT (SELECT "okey" FROM {moves} WHERE {at} ORDER BY "okey" DESC LIMIT 1), '
+            f"({self.moves_sum})"
+        )
+        self._summed: tuple[Key, bytes, int] | None = None  # (item, order key, stored sum)
         self.moves_insert = (
             f'INSERT INTO {moves} ("coop_id", "location", "sku", "okey", "delta") '
             f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) "
@@ -267,7 +272,9 @@ class SqlState:
     def moves_before(self, stock: Key, okey: Okey) -> int:
         at = okey_bytes(okey)
         flying = self.flight.moves(stock) if self.flight is not None else None
-        if flying is None:
+        if self._summed is not None and self._summed[:2] == (stock, at):
+            stored = self._summed[2]  # asked with the newest movement, nothing since
+        elif flying is None:
             self.cursor.execute(self.moves_sum, (*stock, at))
             stored = int(_scalar(self.cursor))
         else:
@@ -296,9 +303,11 @@ class SqlState:
             if "stock" not in self.complete:  # else every movement is one made here
                 if self.flight is not None:
                     self.flight.settle(self.dirty)
-                self.cursor.execute(self.moves_max, stock)
-                stored = _scalar(self.cursor)
+                at = okey_bytes(okey)
+                self.cursor.execute(self.moves_max, (*stock, *stock, at))
+                stored, summed = _row(self.cursor)
                 newest = None if stored is None else okey_of(bytes(stored))
+                self._summed = stock, at, int(summed)
             for o, _ in self.moves_of.get(stock, ()):
                 if newest is None or o > newest:
                     newest = o

@@ -8,6 +8,7 @@ not committed. Both outcomes, on the real databases.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -75,5 +76,46 @@ def test_a_batch_committed_meanwhile_counts_once(db_url: str) -> None:
             conn.execute(sa.update(LIVE.position).values(position=20))
         flight = Flight(20, [(okey_bytes(MIDDLE), 3)])
         assert _before(projector, flight) == 5 + 3
+    finally:
+        projector.close()
+
+
+class Counting:
+    """The state's own cursor, counting the statements it runs."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor, self.statements = cursor, 0
+
+    def execute(self, *args: Any) -> Any:
+        self.statements += 1
+        return self.cursor.execute(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cursor, name)
+
+
+class Settled:
+    """No batch in flight (waiting for it returns at once)."""
+
+    def settle(self, keep: Mapping[str, Collection[Key]]) -> None:
+        pass
+
+    def moves(self, stock: Key) -> None:
+        return None
+
+
+def test_a_late_count_asks_the_ledger_once(db_url: str) -> None:
+    """An item whose newest movement is not known yet: whether a count is late and the
+    movements before it come from one statement."""
+    projector = _store(db_url)
+    try:
+        with projector.engine.begin() as conn:
+            conn.execute(sa.insert(LIVE.stock_moves), [_move([4, 0, "d1", 3], 2)])
+        with projector.engine.connect() as conn:
+            state = SqlState(conn, flight=Settled())
+            state.cursor = counting = Counting(state.cursor)
+            assert state.moves_after(STOCK, COUNT)
+            assert state.moves_before(STOCK, COUNT) == 5
+            assert counting.statements == 1
     finally:
         projector.close()
