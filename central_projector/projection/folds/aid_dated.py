@@ -11,11 +11,11 @@ each fact from its own day, so the latest day gives the entitlement's row as it 
 ``asof`` of an entitlement = ``{seen, voids: {redemption event id: day}, tl}``.
 
 A fact changes the figures of its own day and the days after it only. So the usual event,
-one whose day is the entitlement's latest (a redemption, a void or the grant of an
-entitlement first seen that day), changes only the figures as the row stands, and only on
-its own day: its timeline is patched there by the difference between the row before and
-after (:func:`restate`). Any other (a late fact, a new home cooperative, programme or
-grant) re-derives the whole timeline from the facts (:func:`entries`).
+one on or after every day known of the entitlement before it (a redemption, a void, the
+grant of an entitlement first seen then), changes only the figures as the row stands, and
+only on its own day: its timeline is patched there by how they moved from the row before
+it to the row after (:func:`restate`). Any other (a late fact, a new home cooperative,
+programme or grant) re-derives the whole timeline from the facts (:func:`entries`).
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from central_projector.projection.folds import daily
 from central_projector.projection.folds.base import Event, Okey, Row, State
 
 # The entitlement before an event: home cooperative, programme, cycle, grant's order key,
-# whether it had a timeline, and its figures as they stood (see :func:`mark`).
-Mark = tuple[str | None, str | None, str | None, Okey | None, bool, tuple[Any, ...]]
+# whether it had a timeline, its figures as they stood and the latest day anything was
+# known of it on (see :func:`mark`).
+Mark = tuple[str | None, str | None, str | None, Okey | None, bool, tuple[Any, ...], str]
 
 
 def seen(row: Row, ev: Event) -> str:
@@ -49,18 +50,22 @@ def voided(row: Row, target: str, ev: Event) -> str:
 def mark(row: Row) -> Mark:
     """What :func:`restate` needs of the row before an event changes it."""
     figures = (row["worth"], row["winner"] is not None, row["redeemed_value"], row["duplicates"])
-    had = bool((row.get("asof") or {}).get("tl"))
-    return row["coop_id"], row["program"], row["cycle"], row["grant_okey"], had, figures
+    doc = row.get("asof") or {}
+    had = bool(doc.get("tl"))
+    latest = _latest(row, doc) if had else ""
+    return row["coop_id"], row["program"], row["cycle"], row["grant_okey"], had, figures, latest
 
 
 def restate(state: State, row: Row, was: Mark, day: str) -> None:
     """Bring the ledger and the timeline up to the row, after an event of ``day`` that
     found the row as ``was``."""
-    home, program, cycle, grant, had, figures = was
+    home, program, cycle, grant, had, figures, latest = was
     doc = daily.asof(row)
     same = (home, program, cycle, grant) == (
         row["coop_id"], row["program"], row["cycle"], row["grant_okey"])  # fmt: skip
-    if (same or not had) and day >= _latest(row, doc):
+    # a day on or after every day known before: no fact's day moved (they move only
+    # earlier), and the days before it keep their figures
+    if (same or not had) and day >= latest:
         names = _names(row["program"] or "UNKNOWN", row["cycle"] or "-")
         now = row["worth"], row["winner"] is not None, row["redeemed_value"], row["duplicates"]
         _patch(state, doc, day, _change(row["coop_id"], names, figures if had else None, now))
@@ -109,7 +114,12 @@ def _change(
 def _patch(state: State, doc: dict[str, Any], day: str, change: dict[tuple[str, str], int]) -> None:
     """Add ``change`` to the timeline on ``day``, on or after every day in it, and to the
     ledger: each entry is found (or placed) by bisection, in place."""
-    tl: list[list[Any]] = doc.setdefault("tl", [])
+    tl: list[list[Any]] | None = doc.get("tl")
+    if not tl:  # the first event of the entitlement: its whole timeline
+        doc["tl"] = sorted([coop, day, figure, a] for (coop, figure), a in change.items() if a)
+        for coop, _, figure, a in doc["tl"]:
+            state.add_day("entitlement", coop, day, figure, a)
+        return
     for (coop, figure), amount in change.items():
         if not amount:
             continue
