@@ -1,21 +1,22 @@
-"""Store calls from the handlers: appends on the event loop, grouped; reads in a thread.
+"""Store calls from the handlers: a lone append on the event loop, a group of appends in a
+thread of their own, reads in another.
 
-**Appends** (:class:`Appends`) run on the event loop itself, as the replicator's own
-writes (what the central sent, what it confirmed) already do: a record is a few tenths of
-a millisecond of work and one fsync, and handing it to a thread and back cost about as
-much again (a queue, waking the thread, waking the loop through its self-pipe: about 0.3
-ms a record, a third of what the API added to the append itself). The loop answers
-nothing else meanwhile; requests that arrive then wait in the socket, as they would have
-waited for the store's one write connection anyway.
+**A lone append** runs on the event loop itself, as the replicator's own writes (what the
+central sent, what it confirmed) already do: a record is a few tenths of a millisecond of
+work and one fsync, and handing it to a thread and back cost about as much again (a queue,
+waking the thread, waking the loop through its self-pipe). With one till posting, that is
+every record.
 
 **Group commit.** An append is not made at once: it waits for the end of the loop's
-current pass, so that every request that arrived together, or queued while the loop was
-busy recording, is recorded in one transaction, each in a savepoint of its own
-(:meth:`EdgeAgent.group`, up to :data:`MAX_GROUP`): one fsync for the group, each request
-answered only once the group is durable. A request refused by a rule is undone alone and
-answered with its refusal; if the commit fails, every request of the group is answered
-with that failure and none is recorded. A lone request is recorded in a transaction of
-its own. A request whose client went away is still recorded: it was accepted.
+current pass, so that every request that arrived together, or queued meanwhile, is recorded
+in one transaction, each in a savepoint of its own (:meth:`EdgeAgent.group`, up to
+:data:`MAX_GROUP`): one fsync for the group, each request answered only once the group is
+durable. A request refused by a rule is undone alone and answered with its refusal; if the
+commit fails, every request of the group is answered with that failure and none is
+recorded. A group goes to the recording thread: while it waits for its fsync (milliseconds
+on an SD card), the loop goes on reading and answering the other tills, and what arrives
+meanwhile makes the next group, taken as soon as this one is durable. A request whose
+client went away is still recorded: it was accepted.
 
 **Reads** (:class:`Workers`) can take longer (a member's statement, a readiness check)
 and write nothing: they go to a thread of their own, through a plain queue in and the
@@ -42,12 +43,17 @@ _Outcome = tuple[Any, BaseException | None]
 
 
 class Appends:
-    """Runs the calls given to :meth:`run` on the event loop, at the end of the pass in
-    which they came, those of one pass together inside one ``group()`` block."""
+    """Runs the calls given to :meth:`run` at the end of the loop's pass in which they
+    came: a lone one on the loop, those of one pass together inside one ``group()`` block
+    on the recording thread (calls that come while a group is there wait for it)."""
 
-    def __init__(self, group: Callable[[], AbstractContextManager[None]]) -> None:
+    def __init__(
+        self, group: Callable[[], AbstractContextManager[None]], *, name: str = "kopsync-record"
+    ) -> None:
         self._group = group
         self._waiting: list[tuple[asyncio.Future[Any], _Call]] = []
+        self._thread = Workers(name=name)
+        self._away: asyncio.Future[None] | None = None  # a group on the recording thread
 
     async def run(self, func: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -60,15 +66,27 @@ class Appends:
         return await answer
 
     def _run_waiting(self) -> None:
+        if self._away is not None or not self._waiting:
+            return  # the group away takes what waits when it is back
         taken, self._waiting = self._waiting[:MAX_GROUP], self._waiting[MAX_GROUP:]
-        if self._waiting:
-            asyncio.get_running_loop().call_soon(self._run_waiting)
-        calls = [call for _, call in taken]
-        outcomes = [_call(calls[0])] if len(calls) == 1 else self._grouped(calls)
+        if len(taken) == 1 and not self._waiting:
+            answer, call = taken[0]
+            _settle(answer, *_call(call))
+            return
+        self._away = asyncio.ensure_future(self._record_away(taken))
+
+    async def _record_away(self, taken: list[tuple[asyncio.Future[Any], _Call]]) -> None:
+        try:
+            outcomes = await self._thread.run(self._grouped, [call for _, call in taken])
+        finally:
+            self._away = None
         for (answer, _), (result, exc) in zip(taken, outcomes, strict=True):
             _settle(answer, result, exc)
+        self._run_waiting()
 
     def _grouped(self, calls: list[_Call]) -> list[_Outcome]:
+        if len(calls) == 1:
+            return [_call(calls[0])]
         outcomes: list[_Outcome] = []
         try:
             with self._group():

@@ -1,5 +1,5 @@
-"""The API's store calls: appends asked for together run in one group, on the loop; reads
-in a thread of their own."""
+"""The API's store calls: a lone append on the loop, appends asked for together in one group
+on the recording thread; reads in a thread of their own."""
 
 from __future__ import annotations
 
@@ -98,9 +98,9 @@ async def test_a_call_whose_request_went_away_still_runs() -> None:
     assert groups.calls == ["gone", "next"]
 
 
-async def test_calls_run_on_the_loop_thread_those_of_a_group_in_order() -> None:
-    """Appends run on the thread of the loop that asked (the store's write connection is
-    used from one thread), in the order they were asked for."""
+async def test_a_lone_call_runs_on_the_loop_a_group_on_the_recording_thread() -> None:
+    """A lone append runs on the loop's own thread; a group on the recording thread, its
+    calls in the order they were asked for."""
     groups = Groups()
     threads: list[int] = []
 
@@ -109,9 +109,37 @@ async def test_calls_run_on_the_loop_thread_those_of_a_group_in_order() -> None:
         return groups.call(name)
 
     appends = Appends(groups)
+    assert await appends.run(call, "x") == "X"
     assert await asyncio.gather(*(appends.run(call, n) for n in "abc")) == ["A", "B", "C"]
-    assert threads == [threading.get_ident()] * 3
+    loop_thread = threading.get_ident()
+    assert threads[0] == loop_thread
+    assert len(set(threads[1:])) == 1 and threads[1] != loop_thread
     assert groups.blocks == [["a", "b", "c"]]
+
+
+async def test_calls_that_come_while_a_group_is_away_make_the_next_group() -> None:
+    """While a group waits for its commit on the recording thread, the loop goes on: the
+    calls asked for meanwhile are answered after it, together in the next group."""
+    groups = Groups()
+    running, gate = threading.Event(), threading.Event()
+
+    def slow(name: str) -> str:
+        running.set()
+        gate.wait(10)
+        return groups.call(name)
+
+    appends = Appends(groups)
+    first = asyncio.gather(appends.run(slow, "a"), appends.run(groups.call, "b"))
+    while not running.is_set():  # the first group is on the thread, in its first call
+        await asyncio.sleep(0.01)
+    later = [asyncio.ensure_future(appends.run(groups.call, n)) for n in ("c", "refused", "d")]
+    await asyncio.sleep(0.05)  # the loop is free: every later call has been asked for
+    assert not any(t.done() for t in later)
+    gate.set()
+    assert await first == ["A", "B"]
+    outcomes = await asyncio.gather(*later, return_exceptions=True)
+    assert outcomes[0] == "C" and outcomes[2] == "D" and isinstance(outcomes[1], ValueError)
+    assert groups.blocks == [["a", "b"], ["c", "refused", "d"]]
 
 
 async def test_idle_threads_end_and_a_later_call_starts_one(
