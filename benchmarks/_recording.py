@@ -134,37 +134,27 @@ class LeanClient:
         self.sock.close()
 
 
-def lean_block(
-    served: Served, client: LeanClient, gen: Iterator[Draft], n: int, cpu: list[float]
-) -> float:
-    """:func:`http_block` through a :class:`LeanClient`; returns events/s."""
-    served_cpu, client_cpu = served.cpu_s(), time.process_time()
-    start = time.perf_counter()
-    for _ in range(n):
-        d = next(gen)
-        body = json.dumps({"aggregate_id": d.aggregate_id, "payload": d.payload}).encode()
-        status, answer = client.post(f"/v1/events/{d.type}", body)
-        if status != 201:
-            raise RuntimeError(f"{d.type} was not recorded: {answer}")
-    rate = n / (time.perf_counter() - start)
-    cpu[0] += served.cpu_s() - served_cpu
-    cpu[1] += time.process_time() - client_cpu
-    return rate
-
-
 def http_block(
-    served: Served, gen: Iterator[Draft], n: int, lat: list[float], cpu: list[float] | None = None
+    served: Served,
+    gen: Iterator[Draft],
+    n: int,
+    lat: list[float],
+    cpu: list[float] | None = None,
+    lean: LeanClient | None = None,
 ) -> float:
-    """Post ``n`` events one after the other; their latencies go to ``lat``, the server's and
+    """Post ``n`` events one after the other (through ``lean`` when given, else through
+    ``served``'s ``http.client`` connection); their latencies go to ``lat``, the server's and
     the client's CPU seconds are added to ``cpu[0]`` and ``cpu[1]``; returns events/s."""
     served_cpu, client_cpu = served.cpu_s(), time.process_time()
     start = time.perf_counter()
     for _ in range(n):
         d = next(gen)
+        path, body = f"/v1/events/{d.type}", {"aggregate_id": d.aggregate_id, "payload": d.payload}
         t0 = time.perf_counter()
-        status, answer = served.request(
-            "POST", f"/v1/events/{d.type}", {"aggregate_id": d.aggregate_id, "payload": d.payload}
-        )
+        if lean is None:
+            status, answer = served.request("POST", path, body)
+        else:
+            status, answer = lean.post(path, json.dumps(body).encode())
         lat.append(time.perf_counter() - t0)
         if status != 201:
             raise RuntimeError(f"{d.type} was not recorded: {answer}")

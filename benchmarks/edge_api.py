@@ -66,7 +66,6 @@ from _recording import (
     Served,
     http_block,
     http_concurrent,
-    lean_block,
     process_block,
     process_concurrent,
 )
@@ -195,7 +194,7 @@ def run(quick: bool) -> dict[str, Any]:
                 for _ in range(n // block):
                     http_rates.append(http_block(small, small_gen, block, lat_1k, http_cpu))
                     http_block(big, big_gen, block, lat_100k)
-                    lean_rates.append(lean_block(small, lean, small_gen, block, lean_cpu))
+                    lean_rates.append(http_block(small, small_gen, block, [], lean_cpu, lean))
                     proc_rates.append(process_block(baseline, base_gen, block, lat_proc, proc_cpu))
                 lean.close()
                 small.conn.close()  # idle meanwhile: connect afresh after the rounds below

@@ -2,8 +2,9 @@
 
 :func:`build_app` is given everything it serves (the agent, the access settings, any
 extra routes such as ``/metrics``); handlers parse the request, call the application
-function (:mod:`edge_agent.http.workers`: appends on the event loop, grouped; reads in
-a thread) and answer JSON, or a problem (:mod:`edge_agent.http.problems`).
+function (:mod:`edge_agent.http.workers`: a lone append on the event loop, a group of
+them on the recording thread, reads in a thread of their own) and answer JSON, or a
+problem (:mod:`edge_agent.http.problems`).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def build_app(
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The API of ``agent``; ``extra_routes`` (e.g. ``/metrics``) are served beside it."""
-    # Appends on the loop (grouping those that come together), reads in one thread: each
+    # A lone append on the loop, a group on the recording thread, reads in one thread: each
     # thread costs memory a Raspberry Pi counts (see edge_agent.http.workers).
     w = Appends(agent.group)
     r = Workers(name="kopsync-read")

@@ -85,8 +85,6 @@ class Appends:
         self._run_waiting()
 
     def _grouped(self, calls: list[_Call]) -> list[_Outcome]:
-        if len(calls) == 1:
-            return [_call(calls[0])]
         outcomes: list[_Outcome] = []
         try:
             with self._group():
